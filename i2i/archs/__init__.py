@@ -1,0 +1,1 @@
+"""Architectures: one module each (config dataclass + nn.Module + SPEC), listed in registry.py."""

@@ -1,0 +1,72 @@
+"""CycleGAN ResNet generator, module layout identical to pytorch-CycleGAN-and-pix2pix."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from .common import ArchSpec
+from .norms import Norm, conv_bias, norm_layer
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResnetConfig:
+    in_channels: int = 3
+    """Input channels."""
+    out_channels: int = 3
+    """Output channels."""
+    ngf: int = 64
+    """Filters in the first conv layer."""
+    blocks: int = 9
+    """Residual blocks: 9 for resnet_9blocks, 6 for resnet_6blocks."""
+    norm: Norm = "instance"
+    """instance or batch."""
+    dropout: bool = False
+    """Dropout inside residual blocks (shifts the reference's key indices)."""
+
+
+class ResnetBlock(nn.Module):
+    def __init__(self, dim: int, norm: Norm, dropout: bool):
+        super().__init__()
+        bias = conv_bias(norm)
+        layers = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(norm, dim),
+                  nn.ReLU(True)]
+        if dropout:
+            layers.append(nn.Dropout(0.5))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(norm, dim)]
+        self.conv_block = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+class ResnetGenerator(nn.Module):
+    """(B, in, H, W) in [-1, 1] -> (B, out, H, W) in [-1, 1]; H, W multiples of 4."""
+
+    def __init__(self, cfg: ResnetConfig):
+        super().__init__()
+        g, n, bias = cfg.ngf, cfg.norm, conv_bias(cfg.norm)
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(cfg.in_channels, g, 7, bias=bias),
+                  norm_layer(n, g), nn.ReLU(True)]
+        for mult in (1, 2):
+            layers += [nn.Conv2d(g * mult, g * mult * 2, 3, 2, 1, bias=bias),
+                       norm_layer(n, g * mult * 2), nn.ReLU(True)]
+        layers += [ResnetBlock(g * 4, n, cfg.dropout) for _ in range(cfg.blocks)]
+        for mult in (4, 2):
+            layers += [nn.ConvTranspose2d(g * mult, g * mult // 2, 3, 2, 1, output_padding=1,
+                                          bias=bias),
+                       norm_layer(n, g * mult // 2), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(g, cfg.out_channels, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+SPEC = ArchSpec(
+    id="resnet",
+    config=ResnetConfig,
+    build=ResnetGenerator,
+    size_multiple=lambda cfg: 4,
+    receptive_margin=64,
+)

@@ -1,0 +1,92 @@
+"""SRResNet-style super-resolution generator: residual blocks without batch norm, pixel shuffle.
+
+With upsampler="progressive" the layout is BasicSR's MSRResNet (conv_first, body.N.conv1,
+upconv1/2, conv_hr, conv_last), so its checkpoints load unchanged. upsampler="direct" ends in a
+single conv to 3*scale**2 channels and one pixel shuffle (as ESPCN/IMDN): almost all compute
+stays at low resolution, which buys more blocks per CPU-second.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch.nn.functional as F
+from torch import nn
+
+from .common import ArchSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class SRResNetConfig:
+    scale: int = 4
+    """Upscaling factor: 2, 3 or 4."""
+    channels: int = 64
+    """Feature channels."""
+    blocks: int = 16
+    """Residual blocks."""
+    upsampler: Literal["progressive", "direct"] = "progressive"
+    """progressive: MSRResNet tail; direct: one conv + one pixel shuffle."""
+    in_channels: int = 3
+    """Image channels in and out."""
+
+
+class ResidualBlockNoBN(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, 1, 1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, 1, 1)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return x + self.conv2(self.relu(self.conv1(x)))
+
+
+class SRResNet(nn.Module):
+    """(B, C, h, w) in [0, 1] -> (B, C, h*scale, w*scale) in [0, 1] (unclamped)."""
+
+    def __init__(self, cfg: SRResNetConfig):
+        super().__init__()
+        if cfg.scale not in (2, 3, 4):
+            raise ValueError(f"scale must be 2, 3 or 4, not {cfg.scale}")
+        c, s = cfg.channels, cfg.scale
+        self.scale, self.upsampler = s, cfg.upsampler
+        self.conv_first = nn.Conv2d(cfg.in_channels, c, 3, 1, 1)
+        self.body = nn.Sequential(*[ResidualBlockNoBN(c) for _ in range(cfg.blocks)])
+        self.lrelu = nn.LeakyReLU(0.1, inplace=True)
+        if cfg.upsampler == "direct":
+            self.conv_up = nn.Conv2d(c, cfg.in_channels * s * s, 3, 1, 1)
+            self.pixel_shuffle = nn.PixelShuffle(s)
+            return
+        if s == 4:
+            self.upconv1 = nn.Conv2d(c, c * 4, 3, 1, 1)
+            self.upconv2 = nn.Conv2d(c, c * 4, 3, 1, 1)
+            self.pixel_shuffle = nn.PixelShuffle(2)
+        else:
+            self.upconv1 = nn.Conv2d(c, c * s * s, 3, 1, 1)
+            self.pixel_shuffle = nn.PixelShuffle(s)
+        self.conv_hr = nn.Conv2d(c, c, 3, 1, 1)
+        self.conv_last = nn.Conv2d(c, cfg.in_channels, 3, 1, 1)
+
+    def forward(self, x):
+        feat = self.lrelu(self.conv_first(x))
+        out = self.body(feat)
+        if self.upsampler == "direct":
+            # The long skip over the trunk keeps early features reachable by the tail.
+            out = self.pixel_shuffle(self.conv_up(out + feat))
+        else:
+            out = self.lrelu(self.pixel_shuffle(self.upconv1(out)))
+            if self.scale == 4:
+                out = self.lrelu(self.pixel_shuffle(self.upconv2(out)))
+            out = self.conv_last(self.lrelu(self.conv_hr(out)))
+        # Global skip: the network learns only the residual over a bilinear upscale.
+        return out + F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+
+
+SPEC = ArchSpec(
+    id="srresnet",
+    config=SRResNetConfig,
+    build=SRResNet,
+    size_multiple=lambda cfg: 1,
+    scale=lambda cfg: cfg.scale,
+    receptive_margin=24,
+)

@@ -1,0 +1,83 @@
+"""Johnson et al. fast style transfer network, layout identical to pytorch/examples
+fast_neural_style (conv1.conv2d, in1, res1.conv1, deconv1.conv2d, ...)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+from torch import nn
+
+from .common import ArchSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransformerNetConfig:
+    width: int = 32
+    """Channels after the first conv; the net widens to 2x and 4x this."""
+    res_blocks: int = 5
+    """Residual blocks at 1/4 resolution."""
+
+
+class ConvLayer(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, upsample: int = 1):
+        super().__init__()
+        self.upsample = upsample
+        self.reflection_pad = nn.ReflectionPad2d(kernel // 2)
+        self.conv2d = nn.Conv2d(cin, cout, kernel, stride)
+
+    def forward(self, x):
+        if self.upsample > 1:
+            x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
+        return self.conv2d(self.reflection_pad(x))
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = ConvLayer(channels, channels, 3)
+        self.in1 = nn.InstanceNorm2d(channels, affine=True)
+        self.conv2 = ConvLayer(channels, channels, 3)
+        self.in2 = nn.InstanceNorm2d(channels, affine=True)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return x + self.in2(self.conv2(self.relu(self.in1(self.conv1(x)))))
+
+
+class TransformerNet(nn.Module):
+    """(B, 3, H, W) in [0, 255] -> (B, 3, H, W) in about [0, 255]; H, W multiples of 4."""
+
+    def __init__(self, cfg: TransformerNetConfig):
+        super().__init__()
+        w = cfg.width
+        self.conv1, self.in1 = ConvLayer(3, w, 9), nn.InstanceNorm2d(w, affine=True)
+        self.conv2, self.in2 = ConvLayer(w, 2 * w, 3, 2), nn.InstanceNorm2d(2 * w, affine=True)
+        self.conv3, self.in3 = ConvLayer(2 * w, 4 * w, 3, 2), nn.InstanceNorm2d(4 * w, affine=True)
+        self.res_names = [f"res{i + 1}" for i in range(cfg.res_blocks)]
+        for name in self.res_names:
+            setattr(self, name, ResidualBlock(4 * w))
+        self.deconv1 = ConvLayer(4 * w, 2 * w, 3, upsample=2)
+        self.in4 = nn.InstanceNorm2d(2 * w, affine=True)
+        self.deconv2 = ConvLayer(2 * w, w, 3, upsample=2)
+        self.in5 = nn.InstanceNorm2d(w, affine=True)
+        self.deconv3 = ConvLayer(w, 3, 9)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        y = self.relu(self.in1(self.conv1(x)))
+        y = self.relu(self.in2(self.conv2(y)))
+        y = self.relu(self.in3(self.conv3(y)))
+        for name in self.res_names:
+            y = getattr(self, name)(y)
+        y = self.relu(self.in4(self.deconv1(y)))
+        y = self.relu(self.in5(self.deconv2(y)))
+        return self.deconv3(y)
+
+
+SPEC = ArchSpec(
+    id="transformer_net",
+    config=TransformerNetConfig,
+    build=TransformerNet,
+    size_multiple=lambda cfg: 4,
+    receptive_margin=48,
+)

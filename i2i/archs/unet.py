@@ -1,0 +1,86 @@
+"""pix2pix U-Net generator, module layout identical to pytorch-CycleGAN-and-pix2pix.
+
+Keeping their nesting (model.model.1.model.3...) means their checkpoints load without renaming.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .common import ArchSpec
+from .norms import Norm, conv_bias, norm_layer
+
+
+@dataclass(frozen=True, kw_only=True)
+class UNetConfig:
+    in_channels: int = 3
+    """Input channels (1 for colorization's L)."""
+    out_channels: int = 3
+    """Output channels (2 for colorization's ab)."""
+    num_downs: int = 8
+    """Downsamplings: 8 for unet_256, 7 for unet_128."""
+    ngf: int = 64
+    """Filters in the first conv layer."""
+    norm: Norm = "batch"
+    """batch or instance."""
+    dropout: bool = True
+    """Dropout 0.5 in the inner decoder blocks (pix2pix's noise)."""
+
+
+class UNetBlock(nn.Module):
+    def __init__(self, outer: int, inner: int, *, input_nc: int | None = None, submodule=None,
+                 outermost=False, innermost=False, norm: Norm = "batch", dropout=False):
+        super().__init__()
+        self.outermost = outermost
+        bias = conv_bias(norm)
+        input_nc = outer if input_nc is None else input_nc
+        downconv = nn.Conv2d(input_nc, inner, 4, 2, 1, bias=bias)
+        downrelu, uprelu = nn.LeakyReLU(0.2, True), nn.ReLU(True)
+        if outermost:
+            upconv = nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1)
+            layers = [downconv, submodule, uprelu, upconv, nn.Tanh()]
+        elif innermost:
+            upconv = nn.ConvTranspose2d(inner, outer, 4, 2, 1, bias=bias)
+            layers = [downrelu, downconv, uprelu, upconv, norm_layer(norm, outer)]
+        else:
+            upconv = nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1, bias=bias)
+            layers = [downrelu, downconv, norm_layer(norm, inner), submodule,
+                      uprelu, upconv, norm_layer(norm, outer)]
+            if dropout:
+                layers.append(nn.Dropout(0.5))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        if self.outermost:
+            return self.model(x)
+        return torch.cat([x, self.model(x)], 1)
+
+
+class UNetGenerator(nn.Module):
+    """(B, in, H, W) in [-1, 1] -> (B, out, H, W) in [-1, 1]; H, W multiples of 2**num_downs."""
+
+    def __init__(self, cfg: UNetConfig):
+        super().__init__()
+        g, n = cfg.ngf, cfg.norm
+        block = UNetBlock(g * 8, g * 8, innermost=True, norm=n)
+        for _ in range(cfg.num_downs - 5):
+            block = UNetBlock(g * 8, g * 8, submodule=block, norm=n, dropout=cfg.dropout)
+        for mult in (4, 2, 1):
+            block = UNetBlock(g * mult, g * mult * 2, submodule=block, norm=n)
+        self.model = UNetBlock(cfg.out_channels, g, input_nc=cfg.in_channels, submodule=block,
+                               outermost=True, norm=n)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+SPEC = ArchSpec(
+    id="unet",
+    config=UNetConfig,
+    build=UNetGenerator,
+    size_multiple=lambda cfg: 2 ** cfg.num_downs,
+    # The bottleneck sees the whole input: tiles would change the result.
+    tiles=False,
+)

@@ -1,0 +1,32 @@
+"""Typed option aliases shared by several commands."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps (auto = CUDA when present).")]
+Seed = Annotated[int, typer.Option(help="Random seed (weights, data order, augmentation).")]
+Steps = Annotated[Optional[int], typer.Option(help="Total training steps (default: the method's).")]
+MaxMinutes = Annotated[Optional[float], typer.Option(help="Stop cleanly with a checkpoint after this many minutes.")]
+RunDir = Annotated[Optional[Path], typer.Option(help="Run directory (default: runs/METHOD-DATE).")]
+Resume = Annotated[Optional[Path], typer.Option(help="Continue the run in this directory exactly where it stopped.")]
+Workers = Annotated[int, typer.Option(help="Data loading worker processes.")]
+Threads = Annotated[int, typer.Option(help="CPU threads for torch (0 = torch's default).")]
+BatchSize = Annotated[Optional[int], typer.Option(help="Batch size (default: the method's).")]
+SampleEvery = Annotated[int, typer.Option(help="Steps between sample grids and curve refreshes.")]
+EvalEvery = Annotated[int, typer.Option(help="Steps between validations (0 = at the end only).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
+Inputs = Annotated[list[str], typer.Argument(help="Image files, folders (recursive), globs, or - for stdin. Without -o the last one is the output.")]
+Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Output folder, a single file, or - for stdout.")]
+Ext = Annotated[str, typer.Option(help="Output format: auto (keep the input's), png, jpg or webp.")]
+Suffix = Annotated[str, typer.Option(help="Appended to each output file's stem.")]
+QualityOpt = Annotated[int, typer.Option("--quality", help="JPEG/WebP quality.", min=1, max=100)]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
+SkipExisting = Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists (finish an interrupted job).")]
+Precision = Annotated[str, typer.Option(help="fp32, or fp16/bf16 on CUDA.")]
+Tile = Annotated[Optional[int], typer.Option(help="Tile side in input pixels (0 = never tile; default: automatic above 768x768).")]
+TileOverlap = Annotated[Optional[int], typer.Option(help="Overlap between tiles in input pixels.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="One JSON line per image on stdout.")]
+MaxPixels = Annotated[int, typer.Option(help="Refuse images with more pixels than this (decompression bombs).")]

@@ -1,0 +1,1 @@
+"""Image I/O, colour spaces and training datasets."""

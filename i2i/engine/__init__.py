@@ -1,0 +1,1 @@
+"""The one engine: devices, batching, tiling and I/O for every inference command."""

@@ -1,0 +1,111 @@
+"""Per-task conversions between decoded images and network tensors.
+
+prepare(ImageData) -> (C, H, W) float in [0, 1] for the network;
+finish(ImageData, (C', H', W') output) -> the ImageData to write.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ..data.color import AB_SCALE, lab_to_rgb, rgb_to_lab
+from ..data.image_io import ImageData
+from ..task import Task
+
+
+def to_chw(arr: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+def to_hwc(t: torch.Tensor) -> np.ndarray:
+    return t.permute(1, 2, 0).numpy()
+
+
+def rgb_of(img: ImageData) -> torch.Tensor:
+    x = to_chw(img.pixels)
+    return x.expand(3, -1, -1).contiguous() if x.shape[0] == 1 else x
+
+
+def resize_array(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) float array -> (h, w) with PIL's antialiased bicubic (used for alpha and exact sizes)."""
+    im = Image.fromarray(arr.astype(np.float32), mode="F").resize(size, Image.BICUBIC)
+    return np.clip(np.asarray(im), 0, 1)
+
+
+def resize_pixels(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return np.stack([resize_array(arr[..., c], size) for c in range(arr.shape[2])], axis=2)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RGBAdapter:
+    """translate / stylize / upscale: RGB through the network, alpha and gray handled around it."""
+
+    task: Task
+    keep_gray: bool = False
+    """Grayscale inputs come out grayscale (upscale)."""
+    strength: float = 1.0
+    """Blend of output with the (resized) input: 1 = all output."""
+    preserve_color: bool = False
+    """Keep the input's chroma, take only the output's luminance (stylize)."""
+    out_scale: float | None = None
+    """Final scale when it differs from the model's (upscale --scale 3 with a x4 model)."""
+
+    def prepare(self, img: ImageData) -> torch.Tensor:
+        return rgb_of(img)
+
+    def finish(self, img: ImageData, out: torch.Tensor) -> ImageData:
+        w, h = img.size
+        scale = self.out_scale or self.task.scale
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        if self.strength < 1 or self.preserve_color:
+            src = rgb_of(img)[None]
+            if src.shape[-2:] != out.shape[-2:]:
+                src = F.interpolate(src, size=out.shape[-2:], mode="bicubic").clamp(0, 1)
+            if self.preserve_color:
+                lab_in, lab_out = rgb_to_lab(src), rgb_to_lab(out[None])
+                out = lab_to_rgb(torch.cat([lab_out[:, :1], lab_in[:, 1:]], 1))[0]
+            out = self.strength * out + (1 - self.strength) * src[0]
+        pixels = to_hwc(out.clamp(0, 1))
+        if (pixels.shape[1], pixels.shape[0]) != size:
+            pixels = resize_pixels(pixels, size)
+        if self.keep_gray and img.is_gray:
+            pixels = pixels.mean(axis=2, keepdims=True)
+        alpha = None if img.alpha is None else resize_array(img.alpha, size)
+        bit_depth = img.bit_depth if pixels.shape[2] == 1 else 8
+        return replace(img, pixels=np.ascontiguousarray(pixels, dtype=np.float32), alpha=alpha,
+                       bit_depth=bit_depth)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ColorizeAdapter:
+    """L at a working resolution in, ab out, merged with the input's own full-resolution L."""
+
+    task: Task
+    render_size: int = 256
+    """Short side at which the network predicts chroma."""
+    saturation: float = 1.0
+    """Multiplier on the predicted ab."""
+    multiple: int = 1
+
+    def _lab(self, img: ImageData) -> torch.Tensor:
+        return rgb_to_lab(rgb_of(img)[None])  # (1, 3, H, W)
+
+    def prepare(self, img: ImageData) -> torch.Tensor:
+        L = self._lab(img)[:, :1] / 100  # [0, 1]; the task's value range maps it to the net's
+        w, h = img.size
+        s = self.render_size / min(w, h)
+        m = self.multiple
+        size = (max(m, round(h * s / m) * m), max(m, round(w * s / m) * m))
+        return F.interpolate(L, size=size, mode="area")[0]
+
+    def finish(self, img: ImageData, out: torch.Tensor) -> ImageData:
+        # out: ab in [0, 1] after the task's range mapping; back to Lab units.
+        ab = (out[None] * 2 - 1) * AB_SCALE * self.saturation
+        lab = self._lab(img)
+        ab = F.interpolate(ab, size=lab.shape[-2:], mode="bilinear", align_corners=False)
+        rgb = lab_to_rgb(torch.cat([lab[:, :1], ab], 1))[0]
+        return replace(img, pixels=np.ascontiguousarray(to_hwc(rgb), dtype=np.float32), bit_depth=8)

@@ -1,0 +1,1 @@
+"""One training loop (loop.py) and one recipe per method."""

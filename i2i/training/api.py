@@ -1,0 +1,64 @@
+"""Library entry points for training: start a run, or resume one from its run directory."""
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+
+from ..errors import UsageError
+from .loop import Event, LoopOptions, RunResult, Trainer, _noop
+
+
+RECIPES = {
+    "pix2pix": ("pix2pix", "Pix2PixOptions", "Pix2PixRecipe"),
+    "cyclegan": ("cyclegan", "CycleGANOptions", "CycleGANRecipe"),
+    "srgan": ("srgan", "SRGANOptions", "SRGANRecipe"),
+    "style": ("style", "StyleOptions", "StyleRecipe"),
+    "colorize": ("colorize", "ColorizeOptions", "ColorizeRecipe"),
+}
+
+
+def recipe_classes(method: str):
+    """(options dataclass, recipe class) for a method, imported on demand (they import torch)."""
+    import importlib
+
+    if method not in RECIPES:
+        raise UsageError(f"unknown method {method!r}; known: {', '.join(RECIPES)}")
+    module_name, options_name, recipe_name = RECIPES[method]
+    module = importlib.import_module(f".{module_name}", __package__)
+    return getattr(module, options_name), getattr(module, recipe_name)
+
+
+def train(method: str, options, loop: LoopOptions, run_dir, *, command: str = "",
+          on_event: Event = _noop, resume: bool = False) -> RunResult:
+    _, recipe_cls = recipe_classes(method)
+    run_dir = Path(run_dir)
+    if not resume and (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
+        raise UsageError(f"{run_dir}: already holds a run; pass --resume {run_dir} or another --run-dir")
+    trainer = Trainer(recipe_cls(options), loop, run_dir, batch_size=options.batch_size,
+                      command=command, on_event=on_event)
+    return trainer.run(resume=resume)
+
+
+def _tuple_fields(cls, values: dict) -> dict:
+    for f in fields(cls):
+        if isinstance(values.get(f.name), list):
+            values[f.name] = tuple(values[f.name])
+    return values
+
+
+def resume(run_dir, *, max_minutes: float | None = None, on_event: Event = _noop) -> RunResult:
+    """Continue a run exactly where its last checkpoint left it."""
+    run_dir = Path(run_dir)
+    info_path = run_dir / "run.json"
+    if not info_path.is_file():
+        raise UsageError(f"{run_dir}: not a run directory (no run.json)")
+    info = json.loads(info_path.read_text())
+    options_cls, _ = recipe_classes(info["method"])
+    options = options_cls(**_tuple_fields(options_cls, info["options"]))
+    loop_values = dict(info["loop"])
+    if max_minutes is not None:
+        loop_values["max_minutes"] = max_minutes
+    loop = LoopOptions(**loop_values)
+    return train(info["method"], options, loop, run_dir, command=info.get("command", ""),
+                 on_event=on_event, resume=True)

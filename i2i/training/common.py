@@ -1,0 +1,49 @@
+"""Pieces several recipes share: EMA, schedules, optimiser state moves, exports."""
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+
+
+class EMA:
+    """Exponential moving average of a module's weights (what SR exports)."""
+
+    def __init__(self, module: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.module = copy.deepcopy(module).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, module: torch.nn.Module) -> None:
+        src = module.module if hasattr(module, "module") else module
+        for e, p in zip(self.module.state_dict().values(), src.state_dict().values()):
+            if e.is_floating_point():
+                e.lerp_(p.detach(), 1 - self.decay)
+            else:
+                e.copy_(p)
+
+
+def cosine_lambda(total: int, warmup: int = 0, floor: float = 0.01):
+    """Multiplier: linear warm-up, then cosine decay to `floor`."""
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        t = min(1.0, (step - warmup) / max(1, total - warmup))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+    return f
+
+
+def constant_then_linear(total: int, decay_fraction: float = 0.5):
+    """pix2pix/CycleGAN schedule: constant, then linear to zero over the last fraction."""
+    start = int(total * (1 - decay_fraction))
+
+    def f(step: int) -> float:
+        if step < start:
+            return 1.0
+        return max(0.0, 1 - (step - start) / max(1, total - start))
+    return f
+
+
+def unwrap(module):
+    return module.module if hasattr(module, "module") else module

@@ -1,0 +1,308 @@
+"""The one training loop: device, data loading, logging, checkpoints, exact resume, time budget.
+
+Every method plugs in a Recipe. Data order is a pure function of (seed, global sample index), so a
+resumed run sees exactly the batches an uninterrupted run would, whatever the worker count.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .plots import save_curves, save_grid
+from .recipe import Recipe
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoopOptions:
+    steps: int = 1000
+    """Total optimisation steps."""
+    seed: int = 0
+    """Seeds weights, data order and augmentation."""
+    device: str = "auto"
+    """auto, cpu, cuda, cuda:N or mps."""
+    workers: int = 1
+    """Data loading worker processes (0 loads in the main process)."""
+    max_minutes: float | None = None
+    """Stop cleanly (with a checkpoint) after this much training time in this process."""
+    checkpoint_minutes: float = 3.0
+    """Write a resumable checkpoint at least this often."""
+    keep_checkpoints: int = 3
+    """Resumable checkpoints kept in the run directory."""
+    log_every: int = 10
+    """Steps between metrics.jsonl lines."""
+    sample_every: int = 200
+    """Steps between sample grids and loss-curve refreshes."""
+    eval_every: int = 0
+    """Steps between validations (0: only at the end)."""
+    threads: int = 0
+    """CPU threads for torch (0: torch's default)."""
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    step: int
+    finished: bool
+    exported: list[Path]
+    metrics: dict
+
+
+Event = Callable[[str, dict], None]
+
+
+def _noop(kind: str, data: dict) -> None:
+    pass
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+class _StepSampler(torch.utils.data.Sampler):
+    """Global sample indices start..stop, strided by rank for distributed runs."""
+
+    def __init__(self, start: int, stop: int, rank: int = 0, world: int = 1):
+        self.start, self.stop, self.rank, self.world = start, stop, rank, world
+
+    def __iter__(self):
+        return iter(range(self.start * self.world + self.rank, self.stop * self.world, self.world))
+
+    def __len__(self):
+        return self.stop - self.start
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": np.random.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    ckpts = sorted((run_dir / "checkpoints").glob("step_*.pt"))
+    return ckpts[-1] if ckpts else None
+
+
+class Trainer:
+    def __init__(self, recipe: Recipe, loop: LoopOptions, run_dir: Path, *,
+                 batch_size: int, command: str = "", on_event: Event = _noop):
+        self.recipe, self.loop, self.run_dir = recipe, loop, Path(run_dir)
+        self.batch_size, self.command, self.on_event = batch_size, command, on_event
+        self.rank = int(os.environ.get("RANK", 0))
+        self.world = int(os.environ.get("WORLD_SIZE", 1))
+        self.is_main = self.rank == 0
+        self.records: list[dict] = []
+        self.train_seconds = 0.0
+        self._stop_requested = False
+
+    # ---- public ----
+    def run(self, resume: bool = False) -> RunResult:
+        loop = self.loop
+        if loop.threads:
+            torch.set_num_threads(loop.threads)
+        device = self._init_device()
+        torch.manual_seed(loop.seed + self.rank)
+        random.seed(loop.seed + self.rank)
+        np.random.seed(loop.seed + self.rank)
+        self.recipe.seed = loop.seed
+        self.recipe.setup(device, loop.steps)
+        if self.world > 1:
+            self.recipe.wrap_distributed(self._ddp_wrapper(device))
+        step = self._resume() if resume else 0
+        if self.is_main:
+            self._write_run_json()
+        dataset = self.recipe.dataset()
+        fixed = self._fixed_batch(dataset)
+        exported: list[Path] = []
+        finished = False
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            step = self._train(dataset, step, fixed)
+            finished = step >= loop.steps
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            if self.is_main:
+                self._save_checkpoint(step)
+        metrics = self._final_metrics(step, finished)
+        if self.is_main:
+            self._refresh_pictures(step, fixed)
+            if finished:
+                exported = self.recipe.export(self.run_dir, self._provenance(step, metrics))
+            self.on_event("done", {"step": step, "finished": finished, "exported": exported})
+        self._barrier()
+        return RunResult(self.run_dir, step, finished, exported, metrics)
+
+    # ---- the loop ----
+    def _train(self, dataset, step: int, fixed) -> int:
+        loop = self.loop
+        loader = self._loader(dataset, step)
+        started = last_ckpt = time.monotonic()
+        base_seconds = self.train_seconds
+        window_t, window_steps = time.monotonic(), 0
+        for batch in loader:
+            losses = self.recipe.train_step(batch, step)
+            step += 1
+            window_steps += 1
+            now = time.monotonic()
+            self.train_seconds = base_seconds + (now - started)
+            if step % loop.log_every == 0 or step == loop.steps:
+                rate = window_steps / max(now - window_t, 1e-9)
+                window_t, window_steps = now, 0
+                self._log({"step": step, "time": round(self.train_seconds, 2), **losses},
+                          rate=rate)
+            if loop.eval_every and step % loop.eval_every == 0:
+                self._log({"step": step, "kind": "eval", **self.recipe.evaluate()})
+            if self.is_main and step % loop.sample_every == 0:
+                self._refresh_pictures(step, fixed)
+            if self.is_main and now - last_ckpt > loop.checkpoint_minutes * 60:
+                self._save_checkpoint(step)
+                last_ckpt = now
+            out_of_time = loop.max_minutes is not None and now - started > loop.max_minutes * 60
+            if self._stop_requested or out_of_time or step >= loop.steps:
+                break
+        return step
+
+    def _loader(self, dataset, step: int):
+        sampler = _StepSampler(step * self.batch_size, self.loop.steps * self.batch_size,
+                               self.rank, self.world)
+        return torch.utils.data.DataLoader(
+            dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.loop.workers,
+            drop_last=True, prefetch_factor=4 if self.loop.workers else None,
+            # Its own generator: creating the loader must not draw from the global RNG that
+            # dropout and pools use, or a resumed run would diverge from an uninterrupted one.
+            generator=torch.Generator().manual_seed(self.loop.seed))
+
+    def _fixed_batch(self, dataset):
+        n = min(4, len(dataset.base) if hasattr(dataset, "base") else 4)
+        items = [dataset.fixed_item(i) if hasattr(dataset, "fixed_item") else dataset[i]
+                 for i in range(n)]
+        return torch.utils.data.default_collate(items)
+
+    # ---- logging and pictures ----
+    def _log(self, record: dict, rate: float | None = None) -> None:
+        record = {k: (float(v) if isinstance(v, (int, float)) and k != "step" else v)
+                  for k, v in record.items()}
+        self.records.append(record)
+        if self.is_main:
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+            self.on_event("log", {**record, "rate": rate, "total": self.loop.steps})
+
+    def _refresh_pictures(self, step: int, fixed) -> None:
+        with torch.no_grad():
+            grid = self.recipe.sample_grid(fixed)
+        save_grid(grid, self.run_dir / "samples.png")
+        save_grid(grid, self.run_dir / "samples" / f"step_{step:07d}.png")
+        save_curves(self.records, self.run_dir / "curves.png")
+
+    def _final_metrics(self, step: int, finished: bool) -> dict:
+        metrics = self.recipe.evaluate() if finished else {}
+        if metrics:
+            self._log({"step": step, "kind": "eval", **metrics})
+        last = {}
+        for r in self.records:
+            if r.get("kind") != "eval":
+                last.update({k: v for k, v in r.items() if k not in ("step", "time")})
+        return {**{f"final_{k}": round(v, 5) for k, v in last.items()},
+                **{k: round(v, 4) for k, v in metrics.items()}}
+
+    def _provenance(self, step: int, metrics: dict) -> dict:
+        notes = json.loads((self.run_dir / "run.json").read_text()).get("note")
+        return {"command": self.command, "steps": step, "seed": self.loop.seed,
+                **({"note": notes} if notes else {}),
+                "train_minutes": round(self.train_seconds / 60, 1),
+                "device": str(pick_device(self.loop.device)), "metrics": metrics}
+
+    # ---- checkpoints ----
+    def _save_checkpoint(self, step: int) -> None:
+        folder = self.run_dir / "checkpoints"
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {"step": step, "recipe": self.recipe.state_dict(), "rng": _rng_state(),
+                 "train_seconds": self.train_seconds, "records": self.records}
+        path = folder / f"step_{step:07d}.pt"
+        tmp = folder / f".{path.name}.part"
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+        for old in sorted(folder.glob("step_*.pt"))[:-self.loop.keep_checkpoints]:
+            old.unlink()
+        self.on_event("checkpoint", {"step": step, "path": str(path)})
+
+    def _resume(self) -> int:
+        path = latest_checkpoint(self.run_dir)
+        if path is None:
+            return 0
+        # Our own file, holding optimizer state and RNG tuples: trusted, so weights_only=False.
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        self.recipe.load_state_dict(state["recipe"])
+        _set_rng_state(state["rng"])
+        self.train_seconds = state["train_seconds"]
+        self.records = [r for r in state["records"] if r["step"] <= state["step"]]
+        if self.is_main:
+            with open(self.run_dir / "metrics.jsonl", "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in self.records)
+        self.on_event("resume", {"step": state["step"], "path": str(path)})
+        return state["step"]
+
+    def _write_run_json(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / "run.json"
+        info = json.loads(path.read_text()) if path.is_file() else {}  # keeps a resumed run's notes
+        info.update({"method": self.recipe.method, "options": asdict(self.recipe.options),
+                     "loop": asdict(self.loop), "batch_size": self.batch_size, "command": self.command})
+        path.write_text(json.dumps(info, indent=2))
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self._stop_requested:
+            raise KeyboardInterrupt
+        self._stop_requested = True
+        self.on_event("stopping", {})
+
+    # ---- devices and processes ----
+    def _init_device(self) -> torch.device:
+        device = pick_device(self.loop.device)
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if device.type == "cuda":
+                device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+                torch.cuda.set_device(device)
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        return device
+
+    def _ddp_wrapper(self, device):
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        def wrap(module):
+            module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+            ids = [device.index] if device.type == "cuda" else None
+            return DDP(module, device_ids=ids)
+        return wrap
+
+    def _barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()

@@ -1,0 +1,168 @@
+"""pix2pix recipe: U-Net generator, conditional PatchGAN, L1 + cGAN (Isola et al.)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..archs.patchgan import PatchGAN, PatchGANConfig
+from ..archs.unet import UNetConfig, UNetGenerator
+from ..checkpoint import ModelInfo, save_model
+from ..data.datasets import PairedCrops, load_pairs
+from ..losses import gan_loss, set_requires_grad
+from ..task import Task
+from .common import constant_then_linear, unwrap
+from .recipe import Recipe
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pix2PixOptions:
+    data: str
+    """Aligned dataset root (train/ of A|B images) or a folder with A/ and B/."""
+    direction: str = "AtoB"
+    """AtoB or BtoA."""
+    holdout: int = 0
+    """Hold back the last N images (natural name order) for evaluation; never trained on."""
+    num_downs: int = 8
+    """U-Net depth: 8 = unet_256, 7 = unet_128."""
+    ngf: int = 64
+    """Generator filters."""
+    ndf: int = 64
+    """Discriminator filters."""
+    n_layers: int = 3
+    """PatchGAN layers (3 = 70x70)."""
+    norm: str = "batch"
+    """batch or instance."""
+    dropout: bool = True
+    """Dropout in the U-Net decoder."""
+    load_size: int = 286
+    """Resize before cropping."""
+    crop: int = 256
+    """Random crop."""
+    batch_size: int = 1
+    """Pairs per step."""
+    lr: float = 2e-4
+    """Adam learning rate (beta1 0.5)."""
+    lambda_l1: float = 100.0
+    """Weight of L1 against the cGAN term."""
+    gan: bool = True
+    """False trains with L1 alone (the blur baseline)."""
+    gan_mode: str = "vanilla"
+    """vanilla or lsgan."""
+    name: str = ""
+    """Exported model name."""
+
+
+class Pix2PixRecipe(Recipe):
+    method = "pix2pix"
+    in_channels, out_channels = 3, 3
+
+    def dataset(self):
+        o = self.options
+        pairs = load_pairs(o.data, o.direction, o.holdout)
+        return PairedCrops(pairs, load_size=o.load_size, crop=o.crop, seed=self.seed)
+
+    def setup(self, device, total_steps):
+        o = self.options
+        self.device = device
+        self.g_config = UNetConfig(in_channels=self.in_channels, out_channels=self.out_channels,
+                                   num_downs=o.num_downs, ngf=o.ngf, norm=o.norm, dropout=o.dropout)
+        self.g = UNetGenerator(self.g_config).to(device)
+        self.d = PatchGAN(PatchGANConfig(in_channels=self.in_channels + self.out_channels, ndf=o.ndf,
+                                         n_layers=o.n_layers, norm=o.norm)).to(device)
+        for net in (self.g, self.d):
+            _init_weights(net)
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=o.lr, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=o.lr, betas=(0.5, 0.999))
+        rule = constant_then_linear(total_steps)
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, rule)
+        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, rule)
+
+    def wrap_distributed(self, wrap):
+        self.g, self.d = wrap(self.g), wrap(self.d)
+
+    # (B, C, H, W) in [0, 1] from the dataset -> the networks' [-1, 1]
+    def net_io(self, batch):
+        return batch["input"].to(self.device) * 2 - 1, batch["target"].to(self.device) * 2 - 1
+
+    def train_step(self, batch, step):
+        o = self.options
+        real_a, real_b = self.net_io(batch)
+        fake_b = self.g(real_a)
+        losses = {}
+        if o.gan:
+            set_requires_grad(self.d, True)
+            d_fake = self.d(torch.cat([real_a, fake_b.detach()], 1))
+            d_real = self.d(torch.cat([real_a, real_b], 1))
+            d_loss = 0.5 * (gan_loss(d_fake, False, o.gan_mode) + gan_loss(d_real, True, o.gan_mode))
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            set_requires_grad(self.d, False)
+            g_gan = gan_loss(self.d(torch.cat([real_a, fake_b], 1)), True, o.gan_mode)
+            losses.update(d=d_loss.item(), g_gan=g_gan.item())
+        else:
+            g_gan = torch.zeros((), device=self.device)
+        l1 = F.l1_loss(fake_b, real_b)
+        self.opt_g.zero_grad(set_to_none=True)
+        (g_gan + o.lambda_l1 * l1).backward()
+        self.opt_g.step()
+        self.sched_g.step()
+        self.sched_d.step()
+        losses["l1"] = l1.item()
+        return losses
+
+    def state_dict(self):
+        return {"g": unwrap(self.g).state_dict(), "d": unwrap(self.d).state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict()}
+
+    def load_state_dict(self, state):
+        unwrap(self.g).load_state_dict(state["g"])
+        unwrap(self.d).load_state_dict(state["d"])
+        for key in ("opt_g", "opt_d", "sched_g", "sched_d"):
+            getattr(self, key).load_state_dict(state[key])
+
+    def to_display(self, a, b):
+        """Network tensors -> (3, H, W) RGB in [0, 1] for the sample grid."""
+        return (a + 1) / 2, (b + 1) / 2
+
+    def sample_grid(self, batch):
+        real_a, real_b = self.net_io(batch)
+        self.g.eval()
+        fake_b = self.g(real_a)
+        self.g.train()
+        rows = []
+        for a, f, b in zip(real_a, fake_b, real_b):
+            shown_a, shown_f = self.to_display(a[None], f[None])
+            _, shown_b = self.to_display(a[None], b[None])
+            rows.append([shown_a[0], shown_f[0], shown_b[0]])
+        return rows
+
+    def task(self) -> Task:
+        return Task(kind="translate", value_range="-1,1")
+
+    def export(self, run_dir: Path, provenance: dict) -> list[Path]:
+        o = self.options
+        name = o.name or f"{Path(o.data).name}-{o.direction}"
+        info = ModelInfo(arch="unet", options=asdict(self.g_config), task=self.task(), name=name,
+                         description=f"{self.method} generator trained on {Path(o.data).name} ({o.direction})",
+                         training={**provenance, "data": o.data, "holdout": o.holdout,
+                                   "direction": o.direction, "gan": o.gan})
+        path = Path(run_dir) / f"{name}.safetensors"
+        save_model(path, unwrap(self.g), info)
+        return [path]
+
+
+def _init_weights(net, gain: float = 0.02) -> None:
+    """Normal(0, 0.02) init of the reference implementation."""
+    for m in net.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            torch.nn.init.normal_(m.weight, 0.0, gain)
+            if m.bias is not None:
+                torch.nn.init.zeros_(m.bias)
+        elif isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.normal_(m.weight, 1.0, gain)
+            torch.nn.init.zeros_(m.bias)

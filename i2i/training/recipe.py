@@ -1,0 +1,61 @@
+"""The contract between the one training loop and each method's recipe."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+
+class Recipe:
+    """A method: its networks, losses, optimizers, one training step, samples and export.
+
+    The loop owns device, data loading, logging, checkpoints, resume and the time budget.
+    """
+
+    method: str = ""
+    seed: int = 0  # set by the loop before dataset() and setup()
+    options: Any  # the method's frozen options dataclass
+
+    def __init__(self, options):
+        self.options = options
+
+    # --- data ---
+    def dataset(self):
+        """A map-style dataset whose item k (a global sample index) is deterministic."""
+        raise NotImplementedError
+
+    # --- networks ---
+    def setup(self, device, total_steps: int) -> None:
+        """Build networks, optimizers and schedulers on `device`."""
+        raise NotImplementedError
+
+    def train_step(self, batch, step: int) -> dict[str, float]:
+        """One optimisation step; returns named scalar losses."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume exactly (weights, optimizers, schedulers, pools)."""
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict) -> None:
+        raise NotImplementedError
+
+    # --- evidence ---
+    def sample_grid(self, batch):
+        """(3, H, W) in [0, 1]: rows of input | output | target for a fixed batch."""
+        raise NotImplementedError
+
+    def evaluate(self) -> dict[str, float]:
+        """Validation metrics (optional)."""
+        return {}
+
+    def export(self, run_dir: Path, provenance: dict) -> list[Path]:
+        """Write the trained generator(s) as self-describing checkpoints."""
+        raise NotImplementedError
+
+    def wrap_distributed(self, wrap) -> None:
+        """Wrap trained networks with `wrap(module) -> module` (DistributedDataParallel)."""
+
+
+def options_to_dict(options) -> dict:
+    return dataclasses.asdict(options)

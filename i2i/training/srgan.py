@@ -1,0 +1,190 @@
+"""Super-resolution recipe: stage 1 SRResNet (L1), stage 2 SRGAN (adversarial + perceptual)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ..archs.patchgan import PatchGAN, PatchGANConfig
+from ..archs.srresnet import SRResNet, SRResNetConfig
+from ..checkpoint import ModelInfo, load_model, save_model
+from ..data.datasets import SRPatches, list_images, to_tensor
+from ..data.image_io import load_rgb
+from ..losses import gan_loss, set_requires_grad
+from ..metrics import psnr_y, ssim_y
+from ..task import Task
+from .common import EMA, cosine_lambda, unwrap
+from .recipe import Recipe
+
+
+@dataclass(frozen=True, kw_only=True)
+class SRGANOptions:
+    data: tuple[str, ...]
+    """Folders of high-resolution training images."""
+    val: tuple[str, ...] = ()
+    """Folders of HR validation images (PSNR-Y / SSIM-Y)."""
+    scale: int = 4
+    """Upscaling factor: 2, 3 or 4."""
+    channels: int = 48
+    """Generator feature channels."""
+    blocks: int = 8
+    """Generator residual blocks."""
+    upsampler: str = "direct"
+    """direct (fast) or progressive (MSRResNet layout)."""
+    crop: int = 32
+    """Low-resolution training patch size."""
+    batch_size: int = 16
+    """Patches per step."""
+    lr: float = 1e-3
+    """Peak learning rate (cosine decay to 1% of it)."""
+    ema: float = 0.999
+    """Decay of the exported EMA weights."""
+    gan: bool = False
+    """Stage 2: add adversarial and perceptual losses."""
+    init: str = ""
+    """Stage-1 checkpoint the GAN stage starts from."""
+    pixel_weight: float = 1.0
+    """L1 weight (stage 2 keeps some to stay tied to the target)."""
+    perceptual_weight: float = 1.0
+    """Feature L1 weight on the loss network (stage 2)."""
+    adv_weight: float = 0.005
+    """Adversarial weight (stage 2)."""
+    loss_net: str = "efficientnet_lite0"
+    """Perceptual loss network."""
+    name: str = ""
+    """Name stored in the exported checkpoint."""
+
+
+class SRGANRecipe(Recipe):
+    method = "srgan"
+
+    def dataset(self):
+        o = self.options
+        return SRPatches(o.data, scale=o.scale, crop=o.crop, seed=self.seed)
+
+    def setup(self, device, total_steps):
+        o = self.options
+        self.device = device
+        self.g_config = SRResNetConfig(scale=o.scale, channels=o.channels, blocks=o.blocks,
+                                       upsampler=o.upsampler)
+        self.g = SRResNet(self.g_config).to(device)
+        if o.init:
+            init = load_model(o.init)
+            self.g.load_state_dict(init.module.state_dict())
+        self.ema = EMA(self.g, o.ema)
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=o.lr, betas=(0.9, 0.99))
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(
+            self.opt_g, cosine_lambda(total_steps, warmup=min(200, total_steps // 20)))
+        self.nets = {"g": self.g}
+        if o.gan:
+            from ..lossnet import loss_network
+
+            self.d = PatchGAN(PatchGANConfig(in_channels=3, ndf=32, n_layers=3, norm="none")).to(device)
+            self.opt_d = torch.optim.Adam(self.d.parameters(), lr=o.lr, betas=(0.9, 0.99))
+            self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, cosine_lambda(total_steps))
+            self.lossnet = loss_network(o.loss_net).to(device)
+            self.nets["d"] = self.d
+        self._val = None
+
+    def wrap_distributed(self, wrap):
+        self.g = wrap(self.g)
+        if self.options.gan:
+            self.d = wrap(self.d)
+
+    def train_step(self, batch, step):
+        o = self.options
+        lr, hr = batch["lr"].to(self.device), batch["hr"].to(self.device)
+        sr = self.g(lr)
+        losses = {}
+        loss = o.pixel_weight * F.l1_loss(sr, hr)
+        losses["l1"] = F.l1_loss(sr.detach(), hr).item()
+        if o.gan:
+            fs, fh = self.lossnet(sr), self.lossnet(hr)
+            perc = sum(F.l1_loss(a, b) for a, b in zip(fs, fh)) / len(fs)
+            set_requires_grad(self.d, False)
+            adv = gan_loss(self.d(sr), True, "vanilla")
+            loss = loss + o.perceptual_weight * perc + o.adv_weight * adv
+            losses.update(perceptual=perc.item(), g_adv=adv.item())
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.sched_g.step()
+        self.ema.update(self.g)
+        if o.gan:
+            set_requires_grad(self.d, True)
+            d_loss = 0.5 * (gan_loss(self.d(hr), True, "vanilla") +
+                            gan_loss(self.d(sr.detach()), False, "vanilla"))
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            self.sched_d.step()
+            losses["d"] = d_loss.item()
+        return losses
+
+    def state_dict(self):
+        state = {"g": unwrap(self.g).state_dict(), "ema": self.ema.module.state_dict(),
+                 "opt_g": self.opt_g.state_dict(), "sched_g": self.sched_g.state_dict()}
+        if self.options.gan:
+            state.update(d=unwrap(self.d).state_dict(), opt_d=self.opt_d.state_dict(),
+                         sched_d=self.sched_d.state_dict())
+        return state
+
+    def load_state_dict(self, state):
+        unwrap(self.g).load_state_dict(state["g"])
+        self.ema.module.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.sched_g.load_state_dict(state["sched_g"])
+        if self.options.gan:
+            unwrap(self.d).load_state_dict(state["d"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            self.sched_d.load_state_dict(state["sched_d"])
+
+    def sample_grid(self, batch):
+        lr, hr = batch["lr"].to(self.device), batch["hr"].to(self.device)
+        sr = self.ema.module(lr).clamp(0, 1)
+        up = F.interpolate(lr, scale_factor=self.options.scale, mode="bicubic").clamp(0, 1)
+        return [[u, s, h] for u, s, h in zip(up, sr, hr)]
+
+    # ---- validation: PSNR/SSIM on Y, `scale` pixels shaved, LR made with PIL bicubic ----
+    def _validation_images(self):
+        if self._val is None:
+            s, self._val = self.options.scale, []
+            for folder in self.options.val:
+                for f in list_images(folder):
+                    hr = load_rgb(f)
+                    w, h = hr.size[0] - hr.size[0] % s, hr.size[1] - hr.size[1] % s
+                    hr = hr.crop((0, 0, w, h))
+                    lr = hr.resize((w // s, h // s), Image.BICUBIC)
+                    gray = Image.open(f).mode in ("L", "I;16", "1")
+                    self._val.append((Path(folder).name, to_tensor(lr)[None], to_tensor(hr)[None], gray))
+        return self._val
+
+    @torch.no_grad()
+    def evaluate(self):
+        results: dict[str, list[tuple[float, float]]] = {}
+        net = self.ema.module
+        for set_name, lr, hr, gray in self._validation_images():
+            sr = net(lr.to(self.device)).cpu().clamp(0, 1)
+            if gray:
+                sr, hr = sr.mean(1, keepdim=True), hr[:, :1]
+            s = self.options.scale
+            results.setdefault(set_name, []).append((psnr_y(sr, hr, s), ssim_y(sr, hr, s)))
+        out = {}
+        for name, vals in results.items():
+            out[f"psnr_{name}"] = sum(v[0] for v in vals) / len(vals)
+            out[f"ssim_{name}"] = sum(v[1] for v in vals) / len(vals)
+        return out
+
+    def export(self, run_dir: Path, provenance: dict) -> list[Path]:
+        o = self.options
+        name = o.name or f"upscale-x{o.scale}{'-gan' if o.gan else ''}"
+        info = ModelInfo(arch="srresnet", options=asdict(self.g_config),
+                         task=Task(kind="upscale", value_range="0,1", scale=o.scale), name=name,
+                         description=f"x{o.scale} super-resolution ({'SRGAN' if o.gan else 'SRResNet, L1'})",
+                         training={**provenance, "data": list(o.data), "val": list(o.val)})
+        path = Path(run_dir) / f"{name}.safetensors"
+        save_model(path, self.ema.module, info)
+        return [path]

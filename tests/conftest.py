@@ -1,0 +1,31 @@
+"""Shared fixtures: the real data beside the repo, and running the real CLI."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("I2I_SHARED", ROOT.parent / "shared")) / "data"
+
+
+@pytest.fixture(scope="session")
+def data() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"real data not found at {SHARED}")
+    return SHARED
+
+
+def run_cli(*args, input: bytes | None = None, cwd=None, env=None) -> subprocess.CompletedProcess:
+    """Run `python -m i2i ARGS` as a user would; returns the completed process (bytes out)."""
+    full_env = {**os.environ, "OMP_NUM_THREADS": "2", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "i2i", *map(str, args)], input=input,
+                          capture_output=True, cwd=cwd, env=full_env, timeout=600)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
