@@ -28,12 +28,17 @@ def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, o
     from ..checkpoint import load_model
     from ..engine.engine import Engine
     from ..engine.inputs import OutputOptions, expand_inputs
+    from ..engine.shard import shard, total_failures, world
     from .render import err, job_progress
 
     inputs, out = _split_output(inputs, output)
     opts = OutputOptions(out=out, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
                          skip_existing=skip_existing)
     jobs, notes, missing = expand_inputs(inputs)
+    rank, size = world()
+    if size > 1:
+        jobs = shard(jobs, rank, size)
+        missing = missing if rank == 0 else []
     if out == "-" and len(jobs) != 1:
         raise typer.BadParameter("-o - (stdout) takes exactly one input image")
     model = load_model(model_path)
@@ -69,8 +74,9 @@ def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, o
     finally:
         if progress:
             progress.stop()
+    failures = total_failures(failures)
     if failures:
-        if not as_json:
+        if not as_json and rank == 0:
             err.print(f"{failures} of {len(jobs) + len(missing)} input(s) failed", highlight=False)
         raise typer.Exit(1)
 
@@ -110,7 +116,7 @@ def translate(
 @app.command("upscale")
 def upscale(
     inputs: Inputs, output: Output = None,
-    scale: Annotated[float, typer.Option(help="Any factor >= 1: the nearest model, then an exact resize.", min=1.0)] = 4.0,
+    scale: Annotated[Optional[float], typer.Option(help="Any factor >= 1: the nearest model, then an exact resize (default: 4, or the --model's own).", min=1.0)] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (upscale-x2, upscale-x4, upscale-x4-gan) or file.")] = "",
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
@@ -124,7 +130,7 @@ def upscale(
     from ..engine.adapters import RGBAdapter
     from ..models import resolve, shipped
 
-    path = resolve(model, prefix="upscale-") if model else resolve(_nearest_sr(scale, shipped()))
+    path = resolve(model, prefix="upscale-") if model else resolve(_nearest_sr(scale or 4, shipped()))
     run_job(path, lambda m: RGBAdapter(task=m.task, keep_gray=True, out_scale=scale), inputs, output,
             ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,

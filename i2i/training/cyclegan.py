@@ -128,14 +128,14 @@ class CycleGANRecipe(Recipe):
         cycle = F.l1_loss(rec_a, a) + F.l1_loss(rec_b, b)
         self.opt_g.zero_grad(set_to_none=True)
         (g_adv + lam * cycle + lam_id * idt).backward()
-        self.opt_g.step()
+        self.optimizer_step(self.opt_g)
         for d in (self.d_a, self.d_b):
             set_requires_grad(d, True)
         d_b_loss = self._d_loss(self.d_b, b, self.pool_b.query(fake_b))
         d_a_loss = self._d_loss(self.d_a, a, self.pool_a.query(fake_a))
         self.opt_d.zero_grad(set_to_none=True)
         (d_a_loss + d_b_loss).backward()
-        self.opt_d.step()
+        self.optimizer_step(self.opt_d)
         self.sched_g.step()
         self.sched_d.step()
         return {"g_adv": g_adv.item(), "cycle": cycle.item(), "idt": idt.item(),

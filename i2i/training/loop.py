@@ -129,7 +129,7 @@ class Trainer:
         self.recipe.seed = loop.seed
         self.recipe.setup(device, loop.steps)
         if self.world > 1:
-            self.recipe.wrap_distributed(self._ddp_wrapper(device))
+            self._synchronize(device)
         step = self._resume() if resume else 0
         if self.is_main:
             self._write_run_json()
@@ -292,14 +292,16 @@ class Trainer:
                 dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         return device
 
-    def _ddp_wrapper(self, device):
-        from torch.nn.parallel import DistributedDataParallel as DDP
+    def _synchronize(self, device) -> None:
+        """Start every process from rank 0's weights; synchronized batch norm on CUDA (it has
+        no CPU kernel, so on CPU each process keeps its own batch statistics)."""
+        import torch.distributed as dist
 
-        def wrap(module):
-            module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
-            ids = [device.index] if device.type == "cuda" else None
-            return DDP(module, device_ids=ids)
-        return wrap
+        if device.type == "cuda":
+            self.recipe.wrap_distributed(torch.nn.SyncBatchNorm.convert_sync_batchnorm)
+        for net in self.recipe.networks():
+            for tensor in net.state_dict().values():
+                dist.broadcast(tensor, src=0)
 
     def _barrier(self) -> None:
         if self.world > 1:

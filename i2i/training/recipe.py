@@ -54,7 +54,30 @@ class Recipe:
         raise NotImplementedError
 
     def wrap_distributed(self, wrap) -> None:
-        """Wrap trained networks with `wrap(module) -> module` (DistributedDataParallel)."""
+        """Replace trained networks with `wrap(module)` (synchronized batch norm on CUDA)."""
+
+    def networks(self) -> list:
+        """Every network the recipe holds; the loop makes them identical across processes."""
+        import torch
+
+        return [v for v in vars(self).values() if isinstance(v, torch.nn.Module)]
+
+    def optimizer_step(self, optimizer) -> None:
+        """Average gradients across processes (torch.distributed), then step.
+
+        Averaging here rather than wrapping in DistributedDataParallel keeps GAN steps simple:
+        a discriminator used with frozen weights in the generator step needs no special care.
+        """
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            world = dist.get_world_size()
+            for group in optimizer.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        dist.all_reduce(p.grad)
+                        p.grad /= world
+        optimizer.step()
 
 
 def options_to_dict(options) -> dict:

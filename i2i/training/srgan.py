@@ -110,7 +110,7 @@ class SRGANRecipe(Recipe):
             losses.update(perceptual=perc.item(), g_adv=adv.item())
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
-        self.opt_g.step()
+        self.optimizer_step(self.opt_g)
         self.sched_g.step()
         self.ema.update(self.g)
         if o.gan:
@@ -119,7 +119,7 @@ class SRGANRecipe(Recipe):
                             gan_loss(self.d(sr.detach()), False, "vanilla"))
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
-            self.opt_d.step()
+            self.optimizer_step(self.opt_d)
             self.sched_d.step()
             losses["d"] = d_loss.item()
         return losses

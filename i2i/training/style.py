@@ -96,7 +96,7 @@ class StyleRecipe(Recipe):
         loss = o.content_weight * parts["content"] + o.style_weight * parts["style"] + o.tv_weight * parts["tv"]
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        self.opt.step()
+        self.optimizer_step(self.opt)
         return {k: v.item() for k, v in parts.items()}
 
     def state_dict(self):

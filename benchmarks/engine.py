@@ -1,0 +1,106 @@
+"""Engine throughput and memory.
+
+1. images/s of `translate` over a folder of 256x256 real photos with unet_256 and resnet_9blocks
+   generators (reference sizes, random weights: speed does not depend on training), against a
+   plain loop (batch 1, NCHW, torch.no_grad, PIL decode/encode in the same thread), as a ratio.
+2. Peak RSS of `i2i upscale` (x4, tiled) on one large image, measured in a child process.
+
+Run: python benchmarks/engine.py [--images 24] [--rss-size 6000x4000]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from benchmarks.common import DATA, WEIGHTS, emit, machine  # noqa: E402
+from i2i.archs.registry import build  # noqa: E402
+from i2i.checkpoint import ModelInfo, save_model  # noqa: E402
+from i2i.data.datasets import list_images  # noqa: E402
+from i2i.task import Task  # noqa: E402
+
+
+def plain_loop(module, files, out_dir: Path) -> float:
+    """What a user writes by hand: one image at a time, decode, run, encode, all in one thread."""
+    start = time.perf_counter()
+    with torch.no_grad():
+        for f in files:
+            x = torch.from_numpy(np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / 255)
+            y = module(x.permute(2, 0, 1)[None] * 2 - 1)
+            arr = ((y[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5 + 0.5).byte().numpy()
+            Image.fromarray(arr).save(out_dir / (f.stem + ".png"))
+    return len(files) / (time.perf_counter() - start)
+
+
+def i2i_translate(model_path: Path, in_dir: Path, out_dir: Path, n: int) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "i2i", "translate", "--model", str(model_path), str(in_dir),
+                    "-o", str(out_dir), "--quiet", "--ext", "png"], check=True, stdout=subprocess.DEVNULL)
+    return n / (time.perf_counter() - start)
+
+
+def throughput(n_images: int) -> None:
+    files = list_images(DATA / "monet2photo/testB")[:n_images]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "in").mkdir()
+        for f in files:
+            Image.open(f).save(tmp / "in" / f.name)
+        for arch, options in (("unet", {}), ("resnet", {})):
+            torch.manual_seed(0)
+            module, cfg = build(arch, options)
+            module.eval()
+            path = tmp / f"{arch}.safetensors"
+            save_model(path, module, ModelInfo(arch=arch, options=dataclasses.asdict(cfg), task=Task()))
+            (tmp / f"plain-{arch}").mkdir()
+            base = plain_loop(module, sorted((tmp / "in").iterdir()), tmp / f"plain-{arch}")
+            ours = i2i_translate(path, tmp / "in", tmp / f"ours-{arch}", len(files))
+            name = {"unet": "unet_256", "resnet": "resnet_9blocks"}[arch]
+            print(f"{name}: plain loop {base:.2f} img/s, i2i translate {ours:.2f} img/s "
+                  f"(includes start-up), ratio {ours / base:.2f} on {len(files)} images")
+            emit(f"translate {name} images/s", ours, "img/s")
+            emit(f"translate {name} ratio vs plain loop", ours / base, "x", ">= 1.5")
+
+
+def peak_rss(size: str) -> None:
+    w, h = map(int, size.split("x"))
+    model = WEIGHTS / "upscale-x4.safetensors"
+    if not model.is_file():
+        print("upscale-x4 not shipped yet: peak RSS not measured")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "big.png"
+        photo = Image.open(list_images(DATA / "sr/train/BSD200")[0]).convert("RGB")
+        photo.resize((w, h), Image.BICUBIC).save(src, compress_level=1)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "i2i", "upscale", str(src), "-o", str(Path(tmp) / "out.png"),
+                        "--quiet"], check=True, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+        rss_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20
+    print(f"upscale x4 of {w}x{h}: peak RSS {rss_gib:.2f} GiB, {seconds:.0f} s")
+    emit(f"upscale x4 {w}x{h} peak RSS", rss_gib, "GiB", "< 2 (for 6000x4000)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--images", type=int, default=24)
+    parser.add_argument("--rss-size", default="6000x4000")
+    args = parser.parse_args()
+    print(f"# engine on {machine()}")
+    throughput(args.images)
+    peak_rss(args.rss_size)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Regenerate the before/after pictures in examples/ from the shipped models.
+
+Run: python examples/make_examples.py
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from benchmarks.common import DATA  # noqa: E402
+from i2i.checkpoint import load_model  # noqa: E402
+from i2i.data.datasets import list_images, load_pairs  # noqa: E402
+from i2i.data.image_io import ImageData, to_pil  # noqa: E402
+from i2i.engine.adapters import ColorizeAdapter, RGBAdapter  # noqa: E402
+from i2i.engine.engine import Engine  # noqa: E402
+from i2i.models import shipped  # noqa: E402
+
+OUT = ROOT / "examples"
+
+
+def as_data(im: Image.Image) -> ImageData:
+    return ImageData(np.asarray(im.convert("RGB"), dtype=np.float32) / 255)
+
+
+def run(model_path, image: Image.Image, adapter_for) -> Image.Image:
+    model = load_model(model_path)
+    engine = Engine(model, adapter_for(model), device="cpu")
+    return to_pil(engine.run_image(as_data(image)))
+
+
+def labelled_row(images, labels, height=256) -> Image.Image:
+    scaled = [im.resize((round(im.width * height / im.height), height), Image.LANCZOS) for im in images]
+    row = Image.new("RGB", (sum(im.width for im in scaled) + 4 * (len(scaled) - 1), height + 18), "white")
+    x = 0
+    draw = ImageDraw.Draw(row)
+    for im, label in zip(scaled, labels):
+        row.paste(im, (x, 18))
+        draw.text((x + 4, 3), label, fill="black")
+        x += im.width + 4
+    return row
+
+
+def stack(rows) -> Image.Image:
+    width = max(r.width for r in rows)
+    sheet = Image.new("RGB", (width, sum(r.height for r in rows)), "white")
+    y = 0
+    for r in rows:
+        sheet.paste(r, (0, y))
+        y += r.height
+    return sheet
+
+
+def upscale_example(models) -> None:
+    if "upscale-x4" not in models:
+        return
+    hr = Image.open(DATA / "sr/val/Set14/comic.png").convert("RGB").crop((20, 60, 180, 220))
+    lr = hr.resize((40, 40), Image.BICUBIC)
+    rgb = lambda m: RGBAdapter(task=m.task)  # noqa: E731
+    images = [lr.resize((160, 160), Image.NEAREST), lr.resize((160, 160), Image.BICUBIC),
+              run(models["upscale-x4"], lr, rgb)]
+    labels = ["input (40x40, nearest)", "bicubic x4", "i2i upscale x4"]
+    if "upscale-x4-gan" in models:
+        images.append(run(models["upscale-x4-gan"], lr, rgb))
+        labels.append("i2i upscale-x4-gan")
+    images.append(hr)
+    labels.append("ground truth")
+    labelled_row(images, labels).save(OUT / "upscale_before_after.png")
+
+
+def style_example(models) -> None:
+    styles = [n for n in models if n.startswith("style-")]
+    if not styles:
+        return
+    photos = [Image.open(f).convert("RGB") for f in list_images(DATA / "monet2photo/testB")[:3]]
+    rows = []
+    for photo in photos:
+        outs = [run(models[s], photo, lambda m: RGBAdapter(task=m.task)) for s in styles]
+        rows.append(labelled_row([photo, *outs], ["photo", *[s.removeprefix("style-") for s in styles]], 192))
+    stack(rows).save(OUT / "styles_before_after.png")
+
+
+def facades_example(models) -> None:
+    if "facades-label2photo" not in models:
+        return
+    info = load_model(models["facades-label2photo"]).info.training
+    pairs = load_pairs(DATA / "facades", "BtoA", info["holdout"], part="held")[:3]
+    rows = [labelled_row([label, run(models["facades-label2photo"], label, lambda m: RGBAdapter(task=m.task)), photo],
+                         ["label map (held back)", "i2i translate", "ground truth"]) for label, photo in pairs]
+    stack(rows).save(OUT / "facades_before_after.png")
+
+
+def colorize_example(models) -> None:
+    if "colorize" not in models:
+        return
+    rows = []
+    for f in list_images(DATA / "monet2photo/testB")[3:6]:
+        photo = Image.open(f).convert("RGB")
+        out = run(models["colorize"], photo.convert("L"),
+                  lambda m: ColorizeAdapter(task=m.task, multiple=m.spec.size_multiple(m.config)))
+        rows.append(labelled_row([photo.convert("L").convert("RGB"), out, photo],
+                                 ["grayscale input", "i2i colorize", "original"]))
+    stack(rows).save(OUT / "colorize_before_after.png")
+
+
+def main() -> None:
+    torch.set_grad_enabled(False)
+    models = shipped()
+    for make in (upscale_example, style_example, facades_example, colorize_example):
+        make(models)
+    print("\n".join(str(p) for p in sorted(OUT.glob("*_before_after.png"))))
+
+
+if __name__ == "__main__":
+    main()

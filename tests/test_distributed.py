@@ -1,0 +1,100 @@
+"""torchrun: data-parallel training with gloo on CPU, and folder jobs split between processes."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from i2i.training.loop import _StepSampler
+
+ROOT = Path(__file__).resolve().parent.parent
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"]
+
+
+def test_sampler_gives_ranks_disjoint_samples():
+    a = list(_StepSampler(0, 8, rank=0, world=2))
+    b = list(_StepSampler(0, 8, rank=1, world=2))
+    assert not set(a) & set(b) and len(a) == len(b) == 8
+    assert list(_StepSampler(3, 8, rank=1, world=2))[0] == 7  # resumes at the same place
+
+
+WORKER = """
+import hashlib, json, os, sys
+from pathlib import Path
+import torch, torch.distributed as dist
+sys.path.insert(0, {tests!r})
+from test_training import tiny_options
+from i2i.training.loop import LoopOptions, Trainer
+from i2i.training.srgan import SRGANRecipe
+
+recipe = SRGANRecipe(tiny_options("srgan", Path({data!r})))
+seen = []
+step_fn = recipe.train_step
+def train_step(batch, step):
+    seen.append(hashlib.sha1(batch["hr"].numpy().tobytes()).hexdigest())
+    out = step_fn(batch, step)
+    if step + 1 == 2:
+        trainer._stop_requested = True
+    return out
+recipe.train_step = train_step
+loop = LoopOptions(steps=4, log_every=1, sample_every=100, workers=0, threads=1, seed=3)
+trainer = Trainer(recipe, loop, Path({run!r}), batch_size=2)
+trainer.run()
+flat = torch.cat([p.detach().flatten() for p in recipe.g.parameters()])
+gathered = [torch.zeros_like(flat) for _ in range(2)]
+dist.all_gather(gathered, flat)
+names = [None, None]
+dist.all_gather_object(names, seen)
+if dist.get_rank() == 0:
+    Path({report!r}).write_text(json.dumps({{"same_weights": bool(torch.equal(*gathered)),
+                                             "batches": names}}))
+dist.destroy_process_group()
+"""
+
+
+def test_two_processes_train_then_resume_alone(data, tmp_path):
+    from i2i.training.api import resume
+
+    run, report = tmp_path / "run", tmp_path / "report.json"
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER.format(tests=str(ROOT / "tests"), data=str(data), run=str(run), report=str(report)))
+    r = subprocess.run([*TORCHRUN, str(script)], capture_output=True, cwd=ROOT, timeout=600,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr.decode()[-3000:]
+    result = json.loads(report.read_text())
+    assert result["same_weights"]
+    rank0, rank1 = result["batches"]
+    assert len(rank0) == len(rank1) == 2 and not set(rank0) & set(rank1)
+    resumed = resume(run)  # one process continues the two-process run
+    assert resumed.finished and resumed.step == 4
+
+
+def test_folder_job_processes_every_input_exactly_once(data, tmp_path):
+    from i2i.archs.registry import build
+    from i2i.checkpoint import ModelInfo, save_model
+    from i2i.task import Task
+
+    module, cfg = build("srresnet", {"scale": 2, "channels": 4, "blocks": 1})
+    model = tmp_path / "m.safetensors"
+    save_model(model, module, ModelInfo(arch="srresnet", options=dataclasses.asdict(cfg),
+                                        task=Task(kind="upscale", value_range="0,1", scale=2)))
+    src = tmp_path / "in"
+    src.mkdir()
+    files = sorted((data / "monet2photo/testB").iterdir())[:7]
+    for f in files:
+        Image.open(f).resize((32, 32)).save(src / f.name)
+    (src / "broken.png").write_bytes(b"nope")
+    r = subprocess.run([*TORCHRUN, "-m", "i2i", "translate", "--model", str(model), str(src), "-o",
+                        str(tmp_path / "out"), "--json"], capture_output=True, cwd=ROOT, timeout=600,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode != 0  # the broken input on one rank fails the whole job
+    lines = [json.loads(line) for line in r.stdout.decode().splitlines() if line.startswith("{")]
+    inputs = sorted(Path(line["input"]).name for line in lines)
+    assert inputs == sorted([f.name for f in files] + ["broken.png"])
+    assert len(list((tmp_path / "out").iterdir())) == 7
