@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["sr_quality.py", "sr_speed.py", "style_speed.py", "pix2pix_quality.py",
+SCRIPTS = ["sr_quality.py", "sr_speed.py", "style_speed.py", "pix2pix_quality.py", "train_speed.py",
            "colorize_quality.py", "engine.py"]
 
 

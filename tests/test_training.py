@@ -134,3 +134,18 @@ def test_bad_data_fails_early_with_one_message(data, tmp_path, cli):
     assert r.returncode == 2 and b"is 32x32 but" in r.stderr
     r = cli("train", "cyclegan", "--data", tmp_path / "empty", "--steps", "1", "--run-dir", tmp_path / "r4")
     assert r.returncode == 2 and b"trainA" in r.stderr
+
+
+def test_srgan_stage_two_starts_from_stage_one(data, tmp_path):
+    import dataclasses
+
+    loop = LoopOptions(steps=2, log_every=1, sample_every=100, workers=0, threads=2)
+    stage1 = train("srgan", tiny_options("srgan", data), loop, tmp_path / "s1")
+    options = dataclasses.replace(tiny_options("srgan", data), gan=True, init=str(stage1.exported[0]),
+                                  name="tiny-gan")
+    stage2 = train("srgan", options, LoopOptions(steps=3, log_every=1, sample_every=100, workers=0, threads=2),
+                   tmp_path / "s2")
+    recs = [r for r in records(tmp_path / "s2") if r.get("kind") != "eval"]
+    for key in ("l1", "perceptual", "g_adv", "d"):
+        assert all(math.isfinite(r[key]) for r in recs)
+    assert stage2.exported[0].name == "tiny-gan.safetensors"

@@ -59,6 +59,7 @@ def srgan(
     crop: Annotated[int, typer.Option(help="Low-resolution patch size.")] = 32,
     lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 1e-3,
     gan: Annotated[bool, typer.Option("--gan", help="Stage 2: adversarial + perceptual loss.")] = False,
+    ema: Annotated[float, typer.Option(help="Decay of the exported EMA weights (lower for short runs).")] = 0.999,
     init: Annotated[Optional[Path], typer.Option(help="Stage-1 checkpoint for --gan.")] = None,
     name: Annotated[str, typer.Option(help="Name of the exported model.")] = "",
     batch_size: BatchSize = None, steps: Steps = None, seed: Seed = 0, device: Device = "auto",
@@ -80,7 +81,7 @@ def srgan(
             raise typer.BadParameter("--gan starts from a stage-1 model: pass --init FILE")
         options = SRGANOptions(data=_tuple(data), val=_tuple(val), scale=scale, channels=channels,
                                blocks=blocks, upsampler=upsampler, crop=crop, lr=lr, gan=gan,
-                               init=str(init or ""), name=name, batch_size=batch_size or 16)
+                               init=str(init or ""), name=name, ema=ema, batch_size=batch_size or 16)
     _run("srgan", options, steps=steps or 20000, seed=seed, device=device, workers=workers,
          threads=threads, max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, quiet=quiet)
@@ -207,8 +208,9 @@ def colorize(
     data: Annotated[Optional[list[Path]], typer.Option(help="Folder of colour photos (repeatable).")] = None,
     ngf: Annotated[int, typer.Option(help="Generator filters.")] = 32,
     ndf: Annotated[int, typer.Option(help="Discriminator filters.")] = 32,
-    crop: Annotated[int, typer.Option(help="Random crop size.")] = 160,
-    load_size: Annotated[int, typer.Option(help="Short side photos are resized to.")] = 176,
+    crop: Annotated[int, typer.Option(help="Random crop size (a multiple of 2**num_downs).")] = 128,
+    load_size: Annotated[int, typer.Option(help="Short side photos are resized to.")] = 256,
+    num_downs: Annotated[int, typer.Option(help="U-Net depth: 7 = unet_128, 8 = unet_256.")] = 7,
     lambda_l1: Annotated[float, typer.Option(help="L1 weight on ab.")] = 100.0,
     l1_only: Annotated[bool, typer.Option("--l1-only", help="No adversarial term (the desaturated baseline).")] = False,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
@@ -229,6 +231,7 @@ def colorize(
         if not data:
             raise typer.BadParameter("--data is required")
         options = ColorizeOptions(data=_tuple(data), ngf=ngf, ndf=ndf, crop=crop, load_size=load_size,
+                                  num_downs=num_downs,
                                   lambda_l1=lambda_l1, gan=not l1_only, lr=lr, name=name,
                                   batch_size=batch_size or 4)
     _run("colorize", options, steps=steps or 6000, seed=seed, device=device, workers=workers,

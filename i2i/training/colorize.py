@@ -18,8 +18,8 @@ from .pix2pix import Pix2PixRecipe
 class ColorizeOptions:
     data: tuple[str, ...]
     """Folders of colour photos (grayscale ones are skipped)."""
-    num_downs: int = 8
-    """U-Net depth (8 = unet_256)."""
+    num_downs: int = 7
+    """U-Net depth (7 = unet_128: crops must be multiples of 128)."""
     ngf: int = 32
     """Generator filters."""
     ndf: int = 32
@@ -30,9 +30,9 @@ class ColorizeOptions:
     """instance or batch."""
     dropout: bool = False
     """Dropout in the U-Net decoder."""
-    load_size: int = 176
-    """Photos are resized to this short side before cropping."""
-    crop: int = 160
+    load_size: int = 256
+    """Photos are resized to this short side before cropping (match `colorize --render-size`)."""
+    crop: int = 128
     """Random crop."""
     batch_size: int = 4
     """Photos per step."""

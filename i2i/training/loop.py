@@ -145,11 +145,11 @@ class Trainer:
             signal.signal(signal.SIGINT, previous)
             if self.is_main:
                 self._save_checkpoint(step)
-        metrics = self._final_metrics(step, finished)
+        metrics = self._final_metrics(step)
         if self.is_main:
             self._refresh_pictures(step, fixed)
-            if finished:
-                exported = self.recipe.export(self.run_dir, self._provenance(step, metrics))
+            # A run stopped by its time budget or Ctrl-C still leaves a usable model behind.
+            exported = self.recipe.export(self.run_dir, self._provenance(step, metrics, finished))
             self.on_event("done", {"step": step, "finished": finished, "exported": exported})
         self._barrier()
         return RunResult(self.run_dir, step, finished, exported, metrics)
@@ -217,8 +217,8 @@ class Trainer:
         save_grid(grid, self.run_dir / "samples" / f"step_{step:07d}.png")
         save_curves(self.records, self.run_dir / "curves.png")
 
-    def _final_metrics(self, step: int, finished: bool) -> dict:
-        metrics = self.recipe.evaluate() if finished else {}
+    def _final_metrics(self, step: int) -> dict:
+        metrics = self.recipe.evaluate() if self.is_main else {}
         if metrics:
             self._log({"step": step, "kind": "eval", **metrics})
         last = {}
@@ -228,9 +228,10 @@ class Trainer:
         return {**{f"final_{k}": round(v, 5) for k, v in last.items()},
                 **{k: round(v, 4) for k, v in metrics.items()}}
 
-    def _provenance(self, step: int, metrics: dict) -> dict:
+    def _provenance(self, step: int, metrics: dict, finished: bool) -> dict:
         notes = json.loads((self.run_dir / "run.json").read_text()).get("note")
-        return {"command": self.command, "steps": step, "seed": self.loop.seed,
+        return {"command": self.command, "steps": step, "planned_steps": self.loop.steps,
+                "finished": finished, "seed": self.loop.seed,
                 **({"note": notes} if notes else {}),
                 "train_minutes": round(self.train_seconds / 60, 1),
                 "device": str(pick_device(self.loop.device)), "metrics": metrics}

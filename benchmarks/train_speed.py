@@ -1,0 +1,88 @@
+"""Training iterations/s of pix2pix (unet_256, batch 1, 256x256) and CycleGAN (resnet_9blocks,
+batch 1, 256x256) through i2i's loop, against a plain loop of the same networks and losses
+(NCHW, data loaded at batch 1 in the main thread), side by side in one run, as a ratio.
+Also: training it/s with 1 and 2 torchrun processes (gloo) for pix2pix.
+
+Run: python benchmarks/train_speed.py [--steps 6]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+from benchmarks.common import DATA, ROOT, emit, machine  # noqa: E402
+from i2i.training.api import recipe_classes, train  # noqa: E402
+from i2i.training.loop import LoopOptions  # noqa: E402
+
+OPTIONS = {"pix2pix": dict(data=str(DATA / "facades"), direction="BtoA"),
+           "cyclegan": dict(data=str(DATA / "monet2photo"))}
+
+
+def ours(method: str, steps: int, run_dir: Path) -> float:
+    options_cls, _ = recipe_classes(method)
+    loop = LoopOptions(steps=steps + 2, log_every=1, sample_every=10 ** 6, workers=1)
+    train(method, options_cls(**OPTIONS[method]), loop, run_dir)
+    recs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    times = [r["time"] for r in recs if "time" in r]
+    return (len(times) - 2) / (times[-1] - times[1])  # the first two steps are warm-up
+
+
+def plain(method: str, steps: int) -> float:
+    """The same recipe's step, fed by a hand-written batch-1 loop over the dataset."""
+    options_cls, recipe_cls = recipe_classes(method)
+    recipe = recipe_cls(options_cls(**OPTIONS[method]))
+    recipe.setup(torch.device("cpu"), steps + 2)
+    dataset = recipe.dataset()
+    collate = torch.utils.data.default_collate
+    for k in range(2):
+        recipe.train_step(collate([dataset[k]]), k)
+    start = time.perf_counter()
+    for k in range(2, steps + 2):
+        recipe.train_step(collate([dataset[k]]), k)
+    return steps / (time.perf_counter() - start)
+
+
+def distributed(steps: int, tmp: Path) -> None:
+    for n in (1, 2):
+        run = tmp / f"ddp{n}"
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(n), "-m", "i2i",
+               "train", "pix2pix", "--data", str(DATA / "facades"), "--direction", "BtoA", "--ngf", "32",
+               "--ndf", "32", "--crop", "128", "--load-size", "143", "--num-downs", "7",
+               "--steps", str(steps + 2), "--workers", "0", "--run-dir", str(run), "--quiet"]
+        env = {**os.environ, "OMP_NUM_THREADS": str(2 // n)}
+        subprocess.run(cmd, check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+        recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        times = [r["time"] for r in recs if "time" in r]
+        rate = (len(times) - 2) / (times[-1] - times[1])
+        print(f"pix2pix (unet_128, ngf 32) with {n} process(es): {rate:.2f} it/s, {rate * n:.2f} samples/s")
+        emit(f"pix2pix torchrun {n} proc samples/s", rate * n, "samples/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=6)
+    args = parser.parse_args()
+    print(f"# training speed on {machine()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for method in ("pix2pix", "cyclegan"):
+            base = plain(method, args.steps)
+            mine = ours(method, args.steps, tmp / method)
+            print(f"{method}: plain loop {base:.3f} it/s, i2i loop {mine:.3f} it/s, ratio {mine / base:.2f}")
+            emit(f"train {method} it/s", mine, "it/s")
+            emit(f"train {method} ratio vs plain loop", mine / base, "x", ">= 1.5")
+        distributed(args.steps, tmp)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Losses and the offline perceptual loss network."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from i2i.losses import gan_loss, gram, total_variation
+
+
+def test_gram_on_a_hand_checked_example():
+    # Two channels over four pixels: f1 = [1, 2, 0, 1], f2 = [0, 1, 1, 0].
+    f = torch.tensor([[[[1.0, 2.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]]])
+    expected = torch.tensor([[6.0, 2.0], [2.0, 2.0]]) / (2 * 2 * 2)  # F F^T / (C*H*W)
+    assert torch.allclose(gram(f)[0], expected)
+
+
+def test_gan_losses_and_tv():
+    logits = torch.zeros(2, 1, 4, 4)
+    assert gan_loss(logits, True, "vanilla").item() == pytest.approx(0.6931, abs=1e-4)
+    assert gan_loss(logits, True, "lsgan").item() == pytest.approx(1.0)
+    assert total_variation(torch.ones(1, 3, 8, 8)).item() == 0
+
+
+def test_efficientnet_lite0_features_have_documented_shapes_and_are_frozen():
+    from i2i.lossnet import EfficientNetLite0Features, efficientnet_lite0
+
+    net = efficientnet_lite0()
+    feats = net(torch.rand(2, 3, 128, 96))
+    strides = [2, 2, 4, 8, 16]
+    assert [f.shape[1] for f in feats] == EfficientNetLite0Features.channels
+    for f, s in zip(feats, strides):
+        assert f.shape[-2:] == (128 // s, 96 // s)
+    assert not any(p.requires_grad for p in net.parameters()) and not net.training
+
+
+def test_efficientnet_lite0_weights_are_trained_not_random():
+    """Trained batch-norm statistics are far from the (0, 1) of a fresh network."""
+    from i2i.lossnet import efficientnet_lite0, lite0_weights_path
+
+    net = efficientnet_lite0()
+    state = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
+    assert state["_bn0.running_var"].std() > 0.1
+    assert net._bn0.running_mean.abs().sum() > 0
+
+
+def test_vgg16_without_weights_says_what_to_do():
+    from i2i.errors import UsageError
+    from i2i.lossnet import loss_network
+
+    with pytest.raises(UsageError, match="--loss-weights"):
+        loss_network("vgg16")
+
+
+def test_a_few_style_steps_reduce_the_style_loss(data, tmp_path):
+    from i2i.training.loop import LoopOptions
+    from i2i.training.api import train
+    from test_training import records, tiny_options
+
+    options = tiny_options("style", data)
+    train("style", options, LoopOptions(steps=12, log_every=1, workers=0, threads=2, seed=1), tmp_path / "run")
+    style = [r["style"] for r in records(tmp_path / "run")]
+    assert sum(style[-3:]) < 0.9 * sum(style[:3])
