@@ -6,9 +6,7 @@ pytorch/examples fast_neural_style, BasicSR MSRResNet).
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +65,9 @@ class LoadedModel:
 def save_model(path, module, info: ModelInfo, *, half: bool = False) -> None:
     """Write module weights + info atomically; half=True stores floats as fp16 (loads as fp32)."""
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from .data.image_io import atomic_write_bytes
 
     tensors = {}
     for k, v in module.state_dict().items():
@@ -75,16 +75,7 @@ def save_model(path, module, info: ModelInfo, *, half: bool = False) -> None:
         if half and v.is_floating_point():
             v = v.to(torch.float16)
         tensors[k] = v
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=info.to_metadata())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(save(tensors, metadata=info.to_metadata()), path)
 
 
 def read_info(path) -> ModelInfo:

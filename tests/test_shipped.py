@@ -1,0 +1,74 @@
+"""Every shipped model in weights/: self-describing, runs through its command, keeps sizes."""
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from i2i.checkpoint import read_info
+from i2i.models import shipped
+
+MODELS = shipped()
+
+
+def test_weights_are_shipped_and_documented():
+    assert MODELS, "weights/ holds no model"
+    readme = (next(iter(MODELS.values())).parent / "README.md").read_text()
+    for name, path in MODELS.items():
+        info = read_info(path)
+        assert info.training.get("command", "").startswith("i2i train"), name
+        assert info.training.get("metrics"), name
+        assert name in readme, f"{name} is not described in weights/README.md"
+        assert path.stat().st_size <= 25 * 2 ** 20
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_shipped_model_runs_and_keeps_size(name, data, tmp_path, cli):
+    info = read_info(MODELS[name])
+    src = tmp_path / "in.jpg"
+    Image.open(sorted((data / "monet2photo/testB").iterdir())[0]).resize((100, 76)).save(src)
+    command = {"upscale": ["upscale", "--model", MODELS[name]],
+               "stylize": ["stylize", "--style", MODELS[name]],
+               "colorize": ["colorize", "--model", MODELS[name]]}.get(info.task.kind,
+                                                                      ["translate", "--model", MODELS[name]])
+    r = cli(*command, src, "-o", tmp_path / "out.png")
+    assert r.returncode == 0, r.stderr
+    out = Image.open(tmp_path / "out.png")
+    assert out.size == (100 * info.task.scale, 76 * info.task.scale)
+
+
+def test_upscale_x4_quality_floor(data):
+    """A loose floor under the benchmark (benchmarks/sr_quality.py prints the real figures)."""
+    if "upscale-x4" not in MODELS:
+        pytest.skip("upscale-x4 not shipped")
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.sr_quality import evaluate, model_upscaler
+
+    _, run = model_upscaler(MODELS["upscale-x4"])
+    psnr, _, _ = evaluate(run, "Set5", 4)
+    assert psnr >= FLOOR_X4_SET5
+
+
+FLOOR_X4_SET5 = 30.8  # the issue's floor; the shipped model measures 30.82
+
+
+def test_colorize_keeps_exif_orientation_and_gray_equals_colour(data, tmp_path, cli):
+    if "colorize" not in MODELS:
+        pytest.skip("colorize not shipped")
+    photo = Image.open(sorted((data / "monet2photo/testB").iterdir())[1]).resize((96, 64))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo.save(tmp_path / "colour.jpg", exif=exif.tobytes(), quality=95)
+    photo.convert("L").save(tmp_path / "gray.png")
+    photo.save(tmp_path / "colour.png")
+    r = cli("colorize", tmp_path / "colour.jpg", tmp_path / "gray.png", tmp_path / "colour.png", "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "out/colour.jpg").size == (64, 96)
+    import numpy as np
+
+    a = np.asarray(Image.open(tmp_path / "out/gray.png"), dtype=float)
+    b = np.asarray(Image.open(tmp_path / "out/colour.png"), dtype=float)
+    assert a.shape == b.shape == (64, 96, 3)
+    assert np.abs(a - b).mean() < 2.0  # the colour input is reduced to L first
