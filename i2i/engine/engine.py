@@ -10,7 +10,6 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import torch
@@ -134,17 +133,15 @@ class Engine:
             image = read_image(job.source, max_pixels=self.max_pixels)
         return _Item(job, image, self.adapter.prepare(image), started)
 
-    def _flush(self, group: list[_Item], out, single, encode_pool, writes) -> Iterator[Result]:
+    def _flush(self, group: list[_Item], out, single, encode_pool, writes) -> list[Result]:
+        """Run one batch; hand each output to the encoder pool. Returns failures to report now."""
         try:
             outputs = self.runner(torch.stack([it.tensor for it in group]))
         except RuntimeError as e:  # out of memory and the like: report per image, keep going
-            for it in group:
-                yield Result(it.job.source, error=f"{it.job.source}: inference failed ({e})")
-            return
+            return [Result(it.job.source, error=f"{it.job.source}: inference failed ({e})") for it in group]
         for it, y in zip(group, outputs):
             writes.append(encode_pool.submit(self._finish_and_write, it, y, out, single))
-        return
-        yield  # a generator even when nothing is yielded
+        return []
 
     def _finish_and_write(self, it: _Item, y: torch.Tensor, out: OutputOptions, single: bool) -> Result:
         job = it.job
