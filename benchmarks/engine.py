@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import resource
 import subprocess
 import sys
@@ -101,6 +102,30 @@ def peak_rss(size: str) -> None:
     emit(f"upscale x4 {w}x{h} peak RSS", rss_gib, "GiB", "< 2 (for 6000x4000)")
 
 
+def folder_scaling(n_images: int) -> None:
+    """`torchrun -m i2i upscale` over one folder with 1 and 2 processes (threads split evenly)."""
+    model = WEIGHTS / "upscale-x4.safetensors"
+    if not model.is_file():
+        return
+    files = list_images(DATA / "monet2photo/testB")[:n_images]
+    rates = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "in").mkdir()
+        for f in files:
+            Image.open(f).resize((128, 128), Image.BICUBIC).save(tmp / "in" / (f.stem + ".png"))
+        for n in (1, 2):
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(n), "-m", "i2i",
+                   "upscale", str(tmp / "in"), "-o", str(tmp / f"out{n}"), "--quiet"]
+            env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // n))}
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+            rates[n] = len(files) / (time.perf_counter() - start)
+            print(f"folder job, {len(files)} images 128->512 px, {n} process(es): {rates[n]:.2f} img/s (with start-up)")
+            emit(f"torchrun upscale folder {n} proc images/s", rates[n], "img/s")
+    emit("torchrun upscale folder 2 vs 1 proc ratio", rates[2] / rates[1], "x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=24)
@@ -108,6 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"# engine on {machine()}")
     throughput(args.images)
+    folder_scaling(16)
     peak_rss(args.rss_size)
 
 
