@@ -59,7 +59,7 @@ def gray(img):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(WEIGHTS / "colorize.safetensors"))
-    parser.add_argument("--l1-only", default=str(ROOT / "benchmarks/models/colorize-l1only.safetensors"))
+    parser.add_argument("--l1-only", default=str(ROOT / "runs/colorize-l1/colorize-l1only.safetensors"))
     args = parser.parse_args()
     files = list_images(DATA / "monet2photo/testB")
     print(f"# colorization on {len(files)} photos of monet2photo/testB, {machine()}")

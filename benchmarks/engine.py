@@ -128,8 +128,9 @@ def folder_scaling(n_images: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--images", type=int, default=24)
-    parser.add_argument("--rss-size", default="6000x4000")
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--rss-size", default="1500x1000",
+                        help="the issue names 6000x4000; the default keeps the whole report short")
     args = parser.parse_args()
     print(f"# engine on {machine()}")
     throughput(args.images)

@@ -40,7 +40,7 @@ def score(path: Path):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(WEIGHTS / "facades-label2photo.safetensors"))
-    parser.add_argument("--l1-only", default=str(ROOT / "benchmarks/models/facades-l1only.safetensors"))
+    parser.add_argument("--l1-only", default=str(ROOT / "runs/facades-l1/facades-l1only.safetensors"))
     args = parser.parse_args()
     print(f"# pix2pix facades quality on {machine()}")
     for label, path, target in (("shipped (L1 + cGAN)", args.model, ">= 0.8"),

@@ -70,7 +70,7 @@ def distributed(steps: int, tmp: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=3)
     args = parser.parse_args()
     print(f"# training speed on {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
