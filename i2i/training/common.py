@@ -13,13 +13,17 @@ class EMA:
     def __init__(self, module: torch.nn.Module, decay: float):
         self.decay = decay
         self.module = copy.deepcopy(module).eval().requires_grad_(False)
+        self.updates = 0
 
     @torch.no_grad()
     def update(self, module: torch.nn.Module) -> None:
+        # Warm-up: a plain 0.999 average of a short run would still hold much of the random init.
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         src = module.module if hasattr(module, "module") else module
         for e, p in zip(self.module.state_dict().values(), src.state_dict().values()):
             if e.is_floating_point():
-                e.lerp_(p.detach(), 1 - self.decay)
+                e.lerp_(p.detach(), 1 - decay)
             else:
                 e.copy_(p)
 

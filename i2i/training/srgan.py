@@ -126,6 +126,7 @@ class SRGANRecipe(Recipe):
 
     def state_dict(self):
         state = {"g": unwrap(self.g).state_dict(), "ema": self.ema.module.state_dict(),
+                 "ema_updates": self.ema.updates,
                  "opt_g": self.opt_g.state_dict(), "sched_g": self.sched_g.state_dict()}
         if self.options.gan:
             state.update(d=unwrap(self.d).state_dict(), opt_d=self.opt_d.state_dict(),
@@ -135,6 +136,7 @@ class SRGANRecipe(Recipe):
     def load_state_dict(self, state):
         unwrap(self.g).load_state_dict(state["g"])
         self.ema.module.load_state_dict(state["ema"])
+        self.ema.updates = state.get("ema_updates", 0)
         self.opt_g.load_state_dict(state["opt_g"])
         self.sched_g.load_state_dict(state["sched_g"])
         if self.options.gan:
