@@ -11,7 +11,7 @@ from .norm_stats import downscale_for_statistics, has_instance_norm, whole_image
 from .tiling import pad_to_multiple, ramp, tile_starts
 
 DEFAULT_TILE = 512          # input pixels per tile side
-AUTO_TILE_PIXELS = 768 * 768  # images above this many input pixels are tiled automatically
+AUTO_TILE_PIXELS = 1536 * 1536  # above this many input pixels, tile automatically (bounds memory)
 
 
 def resolve_device(name: str) -> torch.device:
