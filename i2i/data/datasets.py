@@ -4,6 +4,7 @@ That is what makes resume exact and worker count irrelevant.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ def to_tensor(im: Image.Image) -> torch.Tensor:
     return torch.from_numpy(arr.transpose(2, 0, 1).copy())
 
 
-class StepDataset(torch.utils.data.Dataset):
+class StepDataset(torch.utils.data.Dataset, ABC):
     """Base: subclasses implement make(index, rng) and keep their items in `self.base`."""
 
     base: list
@@ -59,8 +60,9 @@ class StepDataset(torch.utils.data.Dataset):
         """Item i without randomness, for sample grids that stay comparable across steps."""
         return self.make(i % len(self.base), None)
 
+    @abstractmethod
     def make(self, index: int, rng):
-        raise NotImplementedError
+        """Item `index` of `self.base`, augmented with `rng` (None: no randomness)."""
 
 
 def random_crop_box(size, crop: int, rng) -> tuple[int, int, int, int]:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
 
-class Recipe:
+class Recipe(ABC):
     """A method: its networks, losses, optimizers, one training step, samples and export.
 
     The loop owns device, data loading, logging, checkpoints, resume and the time budget.
@@ -20,38 +21,39 @@ class Recipe:
         self.options = options
 
     # --- data ---
+    @abstractmethod
     def dataset(self):
         """A map-style dataset whose item k (a global sample index) is deterministic."""
-        raise NotImplementedError
 
     # --- networks ---
+    @abstractmethod
     def setup(self, device, total_steps: int) -> None:
         """Build networks, optimizers and schedulers on `device`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def train_step(self, batch, step: int) -> dict[str, float]:
         """One optimisation step; returns named scalar losses."""
-        raise NotImplementedError
 
+    @abstractmethod
     def state_dict(self) -> dict:
         """Everything needed to resume exactly (weights, optimizers, schedulers, pools)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def load_state_dict(self, state: dict) -> None:
-        raise NotImplementedError
+        """Restore what state_dict() returned."""
 
     # --- evidence ---
+    @abstractmethod
     def sample_grid(self, batch):
         """(3, H, W) in [0, 1]: rows of input | output | target for a fixed batch."""
-        raise NotImplementedError
 
     def evaluate(self) -> dict[str, float]:
         """Validation metrics (optional)."""
         return {}
 
+    @abstractmethod
     def export(self, run_dir: Path, provenance: dict) -> list[Path]:
         """Write the trained generator(s) as self-describing checkpoints."""
-        raise NotImplementedError
 
     def wrap_distributed(self, wrap) -> None:
         """Replace trained networks with `wrap(module)` (synchronized batch norm on CUDA)."""
