@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .archs.common import ArchSpec, config_to_dict
+from .archs.common import ArchSpec
 from .archs.registry import build, get_spec
 from .errors import CheckpointError
 from .task import Task
@@ -242,6 +242,3 @@ def convert(src, dst, *, half: bool = False) -> ModelInfo:
     save_model(dst, model.module, model.info, half=half)
     return model.info
 
-
-def describe_config(cfg) -> dict:
-    return config_to_dict(cfg)

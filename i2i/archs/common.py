@@ -30,10 +30,6 @@ class ArchSpec:
     """Whether fp16/bf16 inference is allowed on CUDA."""
 
 
-def config_to_dict(cfg) -> dict:
-    return dataclasses.asdict(cfg)
-
-
 def config_from_dict(cls, values: dict):
     """Build a config, refusing unknown keys so a typo never goes silently unused."""
     names = {f.name for f in dataclasses.fields(cls)}

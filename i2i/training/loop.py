@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..engine.runner import resolve_device
 from .plots import save_curves, save_grid
 from .recipe import Recipe
 
@@ -61,14 +62,6 @@ Event = Callable[[str, dict], None]
 
 def _noop(kind: str, data: dict) -> None:
     pass
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("cpu")
-    return torch.device(name)
 
 
 class _StepSampler(torch.utils.data.Sampler):
@@ -234,7 +227,7 @@ class Trainer:
                 "finished": finished, "seed": self.loop.seed,
                 **({"note": notes} if notes else {}),
                 "train_minutes": round(self.train_seconds / 60, 1),
-                "device": str(pick_device(self.loop.device)), "metrics": metrics}
+                "device": str(resolve_device(self.loop.device)), "metrics": metrics}
 
     # ---- checkpoints ----
     def _save_checkpoint(self, step: int) -> None:
@@ -282,7 +275,7 @@ class Trainer:
 
     # ---- devices and processes ----
     def _init_device(self) -> torch.device:
-        device = pick_device(self.loop.device)
+        device = resolve_device(self.loop.device)
         if self.world > 1:
             import torch.distributed as dist
 
