@@ -109,12 +109,27 @@ def colorize_example(models) -> None:
     stack(rows).save(OUT / "colorize_before_after.png")
 
 
+def monet_comparison(models) -> None:
+    """style-monet (TransformerNet, one painting) beside a CycleGAN photo->Monet generator."""
+    cyclegan = ROOT / "runs/cyclegan-monet/monet-BtoA.safetensors"
+    if "style-monet" not in models or not cyclegan.is_file():
+        print(f"monet comparison skipped: needs style-monet and {cyclegan} (see weights/README.md)")
+        return
+    rgb = lambda m: RGBAdapter(task=m.task)  # noqa: E731
+    rows = []
+    for f in list_images(DATA / "monet2photo/testB")[6:10]:
+        photo = Image.open(f).convert("RGB")
+        rows.append(labelled_row([photo, run(models["style-monet"], photo, rgb), run(cyclegan, photo, rgb)],
+                                 ["photo (testB)", "style-monet (shipped)", "CycleGAN photo->Monet"]))
+    stack(rows).save(OUT / "monet_comparison.png")
+
+
 def main() -> None:
     torch.set_grad_enabled(False)
     models = shipped()
-    for make in (upscale_example, style_example, facades_example, colorize_example):
+    for make in (upscale_example, style_example, facades_example, colorize_example, monet_comparison):
         make(models)
-    print("\n".join(str(p) for p in sorted(OUT.glob("*_before_after.png"))))
+    print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import torch
 
 from i2i.archs.registry import ARCHS, build
 from i2i.checkpoint import ModelInfo, load_model, save_model
+from i2i.engine.fast_conv import nnpack_available, use_nnpack
 from i2i.task import Task
 
 # Small options per architecture so the test stays quick; everything else is the default.
@@ -60,3 +61,21 @@ def test_unet_declares_its_size_multiple(num_downs, multiple):
     _, cfg = build("unet", {"num_downs": num_downs, "ngf": 4})
     assert ARCHS["unet"].size_multiple(cfg) == multiple
     assert not ARCHS["unet"].tiles
+
+
+@pytest.mark.skipif(not nnpack_available(), reason="this torch build has no NNPACK")
+@pytest.mark.parametrize("arch_id", sorted(a for a in ARCHS if ARCHS[a].generator))
+def test_nnpack_convolutions_match_the_default_kernels(arch_id):
+    module, cfg = build(arch_id, SMALL[arch_id])
+    module.eval()
+    size = max(ARCHS[arch_id].size_multiple(cfg), 32)
+    x = torch.rand(2, getattr(cfg, "in_channels", 3), size, size)
+    with torch.no_grad():
+        expected = module(x)
+        convs = [c for c in module.modules() if type(c) is torch.nn.Conv2d]
+        stride_one = sum(c.stride == (1, 1) for c in convs)
+        assert use_nnpack(module) == stride_one  # the U-Net has none: all its convs stride 2
+        assert all(type(c) is torch.nn.Conv2d for c in convs if c.stride != (1, 1))
+        assert torch.allclose(module(x), expected, atol=1e-4)
+        # The swapped module still saves under the same keys.
+        assert module.state_dict().keys() == build(arch_id, SMALL[arch_id])[0].state_dict().keys()

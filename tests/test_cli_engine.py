@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from i2i.archs.registry import build
 from i2i.checkpoint import ModelInfo, save_model
@@ -122,3 +122,32 @@ def test_help_is_fast_and_has_examples(cli):
     r = subprocess.run([sys.executable, "-c", "import sys, i2i.cli; i2i.cli._register(); print('torch' in sys.modules)"],
                        capture_output=True, text=True)
     assert r.stdout.strip() == "False"
+
+
+def test_tiled_png_outputs_stream_and_match_the_in_memory_result(cli, sr_model, data, tmp_path):
+    """Tiled PNG outputs are written band by band; the pixels are those of the whole-image path."""
+    from i2i.checkpoint import load_model
+    from i2i.data.image_io import quantize, read_image
+    from i2i.engine.adapters import RGBAdapter
+    from i2i.engine.engine import Engine
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.open(data / "sr/val/Set14/lenna.png").resize((200, 150)).save(folder / "rgb.png", icc_profile=icc)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 65535, (90, 70), dtype=np.uint16)).save(folder / "g16.png")
+    out = tmp_path / "out"
+    r = cli("upscale", "--model", sr_model, "--tile", "64", folder, "-o", out)
+    assert r.returncode == 0, r.stderr
+    model = load_model(sr_model)
+    engine = Engine(model, RGBAdapter(task=model.task, keep_gray=True), device="cpu", tile=0)
+    for name, mode in (("rgb.png", "RGB"), ("g16.png", "I;16")):
+        written = Image.open(out / name)
+        expected = engine.run_image(read_image(folder / name))
+        assert written.mode == mode and written.size == expected.size
+        depth = 16 if mode == "I;16" else 8
+        reference = quantize(expected.pixels, depth).astype(np.int64).squeeze()
+        assert np.abs(np.asarray(written).astype(np.int64) - reference).max() <= (1 if depth == 8 else 300)
+    assert Image.open(out / "rgb.png").info.get("icc_profile") == icc
+    assert not list(out.glob(".*.part"))

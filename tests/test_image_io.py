@@ -81,3 +81,33 @@ def test_lab_round_trip():
     assert torch.allclose(lab_to_rgb(rgb_to_lab(rgb)), rgb, atol=1e-4)
     white = rgb_to_lab(torch.ones(1, 3, 1, 1))
     assert abs(white[0, 0].item() - 100) < 0.01 and white[0, 1:].abs().max() < 0.01
+
+
+@pytest.mark.parametrize("channels,bit_depth", [(3, 8), (1, 8), (4, 8), (2, 8), (1, 16)])
+def test_png_band_writer_round_trips(channels, bit_depth):
+    from i2i.data.png_stream import PNGBandWriter
+
+    rng = np.random.default_rng(channels)
+    dtype = np.uint8 if bit_depth == 8 else np.uint16
+    rows = rng.integers(0, np.iinfo(dtype).max, (70, 33, channels), dtype=dtype)
+    rows[40:] //= 5  # smooth and rough parts exercise every Paeth branch
+    buf = io.BytesIO()
+    writer = PNGBandWriter(buf, 33, 70, channels, bit_depth, exif=b"Exif\0\0II*\0\x08\0\0\0\0\0")
+    for start in range(0, 70, 25):  # bands that do not align with the filter's chunks
+        writer.write(rows[start:start + 25])
+    writer.close()
+    back = Image.open(io.BytesIO(buf.getvalue()))
+    assert back.size == (33, 70)
+    assert np.array_equal(np.asarray(back).reshape(rows.shape).astype(np.int64), rows.astype(np.int64))
+    assert back.info.get("exif", b"").endswith(b"II*\0\x08\0\0\0\0\0")
+
+
+def test_png_band_writer_refuses_a_short_image():
+    from i2i.data.png_stream import PNGBandWriter
+
+    writer = PNGBandWriter(io.BytesIO(), 4, 4, 3)
+    writer.write(np.zeros((3, 4, 3), np.uint8))
+    with pytest.raises(ValueError, match="3 of its 4 rows"):
+        writer.close()
+    with pytest.raises(ValueError, match="rows must be"):
+        writer.write(np.zeros((1, 5, 3), np.uint8))

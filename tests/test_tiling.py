@@ -63,3 +63,14 @@ def test_instance_norm_tiles_keep_brightness(data):
             a = whole[..., y0:y0 + 128, x0:x0 + 128].mean(dim=(2, 3))
             b = tiled[..., y0:y0 + 128, x0:x0 + 128].mean(dim=(2, 3))
             assert (a - b).abs().max().item() < 0.03
+
+
+def test_blend_weights_of_a_tile_grid_sum_to_one():
+    from i2i.engine.tiling import blend_weights
+
+    starts = tile_starts(100, 40, 16)
+    weights = blend_weights(starts, 40, 100, 16)
+    total = torch.zeros(100)
+    for s, w in zip(starts, weights):
+        total[s:s + 40] += w
+    assert torch.allclose(total, torch.ones(100))

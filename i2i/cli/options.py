@@ -26,7 +26,7 @@ QualityOpt = Annotated[int, typer.Option("--quality", help="JPEG/WebP quality.",
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
 SkipExisting = Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists (finish an interrupted job).")]
 Precision = Annotated[str, typer.Option(help="fp32, or fp16/bf16 on CUDA.")]
-Tile = Annotated[Optional[int], typer.Option(help="Tile side in input pixels (0 = never tile; default: automatic above 1536x1536).")]
+Tile = Annotated[Optional[int], typer.Option(help="Tile side in input pixels (0 = never tile; default: automatic above 1024x1024).")]
 TileOverlap = Annotated[Optional[int], typer.Option(help="Overlap between tiles in input pixels.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="One JSON line per image on stdout.")]
 MaxPixels = Annotated[int, typer.Option(help="Refuse images with more pixels than this (decompression bombs).")]

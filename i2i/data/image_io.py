@@ -8,8 +8,10 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -114,13 +116,19 @@ def _from_pil(im: Image.Image, fmt: str) -> ImageData:
     return ImageData(np.ascontiguousarray(arr), alpha, 8, fmt, icc, exif)
 
 
+def quantize(pixels: np.ndarray, bit_depth: int = 8) -> np.ndarray:
+    """Float samples in [0, 1] -> uint8 or uint16, rounded."""
+    if bit_depth == 16:
+        return (np.clip(pixels, 0, 1) * 65535 + 0.5).astype(np.uint16)
+    return (np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
 def to_pil(img: ImageData) -> Image.Image:
     """ImageData -> PIL image in the mode its depth, channels and alpha call for."""
-    px = np.clip(img.pixels, 0, 1)
     if img.bit_depth == 16 and img.is_gray and img.alpha is None:
-        return Image.fromarray((px[..., 0] * 65535 + 0.5).astype(np.uint16))  # mode I;16
-    arr = px if img.alpha is None else np.concatenate([px, np.clip(img.alpha, 0, 1)[..., None]], 2)
-    arr8 = (arr * 255 + 0.5).astype(np.uint8)
+        return Image.fromarray(quantize(img.pixels[..., 0], 16))  # mode I;16
+    arr = img.pixels if img.alpha is None else np.concatenate([img.pixels, img.alpha[..., None]], 2)
+    arr8 = quantize(arr)
     if arr8.shape[2] == 2:  # Pillow infers L, RGB, RGBA from the shape, but not LA
         return Image.merge("LA", [Image.fromarray(arr8[..., 0]), Image.fromarray(arr8[..., 1])])
     return Image.fromarray(arr8[..., 0] if arr8.shape[2] == 1 else arr8)
@@ -148,19 +156,26 @@ def encode_image(img: ImageData, fmt: str, quality: int = 95) -> bytes:
     return buf.getvalue()
 
 
-def atomic_write_bytes(data: bytes, path) -> None:
-    """Write to a temporary name beside `path`, then rename: never a truncated output."""
+@contextmanager
+def atomic_output(path) -> Iterator[BinaryIO]:
+    """A file written under a temporary name beside `path` and renamed to it only on success:
+    an interrupted or failed write never leaves a truncated output."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(data: bytes, path) -> None:
+    with atomic_output(path) as f:
+        f.write(data)
 
 
 def _umask() -> int:

@@ -18,7 +18,8 @@ from ..task import Task
 
 
 def to_chw(arr: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+    """(H, W, C) array -> (C, H, W) tensor view on the same memory (a large image is not copied)."""
+    return torch.from_numpy(arr).permute(2, 0, 1)
 
 
 def to_hwc(t: torch.Tensor) -> np.ndarray:
@@ -27,7 +28,7 @@ def to_hwc(t: torch.Tensor) -> np.ndarray:
 
 def rgb_of(img: ImageData) -> torch.Tensor:
     x = to_chw(img.pixels)
-    return x.expand(3, -1, -1).contiguous() if x.shape[0] == 1 else x
+    return x.expand(3, -1, -1) if x.shape[0] == 1 else x
 
 
 def resize_array(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -72,12 +73,29 @@ class RGBAdapter:
         pixels = to_hwc(out.clamp(0, 1))
         if (pixels.shape[1], pixels.shape[0]) != size:
             pixels = resize_pixels(pixels, size)
-        if self.keep_gray and img.is_gray:
-            pixels = pixels.mean(axis=2, keepdims=True)
+        pixels = self._channels_out(img, pixels)
         alpha = None if img.alpha is None else resize_array(img.alpha, size)
-        bit_depth = img.bit_depth if pixels.shape[2] == 1 else 8
         return replace(img, pixels=np.ascontiguousarray(pixels, dtype=np.float32), alpha=alpha,
-                       bit_depth=bit_depth)
+                       bit_depth=self.bit_depth_out(img))
+
+    # ---- band by band, for tiled outputs streamed to a file ----
+    def streams(self, img: ImageData) -> bool:
+        """Whether this image's output can be finished one row band at a time."""
+        scale_kept = self.out_scale is None or self.out_scale == self.task.scale
+        return scale_kept and self.strength == 1 and not self.preserve_color and img.alpha is None
+
+    def finish_band(self, img: ImageData, band: torch.Tensor) -> np.ndarray:
+        """(C, rows, W) network output -> (rows, W, C') pixels, for images where streams() holds."""
+        return self._channels_out(img, to_hwc(band.float().clamp(0, 1)))
+
+    def channels_out(self, img: ImageData) -> int:
+        return 1 if self.keep_gray and img.is_gray else 3
+
+    def bit_depth_out(self, img: ImageData) -> int:
+        return img.bit_depth if self.channels_out(img) == 1 else 8
+
+    def _channels_out(self, img: ImageData, pixels: np.ndarray) -> np.ndarray:
+        return pixels.mean(axis=2, keepdims=True) if self.channels_out(img) == 1 else pixels
 
 
 @dataclass(frozen=True, kw_only=True)

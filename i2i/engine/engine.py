@@ -15,10 +15,16 @@ from typing import Iterable, Iterator
 import torch
 
 from ..checkpoint import LoadedModel
-from ..data.image_io import DEFAULT_MAX_PIXELS, ImageData, atomic_write_bytes, encode_image, read_image
+from ..data.image_io import (DEFAULT_MAX_PIXELS, ImageData, atomic_output, atomic_write_bytes,
+                             encode_image, quantize, read_image)
+from ..data.png_stream import PNGBandWriter
 from ..errors import I2IError, ImageError
 from .inputs import STDIO, Job, OutputOptions, output_format, output_path, single_file_target
 from .runner import ModelRunner
+
+
+PREFETCH_PIXELS = 32_000_000  # decoded pixels read ahead of the model, at most (about 0.8 GB)
+STREAM_ROWS = 64  # output rows converted and encoded at a time when streaming a PNG
 
 
 @dataclass
@@ -104,6 +110,8 @@ class Engine:
             if isinstance(item, Result):  # skipped before decoding
                 yield item
                 continue
+            # Decoded images wait in memory: read fewer ahead when they are large.
+            prefetch = max(1, min(2 * self.batch_size + 2, PREFETCH_PIXELS // item.tensor[0].numel()))
             if group and (item.tensor.shape != group[0].tensor.shape or self._alone(item)):
                 yield from self._flush(group, out, single, encode_pool, writes)
                 group = []
@@ -135,6 +143,8 @@ class Engine:
 
     def _flush(self, group: list[_Item], out, single, encode_pool, writes) -> list[Result]:
         """Run one batch; hand each output to the encoder pool. Returns failures to report now."""
+        if len(group) == 1 and self._streams(group[0], out, single):
+            return [self._stream_png(group[0], out, single)]
         try:
             outputs = self.runner(torch.stack([it.tensor for it in group]))
         except RuntimeError as e:  # out of memory and the like: report per image, keep going
@@ -142,6 +152,42 @@ class Engine:
         for it, y in zip(group, outputs):
             writes.append(encode_pool.submit(self._finish_and_write, it, y, out, single))
         return []
+
+    def _streams(self, it: _Item, out: OutputOptions, single: bool) -> bool:
+        """Tiled images bound for PNG files are written band by band as the tiles finish."""
+        streams = getattr(self.adapter, "streams", None)
+        if out.out == STDIO or not self._alone(it) or streams is None or not streams(it.image):
+            return False
+        return output_format(it.job, it.image.format, False, out, single)[0] == "PNG"
+
+    def _stream_png(self, it: _Item, out: OutputOptions, single: bool) -> Result:
+        job, (w, h), s = it.job, it.image.size, self.runner.scale
+        bit_depth = self.adapter.bit_depth_out(it.image)
+        try:
+            path = output_path(job, "png", out, single)
+            if path.exists() and not out.overwrite:
+                raise ImageError(path, "output exists (pass --overwrite or --skip-existing)")
+            with atomic_output(path) as f:
+                writer = PNGBandWriter(f, w * s, h * s, self.adapter.channels_out(it.image), bit_depth,
+                                       icc_profile=it.image.icc_profile, exif=it.image.exif)
+                band_dtype = torch.float16 if bit_depth == 8 else torch.float32
+                for band in self.runner.bands(it.tensor[None], band_dtype):
+                    self._write_band(writer, it.image, band, bit_depth)
+                    del band  # no view of it may outlive this line: the next band needs the room
+                writer.close()
+        except I2IError as e:
+            return Result(job.source, error=str(e))
+        except RuntimeError as e:
+            return Result(job.source, error=f"{job.source}: inference failed ({e})")
+        except OSError as e:
+            return Result(job.source, error=f"{job.source}: cannot write output ({e})")
+        return Result(job.source, output=str(path), in_size=it.image.size, out_size=(w * s, h * s),
+                      seconds=round(time.perf_counter() - it.started, 4))
+
+    def _write_band(self, writer: PNGBandWriter, image: ImageData, band: torch.Tensor, bit_depth: int):
+        for start in range(0, band.shape[1], STREAM_ROWS):  # bounds the float temporaries
+            chunk = band[:, start:start + STREAM_ROWS]
+            writer.write(quantize(self.adapter.finish_band(image, chunk), bit_depth))
 
     def _finish_and_write(self, it: _Item, y: torch.Tensor, out: OutputOptions, single: bool) -> Result:
         job = it.job

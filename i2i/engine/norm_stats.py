@@ -39,7 +39,8 @@ def whole_image_statistics(module: nn.Module, reference: torch.Tensor):
     try:
         for layer in layers:
             layer.forward = recording(layer)
-        module(reference)
+        with torch.inference_mode():
+            module(reference)
         for layer in layers:
             layer.forward = frozen(layer)
         yield

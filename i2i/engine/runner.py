@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from typing import Iterator
 
 import torch
 
 from ..checkpoint import LoadedModel
 from ..errors import UsageError
+from .fast_conv import use_nnpack
 from .norm_stats import downscale_for_statistics, has_instance_norm, whole_image_statistics
-from .tiling import pad_to_multiple, ramp, tile_starts
+from .tiling import blend_weights, pad_to_multiple, tile_starts
 
 DEFAULT_TILE = 512          # input pixels per tile side
-AUTO_TILE_PIXELS = 1536 * 1536  # above this many input pixels, tile automatically (bounds memory)
+AUTO_TILE_PIXELS = 1024 * 1024  # above this many input pixels, tile automatically (bounds memory)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -43,7 +45,10 @@ class ModelRunner:
         self.overlap = tile_overlap if tile_overlap is not None else max(32, 4 * margin)
         self.instance_norm = has_instance_norm(model.module)
         self.module = model.module.to(self.device)
-        if self.device.type != "mps":
+        # NNPACK wants NCHW; elsewhere channels_last lets cuDNN/oneDNN pick their fast kernels.
+        self.nnpack = self.device.type == "cpu" and self.dtype == torch.float32 and use_nnpack(self.module) > 0
+        self.channels_last = self.device.type == "cuda" or (self.device.type == "cpu" and not self.nnpack)
+        if self.channels_last:
             self.module = self.module.to(memory_format=torch.channels_last)
 
     def _dtype(self, precision: str) -> torch.dtype:
@@ -75,7 +80,7 @@ class ModelRunner:
         """Value range in, padding, network, crop, value range out; x on the device."""
         h, w = x.shape[-2:]
         x, _ = pad_to_multiple(self.task.to_net(x), self.multiple)
-        x = x.contiguous(memory_format=torch.channels_last) if self.device.type != "mps" else x
+        x = x.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         autocast = torch.autocast("cuda", dtype=self.dtype) if self.dtype != torch.float32 else nullcontext()
         with autocast:
             y = self.module(x)
@@ -86,28 +91,47 @@ class ModelRunner:
         return self._net(x.to(self.device)).cpu()
 
     def _tiled(self, x: torch.Tensor) -> torch.Tensor:
-        """One image through overlapping tiles, blended with ramps that sum to one."""
+        return torch.cat(list(self.bands(x)), dim=1)[None]
+
+    def bands(self, x: torch.Tensor, dtype: torch.dtype = torch.float32) -> Iterator[torch.Tensor]:
+        """One image (1, C, H, W) through overlapping tiles, as finished output row bands.
+
+        Tiles run one row of tiles at a time and are blended with ramps; each yielded band
+        (C', rows, W*s) is final, so a writer can stream it out and only one row of tiles is
+        ever held at output size. dtype=float16 halves that band; its rounding (< 2.5e-4) is
+        far below one 8-bit level. (Not decorated with inference_mode: its generator wrapper
+        would hold the last band while the next is computed.)
+        """
         tile = self.tile or DEFAULT_TILE
         s, overlap = self.scale, min(self.overlap, tile // 2)  # a bigger overlap would never advance
-        _, c, h, w = x.shape
+        _, _, h, w = x.shape
         ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
         th, tw = min(tile, h), min(tile, w)
-        out = None
-        weight = torch.zeros(1, 1, h * s, w * s)
-        stats = nullcontext()
-        if self.instance_norm:
-            reference = downscale_for_statistics(x, tile, self.multiple).to(self.device)
-            stats = whole_image_statistics(self.module, self.task.to_net(reference))
-        with stats:
+        wy = blend_weights([y0 * s for y0 in ys], th * s, h * s, overlap * s)
+        wx = blend_weights([x0 * s for x0 in xs], tw * s, w * s, overlap * s)
+        carry = None  # blended rows of the previous tile row that the next one overlaps
+        with self._statistics(x, tile):
             for yi, y0 in enumerate(ys):
-                for xi, x0 in enumerate(xs):
-                    part = self._net(x[..., y0:y0 + th, x0:x0 + tw].to(self.device)).cpu()
-                    if out is None:
-                        out = torch.zeros(1, part.shape[1], h * s, w * s)
-                    wy = ramp(th * s, overlap * s, yi > 0, yi < len(ys) - 1)
-                    wx = ramp(tw * s, overlap * s, xi > 0, xi < len(xs) - 1)
-                    wt = (wy[:, None] * wx[None, :])[None, None]
-                    region = (..., slice(y0 * s, (y0 + th) * s), slice(x0 * s, (x0 + tw) * s))
-                    out[region] += part * wt
-                    weight[region] += wt
-        return out / weight.clamp(min=1e-8)
+                with torch.inference_mode():
+                    band = None
+                    for xi, x0 in enumerate(xs):
+                        part = self._net(x[..., y0:y0 + th, x0:x0 + tw].to(self.device)).cpu()[0]
+                        if band is None:
+                            band = torch.zeros(part.shape[0], th * s, w * s, dtype=dtype)
+                            if carry is not None:
+                                band[:, :carry.shape[1]] = carry
+                        part *= wy[yi][None, :, None] * wx[xi][None, None, :]
+                        band[:, :, x0 * s:(x0 + tw) * s] += part
+                    done = (ys[yi + 1] - y0) * s if yi + 1 < len(ys) else th * s
+                    carry = band[:, done:].clone()
+                    finished = band[:, :done]
+                    del band, part
+                yield finished
+                del finished  # before the next band is allocated: one band in memory at a time
+
+    def _statistics(self, x: torch.Tensor, tile: int):
+        """Instance-norm layers use whole-image statistics inside this block (see norm_stats)."""
+        if not self.instance_norm:
+            return nullcontext()
+        reference = downscale_for_statistics(x, tile, self.multiple).to(self.device)
+        return whole_image_statistics(self.module, self.task.to_net(reference))

@@ -33,6 +33,20 @@ def ramp(size: int, overlap: int, left: bool, right: bool) -> torch.Tensor:
     return w
 
 
+def blend_weights(starts: list[int], size: int, length: int, overlap: int) -> list[torch.Tensor]:
+    """Each tile's 1-D ramp along one axis, divided by the sum of all tiles' ramps.
+
+    The 2-D weight of a tile is the outer product of its two 1-D weights; since the tiles form
+    a grid, these sum to exactly one at every output pixel, with no division afterwards.
+    """
+    ramps = [ramp(size, overlap, i > 0, i < len(starts) - 1) for i in range(len(starts))]
+    total = torch.zeros(length)
+    for start, r in zip(starts, ramps):
+        total[start:start + size] += r
+    total = total.clamp(min=1e-8)
+    return [r / total[start:start + size] for start, r in zip(starts, ramps)]
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """Reflect-pad (B, C, H, W) on the bottom/right to multiples; returns the padding added."""
     h, w = x.shape[-2:]
