@@ -73,7 +73,7 @@ class RGBAdapter:
         pixels = to_hwc(out.clamp(0, 1))
         if (pixels.shape[1], pixels.shape[0]) != size:
             pixels = resize_pixels(pixels, size)
-        pixels = self._channels_out(img, pixels)
+        pixels = self._reduce_channels(img, pixels)
         alpha = None if img.alpha is None else resize_array(img.alpha, size)
         return replace(img, pixels=np.ascontiguousarray(pixels, dtype=np.float32), alpha=alpha,
                        bit_depth=self.bit_depth_out(img))
@@ -86,7 +86,7 @@ class RGBAdapter:
 
     def finish_band(self, img: ImageData, band: torch.Tensor) -> np.ndarray:
         """(C, rows, W) network output -> (rows, W, C') pixels, for images where streams() holds."""
-        return self._channels_out(img, to_hwc(band.float().clamp(0, 1)))
+        return self._reduce_channels(img, to_hwc(band.float().clamp(0, 1)))
 
     def channels_out(self, img: ImageData) -> int:
         return 1 if self.keep_gray and img.is_gray else 3
@@ -94,7 +94,7 @@ class RGBAdapter:
     def bit_depth_out(self, img: ImageData) -> int:
         return img.bit_depth if self.channels_out(img) == 1 else 8
 
-    def _channels_out(self, img: ImageData, pixels: np.ndarray) -> np.ndarray:
+    def _reduce_channels(self, img: ImageData, pixels: np.ndarray) -> np.ndarray:
         return pixels.mean(axis=2, keepdims=True) if self.channels_out(img) == 1 else pixels
 
 
@@ -119,6 +119,9 @@ class ColorizeAdapter:
         m = self.multiple
         size = (max(m, round(h * s / m) * m), max(m, round(w * s / m) * m))
         return F.interpolate(L, size=size, mode="area")[0]
+
+    def streams(self, img: ImageData) -> bool:
+        return False  # predicts at a working resolution: never tiled, never streamed
 
     def finish(self, img: ImageData, out: torch.Tensor) -> ImageData:
         # out: ab in [0, 1] after the task's range mapping; back to Lab units.

@@ -155,8 +155,7 @@ class Engine:
 
     def _streams(self, it: _Item, out: OutputOptions, single: bool) -> bool:
         """Tiled images bound for PNG files are written band by band as the tiles finish."""
-        streams = getattr(self.adapter, "streams", None)
-        if out.out == STDIO or not self._alone(it) or streams is None or not streams(it.image):
+        if out.out == STDIO or not self._alone(it) or not self.adapter.streams(it.image):
             return False
         return output_format(it.job, it.image.format, False, out, single)[0] == "PNG"
 
@@ -164,9 +163,7 @@ class Engine:
         job, (w, h), s = it.job, it.image.size, self.runner.scale
         bit_depth = self.adapter.bit_depth_out(it.image)
         try:
-            path = output_path(job, "png", out, single)
-            if path.exists() and not out.overwrite:
-                raise ImageError(path, "output exists (pass --overwrite or --skip-existing)")
+            path = _new_output_path(job, "png", out, single)
             with atomic_output(path) as f:
                 writer = PNGBandWriter(f, w * s, h * s, self.adapter.channels_out(it.image), bit_depth,
                                        icc_profile=it.image.icc_profile, exif=it.image.exif)
@@ -200,9 +197,7 @@ class Engine:
                 sys.stdout.buffer.flush()
                 target = STDIO
             else:
-                path = output_path(job, ext, out, single)
-                if path.exists() and not out.overwrite:
-                    raise ImageError(path, "output exists (pass --overwrite or --skip-existing)")
+                path = _new_output_path(job, ext, out, single)
                 atomic_write_bytes(data, path)
                 target = str(path)
         except I2IError as e:
@@ -213,3 +208,9 @@ class Engine:
                       seconds=round(time.perf_counter() - it.started, 4))
 
 
+def _new_output_path(job: Job, ext: str, out: OutputOptions, single: bool):
+    """The output path, checked again just before writing (another job may have made it)."""
+    path = output_path(job, ext, out, single)
+    if path.exists() and not out.overwrite:
+        raise ImageError(path, "output exists (pass --overwrite or --skip-existing)")
+    return path

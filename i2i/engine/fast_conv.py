@@ -8,7 +8,6 @@ Results differ from oneDNN's by about 1e-5 (Winograd rounding), far below one 8-
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -44,7 +43,3 @@ def use_nnpack(module: nn.Module) -> int:
             count += 1
     return count
 
-
-def conv_reference(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """The default (oneDNN) result, for tests."""
-    return F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
