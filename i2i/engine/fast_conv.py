@@ -1,8 +1,9 @@
 """Faster stride-1 convolutions on the CPU through NNPACK (Winograd / FFT).
 
 PyTorch ships NNPACK but only dispatches to it for batches of 16 or more; for the batch-1,
-large-image convolutions of inference, oneDNN's direct kernels are 2x slower on a 3x3 and about
-5x slower on a 9x9 (measured on an AVX2 CPU by benchmarks/sr_speed.py and style_speed.py).
+large-image convolutions of inference, oneDNN's direct kernels were about 2x slower on a 3x3 and
+5x slower on a 9x9 on our AVX2 CPU (benchmarks/sr_speed.py and style_speed.py show the effect
+on whole models).
 Results differ from oneDNN's by about 1e-5 (Winograd rounding), far below one 8-bit level.
 """
 from __future__ import annotations
