@@ -1,8 +1,9 @@
 """Run the benchmark scripts and write benchmarks/RESULTS.md (figure, target, machine, date).
 
-Run: python -m benchmarks                  (or: make bench) every script
-     python -m benchmarks sr_quality.py    only the named scripts; the other scripts' figures
-                                           and logs are kept from the existing RESULTS.md
+Run: python -m benchmarks                  (or: make bench) every CPU script
+     python -m benchmarks sr_quality.py    only the named scripts
+     python -m benchmarks cuda_speed.py    the GPU figures (on a machine with CUDA)
+The figures and logs of scripts not run are kept from the existing RESULTS.md.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
 SCRIPTS = ["sr_quality.py", "sr_speed.py", "style_speed.py", "pix2pix_quality.py", "train_speed.py",
            "colorize_quality.py", "engine.py"]
+GPU_SCRIPTS = ["cuda_speed.py"]
 
 
 def run_script(script: str) -> tuple[list[str], str]:
@@ -39,7 +41,7 @@ def previous_results() -> dict[str, tuple[list[str], str]]:
         return {}
     text = RESULTS.read_text()
     found: dict[str, tuple[list[str], str]] = {}
-    for script in SCRIPTS:
+    for script in SCRIPTS + GPU_SCRIPTS:
         rows = [line for line in text.splitlines() if line.startswith(f"| {script} |")]
         log = re.search(rf"^## {re.escape(script)} \([^\n]*\)\n```\n.*?^```\n", text, re.S | re.M)
         found[script] = (rows, log.group(0) if log else "")
@@ -51,21 +53,23 @@ def main() -> None:
     from benchmarks.common import machine
 
     chosen = sys.argv[1:] or SCRIPTS
-    unknown = sorted(set(chosen) - set(SCRIPTS))
+    unknown = sorted(set(chosen) - set(SCRIPTS + GPU_SCRIPTS))
     if unknown:
-        sys.exit(f"unknown benchmark script(s): {', '.join(unknown)}; choose from {', '.join(SCRIPTS)}")
-    results = previous_results() if sys.argv[1:] else {}
+        sys.exit(f"unknown benchmark script(s): {', '.join(unknown)}; "
+                 f"choose from {', '.join(SCRIPTS + GPU_SCRIPTS)}")
+    results = previous_results()
     for script in chosen:
         results[script] = run_script(script)
     table = ["| script | figure | value | unit | target |", "|---|---|---|---|---|"]
     logs = []
-    for script in SCRIPTS:
+    for script in SCRIPTS + GPU_SCRIPTS:
         rows, log = results.get(script, ([], ""))
         table += rows
         logs.append(log)
     today = datetime.date.today().isoformat()
-    text = (f"# Benchmark results\n\nMachine: {machine()}. Date: {today}. Produced by "
-            f"`python -m benchmarks`; each log says when its script ran.\n\n" + "\n".join(table)
+    text = (f"# Benchmark results\n\nMachine: {machine()} (cuda_speed.py: the GPU machine its log "
+            f"names). Date: {today}. Produced by `python -m benchmarks`; each log says when and "
+            f"where its script ran.\n\n" + "\n".join(table)
             + "\n\n# Logs\n\n" + "\n".join(log for log in logs if log))
     RESULTS.write_text(text)
     print(f"wrote {RESULTS}")

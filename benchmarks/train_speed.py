@@ -28,10 +28,11 @@ OPTIONS = {"pix2pix": dict(data=str(DATA / "facades"), direction="BtoA"),
            "cyclegan": dict(data=str(DATA / "monet2photo"))}
 
 
-def ours(method: str, steps: int, run_dir: Path) -> float:
+def ours(method: str, steps: int, run_dir: Path, batch_size: int = 1, **loop_values) -> float:
     options_cls, _ = recipe_classes(method)
-    loop = LoopOptions(steps=steps + 2, log_every=1, sample_every=10 ** 6, workers=1)
-    train(method, options_cls(**OPTIONS[method]), loop, run_dir)
+    loop = LoopOptions(**{"steps": steps + 2, "log_every": 1, "sample_every": 10 ** 6, "workers": 1,
+                          **loop_values})
+    train(method, options_cls(**OPTIONS[method], batch_size=batch_size), loop, run_dir)
     recs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     times = [r["time"] for r in recs if "time" in r]
     return (len(times) - 2) / (times[-1] - times[1])  # the first two steps are warm-up

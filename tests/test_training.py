@@ -71,20 +71,19 @@ def on_event(kind, data):
     if kind == "checkpoint" and data["step"] == 3:
         os.kill(os.getpid(), signal.SIGKILL)
 
-loop = LoopOptions(steps=6, log_every=1, sample_every=100, workers={workers}, threads=1,
-                   checkpoint_minutes=0, seed=7)
+loop = LoopOptions(**{loop!r})
 train({method!r}, tiny_options({method!r}, Path({data!r})), loop, Path({run!r}), on_event=on_event)
 """
 
 
-@pytest.mark.parametrize("method,workers", [("pix2pix", 1), ("cyclegan", 0)])
-def test_sigkill_and_resume_reproduce_losses(method, workers, data, tmp_path):
+def kill_and_resume(method: str, data: Path, tmp_path: Path, **loop_values) -> tuple[list, list]:
+    """Metrics of an uninterrupted 6-step run and of one SIGKILLed after step 3, then resumed."""
     from i2i.training.api import resume
 
-    loop = LoopOptions(steps=6, log_every=1, sample_every=100, workers=workers, threads=1,
-                       checkpoint_minutes=0, seed=7)
-    train(method, tiny_options(method, data), loop, tmp_path / "straight")
-    script = KILLER.format(tests=str(ROOT / "tests"), workers=workers, method=method,
+    loop_values = dict(steps=6, log_every=1, sample_every=100, threads=1, checkpoint_minutes=0,
+                       seed=7, **loop_values)
+    train(method, tiny_options(method, data), LoopOptions(**loop_values), tmp_path / "straight")
+    script = KILLER.format(tests=str(ROOT / "tests"), loop=loop_values, method=method,
                            data=str(data), run=str(tmp_path / "killed"))
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=ROOT)
     assert r.returncode == -9, r.stderr.decode()[-2000:]
@@ -92,6 +91,12 @@ def test_sigkill_and_resume_reproduce_losses(method, workers, data, tmp_path):
     assert result.finished and result.step == 6
     straight, resumed = records(tmp_path / "straight"), records(tmp_path / "killed")
     assert [r["step"] for r in resumed] == list(range(1, 7))
+    return straight, resumed
+
+
+@pytest.mark.parametrize("method,workers", [("pix2pix", 1), ("cyclegan", 0)])
+def test_sigkill_and_resume_reproduce_losses(method, workers, data, tmp_path):
+    straight, resumed = kill_and_resume(method, data, tmp_path, workers=workers, device="cpu")
     for a, b in zip(straight, resumed):
         for k in a:
             if k != "time":

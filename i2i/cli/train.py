@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from .options import (BatchSize, Device, EvalEvery, MaxMinutes, Quiet, Resume, RunDir, SampleEvery,
-                      Seed, Steps, Threads, Workers)
+from .options import (BatchSize, Deterministic, Device, EvalEvery, MaxMinutes, Quiet, Resume, RunDir,
+                      SampleEvery, Seed, Steps, Threads, TrainPrecision, Workers)
 
 train_app = typer.Typer(help="Train a model. Example: i2i train srgan --data photos/ --scale 4",
                         no_args_is_help=True, rich_markup_mode=None)
@@ -22,8 +22,9 @@ def _command() -> str:
     return shlex.join(["i2i", *sys.argv[1:]])
 
 
-def _run(method: str, options, *, steps, seed, device, workers, threads, max_minutes, run_dir,
-         resume, sample_every, eval_every, quiet, checkpoint_minutes: float = 3.0):
+def _run(method: str, options, *, steps, seed, device, precision, deterministic, workers, threads,
+         max_minutes, run_dir, resume, sample_every, eval_every, quiet,
+         checkpoint_minutes: float = 3.0):
     from ..training.api import resume as resume_run
     from ..training.api import train
     from ..training.loop import LoopOptions
@@ -34,7 +35,8 @@ def _run(method: str, options, *, steps, seed, device, workers, threads, max_min
             result = resume_run(resume, max_minutes=max_minutes, on_event=display)
         else:
             run_dir = run_dir or Path("runs") / f"{method}-{time.strftime('%Y%m%d-%H%M%S')}"
-            loop = LoopOptions(steps=steps, seed=seed, device=device, workers=workers,
+            loop = LoopOptions(steps=steps, seed=seed, device=device, precision=precision,
+                               deterministic=deterministic, workers=workers,
                                max_minutes=max_minutes, threads=threads, sample_every=sample_every,
                                eval_every=eval_every, checkpoint_minutes=checkpoint_minutes)
             result = train(method, options, loop, run_dir, command=_command(), on_event=display)
@@ -63,6 +65,7 @@ def srgan(
     init: Annotated[Optional[Path], typer.Option(help="Stage-1 checkpoint for --gan.")] = None,
     name: Annotated[str, typer.Option(help="Name of the exported model.")] = "",
     batch_size: BatchSize = None, steps: Steps = None, seed: Seed = 0, device: Device = "auto",
+    precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 500,
     eval_every: EvalEvery = 2000, quiet: Quiet = False,
@@ -83,7 +86,8 @@ def srgan(
                                blocks=blocks, upsampler=upsampler, crop=crop, lr=lr, gan=gan,
                                init=str(init or ""), name=name, ema=ema, batch_size=batch_size or 16)
     _run("srgan", options, steps=steps or 20000, seed=seed, device=device, workers=workers,
-         threads=threads, max_minutes=max_minutes, run_dir=run_dir, resume=resume,
+         precision=precision, deterministic=deterministic, threads=threads,
+         max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, quiet=quiet)
 
 
@@ -102,6 +106,7 @@ def style(
     loss_weights: Annotated[Optional[Path], typer.Option(help="VGG16 weights file for --loss-net vgg16.")] = None,
     name: Annotated[str, typer.Option(help="Style name (model is saved as style-NAME).")] = "",
     batch_size: BatchSize = None, steps: Steps = None, seed: Seed = 0, device: Device = "auto",
+    precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 100,
     eval_every: EvalEvery = 0, quiet: Quiet = False,
@@ -124,7 +129,8 @@ def style(
                                loss_net=loss_net, loss_weights=str(loss_weights or ""), name=name,
                                batch_size=batch_size or 4)
     _run("style", options, steps=steps or 600, seed=seed, device=device, workers=workers,
-         threads=threads, max_minutes=max_minutes, run_dir=run_dir, resume=resume,
+         precision=precision, deterministic=deterministic, threads=threads,
+         max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, quiet=quiet)
 
 
@@ -144,6 +150,7 @@ def pix2pix(
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
     name: Annotated[str, typer.Option(help="Exported model name.")] = "",
     batch_size: BatchSize = None, steps: Steps = None, seed: Seed = 0, device: Device = "auto",
+    precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
     eval_every: EvalEvery = 0, quiet: Quiet = False,
@@ -163,7 +170,8 @@ def pix2pix(
                                  load_size=load_size, crop=crop, lambda_l1=lambda_l1,
                                  gan=not l1_only, lr=lr, name=name, batch_size=batch_size or 1)
     _run("pix2pix", options, steps=steps or 20000, seed=seed, device=device, workers=workers,
-         threads=threads, max_minutes=max_minutes, run_dir=run_dir, resume=resume,
+         precision=precision, deterministic=deterministic, threads=threads,
+         max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, quiet=quiet)
 
 
@@ -181,6 +189,7 @@ def cyclegan(
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
     name: Annotated[str, typer.Option(help="Exported name prefix.")] = "",
     batch_size: BatchSize = None, steps: Steps = None, seed: Seed = 0, device: Device = "auto",
+    precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
     eval_every: EvalEvery = 0, quiet: Quiet = False,
@@ -199,7 +208,8 @@ def cyclegan(
                                   crop=crop, lambda_cycle=lambda_cycle, lambda_identity=lambda_identity,
                                   pool_size=pool_size, lr=lr, name=name, batch_size=batch_size or 1)
     _run("cyclegan", options, steps=steps or 20000, seed=seed, device=device, workers=workers,
-         threads=threads, max_minutes=max_minutes, run_dir=run_dir, resume=resume,
+         precision=precision, deterministic=deterministic, threads=threads,
+         max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, quiet=quiet)
 
 
@@ -216,6 +226,7 @@ def colorize(
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
     name: Annotated[str, typer.Option(help="Exported model name.")] = "colorize",
     batch_size: BatchSize = None, steps: Steps = None, seed: Seed = 0, device: Device = "auto",
+    precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
     eval_every: EvalEvery = 0, quiet: Quiet = False,
@@ -235,5 +246,6 @@ def colorize(
                                   lambda_l1=lambda_l1, gan=not l1_only, lr=lr, name=name,
                                   batch_size=batch_size or 4)
     _run("colorize", options, steps=steps or 6000, seed=seed, device=device, workers=workers,
-         threads=threads, max_minutes=max_minutes, run_dir=run_dir, resume=resume,
+         precision=precision, deterministic=deterministic, threads=threads,
+         max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, quiet=quiet)

@@ -134,8 +134,13 @@ def to_pil(img: ImageData) -> Image.Image:
     return Image.fromarray(arr8[..., 0] if arr8.shape[2] == 1 else arr8)
 
 
+# zlib level for PNG outputs. Level 1 encodes a 2560x1920 photo about four times faster than
+# Pillow's default 6 for files about a fifth larger: large upscaled PNGs were encode-bound.
+PNG_COMPRESS_LEVEL = 1
+
+
 def encode_params(fmt: str, img: ImageData, quality: int) -> dict:
-    params: dict = {}
+    params: dict = {"compress_level": PNG_COMPRESS_LEVEL} if fmt == "PNG" else {}
     if img.icc_profile and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
         params["icc_profile"] = img.icc_profile
     if img.exif and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):

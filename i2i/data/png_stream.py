@@ -12,6 +12,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .image_io import PNG_COMPRESS_LEVEL
+
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> gray, gray+alpha, RGB, RGBA
 _PAETH = 4
@@ -26,7 +28,8 @@ class PNGBandWriter:
     """Write a PNG to `stream`: header now, rows as write() is given them, the end at close()."""
 
     def __init__(self, stream: BinaryIO, width: int, height: int, channels: int, bit_depth: int = 8,
-                 *, icc_profile: bytes | None = None, exif: bytes | None = None, level: int = 6):
+                 *, icc_profile: bytes | None = None, exif: bytes | None = None,
+                 level: int = PNG_COMPRESS_LEVEL):
         if channels not in _COLOR_TYPE or bit_depth not in (8, 16):
             raise ValueError(f"unsupported PNG layout: {channels} channels, {bit_depth} bits")
         self.stream, self.width, self.height = stream, width, height

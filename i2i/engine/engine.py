@@ -5,6 +5,7 @@ one Result per input and the CLI renders them.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import deque
@@ -53,13 +54,15 @@ class _Item:
 class Engine:
     def __init__(self, model: LoadedModel, adapter, *, device: str = "auto",
                  batch_size: int | None = None, precision: str = "fp32", tile: int | None = None,
-                 tile_overlap: int | None = None, io_threads: int = 2,
+                 tile_overlap: int | None = None, io_threads: int | None = None,
                  max_pixels: int = DEFAULT_MAX_PIXELS):
         self.runner = ModelRunner(model, device=device, precision=precision, tile=tile,
                                   tile_overlap=tile_overlap)
         self.adapter = adapter
         self.batch_size = batch_size or (8 if self.runner.device.type == "cuda" else 4)
-        self.io_threads = io_threads
+        # On the CPU the cores belong to the network; a GPU leaves them to decoding and encoding.
+        on_gpu = self.runner.device.type != "cpu"
+        self.io_threads = io_threads or (min(8, os.cpu_count() or 2) if on_gpu else 2)
         self.max_pixels = max_pixels
 
     # ---- one image, in memory (library use) ----
@@ -142,16 +145,20 @@ class Engine:
         return _Item(job, image, self.adapter.prepare(image), started)
 
     def _flush(self, group: list[_Item], out, single, encode_pool, writes) -> list[Result]:
-        """Run one batch; hand each output to the encoder pool. Returns failures to report now."""
+        """Run one batch; hand each output to the encoder pool. Returns results to report now."""
         if len(group) == 1 and self._streams(group[0], out, single):
             return [self._stream_png(group[0], out, single)]
         try:
             outputs = self.runner(torch.stack([it.tensor for it in group]))
         except RuntimeError as e:  # out of memory and the like: report per image, keep going
             return [Result(it.job.source, error=f"{it.job.source}: inference failed ({e})") for it in group]
+        # Outputs waiting for an encoder hold memory: past a bound, wait for the oldest to finish.
+        done = []
+        while len(writes) >= 2 * self.io_threads + self.batch_size:
+            done.append(writes.popleft().result())
         for it, y in zip(group, outputs):
             writes.append(encode_pool.submit(self._finish_and_write, it, y, out, single))
-        return []
+        return done
 
     def _streams(self, it: _Item, out: OutputOptions, single: bool) -> bool:
         """Tiled images bound for PNG files are written band by band as the tiles finish."""

@@ -30,6 +30,11 @@ class LoopOptions:
     """Seeds weights, data order and augmentation."""
     device: str = "auto"
     """auto, cpu, cuda, cuda:N or mps."""
+    precision: str = "auto"
+    """auto: bf16 autocast on CUDA devices that support it, fp32 elsewhere; fp32; bf16."""
+    deterministic: bool = False
+    """Deterministic kernels: on CUDA a resumed run then repeats an uninterrupted one exactly
+    (on the CPU it does regardless). Costs speed on CUDA."""
     workers: int = 1
     """Data loading worker processes (0 loads in the main process)."""
     max_minutes: float | None = None
@@ -115,7 +120,12 @@ class Trainer:
         loop = self.loop
         if loop.threads:
             torch.set_num_threads(loop.threads)
-        device = self._init_device()
+        self.device = device = self._init_device()
+        self.autocast_dtype = _autocast_dtype(loop.precision, device)
+        if loop.deterministic:
+            _use_deterministic_kernels()
+        elif device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # crops have fixed sizes: tune once, reuse
         torch.manual_seed(loop.seed + self.rank)
         random.seed(loop.seed + self.rank)
         np.random.seed(loop.seed + self.rank)
@@ -155,7 +165,9 @@ class Trainer:
         base_seconds = self.train_seconds
         window_t, window_steps = time.monotonic(), 0
         for batch in loader:
-            losses = self.recipe.train_step(batch, step)
+            with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
+                                enabled=self.autocast_dtype is not None):
+                losses = self.recipe.train_step(batch, step)
             step += 1
             window_steps += 1
             now = time.monotonic()
@@ -227,7 +239,9 @@ class Trainer:
                 "finished": finished, "seed": self.loop.seed,
                 **({"note": notes} if notes else {}),
                 "train_minutes": round(self.train_seconds / 60, 1),
-                "device": str(resolve_device(self.loop.device)), "metrics": metrics}
+                "device": str(self.device),
+                "precision": str(self.autocast_dtype or torch.float32).removeprefix("torch."),
+                "metrics": metrics}
 
     # ---- checkpoints ----
     def _save_checkpoint(self, step: int) -> None:
@@ -302,3 +316,31 @@ class Trainer:
             import torch.distributed as dist
 
             dist.barrier()
+
+
+def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The mixed-precision dtype for training steps, None for plain fp32.
+
+    bf16 keeps fp32's exponent range, so no loss scaling is needed and GAN losses cannot
+    overflow; GPUs without bf16 (before Ampere) train in fp32 under "auto".
+    """
+    from ..errors import UsageError
+
+    if precision not in ("auto", "fp32", "bf16"):
+        raise UsageError(f"--precision must be auto, fp32 or bf16, not {precision!r}")
+    if precision == "fp32" or device.type != "cuda":
+        if precision == "bf16":
+            raise UsageError(f"--precision bf16 needs a CUDA device; on {device.type} use fp32")
+        return None
+    if not torch.cuda.is_bf16_supported():
+        if precision == "bf16":
+            raise UsageError("--precision bf16: this GPU has no bf16 support; use fp32")
+        return None
+    return torch.bfloat16
+
+
+def _use_deterministic_kernels() -> None:
+    # cuBLAS needs a fixed workspace to be deterministic; it must be set before its first use.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=True)
