@@ -154,3 +154,13 @@ def test_srgan_stage_two_starts_from_stage_one(data, tmp_path):
     for key in ("l1", "perceptual", "g_adv", "d"):
         assert all(math.isfinite(r[key]) for r in recs)
     assert stage2.exported[0].name == "tiny-gan.safetensors"
+
+
+def test_precision_is_checked_before_anything_is_written(data, tmp_path):
+    from i2i.errors import UsageError
+
+    for precision, message in (("bf16", "needs a CUDA device"), ("fp8", "must be auto, fp32 or bf16")):
+        loop = LoopOptions(steps=1, device="cpu", precision=precision)
+        with pytest.raises(UsageError, match=message):
+            train("pix2pix", tiny_options("pix2pix", data), loop, tmp_path / precision)
+        assert not (tmp_path / precision).exists()

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..engine.runner import resolve_device
+from ..errors import UsageError
 from .plots import save_curves, save_grid
 from .recipe import Recipe
 
@@ -324,8 +325,6 @@ def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     bf16 keeps fp32's exponent range, so no loss scaling is needed and GAN losses cannot
     overflow; GPUs without bf16 (before Ampere) train in fp32 under "auto".
     """
-    from ..errors import UsageError
-
     if precision not in ("auto", "fp32", "bf16"):
         raise UsageError(f"--precision must be auto, fp32 or bf16, not {precision!r}")
     if precision == "fp32" or device.type != "cuda":
