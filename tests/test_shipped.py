@@ -95,7 +95,7 @@ def test_colorize_keeps_exif_orientation_and_gray_equals_colour(data, tmp_path, 
     assert np.abs(a - b).mean() < 2.0  # the colour input is reduced to L first
 
 
-def test_facades_sharpness_floor():
+def test_facades_sharpness_floor(data):
     """A loose floor under benchmarks/pix2pix_quality.py (same 40 held-back pairs)."""
     if "facades-label2photo" not in MODELS:
         pytest.skip("facades-label2photo not shipped")
