@@ -26,7 +26,7 @@ QualityOpt = Annotated[int, typer.Option("--quality", help="JPEG/WebP quality.",
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
 SkipExisting = Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists (finish an interrupted job).")]
 TrainPrecision = Annotated[str, typer.Option(help="auto (bf16 autocast on CUDA GPUs that have it, else fp32), fp32 or bf16.")]
-Deterministic = Annotated[bool, typer.Option("--deterministic", help="Deterministic kernels (slower on CUDA): a resumed run repeats an uninterrupted one exactly.")]
+Deterministic = Annotated[bool, typer.Option("--deterministic", help="Deterministic kernels (can be slower on CUDA): a resumed run repeats an uninterrupted one exactly.")]
 Precision = Annotated[str, typer.Option(help="fp32, or fp16/bf16 on CUDA.")]
 Tile = Annotated[Optional[int], typer.Option(help="Tile side in input pixels (0 = never tile; default: automatic above 1024x1024).")]
 TileOverlap = Annotated[Optional[int], typer.Option(help="Overlap between tiles in input pixels.")]

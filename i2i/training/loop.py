@@ -35,7 +35,7 @@ class LoopOptions:
     """auto: bf16 autocast on CUDA devices that support it, fp32 elsewhere; fp32; bf16."""
     deterministic: bool = False
     """Deterministic kernels: on CUDA a resumed run then repeats an uninterrupted one exactly
-    (on the CPU it does regardless). Costs speed on CUDA."""
+    (on the CPU it does regardless). Can cost speed on CUDA."""
     workers: int = 1
     """Data loading worker processes (0 loads in the main process)."""
     max_minutes: float | None = None
