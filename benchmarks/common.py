@@ -41,3 +41,19 @@ def emit(name: str, value, unit: str = "", target: str = "") -> None:
     """One figure per line, machine-readable for benchmarks/__main__.py: FIGURE|name|value|unit|target."""
     shown = f"{value:.4g}" if isinstance(value, float) else str(value)
     print(f"FIGURE|{name}|{shown}|{unit}|{target}", flush=True)
+
+
+def photo_640x480():
+    """The speed benchmarks' input: a real photo (Set14 comic) resized to 640x480, as PIL."""
+    from PIL import Image
+
+    return Image.open(DATA / "sr/val/Set14/comic.png").convert("RGB").resize((640, 480), Image.BICUBIC)
+
+
+def image_data(pil):
+    """PIL RGB image -> the engine's ImageData."""
+    import numpy as np
+
+    from i2i.data.image_io import ImageData
+
+    return ImageData(np.asarray(pil, dtype=np.float32) / 255)

@@ -15,14 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from benchmarks.common import DATA, WEIGHTS, emit, machine, median_seconds  # noqa: E402
+from benchmarks.common import WEIGHTS, emit, image_data, machine, median_seconds, photo_640x480  # noqa: E402
 from benchmarks.train_speed import ours  # noqa: E402
 from i2i.checkpoint import load_model  # noqa: E402
-from i2i.data.image_io import read_image  # noqa: E402
 from i2i.engine.adapters import RGBAdapter  # noqa: E402
 from i2i.engine.engine import Engine  # noqa: E402
 from i2i.engine.inputs import OutputOptions, expand_inputs  # noqa: E402
@@ -30,13 +28,8 @@ from i2i.engine.inputs import OutputOptions, expand_inputs  # noqa: E402
 FOLDER_IMAGES = 32
 
 
-def photo_640x480() -> Image.Image:
-    return Image.open(DATA / "sr/val/Set14/comic.png").convert("RGB").resize((640, 480), Image.BICUBIC)
-
-
 def upscale_single(pil: Image.Image) -> None:
-    src = read_image(DATA / "sr/val/Set14/comic.png")
-    image = src.with_pixels(np.asarray(pil, dtype=np.float32) / 255)
+    image = image_data(pil)
     model_path = WEIGHTS / "upscale-x4.safetensors"
     for precision in ("fp32", "fp16"):
         model = load_model(model_path)

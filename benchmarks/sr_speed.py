@@ -9,22 +9,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-
-from benchmarks.common import DATA, WEIGHTS, emit, machine, median_seconds  # noqa: E402
+from benchmarks.common import WEIGHTS, emit, image_data, machine, median_seconds, photo_640x480  # noqa: E402
 from i2i.checkpoint import load_model  # noqa: E402
-from i2i.data.image_io import read_image  # noqa: E402
 from i2i.engine.adapters import RGBAdapter  # noqa: E402
 from i2i.engine.engine import Engine  # noqa: E402
 
 
 def main() -> None:
     print(f"# SR speed on {machine()}")
-    src = read_image(DATA / "sr/val/Set14/comic.png")  # any real photo, resized to 640x480
-    from PIL import Image
-
-    pil = Image.fromarray((src.pixels * 255).astype(np.uint8)).resize((640, 480), Image.BICUBIC)
-    image = src.with_pixels(np.asarray(pil, dtype=np.float32) / 255)
+    image = image_data(photo_640x480())
     for path in sorted(WEIGHTS.glob("upscale-x*.safetensors")):
         model = load_model(path)
         engine = Engine(model, RGBAdapter(task=model.task, keep_gray=True), device="cpu")

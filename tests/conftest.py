@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # tests import benchmarks/ helpers (the figures they guard)
 SHARED = Path(os.environ.get("I2I_SHARED", ROOT.parent / "shared")) / "data"
 
 

@@ -46,8 +46,8 @@ class ModelRunner:
         self.instance_norm = has_instance_norm(model.module)
         self.module = model.module.to(self.device)
         # NNPACK wants NCHW; elsewhere channels_last lets cuDNN/oneDNN pick their fast kernels.
-        self.nnpack = self.device.type == "cpu" and self.dtype == torch.float32 and use_nnpack(self.module) > 0
-        self.channels_last = self.device.type == "cuda" or (self.device.type == "cpu" and not self.nnpack)
+        nnpack = self.device.type == "cpu" and self.dtype == torch.float32 and use_nnpack(self.module) > 0
+        self.channels_last = self.device.type == "cuda" or (self.device.type == "cpu" and not nnpack)
         if self.channels_last:
             self.module = self.module.to(memory_format=torch.channels_last)
 
@@ -120,7 +120,7 @@ class ModelRunner:
                             band = torch.zeros(part.shape[0], th * s, w * s, dtype=dtype)
                             if carry is not None:
                                 band[:, :carry.shape[1]] = carry
-                        part *= wy[yi][None, :, None] * wx[xi][None, None, :]
+                        part.mul_(wy[yi][:, None]).mul_(wx[xi])
                         band[:, :, x0 * s:(x0 + tw) * s] += part
                     done = (ys[yi + 1] - y0) * s if yi + 1 < len(ys) else th * s
                     carry = band[:, done:].clone()

@@ -10,6 +10,7 @@ import os
 import random
 import signal
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -166,8 +167,7 @@ class Trainer:
         base_seconds = self.train_seconds
         window_t, window_steps = time.monotonic(), 0
         for batch in loader:
-            with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
-                                enabled=self.autocast_dtype is not None):
+            with self._autocast():
                 losses = self.recipe.train_step(batch, step)
             step += 1
             window_steps += 1
@@ -189,6 +189,11 @@ class Trainer:
             if self._stop_requested or out_of_time or step >= loop.steps:
                 break
         return step
+
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def _loader(self, dataset, step: int):
         sampler = _StepSampler(step * self.batch_size, self.loop.steps * self.batch_size,
@@ -327,15 +332,10 @@ def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """
     if precision not in ("auto", "fp32", "bf16"):
         raise UsageError(f"--precision must be auto, fp32 or bf16, not {precision!r}")
-    if precision == "fp32" or device.type != "cuda":
-        if precision == "bf16":
-            raise UsageError(f"--precision bf16 needs a CUDA device; on {device.type} use fp32")
-        return None
-    if not torch.cuda.is_bf16_supported():
-        if precision == "bf16":
-            raise UsageError("--precision bf16: this GPU has no bf16 support; use fp32")
-        return None
-    return torch.bfloat16
+    bf16_here = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    if precision == "bf16" and not bf16_here:
+        raise UsageError(f"--precision bf16 needs a CUDA device with bf16 ({device.type} here); use fp32")
+    return torch.bfloat16 if precision != "fp32" and bf16_here else None
 
 
 def _use_deterministic_kernels() -> None:
