@@ -135,7 +135,8 @@ def to_pil(img: ImageData) -> Image.Image:
 
 
 # zlib level for PNG outputs. Level 1 encodes a 2560x1920 photo about four times faster than
-# Pillow's default 6 for files about a fifth larger: large upscaled PNGs were encode-bound.
+# Pillow's default 6 for files about a fifth larger (benchmarks/png_level.py): large upscaled PNGs
+# were encode-bound.
 PNG_COMPRESS_LEVEL = 1
 
 
