@@ -103,6 +103,22 @@ def test_sigkill_and_resume_reproduce_losses(method, workers, data, tmp_path):
                 assert a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-7), (a["step"], k)
 
 
+def test_resume_with_more_steps_extends_a_finished_run(data, tmp_path):
+    """A finished run carries on to a new total, its schedule recomputed and its command kept."""
+    from i2i.checkpoint import load_model
+    from i2i.training.api import resume
+
+    loop = LoopOptions(steps=3, log_every=1, sample_every=100, threads=1, workers=0, device="cpu")
+    first = train("pix2pix", tiny_options("pix2pix", data), loop, tmp_path / "run", command="i2i train pix2pix")
+    assert first.finished and first.step == 3
+    result = resume(tmp_path / "run", steps=5, command="i2i train pix2pix --resume run --steps 5")
+    assert result.finished and result.step == 5
+    assert [r["step"] for r in records(tmp_path / "run")] == [1, 2, 3, 4, 5]
+    training = load_model(result.exported[0]).info.training
+    assert training["steps"] == 5
+    assert training["command"] == "i2i train pix2pix; extended with: i2i train pix2pix --resume run --steps 5"
+
+
 def test_train_then_translate_end_to_end(data, tmp_path, cli):
     r = cli("train", "pix2pix", "--data", data / "facades", "--direction", "BtoA", "--holdout", "390",
             "--num-downs", "6", "--ngf", "8", "--ndf", "8", "--load-size", "72", "--crop", "64",

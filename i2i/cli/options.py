@@ -8,7 +8,7 @@ import typer
 
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps (auto = CUDA when present).")]
 Seed = Annotated[int, typer.Option(help="Random seed (weights, data order, augmentation).")]
-Steps = Annotated[Optional[int], typer.Option(help="Total training steps (default: the method's).")]
+Steps = Annotated[Optional[int], typer.Option(help="Total training steps (default: the method's); with --resume, extends the run to this many.")]
 MaxMinutes = Annotated[Optional[float], typer.Option(help="Stop cleanly with a checkpoint after this many minutes.")]
 RunDir = Annotated[Optional[Path], typer.Option(help="Run directory (default: runs/METHOD-DATE).")]
 Resume = Annotated[Optional[Path], typer.Option(help="Continue the run in this directory exactly where it stopped.")]

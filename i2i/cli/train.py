@@ -22,7 +22,8 @@ def _command() -> str:
     return shlex.join(["i2i", *sys.argv[1:]])
 
 
-def _run(method: str, options, *, steps, seed, device, precision, deterministic, workers, threads,
+def _run(method: str, options, *, steps, default_steps, seed, device, precision, deterministic,
+         workers, threads,
          max_minutes, run_dir, resume, sample_every, eval_every, quiet,
          checkpoint_minutes: float = 3.0):
     from ..training.api import resume as resume_run
@@ -32,10 +33,11 @@ def _run(method: str, options, *, steps, seed, device, precision, deterministic,
 
     with TrainingDisplay(quiet) as display:
         if resume is not None:
-            result = resume_run(resume, max_minutes=max_minutes, on_event=display)
+            result = resume_run(resume, max_minutes=max_minutes, steps=steps,
+                                command=_command(), on_event=display)
         else:
             run_dir = run_dir or Path("runs") / f"{method}-{time.strftime('%Y%m%d-%H%M%S')}"
-            loop = LoopOptions(steps=steps, seed=seed, device=device, precision=precision,
+            loop = LoopOptions(steps=steps or default_steps, seed=seed, device=device, precision=precision,
                                deterministic=deterministic, workers=workers,
                                max_minutes=max_minutes, threads=threads, sample_every=sample_every,
                                eval_every=eval_every, checkpoint_minutes=checkpoint_minutes)
@@ -85,7 +87,7 @@ def srgan(
         options = SRGANOptions(data=_tuple(data), val=_tuple(val), scale=scale, channels=channels,
                                blocks=blocks, upsampler=upsampler, crop=crop, lr=lr, gan=gan,
                                init=str(init or ""), name=name, ema=ema, batch_size=batch_size or 16)
-    _run("srgan", options, steps=steps or 20000, seed=seed, device=device, workers=workers,
+    _run("srgan", options, steps=steps, default_steps=20000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, quiet=quiet)
@@ -128,7 +130,7 @@ def style(
                                style_weight=style_weight, tv_weight=tv_weight, lr=lr,
                                loss_net=loss_net, loss_weights=str(loss_weights or ""), name=name,
                                batch_size=batch_size or 4)
-    _run("style", options, steps=steps or 600, seed=seed, device=device, workers=workers,
+    _run("style", options, steps=steps, default_steps=600, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, quiet=quiet)
@@ -169,7 +171,7 @@ def pix2pix(
                                  num_downs=num_downs, ngf=ngf, ndf=ndf, norm=norm,
                                  load_size=load_size, crop=crop, lambda_l1=lambda_l1,
                                  gan=not l1_only, lr=lr, name=name, batch_size=batch_size or 1)
-    _run("pix2pix", options, steps=steps or 20000, seed=seed, device=device, workers=workers,
+    _run("pix2pix", options, steps=steps, default_steps=20000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, quiet=quiet)
@@ -207,7 +209,7 @@ def cyclegan(
         options = CycleGANOptions(data=str(data), ngf=ngf, ndf=ndf, blocks=blocks, load_size=load_size,
                                   crop=crop, lambda_cycle=lambda_cycle, lambda_identity=lambda_identity,
                                   pool_size=pool_size, lr=lr, name=name, batch_size=batch_size or 1)
-    _run("cyclegan", options, steps=steps or 20000, seed=seed, device=device, workers=workers,
+    _run("cyclegan", options, steps=steps, default_steps=20000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, quiet=quiet)
@@ -245,7 +247,7 @@ def colorize(
                                   num_downs=num_downs,
                                   lambda_l1=lambda_l1, gan=not l1_only, lr=lr, name=name,
                                   batch_size=batch_size or 4)
-    _run("colorize", options, steps=steps or 6000, seed=seed, device=device, workers=workers,
+    _run("colorize", options, steps=steps, default_steps=6000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, quiet=quiet)

@@ -47,8 +47,16 @@ def _tuple_fields(cls, values: dict) -> dict:
     return values
 
 
-def resume(run_dir, *, max_minutes: float | None = None, on_event: Event = _noop) -> RunResult:
-    """Continue a run exactly where its last checkpoint left it."""
+def resume(run_dir, *, max_minutes: float | None = None, steps: int | None = None,
+           command: str = "", on_event: Event = _noop) -> RunResult:
+    """Continue a run exactly where its last checkpoint left it.
+
+    steps extends (or shortens) the run to that many steps in all: weights, optimizers, pools
+    and the data order carry on, and the learning-rate schedule is recomputed for the new
+    total (a finished pix2pix run whose rate had decayed to zero warms up again). The
+    extending command is appended to the run's recorded command so the export says how it was
+    trained.
+    """
     run_dir = Path(run_dir)
     info_path = run_dir / "run.json"
     if not info_path.is_file():
@@ -59,6 +67,12 @@ def resume(run_dir, *, max_minutes: float | None = None, on_event: Event = _noop
     loop_values = dict(info["loop"])
     if max_minutes is not None:
         loop_values["max_minutes"] = max_minutes
+    recorded = info.get("command", "")
+    if steps is not None and steps != loop_values["steps"]:
+        if steps < 1:
+            raise UsageError(f"--steps must be at least 1, not {steps}")
+        loop_values["steps"] = steps
+        recorded = f"{recorded}; extended with: {command or f'--steps {steps}'}"
     loop = LoopOptions(**loop_values)
-    return train(info["method"], options, loop, run_dir, command=info.get("command", ""),
+    return train(info["method"], options, loop, run_dir, command=recorded,
                  on_event=on_event, resume=True)
