@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,7 +60,7 @@ def i2i_translate(model_path: Path, in_dir: Path, out_dir: Path, n: int) -> floa
     return n / (time.perf_counter() - start)
 
 
-def throughput(n_images: int) -> None:
+def throughput(n_images: int, repeats: int = 3) -> None:
     files = list_images(DATA / "monet2photo/testB")[:n_images]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -72,12 +73,15 @@ def throughput(n_images: int) -> None:
             module.eval()
             path = tmp / f"{arch}.safetensors"
             save_model(path, module, ModelInfo(arch=arch, options=dataclasses.asdict(cfg), task=Task()))
-            (tmp / f"plain-{arch}").mkdir()
-            base = plain_loop(module, sorted((tmp / "in").iterdir()), tmp / f"plain-{arch}")
-            ours = i2i_translate(path, tmp / "in", tmp / f"ours-{arch}", len(files))
+            bases, oursl = [], []
+            for r in range(repeats):  # alternated, so that a slow spell hits both
+                (tmp / f"plain-{arch}-{r}").mkdir()
+                bases.append(plain_loop(module, sorted((tmp / "in").iterdir()), tmp / f"plain-{arch}-{r}"))
+                oursl.append(i2i_translate(path, tmp / "in", tmp / f"ours-{arch}-{r}", len(files)))
+            base, ours = statistics.median(bases), statistics.median(oursl)
             name = {"unet": "unet_256", "resnet": "resnet_9blocks"}[arch]
             print(f"{name}: plain loop {base:.2f} img/s, i2i translate {ours:.2f} img/s "
-                  f"ratio {ours / base:.2f} on {len(files)} images")
+                  f"ratio {ours / base:.2f} on {len(files)} images (medians of {repeats} runs)")
             emit(f"translate {name} images/s", ours, "img/s")
             emit(f"translate {name} ratio vs plain loop", ours / base, "x", ">= 1.5")
 

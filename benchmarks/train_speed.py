@@ -1,15 +1,18 @@
 """Training iterations/s of pix2pix (unet_256, batch 1, 256x256) and CycleGAN (resnet_9blocks,
 batch 1, 256x256) through i2i's loop, against a plain loop of the same networks and losses
-(NCHW, data loaded at batch 1 in the main thread), side by side in one run, as a ratio.
+(NCHW, data loaded at batch 1 in the main thread, PyTorch's default kernels), side by side in
+one run, as a ratio. What the loop adds: data loading in a worker process, and on the CPU the
+stride-1 convolutions (forward and input gradient) through NNPACK's Winograd kernels.
 Also: training it/s with 1 and 2 torchrun processes (gloo) for pix2pix.
 
-Run: python benchmarks/train_speed.py [--steps 6]
+Run: python benchmarks/train_speed.py [--steps 5]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +38,7 @@ def ours(method: str, steps: int, run_dir: Path, batch_size: int = 1, **loop_val
     train(method, options_cls(**OPTIONS[method], batch_size=batch_size), loop, run_dir)
     recs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     times = [r["time"] for r in recs if "time" in r]
-    return (len(times) - 2) / (times[-1] - times[1])  # the first two steps are warm-up
+    return 1 / statistics.median(b - a for a, b in zip(times[1:], times[2:]))  # two warm-up steps
 
 
 def plain(method: str, steps: int) -> float:
@@ -47,10 +50,42 @@ def plain(method: str, steps: int) -> float:
     collate = torch.utils.data.default_collate
     for k in range(2):
         recipe.train_step(collate([dataset[k]]), k)
-    start = time.perf_counter()
+    seconds = []
     for k in range(2, steps + 2):
+        start = time.perf_counter()
         recipe.train_step(collate([dataset[k]]), k)
-    return steps / (time.perf_counter() - start)
+        seconds.append(time.perf_counter() - start)
+    return 1 / statistics.median(seconds)
+
+
+# Networks as the shipped models train them: (arch, options, batch, crop)
+NETWORKS = [("resnet", {}, 1, 256), ("srresnet", {"channels": 48, "blocks": 8, "scale": 4, "upsampler": "direct"}, 16, 32),
+            ("transformer_net", {"width": 16}, 4, 160)]
+
+
+def kernels(repeats: int = 3) -> None:
+    """One forward + backward of each network, PyTorch's kernels vs with NNPACK (use_nnpack)."""
+    from i2i.archs.registry import build
+    from i2i.engine.fast_conv import use_nnpack
+
+    for arch, options, batch, crop in NETWORKS:
+        rates = {}
+        for mode in ("default", "nnpack"):
+            torch.manual_seed(0)
+            net, _ = build(arch, options)
+            if mode == "nnpack":
+                use_nnpack(net)
+            x = torch.randn(batch, 3, crop, crop)
+            seconds = []
+            for _ in range(repeats + 1):
+                start = time.perf_counter()
+                net(x).square().mean().backward()
+                seconds.append(time.perf_counter() - start)
+            rates[mode] = statistics.median(seconds[1:])
+        ratio = rates["default"] / rates["nnpack"]
+        print(f"{arch} forward+backward, batch {batch} at {crop}px: {rates['default']:.3f} s default, "
+              f"{rates['nnpack']:.3f} s with NNPACK, {ratio:.2f}x")
+        emit(f"train step {arch} NNPACK speed-up", ratio, "x")
 
 
 def distributed(steps: int, tmp: Path) -> None:
@@ -71,15 +106,17 @@ def distributed(steps: int, tmp: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=5)
     args = parser.parse_args()
     print(f"# training speed on {machine()}")
+    kernels()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for method in ("pix2pix", "cyclegan"):
             base = plain(method, args.steps)
             mine = ours(method, args.steps, tmp / method)
-            print(f"{method}: plain loop {base:.3f} it/s, i2i loop {mine:.3f} it/s, ratio {mine / base:.2f}")
+            print(f"{method}: plain loop {base:.3f} it/s, i2i loop {mine:.3f} it/s, ratio {mine / base:.2f} "
+                  f"(medians of {args.steps} steps after 2 warm-up steps)")
             emit(f"train {method} it/s", mine, "it/s")
             emit(f"train {method} ratio vs plain loop", mine / base, "x", ">= 1.5")
         distributed(args.steps, tmp)

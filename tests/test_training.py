@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from i2i.errors import DataError
+from i2i.errors import DataError, UsageError
 from i2i.training.api import recipe_classes, train
 from i2i.training.loop import LoopOptions
 
@@ -117,6 +117,26 @@ def test_resume_with_more_steps_extends_a_finished_run(data, tmp_path):
     training = load_model(result.exported[0]).info.training
     assert training["steps"] == 5
     assert training["command"] == "i2i train pix2pix; extended with: i2i train pix2pix --resume run --steps 5"
+
+
+@pytest.mark.parametrize("method", ["pix2pix", "colorize"])
+def test_init_starts_the_generator_from_an_exported_model(method, data, tmp_path):
+    import dataclasses
+
+    import torch
+
+    from i2i.checkpoint import load_model
+
+    loop = LoopOptions(steps=1, sample_every=100, threads=1, workers=0, device="cpu")
+    exported = train(method, tiny_options(method, data), loop, tmp_path / "first").exported[0]
+    _, recipe_cls = recipe_classes(method)
+    recipe = recipe_cls(dataclasses.replace(tiny_options(method, data), init=str(exported)))
+    recipe.setup(torch.device("cpu"), 1)
+    for key, value in load_model(exported).module.state_dict().items():
+        assert torch.equal(recipe.g.state_dict()[key], value), key
+    wider = recipe_cls(dataclasses.replace(tiny_options(method, data), ngf=16, init=str(exported)))
+    with pytest.raises(UsageError, match="does not match"):
+        wider.setup(torch.device("cpu"), 1)
 
 
 def test_train_then_translate_end_to_end(data, tmp_path, cli):

@@ -151,6 +151,7 @@ def pix2pix(
     l1_only: Annotated[bool, typer.Option("--l1-only", help="No adversarial term (the blur baseline).")] = False,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
     name: Annotated[str, typer.Option(help="Exported model name.")] = "",
+    init: Annotated[Optional[Path], typer.Option(help="Start the generator from this exported model (same architecture).")] = None,
     batch_size: BatchSize = None, steps: Steps = None, seed: Seed = 0, device: Device = "auto",
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
@@ -170,7 +171,8 @@ def pix2pix(
         options = Pix2PixOptions(data=str(data), direction=direction, holdout=holdout,
                                  num_downs=num_downs, ngf=ngf, ndf=ndf, norm=norm,
                                  load_size=load_size, crop=crop, lambda_l1=lambda_l1,
-                                 gan=not l1_only, lr=lr, name=name, batch_size=batch_size or 1)
+                                 gan=not l1_only, lr=lr, name=name, init=str(init or ""),
+                                 batch_size=batch_size or 1)
     _run("pix2pix", options, steps=steps, default_steps=20000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
@@ -227,6 +229,7 @@ def colorize(
     l1_only: Annotated[bool, typer.Option("--l1-only", help="No adversarial term (the desaturated baseline).")] = False,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
     name: Annotated[str, typer.Option(help="Exported model name.")] = "colorize",
+    init: Annotated[Optional[Path], typer.Option(help="Start the generator from this exported model (same architecture).")] = None,
     batch_size: BatchSize = None, steps: Steps = None, seed: Seed = 0, device: Device = "auto",
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
@@ -246,7 +249,7 @@ def colorize(
         options = ColorizeOptions(data=_tuple(data), ngf=ngf, ndf=ndf, crop=crop, load_size=load_size,
                                   num_downs=num_downs,
                                   lambda_l1=lambda_l1, gan=not l1_only, lr=lr, name=name,
-                                  batch_size=batch_size or 4)
+                                  init=str(init or ""), batch_size=batch_size or 4)
     _run("colorize", options, steps=steps, default_steps=6000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,

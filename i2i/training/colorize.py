@@ -46,6 +46,8 @@ class ColorizeOptions:
     """vanilla or lsgan."""
     name: str = "colorize"
     """Exported model name."""
+    init: str = ""
+    """Start the generator from this exported model (same architecture); the discriminator starts fresh."""
 
 
 class ColorizeRecipe(Pix2PixRecipe):
