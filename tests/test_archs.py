@@ -8,7 +8,7 @@ import torch
 
 from i2i.archs.registry import ARCHS, build
 from i2i.checkpoint import ModelInfo, load_model, save_model
-from i2i.engine.fast_conv import PolyphaseConvTranspose2d, nnpack_available, use_nnpack
+from i2i.engine.fast_conv import PolyphaseConvTranspose2d, _NNPACKConvolution, nnpack_available, use_nnpack
 from i2i.task import Task
 
 # Small options per architecture so the test stays quick; everything else is the default.
@@ -90,10 +90,22 @@ def test_nnpack_convolution_gradients_match_the_default(kernel, padding, bias):
     x = torch.randn(2, 6, 20, 23, requires_grad=True)
     grad = torch.randn_like(conv(x))
     expected = torch.autograd.grad(conv(x), [x, *conv.parameters()], grad)
-    assert use_nnpack(conv) == 1
-    got = torch.autograd.grad(conv(x), [x, *conv.parameters()], grad)
+    y = _NNPACKConvolution.apply(x, conv.weight, conv.bias, list(conv.padding))
+    got = torch.autograd.grad(y, [x, *conv.parameters()], grad)
     for e, g in zip(expected, got):
         assert torch.allclose(g, e, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.skipif(not nnpack_available(), reason="this torch build has no NNPACK")
+@pytest.mark.parametrize("channels,kernel,size,used", [(128, 3, 64, True), (8, 9, 64, True),
+                                                       (48, 3, 64, False), (128, 3, 32, False)])
+def test_training_uses_nnpack_only_where_it_pays(channels, kernel, size, used, monkeypatch):
+    conv = torch.nn.Conv2d(channels, channels, kernel, padding=kernel // 2)
+    use_nnpack(conv)
+    calls = []
+    monkeypatch.setattr(_NNPACKConvolution, "apply", lambda *a: calls.append(1) or torch.zeros(1))
+    conv(torch.randn(1, channels, size, size, requires_grad=True))
+    assert bool(calls) == used
 
 
 @pytest.mark.skipif(not nnpack_available(), reason="this torch build has no NNPACK")

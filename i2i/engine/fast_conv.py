@@ -23,9 +23,10 @@ def nnpack_available() -> bool:
 class NNPACKConv2d(nn.Conv2d):
     """A Conv2d that runs through NNPACK when it can and falls back to the default otherwise.
 
-    In training, the forward pass and the input gradient (a convolution of the output gradient
-    with the flipped kernel) go through NNPACK; the weight gradient stays with oneDNN. For a
-    256-channel 3x3 at 64x64 that was 214 instead of 378 ms per image on our CPU.
+    In training, where it pays (see _pays_in_training), the forward pass and the input gradient
+    (a convolution of the output gradient with the flipped kernel) go through NNPACK; the
+    weight gradient stays with oneDNN. For a 256-channel 3x3 at 64x64 that was 214 instead of
+    378 ms per image on one core.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -33,8 +34,20 @@ class NNPACKConv2d(nn.Conv2d):
             return super().forward(x)
         padding = list(self.padding)
         if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
+            if not self._pays_in_training(x):
+                return super().forward(x)
             return _NNPACKConvolution.apply(x, self.weight, self.bias, padding)
         return _per_image(x, self.weight, self.bias, padding)
+
+    def _pays_in_training(self, x: torch.Tensor) -> bool:
+        """Where a training step gains, measured with 2 threads (benchmarks/train_speed.py).
+
+        Large kernels (FFT) and wide 3x3s on big planes gain (256 channels at 64x64: 1.5x per
+        forward + backward); thin layers and small crops lose (48 channels at 32x32: 0.86x,
+        16 channels at 160x160: 0.77x): the transforms cost more than the products they save.
+        """
+        wide = min(self.in_channels, self.out_channels) >= 128 or self.kernel_size[0] >= 5
+        return wide and x.shape[-2] * x.shape[-1] >= 64 * 64
 
 
 def _per_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: list[int]):
