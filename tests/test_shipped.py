@@ -94,4 +94,4 @@ def test_facades_sharpness_floor(data):
     assert sharpness >= FLOOR_FACADES_SHARPNESS and l1 < 0.25
 
 
-FLOOR_FACADES_SHARPNESS = 0.55  # the shipped model measures 0.701 (benchmark bar 0.8)
+FLOOR_FACADES_SHARPNESS = 0.75  # the shipped model measures 0.913 (benchmark bar 0.8)
