@@ -61,6 +61,12 @@ def test_positional_output_and_existing_outputs(cli, sr_model, photos, tmp_path)
     assert r.returncode == 0 and (out / "baby_x2.webp").is_file()
 
 
+def test_a_folder_without_images_says_so(cli, sr_model, tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = cli("translate", "--model", sr_model, tmp_path / "empty", "-o", tmp_path / "out")
+    assert r.returncode == 0 and b"no images found" in r.stderr and not r.stdout
+
+
 def test_bad_inputs_fail_alone(cli, sr_model, photos, tmp_path):
     expected = bad_inputs(photos)
     out = tmp_path / "out"

@@ -48,6 +48,8 @@ def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, o
     for note in notes:
         if not quiet:
             err.print(f"note: {note.source}: {note.reason}", highlight=False)
+    if not jobs and not missing and not quiet and rank == 0:
+        err.print(f"note: no images found in {' '.join(inputs)}", highlight=False)
     failures = len(missing)
     for m in missing:
         print(f"i2i: error: {m.source}: {m.reason}", file=sys.stderr)
