@@ -136,7 +136,7 @@ class Trainer:
         self.recipe.setup(device, loop.steps)
         if device.type == "cpu" and self.autocast_dtype is None:
             for net in self.recipe.networks():
-                use_nnpack(net)  # Winograd for 3x3s: the same results to ~1e-5, much sooner
+                use_nnpack(net)  # Winograd/FFT where it pays (NNPACKConv2d); equal to ~1e-5
         if self.world > 1:
             self._synchronize(device)
         step = self._resume() if resume else 0
