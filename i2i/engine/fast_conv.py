@@ -5,8 +5,9 @@ large-image convolutions of inference, oneDNN's direct kernels were about 2x slo
 5x slower on a 9x9 on our AVX2 CPU (benchmarks/sr_speed.py and style_speed.py show the effect
 on whole models).
 Results differ from oneDNN's by about 1e-5 (Winograd rounding), far below one 8-bit level.
-Batches go through one image at a time: NNPACK's batched mode (nnp_convolution_output) took
-about twice as long per image as its inference mode on a resnet_9blocks at 256x256.
+Batches go through one image at a time: NNPACK's batched mode (nnp_convolution_output) is much
+slower per image than its inference mode; with this, resnet_9blocks in the engine went from
+1.16x to 2.00x a plain loop (benchmarks/engine.py).
 1x1 convolutions are plain matrix products and stay with oneDNN.
 """
 from __future__ import annotations
@@ -25,12 +26,12 @@ class NNPACKConv2d(nn.Conv2d):
 
     In training, where it pays (see _pays_in_training), the forward pass and the input gradient
     (a convolution of the output gradient with the flipped kernel) go through NNPACK; the
-    weight gradient stays with oneDNN. For a 256-channel 3x3 at 64x64 that was 214 instead of
-    378 ms per image on one core.
+    weight gradient stays with oneDNN. For a 256-channel 3x3 at 64x64 that was 146 instead of
+    221 ms per image (benchmarks/conv_kernels.py, 2 threads).
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type != "cpu" or x.dtype != torch.float32 or x.dim() != 4:
+        if not _nnpack_input(x):
             return super().forward(x)
         padding = list(self.padding)
         if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
@@ -40,14 +41,23 @@ class NNPACKConv2d(nn.Conv2d):
         return _per_image(x, self.weight, self.bias, padding)
 
     def _pays_in_training(self, x: torch.Tensor) -> bool:
-        """Where a training step gains, measured with 2 threads (benchmarks/train_speed.py).
+        """Where a training step gains (benchmarks/conv_kernels.py and train_speed.py, 2 threads).
 
-        Large kernels (FFT) and wide 3x3s on big planes gain (256 channels at 64x64: 1.5x per
-        forward + backward); thin layers and small crops lose (48 channels at 32x32: 0.86x,
-        16 channels at 160x160: 0.77x): the transforms cost more than the products they save.
+        Wide 3x3s on big planes gain (256 channels at 64x64: 1.51x per forward + backward), and
+        so do large kernels (FFT; the TransformerNet's 9x9s); thin layers and small crops lose
+        (48 channels at 32x32: 0.77x, 16 channels at 160x160: 0.78x): the transforms cost more
+        than the products they save.
         """
         wide = min(self.in_channels, self.out_channels) >= 128 or self.kernel_size[0] >= 5
-        return wide and x.shape[-2] * x.shape[-1] >= 64 * 64
+        return wide and x.shape[-2] * x.shape[-1] >= BIG_PLANE
+
+
+# Planes from which NNPACK's transforms pay for themselves (both classes below measure it).
+BIG_PLANE = 64 * 64
+
+
+def _nnpack_input(x: torch.Tensor) -> bool:
+    return x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4
 
 
 def _per_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: list[int]):
@@ -91,16 +101,15 @@ class PolyphaseConvTranspose2d(nn.ConvTranspose2d):
     Each of the four output phases (row and column parity) is a 2x2 correlation of the input
     with a quarter of the 4x4 kernel; stacked as 4*C_out channels of a 3x3 kernel (zeros where a
     phase has no tap) they become one stride-1 convolution that NNPACK runs with Winograd, and
-    pixel_shuffle interleaves the phases. That does 2.25x the multiply-adds but took 37 instead
-    of 62 ms per image (256->64 channels at 64x64) on our CPU. On small planes NNPACK's per-call
-    kernel transform dominates, so those keep the default kernel.
+    pixel_shuffle interleaves the phases. That does 2.25x the multiply-adds but took 25 instead
+    of 36 ms per image (256->64 channels at 64x64; benchmarks/conv_kernels.py). On small planes
+    NNPACK's per-call kernel transform dominates (116 vs 6 ms at 2x2), so those keep the
+    default kernel.
     """
 
-    MIN_PIXELS = 64 * 64
-
     def forward(self, x: torch.Tensor, output_size=None) -> torch.Tensor:
-        if (output_size is not None or x.device.type != "cpu" or x.dtype != torch.float32
-                or x.dim() != 4 or x.shape[-2] * x.shape[-1] < self.MIN_PIXELS or torch.is_grad_enabled()):
+        if (output_size is not None or not _nnpack_input(x) or torch.is_grad_enabled()
+                or x.shape[-2] * x.shape[-1] < BIG_PLANE):
             return super().forward(x, output_size)
         weight, bias = self._polyphase()
         return nn.functional.pixel_shuffle(_per_image(x, weight, bias, [1, 1]), 2)

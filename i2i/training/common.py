@@ -51,3 +51,15 @@ def constant_then_linear(total: int, decay_fraction: float = 0.5):
 
 def unwrap(module):
     return module.module if hasattr(module, "module") else module
+
+
+def warm_start(net, arch: str, config, path: str) -> None:
+    """Load an exported generator's weights into `net` (built from `config`) for --init."""
+    from ..checkpoint import load_model
+    from ..errors import UsageError
+
+    init = load_model(path)
+    if init.info.arch != arch or init.config != config:
+        raise UsageError(f"--init {path}: a {init.info.arch} {init.config} does not match "
+                         f"this run's generator {config}")
+    net.load_state_dict(init.module.state_dict())

@@ -9,12 +9,11 @@ import torch.nn.functional as F
 
 from ..archs.patchgan import PatchGAN, PatchGANConfig
 from ..archs.unet import UNetConfig, UNetGenerator
-from ..checkpoint import ModelInfo, load_model, save_model
-from ..errors import UsageError
+from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import PairedCrops, load_pairs
 from ..losses import gan_loss, set_requires_grad
 from ..task import Task
-from .common import constant_then_linear, unwrap
+from .common import constant_then_linear, unwrap, warm_start
 from .recipe import Recipe
 
 
@@ -78,19 +77,12 @@ class Pix2PixRecipe(Recipe):
         for net in (self.g, self.d):
             _init_weights(net)
         if o.init:
-            self._warm_start(o.init)
+            warm_start(self.g, "unet", self.g_config, o.init)
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=o.lr, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=o.lr, betas=(0.5, 0.999))
         rule = constant_then_linear(total_steps)
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, rule)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, rule)
-
-    def _warm_start(self, path: str) -> None:
-        init = load_model(path)
-        if init.info.arch != "unet" or init.config != self.g_config:
-            raise UsageError(f"--init {path}: a {init.info.arch} {init.config} does not match "
-                             f"this run's generator {self.g_config}")
-        self.g.load_state_dict(init.module.state_dict())
 
     def wrap_distributed(self, wrap):
         self.g, self.d = wrap(self.g), wrap(self.d)

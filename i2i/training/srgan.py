@@ -10,13 +10,13 @@ from PIL import Image
 
 from ..archs.patchgan import PatchGAN, PatchGANConfig
 from ..archs.srresnet import SRResNet, SRResNetConfig
-from ..checkpoint import ModelInfo, load_model, save_model
+from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import SRPatches, list_images, to_tensor
 from ..data.image_io import load_rgb
 from ..losses import gan_loss, set_requires_grad
 from ..metrics import psnr_y, ssim_y
 from ..task import Task
-from .common import EMA, cosine_lambda, unwrap
+from .common import EMA, cosine_lambda, unwrap, warm_start
 from .recipe import Recipe
 
 
@@ -72,8 +72,7 @@ class SRGANRecipe(Recipe):
                                        upsampler=o.upsampler)
         self.g = SRResNet(self.g_config).to(device)
         if o.init:
-            init = load_model(o.init)
-            self.g.load_state_dict(init.module.state_dict())
+            warm_start(self.g, "srresnet", self.g_config, o.init)
         self.ema = EMA(self.g, o.ema)
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=o.lr, betas=(0.9, 0.99))
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(
