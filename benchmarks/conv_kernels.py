@@ -1,4 +1,4 @@
-"""The layer-level figures behind i2i/engine/fast_conv.py, on this CPU (median of 5, ms per image):
+"""The layer-level figures behind i2i/archs/fast_conv.py, on this CPU (median of 5, ms per image):
 
 1. the U-Net's 4x4 stride-2 up-convolution at inference, PyTorch's kernel vs the polyphase
    NNPACK form (PolyphaseConvTranspose2d), batch 4, on a large, a last-layer and a tiny plane;
@@ -22,7 +22,7 @@ import torch  # noqa: E402
 from benchmarks.common import emit, machine  # noqa: E402
 from torch.nn.functional import pixel_shuffle  # noqa: E402
 
-from i2i.engine.fast_conv import _NNPACKConvolution, _per_image, nnpack_available, polyphase_weight  # noqa: E402
+from i2i.archs.fast_conv import _NNPACKConvolution, _per_image, nnpack_available, polyphase_weight  # noqa: E402
 
 
 def per_image_ms(fn, batch: int, repeats: int = 5) -> float:

@@ -8,7 +8,7 @@ import torch
 
 from i2i.archs.registry import ARCHS, build
 from i2i.checkpoint import ModelInfo, load_model, save_model
-from i2i.engine.fast_conv import PolyphaseConvTranspose2d, _NNPACKConvolution, nnpack_available, use_nnpack
+from i2i.archs.fast_conv import PolyphaseConvTranspose2d, _NNPACKConvolution, nnpack_available, use_nnpack
 from i2i.task import Task
 
 # Small options per architecture so the test stays quick; everything else is the default.
@@ -80,6 +80,20 @@ def test_polyphase_transposed_convolution_matches_the_default(bias):
     y = conv(x.requires_grad_())  # training keeps the default kernel and its gradients
     y.sum().backward()
     assert x.grad is not None
+
+
+@pytest.mark.skipif(not nnpack_available(), reason="this torch build has no NNPACK")
+def test_polyphase_convolution_built_in_inference_mode_follows_its_weights():
+    """Inference tensors have no version counter to key the polyphase weight cache on."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 8, 64, 64)
+    with torch.inference_mode():
+        conv = torch.nn.ConvTranspose2d(8, 5, 4, stride=2, padding=1, bias=False)
+        expected = torch.nn.functional.conv_transpose2d(x, conv.weight, stride=2, padding=1)
+        use_nnpack(conv)
+        assert torch.allclose(conv(x), expected, atol=1e-4)
+        conv.weight.mul_(2)
+        assert torch.allclose(conv(x), 2 * expected, atol=2e-4)
 
 
 @pytest.mark.skipif(not nnpack_available(), reason="this torch build has no NNPACK")

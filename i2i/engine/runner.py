@@ -8,7 +8,7 @@ import torch
 
 from ..checkpoint import LoadedModel
 from ..errors import UsageError
-from .fast_conv import use_nnpack
+from ..archs.fast_conv import use_nnpack
 from .norm_stats import downscale_for_statistics, has_instance_norm, whole_image_statistics
 from .tiling import blend_weights, pad_to_multiple, tile_starts
 

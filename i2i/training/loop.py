@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..engine.fast_conv import use_nnpack
+from ..archs.fast_conv import use_nnpack
 from ..engine.runner import resolve_device
 from ..errors import UsageError
 from .plots import save_curves, save_grid

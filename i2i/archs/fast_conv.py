@@ -115,10 +115,15 @@ class PolyphaseConvTranspose2d(nn.ConvTranspose2d):
         return nn.functional.pixel_shuffle(_per_image(x, weight, bias, [1, 1]), 2)
 
     def _polyphase(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(4*C_out, C_in, 3, 3) weight and bias, cached until the parameters change."""
-        version = (self.weight._version, None if self.bias is None else self.bias._version)
+        """(4*C_out, C_in, 3, 3) weight and bias, cached until the parameters change.
+
+        Parameters made inside inference_mode have no version counter, so nothing tells
+        when they change: for them the weight is rebuilt on every call.
+        """
+        params = [p for p in (self.weight, self.bias) if p is not None]
+        version = None if any(p.is_inference() for p in params) else [(p.data_ptr(), p._version) for p in params]
         cached = getattr(self, "_cache", None)
-        if cached is None or cached[0] != version:
+        if version is None or cached is None or cached[0] != version:
             with torch.no_grad():
                 cached = (version, polyphase_weight(self.weight), _phase_bias(self.bias))
             self._cache = cached
