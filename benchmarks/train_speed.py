@@ -1,8 +1,9 @@
 """Training iterations/s of pix2pix (unet_256, batch 1, 256x256) and CycleGAN (resnet_9blocks,
 batch 1, 256x256) through i2i's loop, against a plain loop of the same networks and losses
 (NCHW, data loaded at batch 1 in the main thread, PyTorch's default kernels), side by side in
-one run, as a ratio. What the loop adds: data loading in a worker process, and on the CPU the
-stride-1 convolutions (forward and input gradient) through NNPACK's Winograd kernels.
+one run, as a ratio. What the loop adds: data loading in a worker process, PyTorch's fused Adam
+(the plain loop has the default one), and on the CPU the stride-1 convolutions (forward and
+input gradient) through NNPACK's Winograd kernels.
 Also: training it/s with 1 and 2 torchrun processes (gloo) for pix2pix.
 
 Run: python benchmarks/train_speed.py [--steps 5]
@@ -46,6 +47,7 @@ def plain(method: str, steps: int) -> float:
     options_cls, recipe_cls = recipe_classes(method)
     recipe = recipe_cls(options_cls(**OPTIONS[method]))
     recipe.setup(torch.device("cpu"), steps + 2)
+    default_optimizers(recipe)
     dataset = recipe.dataset()
     collate = torch.utils.data.default_collate
     for k in range(2):
@@ -56,6 +58,18 @@ def plain(method: str, steps: int) -> float:
         recipe.train_step(collate([dataset[k]]), k)
         seconds.append(time.perf_counter() - start)
     return 1 / statistics.median(seconds)
+
+
+def default_optimizers(recipe) -> None:
+    """Swap the recipe's fused Adams for PyTorch's default Adam, as a hand-written loop has it.
+
+    The schedulers stay bound to the old optimizers, so the plain loop keeps its first learning
+    rate: that changes no amount of work.
+    """
+    for name, opt in list(vars(recipe).items()):
+        if isinstance(opt, torch.optim.Adam):
+            (group,) = opt.param_groups
+            setattr(recipe, name, torch.optim.Adam(group["params"], lr=group["lr"], betas=group["betas"]))
 
 
 # Networks as the shipped models train them: (arch, options, batch, crop)
@@ -69,19 +83,20 @@ def kernels(repeats: int = 3) -> None:
     from i2i.archs.fast_conv import use_nnpack
 
     for arch, options, batch, crop in NETWORKS:
-        rates = {}
+        nets = {}
         for mode in ("default", "nnpack"):
             torch.manual_seed(0)
-            net, _ = build(arch, options)
+            nets[mode], _ = build(arch, options)
             if mode == "nnpack":
-                use_nnpack(net)
-            x = torch.randn(batch, 3, crop, crop)
-            seconds = []
-            for _ in range(repeats + 1):
+                use_nnpack(nets[mode])
+        x = torch.randn(batch, 3, crop, crop)
+        seconds = {mode: [] for mode in nets}
+        for _ in range(repeats + 1):  # alternated, so that a slow spell hits both
+            for mode, net in nets.items():
                 start = time.perf_counter()
                 net(x).square().mean().backward()
-                seconds.append(time.perf_counter() - start)
-            rates[mode] = statistics.median(seconds[1:])
+                seconds[mode].append(time.perf_counter() - start)
+        rates = {mode: statistics.median(s[1:]) for mode, s in seconds.items()}
         ratio = rates["default"] / rates["nnpack"]
         print(f"{arch} forward+backward, batch {batch} at {crop}px: {rates['default']:.3f} s default, "
               f"{rates['nnpack']:.3f} s with NNPACK, {ratio:.2f}x")

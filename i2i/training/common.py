@@ -28,6 +28,13 @@ class EMA:
                 e.copy_(p)
 
 
+def adam(params, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Adam:
+    """Adam with PyTorch's fused kernel: one pass over all parameters instead of a dozen
+    elementwise ops per tensor. For unet_256's 54M parameters on this project's 2-core CPU that
+    was 52 instead of 252 ms per step (benchmarks/train_speed.py prints the loop's gain)."""
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+
+
 def cosine_lambda(total: int, warmup: int = 0, floor: float = 0.01):
     """Multiplier: linear warm-up, then cosine decay to `floor`."""
     def f(step: int) -> float:

@@ -15,7 +15,7 @@ from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import UnpairedCrops
 from ..losses import gan_loss, set_requires_grad
 from ..task import Task
-from .common import constant_then_linear, unwrap
+from .common import adam, constant_then_linear, unwrap
 from .pix2pix import _init_weights
 from .recipe import Recipe
 
@@ -101,8 +101,8 @@ class CycleGANRecipe(Recipe):
             _init_weights(net)
         g_params = list(self.g_ab.parameters()) + list(self.g_ba.parameters())
         d_params = list(self.d_a.parameters()) + list(self.d_b.parameters())
-        self.opt_g = torch.optim.Adam(g_params, lr=o.lr, betas=(0.5, 0.999))
-        self.opt_d = torch.optim.Adam(d_params, lr=o.lr, betas=(0.5, 0.999))
+        self.opt_g = adam(g_params, o.lr, (0.5, 0.999))
+        self.opt_d = adam(d_params, o.lr, (0.5, 0.999))
         rule = constant_then_linear(total_steps)
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, rule)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, rule)

@@ -13,7 +13,7 @@ from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import PairedCrops, load_pairs
 from ..losses import gan_loss, set_requires_grad
 from ..task import Task
-from .common import constant_then_linear, unwrap, warm_start
+from .common import adam, constant_then_linear, unwrap, warm_start
 from .recipe import Recipe
 
 
@@ -78,8 +78,8 @@ class Pix2PixRecipe(Recipe):
             _init_weights(net)
         if o.init:
             warm_start(self.g, "unet", self.g_config, o.init)
-        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=o.lr, betas=(0.5, 0.999))
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=o.lr, betas=(0.5, 0.999))
+        self.opt_g = adam(self.g.parameters(), o.lr, (0.5, 0.999))
+        self.opt_d = adam(self.d.parameters(), o.lr, (0.5, 0.999))
         rule = constant_then_linear(total_steps)
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, rule)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, rule)

@@ -16,7 +16,7 @@ from ..data.image_io import load_rgb
 from ..losses import gan_loss, set_requires_grad
 from ..metrics import psnr_y, ssim_y
 from ..task import Task
-from .common import EMA, cosine_lambda, unwrap, warm_start
+from .common import EMA, adam, cosine_lambda, unwrap, warm_start
 from .recipe import Recipe
 
 
@@ -74,7 +74,7 @@ class SRGANRecipe(Recipe):
         if o.init:
             warm_start(self.g, "srresnet", self.g_config, o.init)
         self.ema = EMA(self.g, o.ema)
-        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=o.lr, betas=(0.9, 0.99))
+        self.opt_g = adam(self.g.parameters(), o.lr, (0.9, 0.99))
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(
             self.opt_g, cosine_lambda(total_steps, warmup=min(200, total_steps // 20)))
         self.nets = {"g": self.g}
@@ -82,7 +82,7 @@ class SRGANRecipe(Recipe):
             from ..lossnet import loss_network
 
             self.d = PatchGAN(PatchGANConfig(in_channels=3, ndf=32, n_layers=3, norm="none")).to(device)
-            self.opt_d = torch.optim.Adam(self.d.parameters(), lr=o.lr, betas=(0.9, 0.99))
+            self.opt_d = adam(self.d.parameters(), o.lr, (0.9, 0.99))
             self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, cosine_lambda(total_steps))
             self.lossnet = loss_network(o.loss_net).to(device)
             self.nets["d"] = self.d

@@ -13,7 +13,7 @@ from ..data.datasets import PhotoCrops, to_tensor
 from ..data.image_io import load_rgb
 from ..losses import gram, total_variation
 from ..task import Task
-from .common import unwrap
+from .common import adam, unwrap
 from .recipe import Recipe
 
 
@@ -65,7 +65,7 @@ class StyleRecipe(Recipe):
         self.device = device
         self.config = TransformerNetConfig(width=o.width, res_blocks=o.res_blocks)
         self.net = TransformerNet(self.config).to(device)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=o.lr)
+        self.opt = adam(self.net.parameters(), o.lr)
         self.lossnet = loss_network(o.loss_net, o.loss_weights or None).to(device)
         painting = load_rgb(o.style)
         s = o.style_size / max(painting.size)
