@@ -53,6 +53,7 @@ dist.all_gather_object(names, seen)
 if dist.get_rank() == 0:
     Path({report!r}).write_text(json.dumps({{"same_weights": bool(torch.equal(*gathered)),
                                              "batches": names}}))
+dist.barrier()  # both ranks done with gloo before either tears its pairs down
 dist.destroy_process_group()
 """
 
