@@ -10,29 +10,21 @@ Run: python benchmarks/conv_kernels.py
 """
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from benchmarks.common import emit, machine  # noqa: E402
+from benchmarks.common import emit, machine, median_seconds  # noqa: E402
 from torch.nn.functional import pixel_shuffle  # noqa: E402
 
 from i2i.archs.fast_conv import _NNPACKConvolution, _per_image, nnpack_available, polyphase_weight  # noqa: E402
 
 
 def per_image_ms(fn, batch: int, repeats: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000 / batch
+    return median_seconds(fn, repeats) * 1000 / batch
 
 
 def up_convolutions() -> None:

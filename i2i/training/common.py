@@ -31,7 +31,8 @@ class EMA:
 def adam(params, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Adam:
     """Adam with PyTorch's fused kernel: one pass over all parameters instead of a dozen
     elementwise ops per tensor. For unet_256's 54M parameters on this project's 2-core CPU that
-    was 52 instead of 252 ms per step (benchmarks/train_speed.py prints the loop's gain)."""
+    was 52 instead of 252 ms per step (a one-off timing, median of 5, 2 threads;
+    benchmarks/train_speed.py prints the whole loop's gain)."""
     return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
 
 
