@@ -117,6 +117,7 @@ class Trainer:
         self.records: list[dict] = []
         self.train_seconds = 0.0
         self._stop_requested = False
+        self._owns_process_group = False
 
     # ---- public ----
     def run(self, resume: bool = False) -> RunResult:
@@ -161,6 +162,7 @@ class Trainer:
             exported = self.recipe.export(self.run_dir, self._provenance(step, metrics, finished))
             self.on_event("done", {"step": step, "finished": finished, "exported": exported})
         self._barrier()
+        self._close_process_group()
         return RunResult(self.run_dir, step, finished, exported, metrics)
 
     # ---- the loop ----
@@ -190,7 +192,7 @@ class Trainer:
                 self._save_checkpoint(step)
                 last_ckpt = now
             out_of_time = loop.max_minutes is not None and now - started > loop.max_minutes * 60
-            if self._stop_requested or out_of_time or step >= loop.steps:
+            if self._all_agree_to_stop(self._stop_requested or out_of_time) or step >= loop.steps:
                 break
         return step
 
@@ -308,7 +310,29 @@ class Trainer:
                 torch.cuda.set_device(device)
             if not dist.is_initialized():
                 dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+                self._owns_process_group = True
         return device
+
+    def _close_process_group(self) -> None:
+        """Tear down the process group this trainer started, before the interpreter exits:
+        gloo's worker threads outliving it can abort the process at exit (SIGABRT, "terminate
+        called without an active exception") after a good run."""
+        if self._owns_process_group:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+            self._owns_process_group = False
+
+    def _all_agree_to_stop(self, stop: bool) -> bool:
+        """Stop when any process wants to: clocks and Ctrl-C reach processes at different
+        steps, and one that stopped alone would leave the others waiting in a collective."""
+        if self.world == 1:
+            return stop
+        import torch.distributed as dist
+
+        flag = torch.tensor([float(stop)], device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
     def _synchronize(self, device) -> None:
         """Start every process from rank 0's weights; synchronized batch norm on CUDA (it has
