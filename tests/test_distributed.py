@@ -45,33 +45,26 @@ recipe.train_step = train_step
 loop = LoopOptions(steps=4, log_every=1, sample_every=100, workers=0, threads=1, seed=3)
 trainer = Trainer(recipe, loop, Path({run!r}), batch_size=2)
 trainer.run()
-closed = not dist.is_initialized()  # the trainer tears down the process group it started
-dist.init_process_group("gloo")
+# No collectives after the run: each process reports to its own file.
 flat = torch.cat([p.detach().flatten() for p in recipe.g.parameters()])
-gathered = [torch.zeros_like(flat) for _ in range(2)]
-dist.all_gather(gathered, flat)
-names = [None, None]
-dist.all_gather_object(names, seen)
-if dist.get_rank() == 0:
-    Path({report!r}).write_text(json.dumps({{"same_weights": bool(torch.equal(*gathered)), "closed": closed,
-                                             "batches": names}}))
-dist.barrier()  # both ranks done with gloo before either tears its pairs down
-dist.destroy_process_group()
+Path({report!r}.format(os.environ["RANK"])).write_text(json.dumps({{
+    "weights": hashlib.sha1(flat.numpy().tobytes()).hexdigest(), "batches": seen,
+    "closed": not dist.is_initialized()}}))  # the trainer tears down the process group it started
 """
 
 
 def test_two_processes_train_then_resume_alone(data, tmp_path):
     from i2i.training.api import resume
 
-    run, report = tmp_path / "run", tmp_path / "report.json"
+    run, report = tmp_path / "run", str(tmp_path / "report{}.json")
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(tests=str(ROOT / "tests"), data=str(data), run=str(run), report=str(report)))
-    r = subprocess.run([*TORCHRUN, str(script)], capture_output=True, cwd=ROOT, timeout=600,
+    r = subprocess.run([*TORCHRUN, str(script)], capture_output=True, cwd=ROOT, timeout=300,
                        env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr.decode()[-3000:]
-    result = json.loads(report.read_text())
-    assert result["same_weights"] and result["closed"]
-    rank0, rank1 = result["batches"]
+    rank0, rank1 = (json.loads(Path(report.format(rank)).read_text()) for rank in (0, 1))
+    assert rank0["weights"] == rank1["weights"] and rank0["closed"] and rank1["closed"]
+    rank0, rank1 = rank0["batches"], rank1["batches"]
     assert len(rank0) == len(rank1) == 2 and not set(rank0) & set(rank1)
     resumed = resume(run)  # one process continues the two-process run
     assert resumed.finished and resumed.step == 4
