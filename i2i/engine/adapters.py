@@ -69,8 +69,8 @@ class RGBAdapter:
             if self.preserve_color:
                 lab_in, lab_out = rgb_to_lab(src), rgb_to_lab(out[None])
                 out = lab_to_rgb(torch.cat([lab_out[:, :1], lab_in[:, 1:]], 1))[0]
-            out = self.strength * out + (1 - self.strength) * src[0]
-        pixels = to_hwc(out.clamp(0, 1))
+            out = (self.strength * out + (1 - self.strength) * src[0]).clamp(0, 1)
+        pixels = to_hwc(out)  # the runner has clamped the network's output
         if (pixels.shape[1], pixels.shape[0]) != size:
             pixels = resize_pixels(pixels, size)
         pixels = self._reduce_channels(img, pixels)
