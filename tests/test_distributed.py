@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,19 @@ from i2i.training.loop import _StepSampler
 
 ROOT = Path(__file__).resolve().parent.parent
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"]
+
+
+def torchrun(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """torchrun with two processes; on a timeout its workers die too (not only the launcher)."""
+    proc = subprocess.Popen([*TORCHRUN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def test_sampler_gives_ranks_disjoint_samples():
@@ -59,8 +73,7 @@ def test_two_processes_train_then_resume_alone(data, tmp_path):
     run, report = tmp_path / "run", str(tmp_path / "report{}.json")
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(tests=str(ROOT / "tests"), data=str(data), run=str(run), report=str(report)))
-    r = subprocess.run([*TORCHRUN, str(script)], capture_output=True, cwd=ROOT, timeout=300,
-                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    r = torchrun(str(script))
     assert r.returncode == 0, r.stderr.decode()[-3000:]
     rank0, rank1 = (json.loads(Path(report.format(rank)).read_text()) for rank in (0, 1))
     assert rank0["weights"] == rank1["weights"] and rank0["closed"] and rank1["closed"]
@@ -85,9 +98,7 @@ def test_folder_job_processes_every_input_exactly_once(data, tmp_path):
     for f in files:
         Image.open(f).resize((32, 32)).save(src / f.name)
     (src / "broken.png").write_bytes(b"nope")
-    r = subprocess.run([*TORCHRUN, "-m", "i2i", "translate", "--model", str(model), str(src), "-o",
-                        str(tmp_path / "out"), "--json"], capture_output=True, cwd=ROOT, timeout=600,
-                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    r = torchrun("-m", "i2i", "translate", "--model", str(model), str(src), "-o", str(tmp_path / "out"), "--json")
     assert r.returncode != 0  # the broken input on one rank fails the whole job
     lines = [json.loads(line) for line in r.stdout.decode().splitlines() if line.startswith("{")]
     inputs = sorted(Path(line["input"]).name for line in lines)
