@@ -72,7 +72,7 @@ def test_two_processes_train_then_resume_alone(data, tmp_path):
 
     run, report = tmp_path / "run", str(tmp_path / "report{}.json")
     script = tmp_path / "worker.py"
-    script.write_text(WORKER.format(tests=str(ROOT / "tests"), data=str(data), run=str(run), report=str(report)))
+    script.write_text(WORKER.format(tests=str(ROOT / "tests"), data=str(data), run=str(run), report=report))
     r = torchrun(str(script))
     assert r.returncode == 0, r.stderr.decode()[-3000:]
     rank0, rank1 = (json.loads(Path(report.format(rank)).read_text()) for rank in (0, 1))
