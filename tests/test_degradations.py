@@ -124,3 +124,11 @@ def test_fixed_degradation_is_seeded_by_file_name(data):
     seed = fd.seed_for(data / "sr/val/Set5/bird.png")
     a, b = fd(hr, 4, seed), fd(hr, 4, seed)
     assert a.size == (72, 72) and np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_overrides_replace_only_the_named_ranges():
+    d = dg.RealDegradation().with_overrides({"first": {"noise_range": [1, 15]}, "final_sinc_prob": 0.5})
+    assert d.first.noise_range == (1, 15) and d.first.jpeg_range == (30.0, 95.0) and d.final_sinc_prob == 0.5
+    assert d.second == dg.RealDegradation().second
+    with pytest.raises(ValueError, match="noise_rang"):
+        dg.RealDegradation().with_overrides({"first": {"noise_rang": [1, 2]}})

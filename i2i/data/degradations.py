@@ -86,6 +86,22 @@ class RealDegradation:
         return cls(first=stage(d["first"]), second=stage(d["second"]),
                    final_sinc_prob=d.get("final_sinc_prob", 0.8))
 
+    def with_overrides(self, overrides: dict) -> "RealDegradation":
+        """A copy with some fields replaced, e.g. {"first": {"noise_range": [1, 15]}}.
+        Raises ValueError naming an unknown field."""
+        merged = self.to_dict()
+        for key, value in overrides.items():
+            if key not in merged:
+                raise ValueError(f"unknown degradation option {key!r}; known: {', '.join(merged)}")
+            if isinstance(merged[key], dict):
+                unknown = sorted(set(value) - set(merged[key]))
+                if unknown:
+                    raise ValueError(f"unknown option(s) of stage {key!r}: {', '.join(unknown)}")
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+        return RealDegradation.from_dict(merged)
+
     def __call__(self, hr: torch.Tensor, scale: int, rng: np.random.Generator) -> torch.Tensor:
         """(C, H, W) HR in [0, 1] -> (C, H // scale, W // scale) degraded LR, 8-bit quantised."""
         h, w = hr.shape[-2:]
