@@ -193,7 +193,8 @@ def _checked_config(info: ModelInfo, shapes: dict, path: Path):
         cfg = config_from_dict(spec.config, info.options)
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: bad options for {info.arch}: {_one_line(e)}") from None
-    problem = _options_against_shapes(spec, cfg, shapes) or _task_against_arch(info.task, spec, cfg)
+    problem = (_options_against_shapes(spec, cfg, shapes) or _task_against_arch(info.task, spec, cfg)
+               or _shape_mismatch(spec, cfg, shapes))
     if problem:
         raise CheckpointError(f"{path}: {problem}")
     return spec.for_config(cfg), cfg
@@ -311,12 +312,9 @@ def _canonical(obj, path: Path) -> dict:
 # ---- checks before building -------------------------------------------------------------------
 
 def _options_against_shapes(spec: ArchSpec, cfg, shapes: dict) -> str | None:
-    """Why the options do not describe these tensors, or None.
-
-    First the options the tensors determine (channels, blocks, scale, ...), read from their
-    shapes: a config that disagrees is refused before anything of its size is built. Then the
-    module is built on the meta device (no memory) and every key and shape compared.
-    """
+    """Why the options do not describe these tensors, or None: the options the tensors
+    determine (channels, blocks, scale, ...) read from their shapes, so that a config that
+    disagrees is refused before anything of its size is built."""
     if spec.from_weights is not None:  # spandrel: the module is sized by its tensors alone
         from .archs import spandrel_models
 
@@ -339,12 +337,16 @@ def _options_against_shapes(spec: ArchSpec, cfg, shapes: dict) -> str | None:
         if have != value:
             return (f"metadata option {key} = {getattr(cfg, key)!r} disagrees with the tensors "
                     f"({derived[key]!r})")
-    return _shape_mismatch(spec, cfg, shapes)
+    return None
 
 
 def _shape_mismatch(spec: ArchSpec, cfg, shapes: dict) -> str | None:
+    """Every key and shape of the module these options build (on the meta device: no memory,
+    and only once the options agree with the shapes) against the file's tensors."""
     import torch
 
+    if spec.from_weights is not None:
+        return None
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in spec.build(cfg).state_dict().items()}
     missing = [k for k in expected if k not in shapes]
@@ -502,8 +504,7 @@ def _drop_legacy_instance_norm(state, norm: str) -> dict:
 def _detect_ours(state: dict, path: Path):
     """(clean state, info) for a layout i2i's own architectures hold, or None."""
     try:
-        for arch, kind in (("srresnet", "upscale"), ("transformer_net", "stylize"),
-                           ("unet", "translate"), ("resnet", "translate")):
+        for arch in ("srresnet", "transformer_net", "unet", "resnet"):
             options = OPTIONS_FROM_SHAPES[arch](state)
             if options is not None:
                 break

@@ -143,9 +143,10 @@ class UpsampleConvLayer(nn.Module):
 
 
 class TransformerNet(nn.Module):
-    def __init__(self):
+    # in_nc/out_nc: upstream hard-codes 3; a grayscale variant keeps the same key layout.
+    def __init__(self, in_nc=3, out_nc=3):
         super().__init__()
-        self.conv1 = ConvLayer(3, 32, kernel_size=9, stride=1)
+        self.conv1 = ConvLayer(in_nc, 32, kernel_size=9, stride=1)
         self.in1 = nn.InstanceNorm2d(32, affine=True)
         self.conv2 = ConvLayer(32, 64, kernel_size=3, stride=2)
         self.in2 = nn.InstanceNorm2d(64, affine=True)
@@ -156,7 +157,7 @@ class TransformerNet(nn.Module):
         self.in4 = nn.InstanceNorm2d(64, affine=True)
         self.deconv2 = UpsampleConvLayer(64, 32, kernel_size=3, stride=1, upsample=2)
         self.in5 = nn.InstanceNorm2d(32, affine=True)
-        self.deconv3 = ConvLayer(32, 3, kernel_size=9, stride=1)
+        self.deconv3 = ConvLayer(32, out_nc, kernel_size=9, stride=1)
         self.relu = nn.ReLU()
 
     def forward(self, X):

@@ -153,3 +153,33 @@ def test_nnpack_convolutions_match_the_default_kernels(arch_id):
         assert torch.allclose(module(x), expected, atol=1e-4)
         # The swapped module still saves under the same keys.
         assert module.state_dict().keys() == build(arch_id, SMALL[arch_id])[0].state_dict().keys()
+
+
+# Options that leave no trace in the weights (so nothing can be sized by them).
+NOT_IN_WEIGHTS = {"unet": {"dropout"}}
+VARIANTS = {  # non-default options whose reading from shapes is easy to get wrong
+    "unet": [{"norm": "instance", "in_channels": 1, "out_channels": 2}],
+    "resnet": [{"norm": "batch", "dropout": True, "out_channels": 1}],
+    "srresnet": [{"upsampler": "direct", "scale": 3}, {"scale": 4, "in_channels": 1}],
+    "transformer_net": [{"in_channels": 1}],
+    "patchgan": [{"n_layers": 0, "norm": "instance"}, {"n_layers": 2, "in_channels": 3}],
+}
+
+
+@pytest.mark.parametrize("arch_id", BUILT)
+def test_every_option_that_sizes_a_module_is_read_from_its_shapes(arch_id):
+    """Metadata is checked against these readings before a module is built (issue 17, item 11)."""
+    from i2i.checkpoint import OPTIONS_FROM_SHAPES
+
+    reader = OPTIONS_FROM_SHAPES[arch_id]
+    for variant in [{}, *VARIANTS.get(arch_id, [])]:
+        with torch.device("meta"):
+            module, cfg = build(arch_id, {**SMALL[arch_id], **variant})
+        derived = reader(module.state_dict())
+        fields = {f.name for f in dataclasses.fields(cfg)} - NOT_IN_WEIGHTS.get(arch_id, set())
+        assert set(derived) == fields, (arch_id, variant)
+        for key, value in derived.items():
+            if key == "norm":
+                assert (value == "batch") == (cfg.norm == "batch")
+            else:
+                assert value == getattr(cfg, key), (arch_id, variant, key)

@@ -5,7 +5,6 @@ compared with spandrel's own forward."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -15,6 +14,7 @@ import torch
 from PIL import Image
 
 import peers
+from conftest import start_cli
 from i2i.checkpoint import convert, load_model, read_info
 from i2i.errors import CheckpointError
 
@@ -121,13 +121,6 @@ def cli_runs(photo, tmp_path_factory):
         runs[name] = (subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr),
                       out, descriptor)
     return runs
-
-
-def start_cli(*args) -> subprocess.Popen:
-    """The real CLI, as tests/conftest.py runs it, but not waited for (one thread each)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "i2i", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
 
 
 def make_gray_model(folder):

@@ -39,7 +39,8 @@ def check_task(command: str, model) -> None:
 
     kind = model.task.kind
     if kind not in ACCEPTS[command]:
-        raise UsageError(f"{model.path}: a {kind} model; `i2i {command}` runs "
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise UsageError(f"{model.path}: {article} {kind} model; `i2i {command}` runs "
                          f"{' and '.join(ACCEPTS[command])} models (run this one with "
                          f"`{RUNS_KIND[kind]} {model.path}`)")
 
