@@ -21,7 +21,12 @@ from i2i.errors import CheckpointError
 spandrel = pytest.importorskip("spandrel")
 from spandrel import MAIN_REGISTRY  # noqa: E402
 from spandrel.architectures.Compact import Compact  # noqa: E402
+from spandrel.architectures.DAT import DAT  # noqa: E402
+from spandrel.architectures.DnCNN import DnCNN  # noqa: E402
 from spandrel.architectures.ESRGAN import ESRGAN  # noqa: E402
+from spandrel.architectures.HAT import HAT  # noqa: E402
+from spandrel.architectures.OmniSR import OmniSR  # noqa: E402
+from spandrel.architectures.PLKSR import PLKSR  # noqa: E402
 from spandrel.architectures.RealCUGAN import UpCunet2x  # noqa: E402
 from spandrel.architectures.SPAN import SPAN  # noqa: E402
 from spandrel.architectures.SwinIR import SwinIR  # noqa: E402
@@ -181,6 +186,37 @@ def test_converted_checkpoint_reloads_without_detection(family, tmp_path, monkey
         assert torch.allclose(loaded.module(x).clamp(0, 1), descriptor(x), atol=1e-5)
 
 
+MORE_FAMILIES = {  # in-process only: the same path as the CLI runs above, without a process each
+    "HAT": lambda: HAT(img_size=16, embed_dim=12, depths=(1,), num_heads=(2,), window_size=4, mlp_ratio=2,
+                       upscale=2, upsampler="pixelshuffle", compress_ratio=3, squeeze_factor=3),
+    "DAT": lambda: DAT(img_size=16, embed_dim=16, split_size=[2, 4], depth=[1], num_heads=[2],
+                       expansion_factor=2, upscale=2, upsampler="pixelshuffle"),
+    "OmniSR": lambda: OmniSR(num_feat=8, block_num=1, window_size=4, up_scale=2),
+    "PLKSR": lambda: PLKSR(dim=8, n_blocks=2, upscaling_factor=2, kernel_size=7),
+    "DnCNN": lambda: DnCNN(in_nc=3, out_nc=3, nc=8, nb=17),  # a 1x restoration (denoise) model
+}
+
+
+@pytest.mark.parametrize("arch", sorted(MORE_FAMILIES))
+def test_more_families_run_like_spandrel(arch, tmp_path):
+    from i2i.data.image_io import ImageData
+    from i2i.engine.adapters import RGBAdapter
+    from i2i.engine.engine import Engine
+
+    torch.manual_seed(0)
+    state = {k: v.clone() for k, v in MORE_FAMILIES[arch]().eval().state_dict().items()}
+    torch.save({"params": state}, tmp_path / f"{arch}.pth")
+    model = load_model(tmp_path / f"{arch}.pth")
+    descriptor = MAIN_REGISTRY.load(dict(state)).eval()
+    assert model.config.arch == arch
+    assert model.task.kind == ("restore" if descriptor.scale == 1 else "upscale")
+    image = ImageData(pixels=np.random.default_rng(0).random((26, 30, 3), dtype=np.float32))
+    got = Engine(model, RGBAdapter(task=model.task)).run_image(image).pixels
+    expected = descriptor(torch.from_numpy(image.pixels).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+    assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-4
+    assert expected.std() > 0.01
+
+
 def test_descriptor_requirements_reach_the_engine(tmp_path):
     """Size requirements, tiling advice and precision flags come from spandrel's descriptor."""
     swinir = load_model(make_family("swinir", tmp_path)[0])
@@ -288,3 +324,24 @@ EXTRA_REGISTRY.add(ArchSupport.from_architecture(TinyNCArch()))
 
     assert "NON-COMMERCIAL" in summary(tmp_path / "nc.pth", model.info)["licence"]
     monkeypatch.delitem(sys.modules, "spandrel_extra_arches")
+
+
+def test_rgba_model_gets_alpha_and_gives_it(tmp_path):
+    """A 4-channel model takes RGB + alpha and its fourth output channel is the output alpha."""
+    from i2i.data.image_io import ImageData
+    from i2i.engine.adapters import RGBAdapter
+    from i2i.engine.engine import Engine
+
+    torch.manual_seed(0)
+    module = ESRGAN(in_nc=4, out_nc=4, num_filters=8, num_blocks=1, scale=2).eval()
+    torch.save(module.state_dict(), tmp_path / "2x-rgba.pth")
+    model = load_model(tmp_path / "2x-rgba.pth")
+    assert (model.task.in_space, model.task.out_space) == ("RGBA", "RGBA")
+    g = np.random.default_rng(0)
+    image = ImageData(pixels=g.random((12, 16, 3), dtype=np.float32), alpha=g.random((12, 16), dtype=np.float32))
+    got = Engine(model, RGBAdapter(task=model.task)).run_image(image)
+    x = torch.from_numpy(np.dstack([image.pixels, image.alpha])).permute(2, 0, 1)[None]
+    expected = MAIN_REGISTRY.load(module.state_dict())(x)[0].permute(1, 2, 0).numpy()
+    assert np.abs(got.pixels - expected[..., :3]).max() < 1e-4
+    # The alpha goes through the same exact-size resize as any alpha: equal at the model's scale.
+    assert got.alpha.shape == (24, 32) and np.abs(got.alpha - expected[..., 3]).max() < 1e-4
