@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .archs.common import ArchSpec, config_from_dict
@@ -120,12 +120,26 @@ def read_info(path) -> ModelInfo:
     """Metadata of one of our checkpoints, checked against its tensor shapes (read from the
     header, not the tensors): cheap enough for `i2i info` and listing. CheckpointError otherwise."""
     path = Path(path)
+    return _naming_the_file(path, _read_info, path)
+
+
+def _read_info(path: Path) -> ModelInfo:
     shapes, meta = _read_header(path)
     if "arch" not in meta:
         raise CheckpointError(f"{path}: has no i2i metadata; convert it with `i2i convert`")
     info = _info_from_metadata(meta, path)
     _checked_config(info, shapes, path)
     return info
+
+
+def _naming_the_file(path: Path, fn, *args):
+    """fn(*args), with any failure we did not foresee turned into one line naming the file."""
+    try:
+        return fn(*args)
+    except CheckpointError:
+        raise
+    except Exception as e:
+        raise CheckpointError(f"{path}: cannot load: {type(e).__name__}: {_one_line(e)}") from None
 
 
 def model_info(path) -> ModelInfo:
@@ -148,12 +162,7 @@ def load_model(path, device="cpu") -> LoadedModel:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        return _load(path, device)
-    except CheckpointError:
-        raise
-    except Exception as e:  # a failure we did not foresee still names the file, on one line
-        raise CheckpointError(f"{path}: cannot load: {type(e).__name__}: {_one_line(e)}") from None
+    return _naming_the_file(path, _load, path, device)
 
 
 def _load(path: Path, device) -> LoadedModel:
@@ -326,8 +335,10 @@ def _options_against_shapes(spec: ArchSpec, cfg, shapes: dict) -> str | None:
         return f"i2i cannot check {spec.id} options against tensors"
     try:
         derived = reader(shapes)
-    except ValueError as e:
+    except ValueError as e:  # the reader's own words: a layout i2i's architecture cannot hold
         return str(e)
+    except (IndexError, KeyError, TypeError):  # shapes of the wrong rank and the like
+        derived = None
     if derived is None:
         return f"its tensors are not a {spec.id} layout"
     for key, value in derived.items():
@@ -551,8 +562,6 @@ def _load_with_spandrel(state: dict, path: Path, device) -> LoadedModel:
                     scale=cfg.scale, in_space=in_space, out_space=out_space)
     except ValueError as e:
         raise CheckpointError(f"{path}: {e}") from None
-    from dataclasses import asdict
-
     info = ModelInfo(arch="spandrel", options=asdict(cfg), task=task, name=path.stem,
                      description=f"{cfg.arch} ({cfg.purpose}) detected by spandrel",
                      training={"source": f"converted from {path}"})

@@ -123,16 +123,14 @@ def translate(
 
     Example: i2i translate --model weights/facades-label2photo.safetensors labels/ -o photos/
     """
-    from ..engine.adapters import ColorizeAdapter, RGBAdapter
+    from ..engine.adapters import RGBAdapter
     from ..models import resolve
 
     if not model:
-        raise typer.BadParameter("--model is required (a checkpoint file or a shipped model name)")
+        raise typer.BadParameter("--model is required (a checkpoint file or a model name)")
 
     def adapter(m):
-        if m.task.out_space == "ab":
-            return ColorizeAdapter(task=m.task, multiple=m.spec.size_multiple(m.config))
-        return RGBAdapter(task=m.task, keep_gray=m.task.kind in ("upscale", "restore"))
+        return RGBAdapter(task=m.task, keep_gray=m.task.kind == "restore")
 
     run_job(resolve(model), adapter, inputs, output, command="translate", ext=ext, suffix=suffix, quality=quality,
             overwrite=overwrite, skip_existing=skip_existing, device=device, batch_size=batch_size,

@@ -43,7 +43,8 @@ def luma(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def network_input(img: ImageData, space: str) -> torch.Tensor:
-    """The image as a network of this input space takes it: (1, 3 or 4, H, W) in [0, 1]."""
+    """The image as a network of this input space takes it: (C, H, W) in [0, 1], C = 1 for gray
+    (an RGB image's luma), 3 for RGB (a gray image repeated), 4 for RGBA (alpha 1 if none)."""
     x = to_chw(img.pixels)
     if space == "gray":
         return x if x.shape[0] == 1 else luma(x)
