@@ -68,5 +68,6 @@ SPEC = ArchSpec(
     config=ResnetConfig,
     build=ResnetGenerator,
     size_multiple=lambda cfg: 4,
+    channels=lambda cfg: (cfg.in_channels, cfg.out_channels),
     receptive_margin=64,
 )

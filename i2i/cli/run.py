@@ -21,7 +21,31 @@ def _split_output(inputs: list[str], output: str | None) -> tuple[list[str], str
     return inputs[:-1], inputs[-1]
 
 
-def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, overwrite,
+# The model kinds (Task.kind) each command runs; any other is refused before an image is read.
+ACCEPTS = {
+    "upscale": ("upscale", "restore"),
+    "translate": ("translate", "restore"),
+    "stylize": ("stylize",),
+    "colorize": ("colorize",),
+}
+RUNS_KIND = {"upscale": "i2i upscale --model", "restore": "i2i upscale --model",
+             "translate": "i2i translate --model", "stylize": "i2i stylize --style",
+             "colorize": "i2i colorize --model"}
+
+
+def check_task(command: str, model) -> None:
+    """UsageError (exit 2), one line, when the model's task is not one this command runs."""
+    from ..errors import UsageError
+
+    kind = model.task.kind
+    if kind not in ACCEPTS[command]:
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise UsageError(f"{model.path}: {article} {kind} model; `i2i {command}` runs "
+                         f"{' and '.join(ACCEPTS[command])} models (run this one with "
+                         f"`{RUNS_KIND[kind]} {model.path}`)")
+
+
+def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, quality, overwrite,
             skip_existing, device, batch_size, precision, tile, tile_overlap, quiet, as_json,
             max_pixels, load=None) -> None:
     """Shared body of every inference command; exits 1 if any input failed.
@@ -44,6 +68,7 @@ def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, o
     if out == "-" and len(jobs) != 1:
         raise typer.BadParameter("-o - (stdout) takes exactly one input image")
     model = (load or load_model)(model_path)
+    check_task(command, model)
     engine = Engine(model, make_adapter(model), device=device, batch_size=batch_size,
                     precision=precision, tile=tile, tile_overlap=tile_overlap, max_pixels=max_pixels)
     quiet = quiet or as_json
@@ -90,28 +115,26 @@ def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, o
 @app.command("translate")
 def translate(
     inputs: Inputs, output: Output = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Generator checkpoint (ours or a peer's).")] = "",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `i2i models`) or checkpoint file (ours or a peer's).")] = "",
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
     quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
 ):
-    """Run any generator checkpoint over images.
+    """Run an image-to-image translation model (or a 1x restoration model) over images.
 
     Example: i2i translate --model weights/facades-label2photo.safetensors labels/ -o photos/
     """
-    from ..engine.adapters import ColorizeAdapter, RGBAdapter
+    from ..engine.adapters import RGBAdapter
     from ..models import resolve
 
     if not model:
-        raise typer.BadParameter("--model is required (a checkpoint file or a shipped model name)")
+        raise typer.BadParameter("--model is required (a checkpoint file or a model name)")
 
     def adapter(m):
-        if m.task.out_space == "ab":
-            return ColorizeAdapter(task=m.task, multiple=m.spec.size_multiple(m.config))
-        return RGBAdapter(task=m.task, keep_gray=m.task.kind == "upscale")
+        return RGBAdapter(task=m.task, keep_gray=m.task.kind == "restore")
 
-    run_job(resolve(model), adapter, inputs, output, ext=ext, suffix=suffix, quality=quality,
+    run_job(resolve(model), adapter, inputs, output, command="translate", ext=ext, suffix=suffix, quality=quality,
             overwrite=overwrite, skip_existing=skip_existing, device=device, batch_size=batch_size,
             precision=precision, tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json,
             max_pixels=max_pixels)
@@ -121,16 +144,16 @@ def translate(
 def upscale(
     inputs: Inputs, output: Output = None,
     scale: Annotated[Optional[float], typer.Option(help="Any factor >= 1: the nearest model, then an exact resize (default: 4, or the --model's own).", min=1.0)] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name or file. Default upscale-x4-real, for photos as they come (JPEG, noise, blur); upscale-x4 / upscale-x2 for clean inputs (renders, lossless scans, benchmarks), upscale-x4-gan for clean inputs with more texture.")] = "",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (any in `i2i models`) or file (ours, or ESRGAN, Real-ESRGAN, SwinIR, ... through spandrel). Default upscale-x4-real, for photos as they come (JPEG, noise, blur); upscale-x4 / upscale-x2 for clean inputs (renders, lossless scans, benchmarks), upscale-x4-gan for clean inputs with more texture.")] = "",
     denoise: Annotated[Optional[float], typer.Option(help="0..1, real-world model only: 0 keeps the GAN model's texture, 1 is its PSNR stage (cleanest, smoothest); in between blends the two networks.", min=0.0, max=1.0)] = None,
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
     quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
 ):
-    """Upscale images with a super-resolution model (x4 by default).
+    """Upscale images with a super-resolution model (x4 by default), or run a 1x restoration model.
 
-    Example: i2i upscale photos/ -o big/ --scale 3
+    Example: i2i upscale photos/ -o big/ --scale 3 ; i2i upscale --model RealESRGAN_x4plus.pth photo.jpg -o out.png
     """
     from ..engine.adapters import RGBAdapter
     from ..models import resolve, shipped
@@ -145,7 +168,7 @@ def upscale(
         return loaded if denoise is None else with_denoise(loaded, denoise, resolve)
 
     run_job(path, lambda m: RGBAdapter(task=m.task, keep_gray=True, out_scale=scale), inputs, output,
-            ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
+            command="upscale", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
             tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
             load=load)
@@ -174,7 +197,7 @@ def _default_sr(scale: float, models: dict) -> str:
 def stylize(
     inputs: Annotated[Optional[list[str]], typer.Argument(help="Images, folders, globs or -; without -o the last is the output.")] = None,
     output: Output = None,
-    style: Annotated[str, typer.Option(help="Shipped style name (see --list) or a checkpoint file.")] = "starry-night",
+    style: Annotated[str, typer.Option(help="Style name (see --list, `i2i models`) or a checkpoint file.")] = "starry-night",
     strength: Annotated[float, typer.Option(help="0..1: blend of the stylized image with the input.", min=0.0, max=1.0)] = 1.0,
     preserve_color: Annotated[bool, typer.Option("--preserve-color", help="Keep the input's colours; transfer luminance only.")] = False,
     list_styles: Annotated[bool, typer.Option("--list", help="List shipped styles and exit.")] = False,
@@ -202,7 +225,7 @@ def stylize(
         raise typer.BadParameter("give input images (or --list)")
     run_job(resolve(style, prefix="style-"),
             lambda m: RGBAdapter(task=m.task, strength=strength, preserve_color=preserve_color),
-            inputs, output, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
+            inputs, output, command="stylize", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
             tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels)
 
@@ -210,7 +233,7 @@ def stylize(
 @app.command("colorize")
 def colorize(
     inputs: Inputs, output: Output = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Colorization model name or file.")] = "colorize",
+    model: Annotated[str, typer.Option("--model", "-m", help="Colorization model name (see `i2i models`) or file.")] = "colorize",
     render_size: Annotated[int, typer.Option(help="Short side at which chroma is predicted.", min=32)] = 256,
     saturation: Annotated[float, typer.Option(help="Multiplier on the predicted colour.", min=0.0)] = 1.0,
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
@@ -228,6 +251,6 @@ def colorize(
     run_job(resolve(model),
             lambda m: ColorizeAdapter(task=m.task, render_size=render_size, saturation=saturation,
                                       multiple=m.spec.size_multiple(m.config)),
-            inputs, output, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
+            inputs, output, command="colorize", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
             tile=0, tile_overlap=None, quiet=quiet, as_json=as_json, max_pixels=max_pixels)

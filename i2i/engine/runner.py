@@ -58,7 +58,7 @@ class ModelRunner:
         if precision != "fp32":
             if self.device.type != "cuda":
                 raise UsageError(f"--precision {precision} needs a CUDA device; on {self.device.type} use fp32")
-            if not self.spec.half_precision:
+            if not (self.spec.half_precision if precision == "fp16" else self.spec.bfloat16):
                 raise UsageError(f"--precision {precision} is not supported by {self.spec.id}")
         return table[precision]
 
