@@ -79,6 +79,8 @@ def srgan(
     ema: Annotated[float, typer.Option(help="Decay of the exported EMA weights (lower for short runs).")] = 0.999,
     init: Annotated[Optional[Path], typer.Option(help="Stage-1 checkpoint for --gan.")] = None,
     name: Annotated[str, typer.Option(help="Name of the exported model.")] = "",
+    adv_weight: Annotated[float, typer.Option(help="--gan: adversarial loss weight.")] = 0.005,
+    perceptual_weight: Annotated[float, typer.Option(help="--gan: perceptual (feature L1) loss weight.")] = 1.0,
     degradation: Annotated[str, typer.Option(help="bicubic (clean downscales) or real (Real-ESRGAN's blur, noise, JPEG pipeline).")] = "bicubic",
     degradation_options: Annotated[str, typer.Option(help="JSON overrides of the real pipeline's ranges (see i2i/data/degradations.py), e.g. '{\"first\": {\"noise_range\": [1, 15]}}'.")] = "",
     sharpen_hr: Annotated[bool, typer.Option("--sharpen-hr", help="Unsharp-mask the HR targets (Real-ESRGAN's USM).")] = False,
@@ -104,6 +106,7 @@ def srgan(
         options = SRGANOptions(data=_tuple(data), val=_tuple(val), scale=scale, channels=channels,
                                blocks=blocks, upsampler=upsampler, crop=crop, lr=lr, gan=gan,
                                init=str(init or ""), name=name, ema=ema, batch_size=batch_size or 16,
+                               adv_weight=adv_weight, perceptual_weight=perceptual_weight,
                                degradation=degradation, sharpen_hr=sharpen_hr, discriminator=discriminator,
                                real_degradation=_real_degradation(degradation_options))
     _run("srgan", options, steps=steps, default_steps=20000, seed=seed, device=device, workers=workers,
