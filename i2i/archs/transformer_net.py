@@ -79,5 +79,7 @@ SPEC = ArchSpec(
     config=TransformerNetConfig,
     build=TransformerNet,
     size_multiple=lambda cfg: 4,
+    # a 9x9 reflection-padded stem, then 2x2 at 1/4 for the blocks' reflection padding and instance norm
+    min_size=lambda cfg: 8,
     receptive_margin=48,
 )
