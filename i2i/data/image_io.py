@@ -174,6 +174,11 @@ def _from_pil(im: Image.Image, fmt: str, *, text: dict | None = None, transposed
     icc, exif = im.info.get("icc_profile") or None, im.info.get("exif") or None
     meta = dict(format=fmt, exif=exif, dpi=_dpi(im.info, transposed), text=text or None)
     mode = im.mode
+    if mode == "F":  # floating-point samples (TIFF): scaled by their range, not clipped to 8 bits
+        arr = np.nan_to_num(np.asarray(im, dtype=np.float32))
+        peak = float(arr.max(initial=0))
+        arr = arr / (1 if peak <= 1 else 255 if peak <= 255 else 65535 if peak <= 65535 else peak)
+        return ImageData(np.clip(arr, 0, 1)[..., None], None, 16, icc_profile=icc, **meta)
     if mode in ("I;16", "I;16B", "I;16L", "I"):
         raw = np.asarray(im)
         arr = raw.astype(np.float32).clip(0, 65535) / 65535
@@ -186,10 +191,12 @@ def _from_pil(im: Image.Image, fmt: str, *, text: dict | None = None, transposed
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     elif mode in ("L", "RGB") and "transparency" in im.info:  # a tRNS colour key: one colour is see-through
         im = im.convert("LA" if mode == "L" else "RGBA")
-    elif mode in ("1", "F"):
+    elif mode == "1":
         im = im.convert("L")
-    elif mode == "PA":
+    elif mode in ("PA", "RGBa"):  # RGBa: premultiplied alpha (TIFF, PSD); Pillow divides it out
         im = im.convert("RGBA")
+    elif mode == "La":
+        im = im.convert("LA")
     elif mode not in ("L", "LA", "RGB", "RGBA"):  # CMYK, YCbCr, LAB, HSV...
         im, icc = _to_srgb(im, icc)
     arr = np.asarray(im, dtype=np.float32) / 255
@@ -228,13 +235,18 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | N
     return im.convert("RGB"), None
 
 
-def _is_deep_color(im: Image.Image, fmt: str) -> bool:
-    """A 16-bit colour or gray+alpha PNG/TIFF, which Pillow would decode at 8 bits."""
-    if fmt not in ("PNG", "TIFF") or im.mode not in ("RGB", "RGBA", "LA") or not im.tile:
-        return False
+def _rawmode(im: Image.Image) -> str:
+    """How the file stores its samples (e.g. 'RGB;16B', 'LA;16B'), from Pillow's header parse."""
+    if not im.tile:
+        return ""
     args = im.tile[0].args
     rawmode = args if isinstance(args, str) else (args[0] if args else "")
-    return isinstance(rawmode, str) and ";16" in rawmode
+    return rawmode if isinstance(rawmode, str) else ""
+
+
+def _is_deep_color(im: Image.Image, fmt: str) -> bool:
+    """A 16-bit colour or gray+alpha PNG/TIFF, which Pillow would decode at 8 bits."""
+    return fmt in ("PNG", "TIFF") and im.mode in ("RGB", "RGBA", "LA") and ";16" in _rawmode(im)
 
 
 def _read_deep_color(im: Image.Image, source, fmt: str) -> ImageData:
@@ -255,7 +267,7 @@ def _read_deep_color(im: Image.Image, source, fmt: str) -> ImageData:
     if arr.shape[2] in (2, 4):
         alpha, arr = arr[..., -1], arr[..., :-1]
     arr = arr[..., ::-1] if arr.shape[2] == 3 else arr  # OpenCV's BGR
-    if im.mode == "LA":
+    if _rawmode(im).startswith("LA"):  # gray+alpha: Pillow calls it RGBA, OpenCV gives BGRA
         arr = arr[..., :1]
     key = im.info.get("transparency")
     if alpha is None and isinstance(key, tuple) and arr.shape[2] == 3:  # tRNS colour key

@@ -52,6 +52,13 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Job], list[Skipped], list[Ski
             jobs.append(Job(STDIO, Path("stdin")))
             continue
         path = Path(item)
+        try:
+            path.stat()
+        except FileNotFoundError:
+            pass
+        except OSError as e:  # a folder above it cannot be read: this input fails, not the run
+            missing.append(Skipped(item, f"cannot access ({e.strerror or e})"))
+            continue
         if path.is_dir():
             jobs += _walk_folder(path, notes, missing)
         elif path.is_file():
@@ -221,7 +228,7 @@ def _look(job: Job, opts: OutputOptions, single: bool) -> tuple[Job, str | None,
     guess = readable_formats().get(job.rel.suffix.lower())
     if job.source != STDIO and (single or output_format(job, guess, False, opts, single)[0] in ALPHA_FORMATS):
         return job, guess, False
-    if job.source == STDIO:
+    if job.source == STDIO and job.data is None:
         job = replace(job, data=sys.stdin.buffer.read())
     from PIL import Image
 
