@@ -244,7 +244,7 @@ def test_every_way_of_naming_an_output_against_skip_and_overwrite(cli, x2, tmp_p
     for name, (job, options, target) in cases.items():
         target = tmp_path / target
 
-        def run(**extra):
+        def run(job=job, options=options, **extra):
             [r] = engine.process([job], OutputOptions(**options, **extra))
             return r
 

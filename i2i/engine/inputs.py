@@ -249,7 +249,7 @@ def _name_outputs(looked: list[tuple[Job, str | None, bool]], opts: OutputOption
     if opts.out == STDIO:
         return [replace(job, output=STDIO, format=fmt) for job, fmt, _ in first]
     groups = defaultdict(list)
-    for job, fmt, ext in first:
+    for job, _, ext in first:
         groups[_key(output_path(job, ext, opts, single))].append(job.source)
     planned = []
     for job, fmt, ext in first:
