@@ -18,6 +18,7 @@ SMALL = {
     "patchgan": {"ndf": 4},
     "srresnet": {"channels": 8, "blocks": 2},
     "transformer_net": {"width": 4, "res_blocks": 1},
+    "unet_discriminator": {"ndf": 4},
 }
 
 

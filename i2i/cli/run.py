@@ -24,8 +24,10 @@ def _split_output(inputs: list[str], output: str | None) -> tuple[list[str], str
 
 def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, overwrite,
             skip_existing, device, batch_size, precision, tile, tile_overlap, quiet, as_json,
-            max_pixels, max_output_pixels=None) -> None:
-    """Shared body of every inference command; exits 1 if any input failed."""
+            max_pixels, max_output_pixels=None, load=None) -> None:
+    """Shared body of every inference command; exits 1 if any input failed.
+
+    load(path) -> LoadedModel replaces load_model (e.g. to blend two models)."""
     from contextlib import closing
 
     from ..checkpoint import load_model
@@ -47,7 +49,7 @@ def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, o
     if size > 1:
         jobs = shard(jobs, rank, size)
         missing, clashes = (missing, clashes) if rank == 0 else ([], [])
-    model = load_model(model_path)
+    model = (load or load_model)(model_path)
     engine = Engine(model, make_adapter(model), device=device, batch_size=batch_size,
                     precision=precision, tile=tile, tile_overlap=tile_overlap, max_pixels=max_pixels,
                     max_output_pixels=max_output_pixels or DEFAULT_MAX_OUTPUT_PIXELS)
@@ -162,7 +164,8 @@ def translate(
 def upscale(
     inputs: Inputs, output: Output = None,
     scale: Annotated[Optional[float], typer.Option(help="Any factor from 1 to 16: the nearest model, then an exact resize (default: 4, or the --model's own).", min=1.0, max=16.0, callback=_finite)] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name (upscale-x2, upscale-x4, upscale-x4-gan) or file.")] = "",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name or file. Default upscale-x4-real, for photos as they come (JPEG, noise, blur); upscale-x4 / upscale-x2 for clean inputs (renders, lossless scans, benchmarks), upscale-x4-gan for clean inputs with more texture.")] = "",
+    denoise: Annotated[Optional[float], typer.Option(help="0..1, real-world model only: 0 keeps the GAN model's texture, 1 is its PSNR stage (cleanest, smoothest); in between blends the two networks.", min=0.0, max=1.0, callback=_finite)] = None,
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
@@ -176,18 +179,33 @@ def upscale(
     from ..engine.adapters import RGBAdapter
     from ..models import resolve, shipped
 
-    path = resolve(model, prefix="upscale-") if model else resolve(_nearest_sr(scale or 4, shipped()))
+    path = resolve(model, prefix="upscale-") if model else resolve(_default_sr(scale or 4, shipped()))
+
+    def load(p):
+        from ..checkpoint import load_model
+        from ..interpolation import with_denoise
+
+        loaded = load_model(p)
+        return loaded if denoise is None else with_denoise(loaded, denoise, resolve)
+
     run_job(path, lambda m: RGBAdapter(task=m.task, keep_gray=True, out_scale=scale), inputs, output,
             ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
             tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
-            max_output_pixels=max_output_pixels)
+            max_output_pixels=max_output_pixels, load=load)
 
 
-def _nearest_sr(scale: float, models: dict) -> str:
-    """The smallest shipped PSNR model whose factor reaches `scale`, else the largest."""
+REAL_WORLD_SR = ("upscale-x4-real", "upscale-x4-real-psnr")  # the defaults for photos, in order
+
+
+def _default_sr(scale: float, models: dict) -> str:
+    """The real-world x4 model (photos are rarely clean; the exact resize to `scale` follows),
+    else the smallest shipped clean PSNR model whose factor reaches `scale`, else the largest."""
     from ..errors import CheckpointError
 
+    real = next((n for n in REAL_WORLD_SR if n in models), None)
+    if real:
+        return real
     factors = sorted(int(n.removeprefix("upscale-x")) for n in models
                      if n.startswith("upscale-x") and n.removeprefix("upscale-x").isdigit())
     if not factors:

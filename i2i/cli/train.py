@@ -66,6 +66,9 @@ def srgan(
     ema: Annotated[float, typer.Option(help="Decay of the exported EMA weights (lower for short runs).")] = 0.999,
     init: Annotated[Optional[Path], typer.Option(help="Stage-1 checkpoint for --gan.")] = None,
     name: Annotated[str, typer.Option(help="Name of the exported model.")] = "",
+    degradation: Annotated[str, typer.Option(help="bicubic (clean downscales) or real (Real-ESRGAN's blur, noise, JPEG pipeline).")] = "bicubic",
+    sharpen_hr: Annotated[bool, typer.Option("--sharpen-hr", help="Unsharp-mask the HR targets (Real-ESRGAN's USM).")] = False,
+    discriminator: Annotated[str, typer.Option(help="--gan discriminator: patchgan, or unet (U-Net with spectral norm, Real-ESRGAN).")] = "patchgan",
     batch_size: BatchSize = None, steps: Steps = None, seed: Seed = 0, device: Device = "auto",
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
@@ -86,7 +89,8 @@ def srgan(
             raise typer.BadParameter("--gan starts from a stage-1 model: pass --init FILE")
         options = SRGANOptions(data=_tuple(data), val=_tuple(val), scale=scale, channels=channels,
                                blocks=blocks, upsampler=upsampler, crop=crop, lr=lr, gan=gan,
-                               init=str(init or ""), name=name, ema=ema, batch_size=batch_size or 16)
+                               init=str(init or ""), name=name, ema=ema, batch_size=batch_size or 16,
+                               degradation=degradation, sharpen_hr=sharpen_hr, discriminator=discriminator)
     _run("srgan", options, steps=steps, default_steps=20000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
