@@ -153,14 +153,14 @@ def test_tiny_images_through_every_command(cli, tmp_path):
     sizes = {"p1x1.png": (1, 1), "p3x5.png": (3, 5), "p7x2.png": (7, 2), "p4x4.png": (4, 4)}
     for name, (w, h) in sizes.items():
         Image.fromarray(_noise(h, w, seed=w * 10 + h)).save(folder / name)
-    for command in (["stylize", "--style", "great-wave"], ["colorize"], ["upscale", "--model", "upscale-x2"],
-                    ["translate", "--model", "facades-label2photo"]):
+    # Every architecture runs on tiny inputs (test_archs); here the commands' own steps around
+    # the network: a style's instance norm and reflection padding, colorize's working size.
+    for command in (["stylize", "--style", "great-wave"], ["colorize"]):
         out = tmp_path / command[0]
         r = cli(*command, folder, "-o", out, "--json")
         assert r.returncode == 0, (command, r.stderr)
-        scale = 2 if command[0] == "upscale" else 1
         for name, (w, h) in sizes.items():
-            assert Image.open(out / name).size == (w * scale, h * scale), (command, name)
+            assert Image.open(out / name).size == (w, h), (command, name)
 
 
 def test_tiled_instance_norm_on_a_thin_strip():
@@ -211,12 +211,10 @@ def test_outputs_beside_the_inputs_are_never_inputs(cli, x2, tmp_path):
     first = cli(*args)
     assert first.returncode == 0, first.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["a.png", "a_x2.jpg", "b.png", "b_x2.png"]
-    again = cli(*args, "--skip-existing")
-    assert again.returncode == 0, again.stderr
-    assert [line["skipped"] for line in _lines(again)] == ["exists", "exists"]
+    again = cli(*args[:-1], "--skip-existing")  # without --json: notes on stderr, written paths on stdout
+    assert again.returncode == 0 and not again.stdout, again.stderr
+    assert b"a_x2.jpg: skipped: an output of this job" in again.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["a.png", "a_x2.jpg", "b.png", "b_x2.png"]
-    quiet = cli(*args[:-1], "--skip-existing")
-    assert b"a_x2.jpg: skipped: an output of this job" in quiet.stderr
 
 
 def test_every_way_of_naming_an_output_against_skip_and_overwrite(cli, x2, tmp_path):
