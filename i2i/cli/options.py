@@ -24,7 +24,7 @@ Ext = Annotated[str, typer.Option(help="Output format: auto (keep the input's), 
 Suffix = Annotated[str, typer.Option(help="Appended to each output file's stem.")]
 QualityOpt = Annotated[int, typer.Option("--quality", help="JPEG/WebP quality.", min=1, max=100)]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
-SkipExisting = Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists (finish an interrupted job).")]
+SkipExisting = Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists (finish an interrupted job); an output another job writes meanwhile counts too.")]
 TrainPrecision = Annotated[str, typer.Option(help="auto (bf16 autocast on CUDA GPUs that have it, else fp32), fp32 or bf16.")]
 Deterministic = Annotated[bool, typer.Option("--deterministic", help="Deterministic kernels (can be slower on CUDA): a resumed run repeats an uninterrupted one exactly.")]
 Precision = Annotated[str, typer.Option(help="fp32, or fp16/bf16 on CUDA.")]
