@@ -184,3 +184,24 @@ def test_every_option_that_sizes_a_module_is_read_from_its_shapes(arch_id):
                 assert (value == "batch") == (cfg.norm == "batch")
             else:
                 assert value == getattr(cfg, key), (arch_id, variant, key)
+
+
+@pytest.mark.parametrize("arch_id,extra", [(a, {}) for a in sorted(ARCHS) if ARCHS[a].generator]
+                         + [("unet", {"norm": "instance"}), ("resnet", {"norm": "batch"})])
+def test_every_generator_runs_on_tiny_images(arch_id, extra):
+    """1x1, 3x5 and 7x2 inputs: padded up to the architecture's min_size and size_multiple,
+    then cropped back (reflection padding and instance norm need more than one pixel)."""
+    from i2i.archs.registry import get_spec
+    from i2i.checkpoint import LoadedModel
+    from i2i.engine.runner import ModelRunner
+
+    torch.manual_seed(0)
+    module, cfg = build(arch_id, {**SMALL[arch_id], **extra})
+    spec = get_spec(arch_id)
+    model = LoadedModel(module=module.eval(), spec=spec, config=cfg,
+                        info=ModelInfo(arch=arch_id, options=dataclasses.asdict(cfg), task=Task()))
+    runner = ModelRunner(model, device="cpu")
+    s, channels = spec.scale(cfg), getattr(cfg, "in_channels", 3)
+    for h, w in ((1, 1), (5, 3), (2, 7)):
+        y = runner(torch.rand(1, channels, h, w))
+        assert y.shape[-2:] == (h * s, w * s) and torch.isfinite(y).all(), (arch_id, h, w)

@@ -20,6 +20,10 @@ class ArchSpec:
     """config -> torch.nn.Module."""
     size_multiple: Callable[[Any], int]
     """Input height and width must be a multiple of this (the engine pads)."""
+    min_size: Callable[[Any], int] = lambda cfg: 1
+    """Smallest input side the network runs on (reflection padding needs more pixels than it
+    pads; instance norm needs more than one pixel in its smallest feature map); the engine pads
+    smaller inputs up to it and crops the output."""
     scale: Callable[[Any], int] = lambda cfg: 1
     """Output size / input size."""
     channels: Callable[[Any], tuple[int, int]] = lambda cfg: (3, 3)

@@ -84,5 +84,7 @@ SPEC = ArchSpec(
     build=TransformerNet,
     size_multiple=lambda cfg: 4,
     channels=lambda cfg: (cfg.in_channels, cfg.out_channels),
+    # a 9x9 reflection-padded stem, then 2x2 at 1/4 for the blocks' reflection padding and instance norm
+    min_size=lambda cfg: 8,
     receptive_margin=48,
 )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from typing import Annotated, Optional
@@ -9,8 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from .options import (BatchSize, Device, Ext, Inputs, JsonOut, MaxPixels, Output, Overwrite,
-                      Precision, QualityOpt, Quiet, SkipExisting, Suffix, Tile, TileOverlap)
+from .options import (BatchSize, Device, Ext, Inputs, JsonOut, MaxOutputPixels, MaxPixels, Output,
+                      Overwrite, Precision, QualityOpt, Quiet, SkipExisting, Suffix, Tile, TileOverlap)
 
 
 def _split_output(inputs: list[str], output: str | None) -> tuple[list[str], str]:
@@ -47,69 +48,110 @@ def check_task(command: str, model) -> None:
 
 def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, quality, overwrite,
             skip_existing, device, batch_size, precision, tile, tile_overlap, quiet, as_json,
-            max_pixels, load=None) -> None:
+            max_pixels, max_output_pixels=None, load=None) -> None:
     """Shared body of every inference command; exits 1 if any input failed.
 
     load(path) -> LoadedModel replaces load_model (e.g. to blend two models)."""
+    from contextlib import closing
+
     from ..checkpoint import load_model
-    from ..engine.engine import Engine
-    from ..engine.inputs import OutputOptions, expand_inputs
+    from ..data.image_io import DEFAULT_MAX_OUTPUT_PIXELS
+    from ..engine.engine import Engine, Result
+    from ..engine.inputs import OutputOptions, expand_inputs, plan_outputs
     from ..engine.shard import shard, total_failures, world
-    from .render import err, job_progress
+    from .render import job_progress, say
 
     inputs, out = _split_output(inputs, output)
     opts = OutputOptions(out=out, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
                          skip_existing=skip_existing)
     jobs, notes, missing = expand_inputs(inputs)
+    if out == "-" and len(jobs) != 1:
+        raise typer.BadParameter("-o - (stdout) takes exactly one input image")
+    jobs, left_out, clashes = plan_outputs(jobs, opts)  # every rank plans all inputs alike
+    notes += left_out
     rank, size = world()
     if size > 1:
         jobs = shard(jobs, rank, size)
-        missing = missing if rank == 0 else []
-    if out == "-" and len(jobs) != 1:
-        raise typer.BadParameter("-o - (stdout) takes exactly one input image")
+        missing, clashes = (missing, clashes) if rank == 0 else ([], [])
     model = (load or load_model)(model_path)
     check_task(command, model)
     engine = Engine(model, make_adapter(model), device=device, batch_size=batch_size,
-                    precision=precision, tile=tile, tile_overlap=tile_overlap, max_pixels=max_pixels)
+                    precision=precision, tile=tile, tile_overlap=tile_overlap, max_pixels=max_pixels,
+                    max_output_pixels=max_output_pixels or DEFAULT_MAX_OUTPUT_PIXELS)
     quiet = quiet or as_json
     for note in notes:
         if not quiet:
-            err.print(f"note: {note.source}: {note.reason}", highlight=False)
-    if not jobs and not missing and not quiet and rank == 0:
-        err.print(f"note: no images found in {' '.join(inputs)}", highlight=False)
+            say(f"note: {note.source}: {note.reason}")
+    if not jobs and not missing and not clashes and not quiet and rank == 0:
+        say(f"note: no images found in {' '.join(inputs)}")
     failures = len(missing)
     for m in missing:
-        print(f"i2i: error: {m.source}: {m.reason}", file=sys.stderr)
-    progress = job_progress(len(jobs), quiet)
+        say(f"i2i: error: {m.source}: {m.reason}")
+    stdout = _Lines()
+    progress = job_progress(len(jobs) + len(clashes), quiet)
     started, done = time.perf_counter(), 0
-    task = progress.add_task("images", total=len(jobs), rate="") if progress else None
+    task = progress.add_task("images", total=len(jobs) + len(clashes), rate="") if progress else None
     if progress:
         progress.start()
+
+    def report(r: Result) -> None:
+        nonlocal done, failures
+        done += 1
+        if r.error:
+            failures += 1
+            say(f"error: {r.error}", progress)
+        if as_json:
+            stdout.print(json.dumps({"input": r.input, "output": r.output, "size": r.out_size,
+                                     "seconds": r.seconds, "error": r.error, "skipped": r.skipped}))
+        elif r.ok and r.output and r.output != "-" and not r.skipped:
+            stdout.print(r.output)
+        if progress:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            progress.update(task, completed=done, rate=f"{rate:.2f} img/s")
+
     try:
-        for r in engine.process(jobs, opts):
-            done += 1
-            if r.error:
-                failures += 1
-                (progress.console if progress else err).print(f"error: {r.error}", highlight=False, markup=False)
-            if as_json:
-                print(json.dumps({"input": r.input, "output": r.output, "size": r.out_size,
-                                  "seconds": r.seconds, "error": r.error, "skipped": r.skipped}),
-                      flush=True)
-            elif r.ok and r.output and r.output != "-" and not r.skipped:
-                print(r.output, flush=True)
-            if progress:
-                rate = done / max(time.perf_counter() - started, 1e-9)
-                progress.update(task, completed=done, rate=f"{rate:.2f} img/s")
+        for clash in clashes:
+            report(Result(clash.source, error=f"{clash.source}: {clash.reason}"))
+        with closing(engine.process(jobs, opts)) as results:  # closed on a stop: pools drained
+            for r in results:
+                report(r)
     finally:
         if progress:
             progress.stop()
     failures = total_failures(failures)
-    if failures:
-        if not as_json and rank == 0:
-            err.print(f"{failures} of {len(jobs) + len(missing)} input(s) failed", highlight=False)
+    if stdout.lost:
+        say(f"i2i: error: stdout was closed early ({stdout.lost}); result lines were lost")
+    if failures or stdout.lost:
+        if not as_json and rank == 0 and failures:
+            say(f"{failures} of {len(jobs) + len(missing) + len(clashes)} input(s) failed")
         raise typer.Exit(1)
 
 
+class _Lines:
+    """Result lines on stdout, each written whole (the byte count is checked: under
+    PYTHONUNBUFFERED a pipe may take part of a write). A reader that goes away (`| head -1`)
+    ends the printing, not the job; the exit code then says so."""
+
+    def __init__(self):
+        self.lost: str | None = None
+
+    def print(self, line: str) -> None:
+        from ..data.image_io import write_all
+
+        if self.lost:
+            return
+        try:
+            sys.stdout.flush()
+            write_all(sys.stdout.buffer, (line + "\n").encode())
+        except OSError as e:
+            self.lost = e.strerror or str(e)
+
+
+def _finite(value: float | None) -> float | None:
+    """Reject nan and inf, which pass typer's min/max checks (every comparison with nan is False)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, not {value}")
+    return value
 
 
 @app.command("translate")
@@ -120,6 +162,7 @@ def translate(
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
     quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
+    max_output_pixels: MaxOutputPixels = 1_000_000_000,
 ):
     """Run an image-to-image translation model (or a 1x restoration model) over images.
 
@@ -137,19 +180,20 @@ def translate(
     run_job(resolve(model), adapter, inputs, output, command="translate", ext=ext, suffix=suffix, quality=quality,
             overwrite=overwrite, skip_existing=skip_existing, device=device, batch_size=batch_size,
             precision=precision, tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json,
-            max_pixels=max_pixels)
+            max_pixels=max_pixels, max_output_pixels=max_output_pixels)
 
 
 @app.command("upscale")
 def upscale(
     inputs: Inputs, output: Output = None,
-    scale: Annotated[Optional[float], typer.Option(help="Any factor >= 1: the nearest model, then an exact resize (default: 4, or the --model's own).", min=1.0)] = None,
+    scale: Annotated[Optional[float], typer.Option(help="Any factor from 1 to 16: the model's own, then an exact resize (default: 4, or the --model's own).", min=1.0, max=16.0, callback=_finite)] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (any in `i2i models`) or file (ours, or ESRGAN, Real-ESRGAN, SwinIR, ... through spandrel). Default upscale-x4-real, for photos as they come (JPEG, noise, blur); upscale-x4 / upscale-x2 for clean inputs (renders, lossless scans, benchmarks), upscale-x4-gan for clean inputs with more texture.")] = "",
-    denoise: Annotated[Optional[float], typer.Option(help="0..1, real-world model only: 0 keeps the GAN model's texture, 1 is its PSNR stage (cleanest, smoothest); in between blends the two networks.", min=0.0, max=1.0)] = None,
+    denoise: Annotated[Optional[float], typer.Option(help="0..1, real-world model only: 0 keeps the GAN model's texture, 1 is its PSNR stage (cleanest, smoothest); in between blends the two networks.", min=0.0, max=1.0, callback=_finite)] = None,
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
     quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
+    max_output_pixels: MaxOutputPixels = 1_000_000_000,
 ):
     """Upscale images with a super-resolution model (x4 by default), or run a 1x restoration model.
 
@@ -171,7 +215,7 @@ def upscale(
             command="upscale", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
             tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
-            load=load)
+            max_output_pixels=max_output_pixels, load=load)
 
 
 REAL_WORLD_SR = ("upscale-x4-real", "upscale-x4-real-psnr")  # the defaults for photos, in order
@@ -198,13 +242,14 @@ def stylize(
     inputs: Annotated[Optional[list[str]], typer.Argument(help="Images, folders, globs or -; without -o the last is the output.")] = None,
     output: Output = None,
     style: Annotated[str, typer.Option(help="Style name (see --list, `i2i models`) or a checkpoint file.")] = "starry-night",
-    strength: Annotated[float, typer.Option(help="0..1: blend of the stylized image with the input.", min=0.0, max=1.0)] = 1.0,
+    strength: Annotated[float, typer.Option(help="0..1: blend of the stylized image with the input.", min=0.0, max=1.0, callback=_finite)] = 1.0,
     preserve_color: Annotated[bool, typer.Option("--preserve-color", help="Keep the input's colours; transfer luminance only.")] = False,
     list_styles: Annotated[bool, typer.Option("--list", help="List shipped styles and exit.")] = False,
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
     quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
+    max_output_pixels: MaxOutputPixels = 1_000_000_000,
 ):
     """Restyle images as a painting.
 
@@ -227,19 +272,20 @@ def stylize(
             lambda m: RGBAdapter(task=m.task, strength=strength, preserve_color=preserve_color),
             inputs, output, command="stylize", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
-            tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels)
+            tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
+            max_output_pixels=max_output_pixels)
 
 
 @app.command("colorize")
 def colorize(
     inputs: Inputs, output: Output = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Colorization model name (see `i2i models`) or file.")] = "colorize",
-    render_size: Annotated[int, typer.Option(help="Short side at which chroma is predicted.", min=32)] = 256,
-    saturation: Annotated[float, typer.Option(help="Multiplier on the predicted colour.", min=0.0)] = 1.0,
+    render_size: Annotated[int, typer.Option(help="Short side at which chroma is predicted.", min=32, max=4096)] = 256,
+    saturation: Annotated[float, typer.Option(help="Multiplier on the predicted colour.", min=0.0, max=10.0, callback=_finite)] = 1.0,
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", quiet: Quiet = False, as_json: JsonOut = False,
-    max_pixels: MaxPixels = 200_000_000,
+    max_pixels: MaxPixels = 200_000_000, max_output_pixels: MaxOutputPixels = 1_000_000_000,
 ):
     """Colorize grayscale photos (colour inputs are reduced to lightness first).
 
@@ -253,4 +299,5 @@ def colorize(
                                       multiple=m.spec.size_multiple(m.config)),
             inputs, output, command="colorize", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
-            tile=0, tile_overlap=None, quiet=quiet, as_json=as_json, max_pixels=max_pixels)
+            tile=0, tile_overlap=None, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
+            max_output_pixels=max_output_pixels)

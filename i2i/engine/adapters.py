@@ -83,10 +83,13 @@ class RGBAdapter:
     def prepare(self, img: ImageData) -> torch.Tensor:
         return network_input(img, self.task.in_space)
 
-    def finish(self, img: ImageData, out: torch.Tensor) -> ImageData:
-        w, h = img.size
+    def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) of the output for an input of `size`."""
         scale = self.out_scale or self.task.scale
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+    def finish(self, img: ImageData, out: torch.Tensor) -> ImageData:
+        size = self.output_size(img.size)
         out, net_alpha = (out[:3], out[3]) if self.task.out_space == "RGBA" else (out, None)
         if out.shape[0] == 1 and (self.strength < 1 or self.preserve_color):
             out = out.expand(3, -1, -1)
@@ -125,7 +128,7 @@ class RGBAdapter:
         return 1 if self.task.out_space == "gray" or (self.keep_gray and img.is_gray) else 3
 
     def bit_depth_out(self, img: ImageData) -> int:
-        return img.bit_depth if self.channels_out(img) == 1 else 8
+        return img.bit_depth  # 16-bit gray and colour stay 16-bit where the output format allows
 
     def _reduce_channels(self, img: ImageData, pixels: np.ndarray) -> np.ndarray:
         if self.channels_out(img) == 1:
@@ -144,16 +147,25 @@ class ColorizeAdapter:
     """Multiplier on the predicted ab."""
     multiple: int = 1
 
+    MAX_ASPECT = 8
+
     def _lab(self, img: ImageData) -> torch.Tensor:
         return rgb_to_lab(rgb_of(img)[None])  # (1, 3, H, W)
 
     def prepare(self, img: ImageData) -> torch.Tensor:
         L = self._lab(img)[:, :1] / 100  # [0, 1]; the task's value range maps it to the net's
-        w, h = img.size
-        s = self.render_size / min(w, h)
+        return F.interpolate(L, size=self.working_size(img.size), mode="area")[0]
+
+    def working_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(height, width) at which chroma is predicted: the short side at render_size, the long
+        side at most MAX_ASPECT times that (a 1x4000 strip would otherwise be 256x1024000)."""
+        w, h = size
+        s = min(self.render_size / min(w, h), self.MAX_ASPECT * self.render_size / max(w, h))
         m = self.multiple
-        size = (max(m, round(h * s / m) * m), max(m, round(w * s / m) * m))
-        return F.interpolate(L, size=size, mode="area")[0]
+        return max(m, round(h * s / m) * m), max(m, round(w * s / m) * m)
+
+    def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        return size  # the input's own lightness at full resolution, with predicted chroma
 
     def streams(self, img: ImageData) -> bool:
         return False  # predicts at a working resolution: never tiled, never streamed
@@ -164,4 +176,4 @@ class ColorizeAdapter:
         lab = self._lab(img)
         ab = F.interpolate(ab, size=lab.shape[-2:], mode="bilinear", align_corners=False)
         rgb = lab_to_rgb(torch.cat([lab[:, :1], ab], 1))[0]
-        return replace(img, pixels=np.ascontiguousarray(to_hwc(rgb), dtype=np.float32), bit_depth=8)
+        return replace(img, pixels=np.ascontiguousarray(to_hwc(rgb), dtype=np.float32))
