@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-Kind = Literal["translate", "upscale", "stylize", "colorize"]
+Kind = Literal["translate", "upscale", "stylize", "colorize", "generate", "encode"]
 Space = Literal["RGB", "L", "ab"]
 ValueRange = Literal["-1,1", "0,1", "0,255"]
 

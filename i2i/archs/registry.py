@@ -1,12 +1,13 @@
 """The one list of architectures. Tests iterate over it."""
 from __future__ import annotations
 
-from . import patchgan, resnet, srresnet, transformer_net, unet
+from . import dcgan, patchgan, resnet, srresnet, transformer_net, unet
 from .common import ArchSpec, config_from_dict
 
 ARCHS: dict[str, ArchSpec] = {
     spec.id: spec
-    for spec in (unet.SPEC, resnet.SPEC, patchgan.SPEC, srresnet.SPEC, transformer_net.SPEC)
+    for spec in (unet.SPEC, resnet.SPEC, patchgan.SPEC, srresnet.SPEC, transformer_net.SPEC,
+                 dcgan.GENERATOR, dcgan.DISCRIMINATOR, dcgan.ENCODER)
 }
 
 

@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from .options import (BatchSize, Deterministic, Device, EvalEvery, MaxMinutes, Quiet, Resume, RunDir,
-                      SampleEvery, Seed, Steps, Threads, TrainPrecision, Workers)
+from .options import (BatchSize, CheckpointMinutes, Deterministic, Device, EvalEvery, MaxMinutes, Quiet,
+                      Resume, RunDir, SampleEvery, Seed, Steps, Threads, TrainPrecision, Workers)
 
 train_app = typer.Typer(help="Train a model. Example: i2i train srgan --data photos/ --scale 4",
                         no_args_is_help=True, rich_markup_mode=None)
@@ -254,3 +254,68 @@ def colorize(
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, quiet=quiet)
+
+
+@train_app.command("dcgan")
+def dcgan(
+    data: Annotated[Optional[list[Path]], typer.Option(help="Folder of training photos (repeatable).")] = None,
+    size: Annotated[int, typer.Option(help="Image side: 64 or 128 (a power of two, 32 to 256).")] = 64,
+    z_dim: Annotated[int, typer.Option(help="Latent vector length.")] = 100,
+    ngf: Annotated[int, typer.Option(help="Generator filters in its last hidden layer.")] = 64,
+    ndf: Annotated[int, typer.Option(help="Discriminator filters in its first layer.")] = 64,
+    load_size: Annotated[int, typer.Option(help="Short side photos are resized to before the random crop (0 = size * 9/8).")] = 0,
+    lr: Annotated[float, typer.Option(help="Adam learning rate (beta1 0.5).")] = 2e-4,
+    name: Annotated[str, typer.Option(help="Exported model name (default: dcgan-DATAFOLDER).")] = "",
+    batch_size: BatchSize = None, steps: Steps = None, seed: Seed = 0, device: Device = "auto",
+    precision: TrainPrecision = "auto", deterministic: Deterministic = False,
+    workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
+    run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = 3.0, quiet: Quiet = False,
+):
+    """Train a DCGAN (unconditional: latent vector -> image) on a folder of photos.
+
+    Example: i2i train dcgan --data landscapes/ --size 64 --ngf 32 --ndf 32
+    """
+    from ..training.dcgan import DCGANOptions
+
+    options = None
+    if resume is None:
+        if not data:
+            raise typer.BadParameter("--data is required (a folder of photos)")
+        options = DCGANOptions(data=_tuple(data), size=size, z_dim=z_dim, ngf=ngf, ndf=ndf,
+                               load_size=load_size, lr=lr, name=name, batch_size=batch_size or 128)
+    _run("dcgan", options, steps=steps, default_steps=5000, seed=seed, device=device, workers=workers,
+         precision=precision, deterministic=deterministic, threads=threads,
+         max_minutes=max_minutes, run_dir=run_dir, resume=resume, sample_every=sample_every,
+         eval_every=eval_every, checkpoint_minutes=checkpoint_minutes, quiet=quiet)
+
+
+@train_app.command("dcgan-encoder")
+def dcgan_encoder(
+    generator: Annotated[Optional[str], typer.Option(help="The DCGAN generator to invert (file or shipped name).")] = None,
+    ndf: Annotated[int, typer.Option(help="Encoder filters in its first layer.")] = 64,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
+    image_weight: Annotated[float, typer.Option(help="Weight of the reconstruction MSE beside the latent MSE.")] = 1.0,
+    name: Annotated[str, typer.Option(help="Exported model name (default: GENERATOR-encoder).")] = "",
+    batch_size: BatchSize = None, steps: Steps = None, seed: Seed = 0, device: Device = "auto",
+    precision: TrainPrecision = "auto", deterministic: Deterministic = False,
+    workers: Workers = 0, threads: Threads = 0, max_minutes: MaxMinutes = None,
+    run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = 3.0, quiet: Quiet = False,
+):
+    """Train an image -> latent encoder for a DCGAN generator on generated pairs (for i2i invert).
+
+    Example: i2i train dcgan-encoder --generator dcgan-landscapes --steps 2000
+    """
+    from ..training.dcgan import DCGANEncoderOptions
+
+    options = None
+    if resume is None:
+        if not generator:
+            raise typer.BadParameter("--generator is required (a DCGAN checkpoint or shipped name)")
+        options = DCGANEncoderOptions(generator=generator, ndf=ndf, lr=lr, image_weight=image_weight,
+                                      name=name, batch_size=batch_size or 64)
+    _run("dcgan-encoder", options, steps=steps, default_steps=2000, seed=seed, device=device,
+         workers=workers, precision=precision, deterministic=deterministic, threads=threads,
+         max_minutes=max_minutes, run_dir=run_dir, resume=resume, sample_every=sample_every,
+         eval_every=eval_every, checkpoint_minutes=checkpoint_minutes, quiet=quiet)

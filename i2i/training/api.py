@@ -15,6 +15,8 @@ RECIPES = {
     "srgan": ("srgan", "SRGANOptions", "SRGANRecipe"),
     "style": ("style", "StyleOptions", "StyleRecipe"),
     "colorize": ("colorize", "ColorizeOptions", "ColorizeRecipe"),
+    "dcgan": ("dcgan", "DCGANOptions", "DCGANRecipe"),
+    "dcgan-encoder": ("dcgan", "DCGANEncoderOptions", "DCGANEncoderRecipe"),
 }
 
 
