@@ -12,7 +12,7 @@ Steps = Annotated[Optional[int], typer.Option(help="Total training steps (defaul
 MaxMinutes = Annotated[Optional[float], typer.Option(help="Stop cleanly with a checkpoint after this many minutes.")]
 RunDir = Annotated[Optional[Path], typer.Option(help="Run directory (default: runs/METHOD-DATE).")]
 Resume = Annotated[Optional[Path], typer.Option(help="Continue the run in this directory exactly where it stopped.")]
-CheckpointMinutes = Annotated[float, typer.Option(help="Minutes between resumable checkpoints (0 = after every step).", min=0.0)]
+CheckpointMinutes = Annotated[Optional[float], typer.Option(help="Minutes between resumable checkpoints (default 3; 0 = after every step); with --resume, replaces the run's.", min=0.0)]
 Workers = Annotated[int, typer.Option(help="Data loading worker processes.")]
 Threads = Annotated[int, typer.Option(help="CPU threads for torch (0 = torch's default).")]
 BatchSize = Annotated[Optional[int], typer.Option(help="Batch size (default: the method's).")]

@@ -46,7 +46,7 @@ class TrainingDisplay:
         elif kind in ("checkpoint", "resume"):
             (self.progress.console if self.progress else err).print(f"{kind}: step {data['step']} ({data['path']})")
         elif kind == "stopping":
-            err.print("stopping after this step (Ctrl-C again to abort)")
+            err.print(f"{data.get('signal', 'stop')}: stopping after this step (the same again aborts at once)")
 
 
 def job_progress(total: int, quiet: bool):

@@ -13,8 +13,14 @@ from . import app
 from .options import (BatchSize, CheckpointMinutes, Deterministic, Device, EvalEvery, MaxMinutes, Quiet,
                       Resume, RunDir, SampleEvery, Seed, Steps, Threads, TrainPrecision, Workers)
 
-train_app = typer.Typer(help="Train a model. Example: i2i train srgan --data photos/ --scale 4",
+train_app = typer.Typer(help="Train a model. Example: i2i train srgan --data photos/ --scale 4\n\n"
+                             "Exit code 0: all steps done; 3: stopped by --max-minutes first; "
+                             "128 + the signal's number when stopped by a signal (130 Ctrl-C, "
+                             "143 SIGTERM, 129 SIGHUP); 2: usage or data error. A stopped run "
+                             "keeps its checkpoint and exported model: --resume RUN_DIR continues.",
                         no_args_is_help=True, rich_markup_mode=None)
+# Exit code of a run that reached its --max-minutes budget before its last step.
+STOPPED_BY_BUDGET = 3
 app.add_typer(train_app, name="train")
 
 
@@ -25,27 +31,54 @@ def _command() -> str:
 def _run(method: str, options, *, steps, default_steps, seed, device, precision, deterministic,
          workers, threads,
          max_minutes, run_dir, resume, sample_every, eval_every, quiet,
-         checkpoint_minutes: float = 3.0):
+         checkpoint_minutes: float | None = None):
     from ..training.api import resume as resume_run
     from ..training.api import train
-    from ..training.loop import LoopOptions
-    from .render import TrainingDisplay, err
+    from ..training.loop import LoopOptions, TrainingAborted
+    from .render import TrainingDisplay
 
-    with TrainingDisplay(quiet) as display:
-        if resume is not None:
-            result = resume_run(resume, max_minutes=max_minutes, steps=steps,
-                                command=_command(), on_event=display)
-        else:
-            run_dir = run_dir or Path("runs") / f"{method}-{time.strftime('%Y%m%d-%H%M%S')}"
-            loop = LoopOptions(steps=steps or default_steps, seed=seed, device=device, precision=precision,
-                               deterministic=deterministic, workers=workers,
-                               max_minutes=max_minutes, threads=threads, sample_every=sample_every,
-                               eval_every=eval_every, checkpoint_minutes=checkpoint_minutes)
-            result = train(method, options, loop, run_dir, command=_command(), on_event=display)
-    state = "finished" if result.finished else "stopped (resume with --resume)"
-    err.print(f"{method}: {state} at step {result.step}; run directory {result.run_dir}")
+    run_dir = resume or run_dir or Path("runs") / f"{method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        with TrainingDisplay(quiet) as display:
+            if resume is not None:
+                result = resume_run(resume, max_minutes=max_minutes, steps=steps,
+                                    checkpoint_minutes=checkpoint_minutes, command=_command(),
+                                    on_event=display)
+            else:
+                loop = LoopOptions(steps=steps or default_steps, seed=seed, device=device, precision=precision,
+                                   deterministic=deterministic, workers=workers,
+                                   max_minutes=max_minutes, threads=threads, sample_every=sample_every,
+                                   eval_every=eval_every,
+                                   checkpoint_minutes=3.0 if checkpoint_minutes is None else checkpoint_minutes)
+                result = train(method, options, loop, run_dir, command=_command(), on_event=display)
+    except TrainingAborted as e:
+        _stop(f"interrupted by a second {e}: stopped at once, this step not saved; "
+              f"--resume {run_dir} continues from the last checkpoint", 128 + e.signum)
     for path in result.exported:
         print(path)
+    where = f"step {result.step} of {_planned(result.run_dir)}"
+    if result.finished:
+        _stop(f"{method}: finished at {where}; run directory {result.run_dir}", 0)
+    again = f"continue with: i2i train {method} --resume {result.run_dir}"
+    if result.stopped_by == "max_minutes":
+        _stop(f"{method}: stopped by --max-minutes at {where}; model exported; {again}", STOPPED_BY_BUDGET)
+    import signal
+
+    signum = getattr(signal, result.stopped_by or "", 0)
+    _stop(f"{method}: interrupted by {result.stopped_by} at {where}; checkpoint and model saved; {again}",
+          128 + int(signum) if signum else 1)
+
+
+def _planned(run_dir: Path):
+    import json
+
+    return json.loads((run_dir / "run.json").read_text())["loop"]["steps"]
+
+
+def _stop(message: str, code: int):
+    """The run's one closing line on stderr, then its exit code (0 only for a finished run)."""
+    print(message, file=sys.stderr, flush=True)
+    raise typer.Exit(code)
 
 
 def _tuple(paths: list[Path] | None) -> tuple[str, ...]:
@@ -70,7 +103,7 @@ def srgan(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 500,
-    eval_every: EvalEvery = 2000, quiet: Quiet = False,
+    eval_every: EvalEvery = 2000, checkpoint_minutes: CheckpointMinutes = None, quiet: Quiet = False,
 ):
     """Train an SR generator: SRResNet with L1, then (--gan) SRGAN.
 
@@ -90,7 +123,8 @@ def srgan(
     _run("srgan", options, steps=steps, default_steps=20000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
-         sample_every=sample_every, eval_every=eval_every, quiet=quiet)
+         sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
+         quiet=quiet)
 
 
 @train_app.command("style")
@@ -111,7 +145,7 @@ def style(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 100,
-    eval_every: EvalEvery = 0, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None, quiet: Quiet = False,
 ):
     """Train a fast style-transfer network for one painting.
 
@@ -133,7 +167,8 @@ def style(
     _run("style", options, steps=steps, default_steps=600, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
-         sample_every=sample_every, eval_every=eval_every, quiet=quiet)
+         sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
+         quiet=quiet)
 
 
 @train_app.command("pix2pix")
@@ -156,7 +191,7 @@ def pix2pix(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
-    eval_every: EvalEvery = 0, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None, quiet: Quiet = False,
 ):
     """Train pix2pix (U-Net + conditional PatchGAN, L1 + cGAN) on paired images.
 
@@ -176,7 +211,8 @@ def pix2pix(
     _run("pix2pix", options, steps=steps, default_steps=20000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
-         sample_every=sample_every, eval_every=eval_every, quiet=quiet)
+         sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
+         quiet=quiet)
 
 
 @train_app.command("cyclegan")
@@ -196,7 +232,7 @@ def cyclegan(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
-    eval_every: EvalEvery = 0, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None, quiet: Quiet = False,
 ):
     """Train CycleGAN (unpaired, LSGAN, cycle + identity loss, image pool).
 
@@ -214,7 +250,8 @@ def cyclegan(
     _run("cyclegan", options, steps=steps, default_steps=20000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
-         sample_every=sample_every, eval_every=eval_every, quiet=quiet)
+         sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
+         quiet=quiet)
 
 
 @train_app.command("colorize")
@@ -234,7 +271,7 @@ def colorize(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
-    eval_every: EvalEvery = 0, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None, quiet: Quiet = False,
 ):
     """Train a colorizer (Lab L -> ab, L1 + cGAN) from any folder of colour photos.
 
@@ -253,7 +290,8 @@ def colorize(
     _run("colorize", options, steps=steps, default_steps=6000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
-         sample_every=sample_every, eval_every=eval_every, quiet=quiet)
+         sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
+         quiet=quiet)
 
 
 @train_app.command("dcgan")
@@ -270,7 +308,7 @@ def dcgan(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
-    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = 3.0, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None, quiet: Quiet = False,
 ):
     """Train a DCGAN (unconditional: latent vector -> image) on a folder of photos.
 
@@ -301,7 +339,7 @@ def dcgan_encoder(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 0, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
-    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = 3.0, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None, quiet: Quiet = False,
 ):
     """Train an image -> latent encoder for a DCGAN generator on generated pairs (for i2i invert).
 
