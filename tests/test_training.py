@@ -382,3 +382,44 @@ def test_a_run_stopped_by_its_time_budget_exits_3(data, tmp_path, cli):
     r = cli("train", *_tiny_dcgan_args(data, 100000), "--max-minutes", "0.0001", "--run-dir", tmp_path / "run")
     assert r.returncode == 3, r.stderr
     assert b"stopped by --max-minutes at step 1 of 100000" in r.stderr.strip().splitlines()[-1]
+
+
+# ---- pictures and event files a person can read (issue 22, item 6) ----
+
+def test_curves_have_one_panel_per_series_and_matplotlib_loads_lazily(tmp_path):
+    from PIL import Image
+
+    from i2i.training.plots import PANEL_HEIGHT, save_curves, series, smooth
+
+    recs = [{"step": s, "time": s * 0.1, "g": 3.0 / s, "d": 0.5 + (s % 3) * 0.1} for s in range(1, 60)]
+    recs += [{"step": 30, "kind": "eval", "psnr_Set5": 28.5}, {"step": 59, "kind": "eval", "psnr_Set5": 29.0}]
+    train, val = series(recs)
+    assert sorted(train) == ["d", "g"] and val == {"psnr_Set5": [(30, 28.5), (59, 29.0)]}
+    assert smooth([2.0, 2.0, 2.0]) == pytest.approx([2.0, 2.0, 2.0])  # debiased: no pull toward 0
+    save_curves(recs, tmp_path / "curves.png")
+    assert Image.open(tmp_path / "curves.png").size == (900, round(3 * PANEL_HEIGHT * 100))
+    r = subprocess.run([sys.executable, "-c", "import sys, i2i.cli.train, i2i.training.loop; "
+                        "print('matplotlib' in sys.modules)"], capture_output=True, cwd=ROOT)
+    assert r.stdout.strip() == b"False", r.stderr
+
+
+def test_tensorboard_event_files_follow_the_checkpoint(data, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+
+    from i2i.training.api import resume
+
+    run = tmp_path / "run"
+    loop = LoopOptions(steps=3, log_every=1, sample_every=2, threads=1, workers=0, tensorboard=True)
+    train("dcgan", tiny_options("dcgan", data), loop, run)
+    with SummaryWriter(str(run / "tensorboard")) as lost:  # a killed run's steps past the checkpoint
+        lost.add_scalar("train/d", 99.0, 4)
+        lost.add_scalar("train/d", 99.0, 5)
+    resume(run, steps=4)
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    d = events.Scalars("train/d")
+    assert [e.step for e in d] == [1, 2, 3, 4] and d[-1].value != 99.0
+    assert [e.value for e in d] == pytest.approx([r["d"] for r in records(run)])
+    assert [e.step for e in events.Images("samples")] == [2, 3, 4]

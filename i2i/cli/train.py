@@ -11,7 +11,8 @@ import typer
 
 from . import app
 from .options import (BatchSize, CheckpointMinutes, Deterministic, Device, EvalEvery, MaxMinutes, Quiet,
-                      Resume, RunDir, SampleEvery, Seed, Steps, Threads, TrainPrecision, Workers)
+                      Resume, RunDir, SampleEvery, Seed, Steps, TensorBoard, Threads, TrainPrecision,
+                      Workers)
 
 train_app = typer.Typer(help="Train a model. Example: i2i train srgan --data photos/ --scale 4\n\n"
                              "Exit code 0: all steps done; 3: stopped by --max-minutes first; "
@@ -31,7 +32,7 @@ def _command() -> str:
 def _run(method: str, options, *, steps, default_steps, seed, device, precision, deterministic,
          workers, threads,
          max_minutes, run_dir, resume, sample_every, eval_every, quiet,
-         checkpoint_minutes: float | None = None):
+         checkpoint_minutes: float | None = None, tensorboard: bool | None = None):
     from ..training.api import resume as resume_run
     from ..training.api import train
     from ..training.loop import LoopOptions, TrainingAborted
@@ -42,14 +43,15 @@ def _run(method: str, options, *, steps, default_steps, seed, device, precision,
         with TrainingDisplay(quiet) as display:
             if resume is not None:
                 result = resume_run(resume, max_minutes=max_minutes, steps=steps,
-                                    checkpoint_minutes=checkpoint_minutes, command=_command(),
-                                    on_event=display)
+                                    checkpoint_minutes=checkpoint_minutes, tensorboard=tensorboard,
+                                    command=_command(), on_event=display)
             else:
                 loop = LoopOptions(steps=steps or default_steps, seed=seed, device=device, precision=precision,
                                    deterministic=deterministic, workers=workers,
                                    max_minutes=max_minutes, threads=threads, sample_every=sample_every,
                                    eval_every=eval_every,
-                                   checkpoint_minutes=3.0 if checkpoint_minutes is None else checkpoint_minutes)
+                                   checkpoint_minutes=3.0 if checkpoint_minutes is None else checkpoint_minutes,
+                                   tensorboard=bool(tensorboard))
                 result = train(method, options, loop, run_dir, command=_command(), on_event=display)
     except TrainingAborted as e:
         _stop(f"interrupted by a second {e}: stopped at once, this step not saved; "
@@ -103,7 +105,8 @@ def srgan(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 500,
-    eval_every: EvalEvery = 2000, checkpoint_minutes: CheckpointMinutes = None, quiet: Quiet = False,
+    eval_every: EvalEvery = 2000, checkpoint_minutes: CheckpointMinutes = None,
+    tensorboard: TensorBoard = None, quiet: Quiet = False,
 ):
     """Train an SR generator: SRResNet with L1, then (--gan) SRGAN.
 
@@ -124,7 +127,7 @@ def srgan(
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
-         quiet=quiet)
+         tensorboard=tensorboard, quiet=quiet)
 
 
 @train_app.command("style")
@@ -145,7 +148,8 @@ def style(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 100,
-    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None,
+    tensorboard: TensorBoard = None, quiet: Quiet = False,
 ):
     """Train a fast style-transfer network for one painting.
 
@@ -168,7 +172,7 @@ def style(
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
-         quiet=quiet)
+         tensorboard=tensorboard, quiet=quiet)
 
 
 @train_app.command("pix2pix")
@@ -191,7 +195,8 @@ def pix2pix(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
-    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None,
+    tensorboard: TensorBoard = None, quiet: Quiet = False,
 ):
     """Train pix2pix (U-Net + conditional PatchGAN, L1 + cGAN) on paired images.
 
@@ -212,7 +217,7 @@ def pix2pix(
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
-         quiet=quiet)
+         tensorboard=tensorboard, quiet=quiet)
 
 
 @train_app.command("cyclegan")
@@ -232,7 +237,8 @@ def cyclegan(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
-    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None,
+    tensorboard: TensorBoard = None, quiet: Quiet = False,
 ):
     """Train CycleGAN (unpaired, LSGAN, cycle + identity loss, image pool).
 
@@ -251,7 +257,7 @@ def cyclegan(
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
-         quiet=quiet)
+         tensorboard=tensorboard, quiet=quiet)
 
 
 @train_app.command("colorize")
@@ -271,7 +277,8 @@ def colorize(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
-    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None,
+    tensorboard: TensorBoard = None, quiet: Quiet = False,
 ):
     """Train a colorizer (Lab L -> ab, L1 + cGAN) from any folder of colour photos.
 
@@ -291,7 +298,7 @@ def colorize(
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
          sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
-         quiet=quiet)
+         tensorboard=tensorboard, quiet=quiet)
 
 
 @train_app.command("dcgan")
@@ -308,7 +315,8 @@ def dcgan(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
-    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None,
+    tensorboard: TensorBoard = None, quiet: Quiet = False,
 ):
     """Train a DCGAN (unconditional: latent vector -> image) on a folder of photos.
 
@@ -325,7 +333,8 @@ def dcgan(
     _run("dcgan", options, steps=steps, default_steps=5000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume, sample_every=sample_every,
-         eval_every=eval_every, checkpoint_minutes=checkpoint_minutes, quiet=quiet)
+         eval_every=eval_every, checkpoint_minutes=checkpoint_minutes, tensorboard=tensorboard,
+         quiet=quiet)
 
 
 @train_app.command("dcgan-encoder")
@@ -339,7 +348,8 @@ def dcgan_encoder(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 0, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
-    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None,
+    tensorboard: TensorBoard = None, quiet: Quiet = False,
 ):
     """Train an image -> latent encoder for a DCGAN generator on generated pairs (for i2i invert).
 
@@ -356,4 +366,5 @@ def dcgan_encoder(
     _run("dcgan-encoder", options, steps=steps, default_steps=2000, seed=seed, device=device,
          workers=workers, precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume, sample_every=sample_every,
-         eval_every=eval_every, checkpoint_minutes=checkpoint_minutes, quiet=quiet)
+         eval_every=eval_every, checkpoint_minutes=checkpoint_minutes, tensorboard=tensorboard,
+         quiet=quiet)

@@ -52,7 +52,8 @@ def _tuple_fields(cls, values: dict) -> dict:
 
 
 def resume(run_dir, *, max_minutes: float | None = None, steps: int | None = None,
-           checkpoint_minutes: float | None = None, command: str = "",
+           checkpoint_minutes: float | None = None, tensorboard: bool | None = None,
+           command: str = "",
            on_event: Event = _noop) -> RunResult:
     """Continue a run exactly where its last checkpoint left it.
 
@@ -60,7 +61,7 @@ def resume(run_dir, *, max_minutes: float | None = None, steps: int | None = Non
     and the data order carry on, and the learning-rate schedule is recomputed for the new
     total (a finished pix2pix run whose rate had decayed to zero warms up again). The
     extending command is appended to the run's recorded command so the export says how it was
-    trained. max_minutes and checkpoint_minutes, when given, replace the recorded ones.
+    trained. max_minutes, checkpoint_minutes and tensorboard, when given, replace the recorded ones.
     Raises UsageError (naming run.json) for a directory that is not a readable run, and
     CheckpointError for a checkpoint that cannot be loaded safely.
     """
@@ -75,7 +76,8 @@ def resume(run_dir, *, max_minutes: float | None = None, steps: int | None = Non
         loop_values = {k: v for k, v in info["loop"].items() if k in LOOP_FIELDS}
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise UsageError(f"{info_path}: not a readable run description ({type(e).__name__}: {e})") from None
-    for key, value in (("max_minutes", max_minutes), ("checkpoint_minutes", checkpoint_minutes)):
+    for key, value in (("max_minutes", max_minutes), ("checkpoint_minutes", checkpoint_minutes),
+                       ("tensorboard", tensorboard)):
         if value is not None:
             loop_values[key] = value
     recorded = info.get("command", "")

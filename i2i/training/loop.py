@@ -61,6 +61,9 @@ class LoopOptions:
     """Steps between validations (0: only at the end)."""
     threads: int = 0
     """CPU threads for torch (0: torch's default)."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files (losses, metrics, sample grids) to RUN/tensorboard;
+    needs the tensorboard package (pip install 'i2i[tensorboard]')."""
 
 
 @dataclass
@@ -135,6 +138,8 @@ class Trainer:
         self._stop_requested = False
         self._stop_signal: int | None = None
         self._out_of_time = False
+        self._pictures_step = -1  # the step the sample grid and curves were last drawn at
+        self.board = None  # TensorBoard SummaryWriter on the main process with --tensorboard
         self._owns_process_group = False
 
     # ---- public ----
@@ -144,6 +149,8 @@ class Trainer:
             torch.set_num_threads(loop.threads)
         self.device = device = self._init_device()
         self.autocast_dtype = _autocast_dtype(loop.precision, device)
+        if loop.tensorboard:
+            _tensorboard_writer()  # missing package: a usage error before anything is written
         if loop.deterministic:
             _use_deterministic_kernels()
         elif device.type == "cuda":
@@ -164,22 +171,32 @@ class Trainer:
             agree_with_checkpoint(self.run_dir, step, self.records)
             if self.records:
                 save_curves(self.records, self.run_dir / "curves.png")
+            self.board = _open_board(self.run_dir, step) if loop.tensorboard else None
         dataset = self.recipe.dataset()
         fixed = self._fixed_batch(dataset)
         exported: list[Path] = []
-        with self._stop_signals():
-            # An exception (a second signal included) leaves the last periodic checkpoint as
-            # the one to resume from: the interrupted step's state may be half-updated.
-            step = self._train(dataset, step, fixed)
+        try:
+            with self._stop_signals():
+                # An exception (a second signal included) leaves the last periodic checkpoint as
+                # the one to resume from: the interrupted step's state may be half-updated.
+                step = self._train(dataset, step, fixed)
+        finally:
+            if self.board:
+                self.board.flush()
         finished = step >= loop.steps
         if self.is_main:
             self._save_checkpoint(step)
         metrics = self._final_metrics(step)
         if self.is_main:
-            self._refresh_pictures(step, fixed)
+            if self._pictures_step != step:
+                self._refresh_pictures(step, fixed)
+            else:  # the grid is this step's already; the curves gain the final evaluation
+                save_curves(self.records, self.run_dir / "curves.png")
             # A run stopped by its time budget or a signal still leaves a usable model behind.
             exported = self.recipe.export(self.run_dir, self._provenance(step, metrics, finished))
             self.on_event("done", {"step": step, "finished": finished, "exported": exported})
+            if self.board:
+                self.board.close()
         self._barrier()
         self._close_process_group()
         return RunResult(self.run_dir, step, finished, exported, metrics,
@@ -246,14 +263,22 @@ class Trainer:
         if self.is_main:
             with open(self.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
+            if self.board:
+                group = "eval" if record.get("kind") == "eval" else "train"
+                for k, v in record.items():
+                    if isinstance(v, float) and k != "time":
+                        self.board.add_scalar(f"{group}/{k}", v, record["step"])
             self.on_event("log", {**record, "rate": rate, "total": self.loop.steps})
 
     def _refresh_pictures(self, step: int, fixed) -> None:
+        self._pictures_step = step
         with torch.no_grad():
             grid = self.recipe.sample_grid(fixed)
+        picture = save_grid(grid, self.run_dir / "samples" / f"step_{step:07d}.png")
         save_grid(grid, self.run_dir / "samples.png")
-        save_grid(grid, self.run_dir / "samples" / f"step_{step:07d}.png")
         save_curves(self.records, self.run_dir / "curves.png")
+        if self.board:
+            self.board.add_image("samples", picture, step, dataformats="HWC")
 
     def _final_metrics(self, step: int) -> dict:
         metrics = self.recipe.evaluate() if self.is_main else {}
@@ -282,6 +307,8 @@ class Trainer:
                  "train_seconds": self.train_seconds, "records": self.records}
         path = checkpoint_path(self.run_dir, step)
         save_state(state, path, self.loop.keep_checkpoints)
+        if self.board:
+            self.board.flush()  # events up to the checkpoint are on disk with it
         self.on_event("checkpoint", {"step": step, "path": str(path)})
 
     def _resume(self) -> int:
@@ -374,6 +401,21 @@ class Trainer:
             import torch.distributed as dist
 
             dist.barrier()
+
+
+def _open_board(run_dir: Path, step: int):
+    """A TensorBoard writer for RUN/tensorboard; on resume, events logged after `step` (by the
+    run that was killed) are purged so the curves continue from the checkpoint."""
+    return _tensorboard_writer()(str(run_dir / "tensorboard"), purge_step=step + 1 if step else None)
+
+
+def _tensorboard_writer():
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise UsageError("--tensorboard needs the tensorboard package: pip install 'i2i[tensorboard]' "
+                         "(or pip install tensorboard)") from None
+    return SummaryWriter
 
 
 class _SignalHandlers:

@@ -5,7 +5,7 @@ A run directory holds only what the loop writes (README "Run directories"):
     run.json                 method, options, loop options, command (JSON)
     metrics.jsonl            one JSON object per log line: step, time, losses; "kind": "eval" rows
     samples.png              the latest sample grid; samples/step_NNNNNNN.png, one per refresh
-    curves.png               loss and metric curves (matplotlib)
+    curves.png               loss and validation-metric curves (matplotlib)
     tensorboard/             TensorBoard event files (with --tensorboard)
     checkpoints/step_NNNNNNN.pt   resumable training state (the last few)
     NAME.safetensors         exported model(s)
