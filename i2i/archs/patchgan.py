@@ -54,4 +54,4 @@ class PatchGAN(nn.Module):
 
 
 SPEC = ArchSpec(id="patchgan", config=PatchGANConfig, build=PatchGAN,
-                size_multiple=lambda cfg: 1, generator=False)
+                size_multiple=lambda cfg: 1, generator=False, gives="logits")
