@@ -293,6 +293,9 @@ def test_resume_loads_training_state_without_running_code(data, tmp_path):
     with pytest.raises(CheckpointError, match="step_0000002.pt: not a training checkpoint that loads without running code"):
         resume(run, steps=3)
     assert not marker.exists()
+    torch.save({"step": 2, "recipe": {}, "rng": {}, "train_seconds": 0.0, "records": []}, evil)
+    with pytest.raises(CheckpointError, match="step_0000002.pt: does not fit this run's dcgan recipe"):
+        resume(run, steps=3)
     (run / "run.json").write_text('{"method": "dcgan", "options": ')
     with pytest.raises(UsageError, match="run.json: not a readable run description"):
         resume(run)

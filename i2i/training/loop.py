@@ -21,7 +21,7 @@ import torch
 
 from ..archs.fast_conv import use_nnpack
 from ..engine.runner import resolve_device
-from ..errors import UsageError
+from ..errors import CheckpointError, UsageError
 from .plots import save_curves, save_grid
 from .recipe import Recipe
 from .rundir import (agree_with_checkpoint, checkpoint_path, latest_checkpoint, load_state,
@@ -317,8 +317,13 @@ class Trainer:
         if path is None:
             return 0
         state = load_state(path)
-        self.recipe.load_state_dict(state["recipe"])
-        _set_rng_state(state["rng"])
+        try:
+            self.recipe.load_state_dict(state["recipe"])
+            _set_rng_state(state["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            raise CheckpointError(f"{path}: does not fit this run's {self.recipe.method} recipe "
+                                  f"({type(e).__name__}: {first})") from None
         self.train_seconds = state["train_seconds"]
         self.records = [r for r in state["records"] if r["step"] <= state["step"]]
         self.on_event("resume", {"step": state["step"], "path": str(path)})
