@@ -162,11 +162,52 @@ def monet_comparison(models) -> None:
     stack(rows).save(OUT / "monet_comparison.png")
 
 
+def dcgan_examples(models) -> None:
+    """Sample grid, interpolation strip, inversion rows (real | reconstruction | sky units off)
+    and a dissection before/after, from dcgan-landscapes (64 px images shown at 128 px)."""
+    from i2i.gan.dissect import ablation_effect, dissect
+    from i2i.gan.generator import LatentGenerator, UnitEdit
+    from i2i.gan.invert import Inverter, square_image
+    from i2i.gan.latents import interpolate, sample_latents
+    from i2i.gan.pictures import before_after, grid, to_pil
+
+    def bigger(im: Image.Image) -> Image.Image:
+        return im.resize((im.width * 2, im.height * 2), Image.NEAREST)
+
+    gen = LatentGenerator.load(str(models["dcgan-landscapes"]), device="cpu")
+    bigger(grid(gen(sample_latents(64, gen.z_dim, seed=0)))).save(OUT / "dcgan_samples.png")
+    a, b = sample_latents(2, gen.z_dim, seed=7)
+    bigger(grid(gen(interpolate(a, b, 8)), nrow=8)).save(OUT / "dcgan_interpolation.png")
+    report = dissect(gen, "layer2", concepts={"sky": None}, n=200)
+    sky_off = UnitEdit(layer="layer2", units=report.top_units("sky", 8))
+    before, after = ablation_effect(gen, report, "sky", 8, n=16)
+    bigger(before_after(before, after)).save(OUT / "dcgan_dissection.png")
+    from i2i.gan.api import load_encoder
+
+    with torch.enable_grad():
+        inverter = Inverter(gen, encoder=load_encoder(None, "dcgan-landscapes", gen))
+        rows = []
+        for f in list_images(DATA / "monet2photo/testB")[:3]:
+            target = square_image(Image.open(f), gen.size)
+            found = inverter.invert(target)
+            with gen.edited([sky_off]):
+                edited = gen(found.z[None])[0]
+            rows.append(labelled_row([to_pil(target), to_pil(found.image), to_pil(edited)],
+                                     ["real (held back)", f"inverted, {found.psnr:.1f} dB", "sky units off"],
+                                     height=128))
+    stack(rows).save(OUT / "dcgan_inversion.png")
+
+
+EXAMPLES = {"upscale": upscale_example, "upscale-real": upscale_real_example, "style": style_example, "facades": facades_example,
+            "colorize": colorize_example, "monet": monet_comparison, "dcgan": dcgan_examples}
+
+
 def main() -> None:
+    """python examples/make_examples.py [NAME ...]: all pictures, or only the named ones."""
     torch.set_grad_enabled(False)
     models = shipped()
-    for make in (upscale_example, upscale_real_example, style_example, facades_example, colorize_example, monet_comparison):
-        make(models)
+    for name in sys.argv[1:] or EXAMPLES:
+        EXAMPLES[name](models)
     print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
 
 

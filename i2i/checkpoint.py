@@ -491,7 +491,38 @@ def _read_unet_discriminator(state):
     return dict(in_channels=int(first.shape[1]), ndf=int(first.shape[0]))
 
 
+def _dcgan_convs(state) -> list:
+    """The convolution weights of main.N, in layer order."""
+    found = []
+    for k, v in state.items():
+        m = re.fullmatch(r"main\.(\d+)\.weight", k)
+        if m and v.ndim == 4:
+            found.append((int(m.group(1)), v))
+    return [v for _, v in sorted(found, key=lambda t: t[0])]
+
+
+def _read_dcgan_generator(state):
+    convs = _dcgan_convs(state)
+    if len(convs) < 2:
+        return None
+    # ConvTranspose2d weights are (in, out, k, k): z in first, image channels out last.
+    return dict(z_dim=int(convs[0].shape[0]), size=4 * 2 ** (len(convs) - 1),
+                ngf=int(convs[-1].shape[0]), channels=int(convs[-1].shape[1]))
+
+
+def _read_dcgan_discriminator(state, encoder: bool = False):
+    convs = _dcgan_convs(state)
+    if len(convs) < 2:
+        return None
+    out = int(convs[-1].shape[0])
+    return dict(size=4 * 2 ** (len(convs) - 1), ndf=int(convs[0].shape[0]),
+                channels=int(convs[0].shape[1]), z_dim=out if encoder or out != 1 else 0)
+
+
 OPTIONS_FROM_SHAPES = {
+    "dcgan_generator": _read_dcgan_generator,
+    "dcgan_discriminator": _read_dcgan_discriminator,
+    "dcgan_encoder": lambda state: _read_dcgan_discriminator(state, encoder=True),
     "srresnet": _read_srresnet,
     "unet_discriminator": _read_unet_discriminator,
     "transformer_net": _read_transformer_net,

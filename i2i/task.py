@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Literal, get_args
 
-Kind = Literal["translate", "upscale", "stylize", "colorize", "restore"]
+Kind = Literal["translate", "upscale", "stylize", "colorize", "restore", "generate", "encode"]
 Space = Literal["RGB", "RGBA", "gray", "L", "ab"]
 ValueRange = Literal["-1,1", "0,1", "0,255"]
 

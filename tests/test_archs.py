@@ -19,11 +19,23 @@ SMALL = {
     "srresnet": {"channels": 8, "blocks": 2},
     "transformer_net": {"width": 4, "res_blocks": 1},
     "unet_discriminator": {"ndf": 4},
+    "dcgan_generator": {"ngf": 4, "z_dim": 8, "size": 32},
+    "dcgan_discriminator": {"ndf": 4, "size": 32},
+    "dcgan_encoder": {"ndf": 4, "z_dim": 8, "size": 32},
 }
 
 
 # Built from options; "spandrel" modules are built from their weights (tests/test_spandrel.py).
 BUILT = sorted(a for a in ARCHS if ARCHS[a].from_weights is None)
+
+
+
+def example_input(spec, cfg, batch: int = 2):
+    """What the network takes: images of its size (or a multiple of 32), or latent vectors."""
+    if spec.takes == "latent":
+        return torch.randn(batch, spec.latent_dim(cfg))
+    size = spec.image_size(cfg) or max(spec.size_multiple(cfg), 32)
+    return torch.rand(batch, getattr(cfg, "in_channels", getattr(cfg, "channels", 3)), size, size)
 
 
 @pytest.mark.parametrize("arch_id", sorted(ARCHS))
@@ -46,16 +58,17 @@ def test_shapes_and_round_trip(arch_id, tmp_path):
     spec = ARCHS[arch_id]
     module, cfg = build(arch_id, SMALL[arch_id])
     module.eval()
-    m = spec.size_multiple(cfg)
-    size = max(m, 32)
-    in_ch = getattr(cfg, "in_channels", 3)
-    x = torch.rand(2, in_ch, size, size)
+    x = example_input(spec, cfg)
     with torch.no_grad():
         y = module(x)
-    if spec.generator:
-        s = spec.scale(cfg)
-        out_ch = getattr(cfg, "out_channels", in_ch)
-        assert y.shape == (2, out_ch, size * s, size * s)
+    if spec.gives == "image":
+        size = spec.image_size(cfg) or x.shape[-1] * spec.scale(cfg)
+        out_ch = getattr(cfg, "out_channels", cfg.channels if spec.takes == "latent" else x.shape[1])
+        assert y.shape == (2, out_ch, size, size)
+        if spec.takes == "latent":
+            assert y.min() >= -1 and y.max() <= 1  # Tanh output
+    elif spec.gives == "latent":
+        assert y.shape == (2, spec.latent_dim(cfg))
     else:
         assert y.shape[:2] == (2, 1)
     info = ModelInfo(arch=arch_id, options=dataclasses.asdict(cfg), task=matching_task(arch_id, cfg))
@@ -135,6 +148,35 @@ def test_training_uses_nnpack_only_where_it_pays(channels, kernel, size, used, m
     monkeypatch.setattr(_NNPACKConvolution, "apply", lambda *a: calls.append(1) or torch.zeros(1))
     conv(torch.randn(1, channels, size, size, requires_grad=True))
     assert bool(calls) == used
+
+
+def test_engine_runs_only_image_to_image_networks():
+    """`generator` (what the engine may run) is exactly the image -> image architectures."""
+    for arch_id, spec in ARCHS.items():
+        assert spec.generator == (spec.takes == "image" and spec.gives == "image"), arch_id
+
+
+@pytest.mark.parametrize("size", [32, 64, 128])
+def test_dcgan_follows_the_paper_layout(size):
+    """All-convolutional, batch norm except G's output and D's input, ReLU/Tanh in G,
+    LeakyReLU 0.2 in D, no fully connected layers; layers() names every block's output."""
+    from torch import nn
+
+    g, _ = build("dcgan_generator", {"size": size, "ngf": 4})
+    d, _ = build("dcgan_discriminator", {"size": size, "ndf": 4})
+    assert not any(isinstance(m, nn.Linear) for net in (g, d) for m in net.modules())
+    g_layers, d_layers = list(g.main), list(d.main)
+    assert isinstance(g_layers[-2], nn.ConvTranspose2d) and isinstance(g_layers[-1], nn.Tanh)
+    assert isinstance(d_layers[0], nn.Conv2d) and isinstance(d_layers[1], nn.LeakyReLU)
+    assert d_layers[1].negative_slope == 0.2
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in g_layers) == len(g.layers())
+    features = {}
+    for name, layer in g.layers().items():
+        layer.register_forward_hook(lambda m, i, o, name=name: features.__setitem__(name, o.shape))
+    g.eval()(torch.randn(1, 100))
+    assert [s[-1] for s in features.values()] == [4 * 2 ** i for i in range(len(features))]
+    with pytest.raises(ValueError, match="power of two"):
+        build("dcgan_generator", {"size": 48})
 
 
 @pytest.mark.skipif(not nnpack_available(), reason="this torch build has no NNPACK")

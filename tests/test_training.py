@@ -30,6 +30,7 @@ def tiny_options(method: str, data: Path):
                       width=8, res_blocks=1, crop=64, style_size=128),
         "colorize": dict(data=(str(data / "monet2photo/testB"),), num_downs=6, ngf=8, ndf=8,
                          load_size=72, crop=64),
+        "dcgan": dict(data=(str(data / "monet2photo/testB"),), size=32, ngf=8, ndf=8),
     }
     return options_cls(**common, **per_method[method])
 
@@ -38,7 +39,7 @@ def records(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("method", ["pix2pix", "cyclegan", "srgan", "style", "colorize"])
+@pytest.mark.parametrize("method", ["pix2pix", "cyclegan", "srgan", "style", "colorize", "dcgan"])
 def test_recipe_trains_and_exports(method, data, tmp_path):
     loop = LoopOptions(steps=4, log_every=1, sample_every=2, workers=0, threads=2)
     result = train(method, tiny_options(method, data), loop, tmp_path / "run")
@@ -94,7 +95,7 @@ def kill_and_resume(method: str, data: Path, tmp_path: Path, **loop_values) -> t
     return straight, resumed
 
 
-@pytest.mark.parametrize("method,workers", [("pix2pix", 1), ("cyclegan", 0)])
+@pytest.mark.parametrize("method,workers", [("pix2pix", 1), ("cyclegan", 0), ("dcgan", 0)])
 def test_sigkill_and_resume_reproduce_losses(method, workers, data, tmp_path):
     straight, resumed = kill_and_resume(method, data, tmp_path, workers=workers, device="cpu")
     for a, b in zip(straight, resumed):
@@ -226,3 +227,228 @@ def test_srgan_rejects_an_unknown_degradation(data):
 
     with pytest.raises(UsageError, match="--degradation"):
         dataclasses.replace(tiny_options("srgan", data), degradation="jpeg")
+
+
+# ---- the run directory agrees with the checkpoint a run resumes from (issue 17, item 13) ----
+
+def test_resume_after_a_kill_before_the_first_checkpoint_starts_clean(data, tmp_path):
+    """Killed at step 3 with no checkpoint yet: the resumed run starts over, its metrics.jsonl
+    holds each step once, and a stale checkpoint .part is gone."""
+    from i2i.training.api import resume
+
+    script = KILLER.replace('kind == "checkpoint" and data["step"] == 3', 'kind == "log" and data["step"] == 3')
+    loop = dict(steps=5, log_every=1, sample_every=2, threads=1, workers=0, checkpoint_minutes=60, seed=1)
+    run = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-c", script.format(tests=str(ROOT / "tests"), loop=loop, method="dcgan",
+                                                            data=str(data), run=str(run))],
+                       capture_output=True, cwd=ROOT)
+    assert r.returncode == -9, r.stderr.decode()[-2000:]
+    assert [rec["step"] for rec in records(run)] == [1, 2, 3]
+    assert (run / "samples/step_0000002.png").is_file()
+    (run / "checkpoints").mkdir(exist_ok=True)
+    (run / "checkpoints/.step_0000002.pt.part").write_bytes(b"half a checkpoint")
+    seen = {}
+
+    def on_event(kind, info):
+        if kind == "log" and info["step"] == 1:  # the directory as the resumed run found it
+            seen["steps"] = [rec["step"] for rec in records(run)]
+            seen["grids"] = sorted(p.name for p in (run / "samples").glob("*.png"))
+            seen["samples.png"] = (run / "samples.png").exists()
+
+    result = resume(run, on_event=on_event)
+    assert result.finished and result.step == 5
+    assert seen == {"steps": [1], "grids": [], "samples.png": False}
+    assert [rec["step"] for rec in records(run)] == [1, 2, 3, 4, 5]
+    assert not list((run / "checkpoints").glob(".*.part"))
+
+
+def test_resume_rewrites_what_lies_past_the_checkpoint(data, tmp_path):
+    """Metrics, sample grids, exports and partial checkpoints from steps after the checkpoint
+    (a kill between checkpoints) are truncated or removed before training goes on."""
+    import shutil
+
+    from i2i.training.api import resume
+
+    loop = LoopOptions(steps=3, log_every=1, sample_every=100, threads=1, workers=0, device="cpu")
+    run = tmp_path / "run"
+    first = train("dcgan", tiny_options("dcgan", data), loop, run)
+    # What a process killed at step 5, after a checkpoint at 3, would have left behind.
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"step": 4, "time": 1.0, "d": 9.0}) + "\n" + '{"step": 5, "ti')
+    shutil.copy(run / "samples/step_0000003.png", run / "samples/step_0000005.png")
+    (run / "checkpoints/.step_0000005.pt.part").write_bytes(b"")
+    later = run / "later.safetensors"
+    from i2i.checkpoint import ModelInfo, load_model, save_model
+
+    model = load_model(first.exported[0])
+    save_model(later, model.module, ModelInfo(arch=model.info.arch, options=model.info.options,
+                                              task=model.task, training={"steps": 5}))
+    seen = {}
+
+    def on_event(kind, info):
+        if kind == "log" and info["step"] == 4:
+            seen["steps"] = [rec["step"] for rec in records(run)]
+            seen["grids"] = sorted(p.name for p in (run / "samples").glob("*.png"))
+            seen["later"] = later.exists()
+
+    result = resume(run, steps=4, checkpoint_minutes=60, on_event=on_event)
+    assert result.finished and result.step == 4
+    assert seen == {"steps": [1, 2, 3, 4], "grids": ["step_0000003.png"], "later": False}
+    assert not list((run / "checkpoints").glob(".*.part"))
+    assert json.loads((run / "run.json").read_text())["loop"]["checkpoint_minutes"] == 60
+
+
+def test_resume_loads_training_state_without_running_code(data, tmp_path):
+    """A crafted checkpoint whose pickle would run a command is refused, naming the file."""
+    import torch
+
+    from i2i.errors import CheckpointError
+    from i2i.training.api import resume
+
+    loop = LoopOptions(steps=1, sample_every=100, threads=1, workers=0, device="cpu")
+    run = tmp_path / "run"
+    train("dcgan", tiny_options("dcgan", data), loop, run)
+    marker = tmp_path / "code-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = run / "checkpoints/step_0000002.pt"
+    torch.save({"step": 2, "recipe": {}, "rng": {}, "train_seconds": 0.0, "records": [], "x": Payload()}, evil)
+    with pytest.raises(CheckpointError, match="step_0000002.pt: not a training checkpoint that loads without running code"):
+        resume(run, steps=3)
+    assert not marker.exists()
+    torch.save({"step": 2, "recipe": {}, "rng": {}, "train_seconds": 0.0, "records": []}, evil)
+    with pytest.raises(CheckpointError, match="step_0000002.pt: does not fit this run's dcgan recipe"):
+        resume(run, steps=3)
+    (run / "run.json").write_text('{"method": "dcgan", "options": ')
+    with pytest.raises(UsageError, match="run.json: not a readable run description"):
+        resume(run)
+
+
+# ---- how a run ends: exit codes and one closing line (issue 17, item 17) ----
+
+def _start_training(cli_args, run: Path) -> subprocess.Popen:
+    import os
+
+    return subprocess.Popen([sys.executable, "-m", "i2i", "train", *map(str, cli_args), "--run-dir", str(run)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def _wait_for_steps(proc, run: Path, n: int) -> None:
+    import time
+
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (run / "metrics.jsonl").is_file() and len((run / "metrics.jsonl").read_text().splitlines()) >= n:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no {n} logged steps: {proc.communicate()[1].decode()[-2000:]}")
+
+
+def _tiny_dcgan_args(data: Path, steps: int) -> list:
+    return ["dcgan", "--data", data / "monet2photo/testB", "--size", "32", "--ngf", "8", "--ndf", "8",
+            "--batch-size", "2", "--steps", steps, "--workers", "0", "--threads", "1",
+            "--sample-every", "1000", "--checkpoint-minutes", "60", "--quiet"]
+
+
+@pytest.mark.parametrize("signame,code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_stops_training_with_a_checkpoint_and_its_own_exit_code(signame, code, data, tmp_path, cli):
+    import signal
+
+    run = tmp_path / "run"
+    proc = _start_training(_tiny_dcgan_args(data, 100000), run)
+    _wait_for_steps(proc, run, 2)
+    proc.send_signal(getattr(signal, signame))
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == code, err.decode()
+    last = err.decode().strip().splitlines()[-1]
+    assert f"interrupted by {signame} at step" in last and f"--resume {run}" in last
+    assert (run / "dcgan-testB.safetensors").is_file() and out.decode().strip() == str(run / "dcgan-testB.safetensors")
+    checkpoint = sorted(run.glob("checkpoints/step_*.pt"))[-1]
+    stopped = int(checkpoint.stem.removeprefix("step_"))
+    assert f"at step {stopped} of 100000" in last
+    r = cli("train", "dcgan", "--resume", run, "--steps", stopped + 1, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert f"finished at step {stopped + 1} of {stopped + 1}".encode() in r.stderr
+    steps = [rec["step"] for rec in records(run)]
+    assert steps == sorted(set(steps)) and steps[-1] == stopped + 1
+
+
+def test_a_second_signal_aborts_without_a_checkpoint(data, tmp_path):
+    """The first SIGTERM asks for a stop after the step; a second one ends the run at once and
+    leaves no checkpoint of the interrupted (possibly half-updated) step."""
+    import os
+    import signal
+    import time
+
+    from i2i.training.loop import Trainer, TrainingAborted
+
+    _, recipe_cls = recipe_classes("dcgan")
+    recipe = recipe_cls(tiny_options("dcgan", data))
+    step_fn = recipe.train_step
+
+    def train_step(batch, step):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)  # the handler runs: stop requested
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)
+        return step_fn(batch, step)
+
+    recipe.train_step = train_step
+    loop = LoopOptions(steps=100, threads=1, workers=0, checkpoint_minutes=60, sample_every=100)
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingAborted, match="SIGTERM"):
+        Trainer(recipe, loop, tmp_path / "run", batch_size=2).run()
+    assert signal.getsignal(signal.SIGTERM) is previous
+    assert not list((tmp_path / "run").glob("checkpoints/step_*.pt"))
+
+
+def test_a_run_stopped_by_its_time_budget_exits_3(data, tmp_path, cli):
+    r = cli("train", *_tiny_dcgan_args(data, 100000), "--max-minutes", "0.0001", "--run-dir", tmp_path / "run")
+    assert r.returncode == 3, r.stderr
+    assert b"stopped by --max-minutes at step 1 of 100000" in r.stderr.strip().splitlines()[-1]
+
+
+# ---- pictures and event files a person can read (issue 22, item 6) ----
+
+def test_curves_have_one_panel_per_series_and_matplotlib_loads_lazily(tmp_path):
+    from PIL import Image
+
+    from i2i.training.plots import PANEL_HEIGHT, save_curves, series, smooth
+
+    recs = [{"step": s, "time": s * 0.1, "g": 3.0 / s, "d": 0.5 + (s % 3) * 0.1} for s in range(1, 60)]
+    recs += [{"step": 30, "kind": "eval", "psnr_Set5": 28.5}, {"step": 59, "kind": "eval", "psnr_Set5": 29.0}]
+    train, val = series(recs)
+    assert sorted(train) == ["d", "g"] and val == {"psnr_Set5": [(30, 28.5), (59, 29.0)]}
+    assert smooth([2.0, 2.0, 2.0]) == pytest.approx([2.0, 2.0, 2.0])  # debiased: no pull toward 0
+    save_curves(recs, tmp_path / "curves.png")
+    assert Image.open(tmp_path / "curves.png").size == (900, round(3 * PANEL_HEIGHT * 100))
+    r = subprocess.run([sys.executable, "-c", "import sys, i2i.cli.train, i2i.training.loop; "
+                        "print('matplotlib' in sys.modules)"], capture_output=True, cwd=ROOT)
+    assert r.stdout.strip() == b"False", r.stderr
+
+
+def test_tensorboard_event_files_follow_the_checkpoint(data, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+
+    from i2i.training.api import resume
+
+    run = tmp_path / "run"
+    loop = LoopOptions(steps=3, log_every=1, sample_every=2, threads=1, workers=0, tensorboard=True)
+    train("dcgan", tiny_options("dcgan", data), loop, run)
+    with SummaryWriter(str(run / "tensorboard")) as lost:  # a killed run's steps past the checkpoint
+        lost.add_scalar("train/d", 99.0, 4)
+        lost.add_scalar("train/d", 99.0, 5)
+    resume(run, steps=4)
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    d = events.Scalars("train/d")
+    assert [e.step for e in d] == [1, 2, 3, 4] and d[-1].value != 99.0
+    assert [e.value for e in d] == pytest.approx([r["d"] for r in records(run)])
+    assert [e.step for e in events.Images("samples")] == [2, 3, 4]

@@ -31,7 +31,16 @@ class ArchSpec:
     tiles: bool = True
     """Whether tiled inference is valid (fully convolutional, bounded receptive field)."""
     generator: bool = True
-    """False for discriminators: they are never run by the engine."""
+    """True for image-to-image networks, which the engine runs; False for discriminators,
+    encoders and latent-input generators."""
+    takes: Literal["image", "latent"] = "image"
+    """What forward() takes: (B, C, H, W) images, or (B, latent_dim) latent vectors."""
+    gives: Literal["image", "logits", "latent"] = "image"
+    """What forward() returns: images, real/fake logits (B, 1, ...), or (B, latent_dim) latents."""
+    latent_dim: Callable[[Any], int] = lambda cfg: 0
+    """Length of the latent vectors taken or given (0 for image-to-image networks)."""
+    image_size: Callable[[Any], int | None] = lambda cfg: None
+    """Side of the square images a fixed-size network makes or takes; None: any size."""
     receptive_margin: int = 16
     """Input pixels of context a tile needs on each side to match whole-image output."""
     half_precision: bool = True

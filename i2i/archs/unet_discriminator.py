@@ -60,5 +60,5 @@ class UNetDiscriminatorSN(nn.Module):
 
 
 SPEC = ArchSpec(id="unet_discriminator", config=UNetDiscriminatorConfig, build=UNetDiscriminatorSN,
-                size_multiple=lambda cfg: 8, generator=False,
+                size_multiple=lambda cfg: 8, generator=False, gives="logits",
                 channels=lambda cfg: (cfg.in_channels, 1))

@@ -12,6 +12,8 @@ Steps = Annotated[Optional[int], typer.Option(help="Total training steps (defaul
 MaxMinutes = Annotated[Optional[float], typer.Option(help="Stop cleanly with a checkpoint after this many minutes.")]
 RunDir = Annotated[Optional[Path], typer.Option(help="Run directory (default: runs/METHOD-DATE).")]
 Resume = Annotated[Optional[Path], typer.Option(help="Continue the run in this directory exactly where it stopped.")]
+CheckpointMinutes = Annotated[Optional[float], typer.Option(help="Minutes between resumable checkpoints (default 3; 0 = after every step); with --resume, replaces the run's.", min=0.0)]
+TensorBoard = Annotated[Optional[bool], typer.Option("--tensorboard/--no-tensorboard", help="Also write TensorBoard event files to RUN_DIR/tensorboard (needs: pip install 'i2i[tensorboard]'); with --resume, default: as the run did.")]
 Workers = Annotated[int, typer.Option(help="Data loading worker processes.")]
 Threads = Annotated[int, typer.Option(help="CPU threads for torch (0 = torch's default).")]
 BatchSize = Annotated[Optional[int], typer.Option(help="Batch size (default: the method's).", min=1)]

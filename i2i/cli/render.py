@@ -54,7 +54,7 @@ class TrainingDisplay:
         elif kind in ("checkpoint", "resume"):
             say(f"{kind}: step {data['step']} ({data['path']})", self.progress)
         elif kind == "stopping":
-            say("stopping after this step (Ctrl-C again to abort)", self.progress)
+            say(f"{data.get('signal', 'stop')}: stopping after this step (the same again aborts at once)", self.progress)
 
 
 def job_progress(total: int, quiet: bool):

@@ -10,11 +10,18 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from .options import (BatchSize, Deterministic, Device, EvalEvery, MaxMinutes, Quiet, Resume, RunDir,
-                      SampleEvery, Seed, Steps, Threads, TrainPrecision, Workers)
+from .options import (BatchSize, CheckpointMinutes, Deterministic, Device, EvalEvery, MaxMinutes, Quiet,
+                      Resume, RunDir, SampleEvery, Seed, Steps, TensorBoard, Threads, TrainPrecision,
+                      Workers)
 
-train_app = typer.Typer(help="Train a model. Example: i2i train srgan --data photos/ --scale 4",
+train_app = typer.Typer(help="Train a model. Example: i2i train srgan --data photos/ --scale 4\n\n"
+                             "Exit code 0: all steps done; 3: stopped by --max-minutes first; "
+                             "128 + the signal's number when stopped by a signal (130 Ctrl-C, "
+                             "143 SIGTERM, 129 SIGHUP); 2: usage or data error. A stopped run "
+                             "keeps its checkpoint and exported model: --resume RUN_DIR continues.",
                         no_args_is_help=True, rich_markup_mode=None)
+# Exit code of a run that reached its --max-minutes budget before its last step.
+STOPPED_BY_BUDGET = 3
 app.add_typer(train_app, name="train")
 
 
@@ -25,27 +32,55 @@ def _command() -> str:
 def _run(method: str, options, *, steps, default_steps, seed, device, precision, deterministic,
          workers, threads,
          max_minutes, run_dir, resume, sample_every, eval_every, quiet,
-         checkpoint_minutes: float = 3.0):
+         checkpoint_minutes: float | None = None, tensorboard: bool | None = None):
     from ..training.api import resume as resume_run
     from ..training.api import train
-    from ..training.loop import LoopOptions
-    from .render import TrainingDisplay, err
+    from ..training.loop import LoopOptions, TrainingAborted
+    from .render import TrainingDisplay
 
-    with TrainingDisplay(quiet) as display:
-        if resume is not None:
-            result = resume_run(resume, max_minutes=max_minutes, steps=steps,
-                                command=_command(), on_event=display)
-        else:
-            run_dir = run_dir or Path("runs") / f"{method}-{time.strftime('%Y%m%d-%H%M%S')}"
-            loop = LoopOptions(steps=steps or default_steps, seed=seed, device=device, precision=precision,
-                               deterministic=deterministic, workers=workers,
-                               max_minutes=max_minutes, threads=threads, sample_every=sample_every,
-                               eval_every=eval_every, checkpoint_minutes=checkpoint_minutes)
-            result = train(method, options, loop, run_dir, command=_command(), on_event=display)
-    state = "finished" if result.finished else "stopped (resume with --resume)"
-    err.print(f"{method}: {state} at step {result.step}; run directory {result.run_dir}")
+    run_dir = resume or run_dir or Path("runs") / f"{method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        with TrainingDisplay(quiet) as display:
+            if resume is not None:
+                result = resume_run(resume, max_minutes=max_minutes, steps=steps,
+                                    checkpoint_minutes=checkpoint_minutes, tensorboard=tensorboard,
+                                    command=_command(), on_event=display)
+            else:
+                loop = LoopOptions(steps=steps or default_steps, seed=seed, device=device, precision=precision,
+                                   deterministic=deterministic, workers=workers,
+                                   max_minutes=max_minutes, threads=threads, sample_every=sample_every,
+                                   eval_every=eval_every,
+                                   checkpoint_minutes=3.0 if checkpoint_minutes is None else checkpoint_minutes,
+                                   tensorboard=bool(tensorboard))
+                result = train(method, options, loop, run_dir, command=_command(), on_event=display)
+    except TrainingAborted as e:
+        _stop(f"interrupted by a second {e}: stopped at once, this step not saved; "
+              f"--resume {run_dir} continues from the last checkpoint", 128 + e.signum)
     for path in result.exported:
         print(path)
+    where = f"step {result.step} of {_planned(result.run_dir)}"
+    if result.finished:
+        _stop(f"{method}: finished at {where}; run directory {result.run_dir}", 0)
+    again = f"continue with: i2i train {method} --resume {result.run_dir}"
+    if result.stopped_by == "max_minutes":
+        _stop(f"{method}: stopped by --max-minutes at {where}; model exported; {again}", STOPPED_BY_BUDGET)
+    import signal
+
+    signum = getattr(signal, result.stopped_by or "", 0)
+    _stop(f"{method}: interrupted by {result.stopped_by} at {where}; checkpoint and model saved; {again}",
+          128 + int(signum) if signum else 1)
+
+
+def _planned(run_dir: Path):
+    import json
+
+    return json.loads((run_dir / "run.json").read_text())["loop"]["steps"]
+
+
+def _stop(message: str, code: int):
+    """The run's one closing line on stderr, then its exit code (0 only for a finished run)."""
+    print(message, file=sys.stderr, flush=True)
+    raise typer.Exit(code)
 
 
 def _tuple(paths: list[Path] | None) -> tuple[str, ...]:
@@ -89,7 +124,8 @@ def srgan(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 500,
-    eval_every: EvalEvery = 2000, quiet: Quiet = False,
+    eval_every: EvalEvery = 2000, checkpoint_minutes: CheckpointMinutes = None,
+    tensorboard: TensorBoard = None, quiet: Quiet = False,
 ):
     """Train an SR generator: SRResNet with L1, then (--gan) SRGAN.
 
@@ -112,7 +148,8 @@ def srgan(
     _run("srgan", options, steps=steps, default_steps=20000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
-         sample_every=sample_every, eval_every=eval_every, quiet=quiet)
+         sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
+         tensorboard=tensorboard, quiet=quiet)
 
 
 @train_app.command("style")
@@ -133,7 +170,8 @@ def style(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 100,
-    eval_every: EvalEvery = 0, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None,
+    tensorboard: TensorBoard = None, quiet: Quiet = False,
 ):
     """Train a fast style-transfer network for one painting.
 
@@ -155,7 +193,8 @@ def style(
     _run("style", options, steps=steps, default_steps=600, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
-         sample_every=sample_every, eval_every=eval_every, quiet=quiet)
+         sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
+         tensorboard=tensorboard, quiet=quiet)
 
 
 @train_app.command("pix2pix")
@@ -178,7 +217,8 @@ def pix2pix(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
-    eval_every: EvalEvery = 0, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None,
+    tensorboard: TensorBoard = None, quiet: Quiet = False,
 ):
     """Train pix2pix (U-Net + conditional PatchGAN, L1 + cGAN) on paired images.
 
@@ -198,7 +238,8 @@ def pix2pix(
     _run("pix2pix", options, steps=steps, default_steps=20000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
-         sample_every=sample_every, eval_every=eval_every, quiet=quiet)
+         sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
+         tensorboard=tensorboard, quiet=quiet)
 
 
 @train_app.command("cyclegan")
@@ -218,7 +259,8 @@ def cyclegan(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
-    eval_every: EvalEvery = 0, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None,
+    tensorboard: TensorBoard = None, quiet: Quiet = False,
 ):
     """Train CycleGAN (unpaired, LSGAN, cycle + identity loss, image pool).
 
@@ -236,7 +278,8 @@ def cyclegan(
     _run("cyclegan", options, steps=steps, default_steps=20000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
-         sample_every=sample_every, eval_every=eval_every, quiet=quiet)
+         sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
+         tensorboard=tensorboard, quiet=quiet)
 
 
 @train_app.command("colorize")
@@ -256,7 +299,8 @@ def colorize(
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
     run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
-    eval_every: EvalEvery = 0, quiet: Quiet = False,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None,
+    tensorboard: TensorBoard = None, quiet: Quiet = False,
 ):
     """Train a colorizer (Lab L -> ab, L1 + cGAN) from any folder of colour photos.
 
@@ -275,4 +319,74 @@ def colorize(
     _run("colorize", options, steps=steps, default_steps=6000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,
-         sample_every=sample_every, eval_every=eval_every, quiet=quiet)
+         sample_every=sample_every, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes,
+         tensorboard=tensorboard, quiet=quiet)
+
+
+@train_app.command("dcgan")
+def dcgan(
+    data: Annotated[Optional[list[Path]], typer.Option(help="Folder of training photos (repeatable).")] = None,
+    size: Annotated[int, typer.Option(help="Image side: 64 or 128 (a power of two, 32 to 256).")] = 64,
+    z_dim: Annotated[int, typer.Option(help="Latent vector length.")] = 100,
+    ngf: Annotated[int, typer.Option(help="Generator filters in its last hidden layer.")] = 64,
+    ndf: Annotated[int, typer.Option(help="Discriminator filters in its first layer.")] = 64,
+    load_size: Annotated[int, typer.Option(help="Short side photos are resized to before the random crop (0 = size * 9/8).")] = 0,
+    lr: Annotated[float, typer.Option(help="Adam learning rate (beta1 0.5).")] = 2e-4,
+    name: Annotated[str, typer.Option(help="Exported model name (default: dcgan-DATAFOLDER).")] = "",
+    batch_size: BatchSize = None, steps: Steps = None, seed: Seed = 0, device: Device = "auto",
+    precision: TrainPrecision = "auto", deterministic: Deterministic = False,
+    workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
+    run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None,
+    tensorboard: TensorBoard = None, quiet: Quiet = False,
+):
+    """Train a DCGAN (unconditional: latent vector -> image) on a folder of photos.
+
+    Example: i2i train dcgan --data landscapes/ --size 64 --ngf 32 --ndf 32
+    """
+    from ..training.dcgan import DCGANOptions
+
+    options = None
+    if resume is None:
+        if not data:
+            raise typer.BadParameter("--data is required (a folder of photos)")
+        options = DCGANOptions(data=_tuple(data), size=size, z_dim=z_dim, ngf=ngf, ndf=ndf,
+                               load_size=load_size, lr=lr, name=name, batch_size=batch_size or 128)
+    _run("dcgan", options, steps=steps, default_steps=5000, seed=seed, device=device, workers=workers,
+         precision=precision, deterministic=deterministic, threads=threads,
+         max_minutes=max_minutes, run_dir=run_dir, resume=resume, sample_every=sample_every,
+         eval_every=eval_every, checkpoint_minutes=checkpoint_minutes, tensorboard=tensorboard,
+         quiet=quiet)
+
+
+@train_app.command("dcgan-encoder")
+def dcgan_encoder(
+    generator: Annotated[Optional[str], typer.Option(help="The DCGAN generator to invert (file or shipped name).")] = None,
+    ndf: Annotated[int, typer.Option(help="Encoder filters in its first layer.")] = 64,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
+    image_weight: Annotated[float, typer.Option(help="Weight of the reconstruction MSE beside the latent MSE.")] = 1.0,
+    name: Annotated[str, typer.Option(help="Exported model name (default: GENERATOR-encoder).")] = "",
+    batch_size: BatchSize = None, steps: Steps = None, seed: Seed = 0, device: Device = "auto",
+    precision: TrainPrecision = "auto", deterministic: Deterministic = False,
+    workers: Workers = 0, threads: Threads = 0, max_minutes: MaxMinutes = None,
+    run_dir: RunDir = None, resume: Resume = None, sample_every: SampleEvery = 200,
+    eval_every: EvalEvery = 0, checkpoint_minutes: CheckpointMinutes = None,
+    tensorboard: TensorBoard = None, quiet: Quiet = False,
+):
+    """Train an image -> latent encoder for a DCGAN generator on generated pairs (for i2i invert).
+
+    Example: i2i train dcgan-encoder --generator dcgan-landscapes --steps 2000
+    """
+    from ..training.dcgan import DCGANEncoderOptions
+
+    options = None
+    if resume is None:
+        if not generator:
+            raise typer.BadParameter("--generator is required (a DCGAN checkpoint or shipped name)")
+        options = DCGANEncoderOptions(generator=generator, ndf=ndf, lr=lr, image_weight=image_weight,
+                                      name=name, batch_size=batch_size or 64)
+    _run("dcgan-encoder", options, steps=steps, default_steps=2000, seed=seed, device=device,
+         workers=workers, precision=precision, deterministic=deterministic, threads=threads,
+         max_minutes=max_minutes, run_dir=run_dir, resume=resume, sample_every=sample_every,
+         eval_every=eval_every, checkpoint_minutes=checkpoint_minutes, tensorboard=tensorboard,
+         quiet=quiet)

@@ -36,6 +36,9 @@ class ModelRunner:
     def __init__(self, model: LoadedModel, *, device: str = "auto", precision: str = "fp32",
                  tile: int | None = None, tile_overlap: int | None = None):
         self.model, self.task, self.spec = model, model.task, model.spec
+        if not self.spec.generator:
+            use = "i2i generate, invert or dissect" if self.spec.takes == "latent" else "not an image-to-image model"
+            raise UsageError(f"{model.path}: a {self.spec.id} takes {self.spec.takes}s, not images ({use})")
         self.device = resolve_device(device)
         self.dtype = self._dtype(precision)
         self.multiple = self.spec.size_multiple(model.config)

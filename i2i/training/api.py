@@ -8,6 +8,8 @@ from pathlib import Path
 from ..errors import UsageError
 from .loop import Event, LoopOptions, RunResult, Trainer, _noop
 
+LOOP_FIELDS = {f.name for f in fields(LoopOptions)}
+
 
 RECIPES = {
     "pix2pix": ("pix2pix", "Pix2PixOptions", "Pix2PixRecipe"),
@@ -15,6 +17,8 @@ RECIPES = {
     "srgan": ("srgan", "SRGANOptions", "SRGANRecipe"),
     "style": ("style", "StyleOptions", "StyleRecipe"),
     "colorize": ("colorize", "ColorizeOptions", "ColorizeRecipe"),
+    "dcgan": ("dcgan", "DCGANOptions", "DCGANRecipe"),
+    "dcgan-encoder": ("dcgan", "DCGANEncoderOptions", "DCGANEncoderRecipe"),
 }
 
 
@@ -48,27 +52,36 @@ def _tuple_fields(cls, values: dict) -> dict:
 
 
 def resume(run_dir, *, max_minutes: float | None = None, steps: int | None = None,
-           command: str = "", on_event: Event = _noop) -> RunResult:
+           checkpoint_minutes: float | None = None, tensorboard: bool | None = None,
+           command: str = "",
+           on_event: Event = _noop) -> RunResult:
     """Continue a run exactly where its last checkpoint left it.
 
     steps extends (or shortens) the run to that many steps in all: weights, optimizers, pools
     and the data order carry on, and the learning-rate schedule is recomputed for the new
     total (a finished pix2pix run whose rate had decayed to zero warms up again). The
     extending command is appended to the run's recorded command so the export says how it was
-    trained.
+    trained. max_minutes, checkpoint_minutes and tensorboard, when given, replace the recorded ones.
+    Raises UsageError (naming run.json) for a directory that is not a readable run, and
+    CheckpointError for a checkpoint that cannot be loaded safely.
     """
     run_dir = Path(run_dir)
     info_path = run_dir / "run.json"
     if not info_path.is_file():
         raise UsageError(f"{run_dir}: not a run directory (no run.json)")
-    info = json.loads(info_path.read_text())
-    options_cls, _ = recipe_classes(info["method"])
-    options = options_cls(**_tuple_fields(options_cls, info["options"]))
-    loop_values = dict(info["loop"])
-    if max_minutes is not None:
-        loop_values["max_minutes"] = max_minutes
+    try:
+        info = json.loads(info_path.read_text())
+        options_cls, _ = recipe_classes(info["method"])
+        options = options_cls(**_tuple_fields(options_cls, info["options"]))
+        loop_values = {k: v for k, v in info["loop"].items() if k in LOOP_FIELDS}
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UsageError(f"{info_path}: not a readable run description ({type(e).__name__}: {e})") from None
+    for key, value in (("max_minutes", max_minutes), ("checkpoint_minutes", checkpoint_minutes),
+                       ("tensorboard", tensorboard)):
+        if value is not None:
+            loop_values[key] = value
     recorded = info.get("command", "")
-    if steps is not None and steps != loop_values["steps"]:
+    if steps is not None and steps != loop_values.get("steps"):
         if steps < 1:
             raise UsageError(f"--steps must be at least 1, not {steps}")
         loop_values["steps"] = steps

@@ -9,6 +9,7 @@ import json
 import os
 import random
 import signal
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -20,9 +21,15 @@ import torch
 
 from ..archs.fast_conv import use_nnpack
 from ..engine.runner import resolve_device
-from ..errors import UsageError
+from ..errors import CheckpointError, UsageError
 from .plots import save_curves, save_grid
 from .recipe import Recipe
+from .rundir import (agree_with_checkpoint, checkpoint_path, latest_checkpoint, load_state,
+                     save_state)
+
+# Signals that stop a run cleanly after the current step (a second one aborts at once).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +50,7 @@ class LoopOptions:
     max_minutes: float | None = None
     """Stop cleanly (with a checkpoint) after this much training time in this process."""
     checkpoint_minutes: float = 3.0
-    """Write a resumable checkpoint at least this often."""
+    """Write a resumable checkpoint at least this often (0: after every step)."""
     keep_checkpoints: int = 3
     """Resumable checkpoints kept in the run directory."""
     log_every: int = 10
@@ -54,6 +61,9 @@ class LoopOptions:
     """Steps between validations (0: only at the end)."""
     threads: int = 0
     """CPU threads for torch (0: torch's default)."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files (losses, metrics, sample grids) to RUN/tensorboard;
+    needs the tensorboard package (pip install 'i2i[tensorboard]')."""
 
 
 @dataclass
@@ -61,8 +71,19 @@ class RunResult:
     run_dir: Path
     step: int
     finished: bool
+    """All planned steps done."""
     exported: list[Path]
     metrics: dict
+    stopped_by: str | None = None
+    """Why an unfinished run stopped: a signal name (SIGINT, SIGTERM, SIGHUP) or "max_minutes"."""
+
+
+class TrainingAborted(Exception):
+    """A second stop signal: the run ends at once, without a checkpoint of the interrupted step."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
 
 
 Event = Callable[[str, dict], None]
@@ -86,8 +107,10 @@ class _StepSampler(torch.utils.data.Sampler):
 
 
 def _rng_state() -> dict:
+    """Every RNG the loop and recipes draw from, as tensors and plain values (weights_only)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
     state = {"torch": torch.get_rng_state(), "python": random.getstate(),
-             "numpy": np.random.get_state()}
+             "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss]}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -96,14 +119,10 @@ def _rng_state() -> dict:
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    ckpts = sorted((run_dir / "checkpoints").glob("step_*.pt"))
-    return ckpts[-1] if ckpts else None
 
 
 class Trainer:
@@ -117,6 +136,10 @@ class Trainer:
         self.records: list[dict] = []
         self.train_seconds = 0.0
         self._stop_requested = False
+        self._stop_signal: int | None = None
+        self._out_of_time = False
+        self._pictures_step = -1  # the step the sample grid and curves were last drawn at
+        self.board = None  # TensorBoard SummaryWriter on the main process with --tensorboard
         self._owns_process_group = False
 
     # ---- public ----
@@ -126,6 +149,8 @@ class Trainer:
             torch.set_num_threads(loop.threads)
         self.device = device = self._init_device()
         self.autocast_dtype = _autocast_dtype(loop.precision, device)
+        if loop.tensorboard:
+            _tensorboard_writer()  # missing package: a usage error before anything is written
         if loop.deterministic:
             _use_deterministic_kernels()
         elif device.type == "cuda":
@@ -143,27 +168,39 @@ class Trainer:
         step = self._resume() if resume else 0
         if self.is_main:
             self._write_run_json()
+            agree_with_checkpoint(self.run_dir, step, self.records)
+            if self.records:
+                save_curves(self.records, self.run_dir / "curves.png")
+            self.board = _open_board(self.run_dir, step) if loop.tensorboard else None
         dataset = self.recipe.dataset()
         fixed = self._fixed_batch(dataset)
         exported: list[Path] = []
-        finished = False
-        previous = signal.signal(signal.SIGINT, self._on_sigint)
         try:
-            step = self._train(dataset, step, fixed)
-            finished = step >= loop.steps
+            with self._stop_signals():
+                # An exception (a second signal included) leaves the last periodic checkpoint as
+                # the one to resume from: the interrupted step's state may be half-updated.
+                step = self._train(dataset, step, fixed)
         finally:
-            signal.signal(signal.SIGINT, previous)
-            if self.is_main:
-                self._save_checkpoint(step)
+            if self.board:
+                self.board.flush()
+        finished = step >= loop.steps
+        if self.is_main:
+            self._save_checkpoint(step)
         metrics = self._final_metrics(step)
         if self.is_main:
-            self._refresh_pictures(step, fixed)
-            # A run stopped by its time budget or Ctrl-C still leaves a usable model behind.
+            if self._pictures_step != step:
+                self._refresh_pictures(step, fixed)
+            else:  # the grid is this step's already; the curves gain the final evaluation
+                save_curves(self.records, self.run_dir / "curves.png")
+            # A run stopped by its time budget or a signal still leaves a usable model behind.
             exported = self.recipe.export(self.run_dir, self._provenance(step, metrics, finished))
             self.on_event("done", {"step": step, "finished": finished, "exported": exported})
+            if self.board:
+                self.board.close()
         self._barrier()
         self._close_process_group()
-        return RunResult(self.run_dir, step, finished, exported, metrics)
+        return RunResult(self.run_dir, step, finished, exported, metrics,
+                         stopped_by=None if finished else self._stop_reason())
 
     # ---- the loop ----
     def _train(self, dataset, step: int, fixed) -> int:
@@ -191,8 +228,8 @@ class Trainer:
             if self.is_main and now - last_ckpt > loop.checkpoint_minutes * 60:
                 self._save_checkpoint(step)
                 last_ckpt = now
-            out_of_time = loop.max_minutes is not None and now - started > loop.max_minutes * 60
-            if self._all_agree_to_stop(self._stop_requested or out_of_time) or step >= loop.steps:
+            self._out_of_time = loop.max_minutes is not None and now - started > loop.max_minutes * 60
+            if self._all_agree_to_stop(self._stop_requested or self._out_of_time) or step >= loop.steps:
                 break
         return step
 
@@ -209,7 +246,8 @@ class Trainer:
             drop_last=True, prefetch_factor=4 if self.loop.workers else None,
             # Its own generator: creating the loader must not draw from the global RNG that
             # dropout and pools use, or a resumed run would diverge from an uninterrupted one.
-            generator=torch.Generator().manual_seed(self.loop.seed))
+            generator=torch.Generator().manual_seed(self.loop.seed),
+            worker_init_fn=_leave_signals_to_the_main_process)
 
     def _fixed_batch(self, dataset):
         n = min(4, len(dataset.base) if hasattr(dataset, "base") else 4)
@@ -225,14 +263,22 @@ class Trainer:
         if self.is_main:
             with open(self.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
+            if self.board:
+                group = "eval" if record.get("kind") == "eval" else "train"
+                for k, v in record.items():
+                    if isinstance(v, float) and k != "time":
+                        self.board.add_scalar(f"{group}/{k}", v, record["step"])
             self.on_event("log", {**record, "rate": rate, "total": self.loop.steps})
 
     def _refresh_pictures(self, step: int, fixed) -> None:
+        self._pictures_step = step
         with torch.no_grad():
             grid = self.recipe.sample_grid(fixed)
+        picture = save_grid(grid, self.run_dir / "samples" / f"step_{step:07d}.png")
         save_grid(grid, self.run_dir / "samples.png")
-        save_grid(grid, self.run_dir / "samples" / f"step_{step:07d}.png")
         save_curves(self.records, self.run_dir / "curves.png")
+        if self.board:
+            self.board.add_image("samples", picture, step, dataformats="HWC")
 
     def _final_metrics(self, step: int) -> dict:
         metrics = self.recipe.evaluate() if self.is_main else {}
@@ -257,31 +303,29 @@ class Trainer:
 
     # ---- checkpoints ----
     def _save_checkpoint(self, step: int) -> None:
-        folder = self.run_dir / "checkpoints"
-        folder.mkdir(parents=True, exist_ok=True)
         state = {"step": step, "recipe": self.recipe.state_dict(), "rng": _rng_state(),
                  "train_seconds": self.train_seconds, "records": self.records}
-        path = folder / f"step_{step:07d}.pt"
-        tmp = folder / f".{path.name}.part"
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-        for old in sorted(folder.glob("step_*.pt"))[:-self.loop.keep_checkpoints]:
-            old.unlink()
+        path = checkpoint_path(self.run_dir, step)
+        save_state(state, path, self.loop.keep_checkpoints)
+        if self.board:
+            self.board.flush()  # events up to the checkpoint are on disk with it
         self.on_event("checkpoint", {"step": step, "path": str(path)})
 
     def _resume(self) -> int:
+        """Load the latest checkpoint (0 when there is none: the run starts over)."""
         path = latest_checkpoint(self.run_dir)
         if path is None:
             return 0
-        # Our own file, holding optimizer state and RNG tuples: trusted, so weights_only=False.
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        self.recipe.load_state_dict(state["recipe"])
-        _set_rng_state(state["rng"])
+        state = load_state(path)
+        try:
+            self.recipe.load_state_dict(state["recipe"])
+            _set_rng_state(state["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            raise CheckpointError(f"{path}: does not fit this run's {self.recipe.method} recipe "
+                                  f"({type(e).__name__}: {first})") from None
         self.train_seconds = state["train_seconds"]
         self.records = [r for r in state["records"] if r["step"] <= state["step"]]
-        if self.is_main:
-            with open(self.run_dir / "metrics.jsonl", "w") as f:
-                f.writelines(json.dumps(r) + "\n" for r in self.records)
         self.on_event("resume", {"step": state["step"], "path": str(path)})
         return state["step"]
 
@@ -293,11 +337,23 @@ class Trainer:
                      "loop": asdict(self.loop), "batch_size": self.batch_size, "command": self.command})
         path.write_text(json.dumps(info, indent=2))
 
-    def _on_sigint(self, signum, frame) -> None:
-        if self._stop_requested:
-            raise KeyboardInterrupt
-        self._stop_requested = True
-        self.on_event("stopping", {})
+    def _stop_signals(self):
+        """SIGINT, SIGTERM and SIGHUP ask for a clean stop after the current step (checkpoint
+        and export); a second one aborts at once. Only the main thread can take signals."""
+        if threading.current_thread() is not threading.main_thread():
+            return nullcontext()
+        return _SignalHandlers(STOP_SIGNALS, self._on_stop_signal)
+
+    def _on_stop_signal(self, signum, frame) -> None:
+        if self._stop_requested and self._stop_signal is not None:
+            raise TrainingAborted(signum)
+        self._stop_requested, self._stop_signal = True, signum
+        self.on_event("stopping", {"signal": signal.Signals(signum).name})
+
+    def _stop_reason(self) -> str | None:
+        if self._stop_signal is not None:
+            return signal.Signals(self._stop_signal).name
+        return "max_minutes" if self._out_of_time else None
 
     # ---- devices and processes ----
     def _init_device(self) -> torch.device:
@@ -350,6 +406,45 @@ class Trainer:
             import torch.distributed as dist
 
             dist.barrier()
+
+
+def _open_board(run_dir: Path, step: int):
+    """A TensorBoard writer for RUN/tensorboard; on resume, events logged after `step` (by the
+    run that was killed) are purged so the curves continue from the checkpoint."""
+    return _tensorboard_writer()(str(run_dir / "tensorboard"), purge_step=step + 1 if step else None)
+
+
+def _tensorboard_writer():
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise UsageError("--tensorboard needs the tensorboard package: pip install 'i2i[tensorboard]' "
+                         "(or pip install tensorboard)") from None
+    return SummaryWriter
+
+
+class _SignalHandlers:
+    """Install one handler for several signals inside a `with` block, then restore the old ones."""
+
+    def __init__(self, signums, handler):
+        self.signums, self.handler, self.previous = signums, handler, {}
+
+    def __enter__(self):
+        self.previous = {s: signal.signal(s, self.handler) for s in self.signums}
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self.previous.items():
+            signal.signal(s, h)
+
+
+def _leave_signals_to_the_main_process(worker_id: int) -> None:
+    """Data-loader workers ignore Ctrl-C (the terminal sends it to the whole process group; the
+    main process decides when to stop) and die at once on SIGTERM/SIGHUP."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for s in STOP_SIGNALS:
+        if s != signal.SIGINT:
+            signal.signal(s, signal.SIG_DFL)
 
 
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:

@@ -1,18 +1,22 @@
-"""Pictures of progress without matplotlib: image grids and loss curves drawn with Pillow."""
+"""Pictures of progress: sample grids (Pillow) and loss curves (matplotlib, imported lazily)."""
 from __future__ import annotations
 
+import io
 import math
 
-from PIL import Image, ImageDraw
+import numpy as np
+from PIL import Image
 
-from ..data.image_io import atomic_save
+from ..data.image_io import atomic_save, atomic_write_bytes
 
-COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-           (140, 86, 75), (227, 119, 194), (127, 127, 127)]
+SKIPPED = ("step", "time", "kind")  # record keys that are not plotted series
+PANEL_HEIGHT = 2.1  # inches per panel
+SMOOTHING = 0.9  # exponential moving average weight, as TensorBoard's default slider is near
 
 
-def save_grid(rows, path) -> None:
-    """rows: list of lists of (3, H, W) tensors in [0, 1]; each row's images side by side."""
+def save_grid(rows, path) -> np.ndarray:
+    """rows: list of lists of (3, H, W) tensors in [0, 1]; each row's images side by side.
+    Writes a PNG and returns the (H, W, 3) uint8 picture (for TensorBoard)."""
     import torch
 
     cells = [torch.cat([t.detach().float().cpu().clamp(0, 1) for t in row], dim=2) for row in rows]
@@ -21,44 +25,69 @@ def save_grid(rows, path) -> None:
     grid = torch.cat(cells, dim=1)
     array = (grid.permute(1, 2, 0).numpy() * 255 + 0.5).astype("uint8")
     atomic_save(Image.fromarray(array), path, format="PNG")
+    return array
 
 
-def _smooth(values, k):
-    if k <= 1 or len(values) < 2 * k:
-        return values
+def smooth(values: list[float], weight: float = SMOOTHING) -> list[float]:
+    """Debiased exponential moving average (TensorBoard's smoothing): early points are not
+    dragged toward zero."""
     out, acc = [], 0.0
     for i, v in enumerate(values):
-        acc += v
-        if i >= k:
-            acc -= values[i - k]
-        out.append(acc / min(i + 1, k))
+        acc = weight * acc + (1 - weight) * v
+        out.append(acc / (1 - weight ** (i + 1)))
     return out
 
 
-def save_curves(records: list[dict], path, *, size=(900, 200)) -> None:
-    """One panel per metric (log scale where positive), x = step, smoothed."""
-    names = sorted({k for r in records for k in r if k not in ("step", "time", "lr", "kind")})
-    w, ph = size
-    img = Image.new("RGB", (w, max(1, len(names)) * ph), "white")
-    draw = ImageDraw.Draw(img)
-    for i, name in enumerate(names):
-        pts = [(r["step"], r[name]) for r in records if name in r and math.isfinite(r[name])]
-        top = i * ph
-        draw.rectangle([0, top, w - 1, top + ph - 1], outline=(200, 200, 200))
-        if len(pts) < 2:
-            draw.text((8, top + 4), f"{name}: waiting for data", fill="black")
-            continue
-        xs = [p[0] for p in pts]
-        log = all(p[1] > 0 for p in pts) and not name.startswith(("psnr", "ssim"))
-        ys = [math.log10(p[1]) if log else p[1] for p in pts]
-        ys = _smooth(ys, max(1, len(ys) // 50))
-        x0, x1 = min(xs), max(xs) or 1
-        y0, y1 = min(ys), max(ys)
-        y1 = y1 if y1 > y0 else y0 + 1e-6
-        line = [(50 + (x - x0) / max(x1 - x0, 1) * (w - 60),
-                 top + 20 + (1 - (y - y0) / (y1 - y0)) * (ph - 35)) for x, y in zip(xs, ys)]
-        draw.line(line, fill=COLOURS[i % len(COLOURS)], width=2)
-        last = pts[-1][1]
-        scale = " (log10)" if log else ""
-        draw.text((8, top + 4), f"{name}{scale}  last={last:.4g}  step={xs[-1]}", fill="black")
-    atomic_save(img, path, format="PNG")
+def series(records: list[dict]) -> tuple[dict[str, list], dict[str, list]]:
+    """({training series}, {validation series}), each name -> [(step, value)], finite values only."""
+    train: dict[str, list] = {}
+    val: dict[str, list] = {}
+    for r in records:
+        target = val if r.get("kind") == "eval" else train
+        for k, v in r.items():
+            if k not in SKIPPED and isinstance(v, (int, float)) and math.isfinite(v):
+                target.setdefault(k, []).append((r["step"], float(v)))
+    return train, val
+
+
+def save_curves(records: list[dict], path) -> None:
+    """One panel per training series (raw faint, smoothed bold; log y where all values are
+    positive, labelled so), then one per validation metric, all against the step."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    train, val = series(records)
+    panels = [(name, pts, False) for name, pts in sorted(train.items())]
+    panels += [(name, pts, True) for name, pts in sorted(val.items())]
+    fig = Figure(figsize=(9, PANEL_HEIGHT * max(1, len(panels))), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(max(1, len(panels)), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (name, pts, is_val) in zip(axes, panels):
+        _draw_series(ax, name, sorted(pts), is_val)
+    if train:
+        axes[0].legend(loc="best", fontsize="small", framealpha=0.6)
+    if not panels:
+        axes[0].text(0.5, 0.5, "waiting for data", ha="center", va="center", transform=axes[0].transAxes)
+    axes[-1].set_xlabel("step")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    atomic_write_bytes(buf.getvalue(), path)
+
+
+def _draw_series(ax, name: str, pts: list, is_val: bool) -> None:
+    steps = [p[0] for p in pts]
+    values = [p[1] for p in pts]
+    log = all(v > 0 for v in values) and not is_val
+    colour = "tab:green" if is_val else "tab:blue"
+    if is_val:
+        ax.plot(steps, values, "o-", color=colour, lw=1.5, ms=4)
+    else:
+        ax.plot(steps, values, color=colour, lw=0.8, alpha=0.3, label="raw")
+        if len(values) > 2:
+            ax.plot(steps, smooth(values), color=colour, lw=2, label=f"smoothed (EMA {SMOOTHING})")
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(f"{name}\n(log scale)" if log else name)
+    kind = "validation" if is_val else "training"
+    ax.set_title(f"{kind} {name}: last {values[-1]:.4g} at step {steps[-1]}", fontsize="medium", loc="left")
+    ax.grid(True, which="major", alpha=0.3)

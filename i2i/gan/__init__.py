@@ -1,0 +1,1 @@
+"""Unconditional GANs and looking inside them: generation, latent arithmetic, inversion, dissection."""
