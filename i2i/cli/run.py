@@ -1,6 +1,7 @@
 """`translate`, `upscale`, `stylize`, `colorize`: the engine with a model and an adapter."""
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import time
@@ -9,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
+from .clip_options import FrameProgress, clip_options
 from .options import (BatchSize, Device, Ext, Inputs, JsonOut, MaxPixels, Output, Overwrite,
                       Precision, QualityOpt, Quiet, SkipExisting, Suffix, Tile, TileOverlap)
 
@@ -23,9 +25,10 @@ def _split_output(inputs: list[str], output: str | None) -> tuple[list[str], str
 
 def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, overwrite,
             skip_existing, device, batch_size, precision, tile, tile_overlap, quiet, as_json,
-            max_pixels) -> None:
+            max_pixels, video=None) -> None:
     """Shared body of every inference command; exits 1 if any input failed."""
     from ..checkpoint import load_model
+    from ..data.media_types import split_clips
     from ..engine.engine import Engine
     from ..engine.inputs import OutputOptions, expand_inputs
     from ..engine.shard import shard, total_failures, world
@@ -58,15 +61,25 @@ def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, o
     task = progress.add_task("images", total=len(jobs), rate="") if progress else None
     if progress:
         progress.start()
+    images, clips = split_clips(jobs)
+    results = engine.process(images, opts)
+    if clips:  # videos and animations: frame-streamed, each written whole (engine/video.py)
+        from ..engine.video import ClipProcessor
+        results = itertools.chain(results, ClipProcessor(engine, video).process(
+            clips, opts, on_progress=FrameProgress(progress)))
     try:
-        for r in engine.process(jobs, opts):
+        for r in results:
             done += 1
             if r.error:
                 failures += 1
                 (progress.console if progress else err).print(f"error: {r.error}", highlight=False, markup=False)
+            for note in getattr(r, "notes", ()):
+                if not quiet:
+                    (progress.console if progress else err).print(f"note: {note}", highlight=False, markup=False)
             if as_json:
                 print(json.dumps({"input": r.input, "output": r.output, "size": r.out_size,
-                                  "seconds": r.seconds, "error": r.error, "skipped": r.skipped}),
+                                  "seconds": r.seconds, "error": r.error, "skipped": r.skipped,
+                                  **({"frames": r.frames} if hasattr(r, "frames") else {})}),
                       flush=True)
             elif r.ok and r.output and r.output != "-" and not r.skipped:
                 print(r.output, flush=True)
@@ -86,13 +99,14 @@ def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, o
 
 
 @app.command("translate")
+@clip_options()
 def translate(
     inputs: Inputs, output: Output = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Generator checkpoint (ours or a peer's).")] = "",
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
-    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
+    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000, video=None,
 ):
     """Run any generator checkpoint over images.
 
@@ -112,10 +126,11 @@ def translate(
     run_job(resolve(model), adapter, inputs, output, ext=ext, suffix=suffix, quality=quality,
             overwrite=overwrite, skip_existing=skip_existing, device=device, batch_size=batch_size,
             precision=precision, tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json,
-            max_pixels=max_pixels)
+            max_pixels=max_pixels, video=video)
 
 
 @app.command("upscale")
+@clip_options(smoothing=0.0)
 def upscale(
     inputs: Inputs, output: Output = None,
     scale: Annotated[Optional[float], typer.Option(help="Any factor >= 1: the nearest model, then an exact resize (default: 4, or the --model's own).", min=1.0)] = None,
@@ -123,7 +138,7 @@ def upscale(
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
-    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
+    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000, video=None,
 ):
     """Upscale images with a super-resolution model (x4 by default).
 
@@ -136,7 +151,8 @@ def upscale(
     run_job(path, lambda m: RGBAdapter(task=m.task, keep_gray=True, out_scale=scale), inputs, output,
             ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
-            tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels)
+            tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
+            video=video)
 
 
 def _nearest_sr(scale: float, models: dict) -> str:
@@ -152,6 +168,7 @@ def _nearest_sr(scale: float, models: dict) -> str:
 
 
 @app.command("stylize")
+@clip_options()
 def stylize(
     inputs: Annotated[Optional[list[str]], typer.Argument(help="Images, folders, globs or -; without -o the last is the output.")] = None,
     output: Output = None,
@@ -162,7 +179,7 @@ def stylize(
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
-    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
+    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000, video=None,
 ):
     """Restyle images as a painting.
 
@@ -185,10 +202,12 @@ def stylize(
             lambda m: RGBAdapter(task=m.task, strength=strength, preserve_color=preserve_color),
             inputs, output, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
-            tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels)
+            tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
+            video=video)
 
 
 @app.command("colorize")
+@clip_options()
 def colorize(
     inputs: Inputs, output: Output = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Colorization model name or file.")] = "colorize",
@@ -197,7 +216,7 @@ def colorize(
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", quiet: Quiet = False, as_json: JsonOut = False,
-    max_pixels: MaxPixels = 200_000_000,
+    max_pixels: MaxPixels = 200_000_000, video=None,
 ):
     """Colorize grayscale photos (colour inputs are reduced to lightness first).
 
@@ -211,4 +230,5 @@ def colorize(
                                       multiple=m.spec.size_multiple(m.config)),
             inputs, output, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
-            tile=0, tile_overlap=None, quiet=quiet, as_json=as_json, max_pixels=max_pixels)
+            tile=0, tile_overlap=None, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
+            video=video)

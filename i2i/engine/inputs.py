@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.image_io import EXT_BY_FORMAT, FORMAT_BY_EXT, is_image_path
+from ..data.media_types import CLIP_SUFFIXES
 from ..errors import UsageError
 
 STDIO = "-"
@@ -37,7 +38,7 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Job], list[Skipped], list[Ski
             for f in sorted(p for p in path.rglob("*") if p.is_file()):
                 if f.name.startswith("."):
                     continue
-                if is_image_path(f):
+                if is_image_path(f) or f.suffix.lower() in CLIP_SUFFIXES:
                     jobs.append(Job(str(f), f.relative_to(path)))
                 else:
                     notes.append(Skipped(str(f), "skipped: not an image file"))
@@ -47,7 +48,8 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Job], list[Skipped], list[Ski
             found = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
             if not found:
                 missing.append(Skipped(item, "no file matches this pattern"))
-            jobs += [Job(str(p), Path(p.name)) for p in found if is_image_path(p)]
+            jobs += [Job(str(p), Path(p.name)) for p in found
+                     if is_image_path(p) or p.suffix.lower() in CLIP_SUFFIXES]
         else:
             missing.append(Skipped(item, "no such file or directory"))
     return jobs, notes, missing
