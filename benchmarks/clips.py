@@ -83,7 +83,8 @@ def write_clip(path, frames: list[np.ndarray], *, fps: float = 24, times_ms: lis
     seconds = float(ends[-1] * time_base)
     with av.open(str(path), "w") as out:
         v = out.add_stream(codec or VIDEO_CODEC.get(ext, "libx264"), rate=rate)
-        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        v.width, v.height = w, h
+        v.pix_fmt = "bgr0" if v.codec_context.name == "ffv1" else "yuv420p"  # FFV1: lossless RGB
         v.time_base = v.codec_context.time_base = time_base
         if ext == ".avi":
             v.codec_context.max_b_frames = 0
@@ -138,3 +139,25 @@ def read_frames(path) -> list[np.ndarray]:
     """All frames of a video as (H, W, 3) uint8 RGB (for checking outputs)."""
     with av.open(str(path)) as c:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def probe(path) -> dict:
+    """What tests check of a video: the first video stream's codec, size, pixel format, sample
+    aspect ratio, rotation and frame times (s); every audio/subtitle packet as (time s, bytes)."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        info = {"format": c.format.name, "codec": v.codec_context.name, "size": (v.width, v.height),
+                "pix_fmt": v.codec_context.pix_fmt, "sar": v.sample_aspect_ratio, "rotation": 0,
+                "streams": [s.type for s in c.streams], "packets": {}}
+        times = []
+        for i, f in enumerate(c.decode(video=0)):
+            if i == 0:
+                info["rotation"] = f.rotation
+            times.append(float(f.pts * v.time_base))
+        info["times"] = times
+    with av.open(str(path)) as c:
+        for p in c.demux():
+            if p.stream.type in ("audio", "subtitle") and p.size:
+                info["packets"].setdefault(p.stream.type, []).append(
+                    (round(float(p.pts * p.time_base), 3), bytes(p)))
+    return info

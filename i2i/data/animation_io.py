@@ -35,7 +35,10 @@ class AnimationReader:
             self.image.close()
             raise ImageError(path, f"{self.width}x{self.height} frames are above the limit of "
                                    f"{max_pixels / 1e6:.0f} megapixels (raise it with --max-pixels)")
-        self.total_frames = getattr(self.image, "n_frames", 1)
+        try:
+            self.total_frames = self.image.n_frames  # GIF: a scan of the file
+        except Exception:  # a damaged frame: events() names it when it gets there
+            self.total_frames = None
         self.loop = self.image.info.get("loop")  # absent: play once (GIF without NETSCAPE block)
         info = self.image.info
         self.has_alpha = self.image.mode in ("RGBA", "LA", "PA") or "transparency" in info
@@ -43,14 +46,21 @@ class AnimationReader:
 
     def events(self) -> Iterator[Frame]:
         mode = "RGBA" if self.has_alpha else "RGB"
-        for index in range(self.total_frames):
+        index = 0
+        while True:
             try:
                 self.image.seek(index)
+            except EOFError:
+                return
+            except Exception as e:  # Pillow raises OSError, SyntaxError, struct.error... on bad data
+                raise ImageError(self.path, f"corrupt animation data at frame {index} ({e})") from None
+            try:
                 pixels = np.asarray(self.image.convert(mode))
-            except Exception as e:  # Pillow raises OSError, EOFError, SyntaxError... on bad data
+            except Exception as e:
                 raise ImageError(self.path, f"corrupt animation data at frame {index} ({e})") from None
             duration = self.image.info.get("duration") or DEFAULT_DURATION_MS
             yield Frame(index, pixels, (duration,))
+            index += 1
 
     def close(self):
         self.image.close()
@@ -59,8 +69,9 @@ class AnimationReader:
 class AnimationWriter:
     """Collects frames and writes them as a GIF, WebP or APNG to `path` on close()."""
 
-    def __init__(self, path: Path, ext: str, *, loop: int | None, quality: int):
+    def __init__(self, path: Path, ext: str, *, loop: int | None, quality: int, source: str):
         self.path, self.format, self.loop, self.quality = path, ANIMATED_SUFFIXES[ext], loop, quality
+        self.source = source  # named in errors (path is a temporary file)
         self.frames: list[Image.Image] = []
         self.durations: list[float] = []
 
@@ -77,7 +88,7 @@ class AnimationWriter:
 
     def close(self):
         if not self.frames:
-            raise ImageError(self.path, "no frame to write")
+            raise ImageError(self.source, "no frame to write")
         params: dict = {"save_all": True, "duration": self.durations}
         if self.loop is not None:
             params["loop"] = self.loop
@@ -95,7 +106,7 @@ class AnimationWriter:
         try:
             frames[0].save(self.path, format=self.format, append_images=frames[1:], **params)
         except (OSError, ValueError) as e:
-            raise ImageError(self.path, f"cannot write the animation ({e})") from None
+            raise ImageError(self.source, f"cannot write the {self.format} animation ({e})") from None
         self.frames = []
 
     def abort(self):

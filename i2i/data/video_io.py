@@ -34,6 +34,7 @@ x265 and SVT-AV1 are a few steps higher for the same look), VP9's 30 is within G
 recommended 15-35 range for VOD at 640x360 to 1080p (developers.google.com/media/vp9)."""
 CODEC_OPTIONS = {
     "libx264": {"preset": "medium"},
+    "libx265": {"x265-params": "log-level=error"},  # x265 prints its settings to stderr itself
     # VP9's default 'good' deadline with cpu-used 0 runs about 10x slower than x264 medium;
     # cpu-used 4 with row multithreading is the speed Google recommends for on-demand encodes.
     "libvpx-vp9": {"b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"},
@@ -123,7 +124,7 @@ class VideoReader:
         try:
             self.container = av.open(self.path, metadata_errors="ignore")
         except av.FFmpegError as e:
-            raise ImageError(path, f"not a readable video ({_reason(e)})") from None
+            raise ImageError(path, f"not a readable video, truncated or corrupt ({_reason(e)})") from None
         try:
             self._inspect(max_pixels)
         except BaseException:
@@ -273,8 +274,8 @@ class VideoWriter:
                 self.container.set_chapters(src.container.chapters())
             self.container.start_encoding()
         except av.FFmpegError as e:
-            raise ImageError(self.path, f"cannot write a {self.ext} file with {self.codec} and "
-                                        f"these streams ({_reason(e)})") from None
+            raise ImageError(src.path, f"cannot write a {self.ext} output with {self.codec} and "
+                                       f"this file's streams ({_reason(e)})") from None
         for packet in self.pending:
             self._mux(packet)
         self.pending.clear()
@@ -283,6 +284,9 @@ class VideoWriter:
         """Say which matrix the YUV is in: the source's, or BT.601 limited range, which is what
         swscale decoded an untagged source with (players would guess BT.709 for an HD output)."""
         colorspace, color_range, primaries, trc = self.source.color or (0, 0, 0, 0)
+        if av.VideoFormat(self.pix_fmt).is_rgb:
+            self.colorspace, self.color_range = None, None
+            return
         self.colorspace = colorspace if colorspace not in (0, 2) else 5  # 5: BT.470BG = BT.601
         self.color_range = color_range or 1  # 1: limited (MPEG)
         cc.colorspace, cc.color_range = self.colorspace, self.color_range
@@ -298,8 +302,11 @@ class VideoWriter:
         if self.container is None:
             self._open(w2, h2)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels[:h2, :w2]), format="rgb24")
-        frame = frame.reformat(format=self.pix_fmt, dst_colorspace=self.colorspace,
-                               dst_color_range=self.color_range)
+        if self.colorspace is None:
+            frame = frame.reformat(format=self.pix_fmt)
+        else:
+            frame = frame.reformat(format=self.pix_fmt, dst_colorspace=self.colorspace,
+                                   dst_color_range=self.color_range)
         pts, duration = timing
         if self.last_pts is not None and pts <= self.last_pts:
             pts = self.last_pts + 1  # a broken source's repeated timestamp; encoders refuse it
@@ -313,8 +320,8 @@ class VideoWriter:
             for packet in self.video.encode(frame):
                 self.container.mux(packet)
         except av.FFmpegError as e:
-            raise ImageError(self.path, f"encoding with {self.codec} failed at frame {self.frames} "
-                                        f"({_reason(e)})") from None
+            raise ImageError(self.source.path, f"encoding with {self.codec} failed at frame {self.frames} "
+                                               f"({_reason(e)})") from None
 
     def copy(self, packet: av.Packet):
         if self.container is None:
@@ -323,17 +330,19 @@ class VideoWriter:
             self._mux(packet)
 
     def _mux(self, packet: av.Packet):
-        packet.stream = self.streams[packet.stream_index]
+        source = packet.stream
+        packet.stream = self.streams[source.index]
         try:
             self.container.mux(packet)
         except av.FFmpegError as e:
-            raise ImageError(self.path, f"cannot copy {packet.stream.type} stream #{packet.stream.index} "
-                                        f"({_reason(e)})") from None
+            at = f" at {float(packet.pts * packet.time_base):.2f} s" if packet.pts is not None else ""
+            raise ImageError(self.source.path, f"cannot copy {source.type} stream #{source.index}{at} "
+                                               f"({_reason(e)}; corrupt timestamps?)") from None
 
     def close(self):
         """Flush the encoder and finish the file."""
         if self.container is None:
-            raise ImageError(self.path, "no frame to write")
+            raise ImageError(self.source.path, "no frame to write")
         self._encode(None)
         self.container.close()
         self.container = None

@@ -9,6 +9,7 @@ file renamed into place only when complete.
 """
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -97,6 +98,10 @@ class ClipProcessor:
             return ClipResult(job.source, error=str(e))
         except OSError as e:
             return ClipResult(job.source, error=f"{job.source}: cannot write output ({e.strerror or e})")
+        except Exception as e:  # a library's surprise on a strange file: this clip fails, not the job
+            if os.environ.get("I2I_DEBUG"):
+                raise
+            return ClipResult(job.source, error=f"{job.source}: failed ({type(e).__name__}: {e})")
         result.seconds = round(time.perf_counter() - started, 4)
         return result
 
@@ -113,7 +118,7 @@ class ClipProcessor:
                 if ext in VIDEO_SUFFIXES and is_video:
                     writer = VideoWriter(tmp, ext, self.options.encoder, reader)
                 elif ext in ANIMATED_SUFFIXES and not is_video:
-                    writer = AnimationWriter(tmp, ext, loop=reader.loop, quality=out.quality)
+                    writer = AnimationWriter(tmp, ext, loop=reader.loop, quality=out.quality, source=job.source)
                 else:
                     raise ImageError(target, "video inputs need a video output and animations an "
                                              "animation output")
@@ -133,8 +138,6 @@ class _Pipeline:
         runner, options = owner.runner, owner.options
         self.batch_size = owner.engine.batch_size
         temporal = options.temporal if options.consistent else TemporalOptions(norm_window=1, smoothing=0)
-        self.analyzer = MotionAnalyzer(temporal.cut_threshold) if temporal.needs_motion else None
-        self.smoothing = MotionSmoothing(temporal.smoothing) if temporal.smoothing > 0 else None
         self.statistics = None
         if runner.instance_norm and temporal.norm_window > 1:
             if runner.wants_tiles(reader.height, reader.width):
@@ -142,6 +145,10 @@ class _Pipeline:
                              "whole-frame normalisation statistics (--tile 0 pools them over frames)")
             else:
                 self.statistics = FrameStatistics(runner.module, temporal.norm_window)
+        self.smoothing = MotionSmoothing(temporal.smoothing) if temporal.smoothing > 0 else None
+        # Motion is measured only where something uses it (shot cuts reset the statistics too).
+        wanted = self.smoothing is not None or self.statistics is not None
+        self.analyzer = MotionAnalyzer(temporal.cut_threshold) if wanted else None
         depth = 2 * self.batch_size + 2
         self.decoded: queue.Queue = queue.Queue(depth)
         self.finished: queue.Queue = queue.Queue(depth)
