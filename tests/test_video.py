@@ -304,3 +304,26 @@ def test_motion_analysis_finds_the_pan_and_the_cut(data):
     mixed = smooth(now, second)  # 0.2 now + 0.8 (previous output moved along the 2 px pan)
     expected = 0.2 * 0.5 + 0.8 * (torch.arange(160) + 2) / 159
     assert torch.median((mixed - expected).abs()[:, 8:-8, 8:-8]) < 0.01
+
+
+_PEAK_RSS = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def test_memory_stays_flat_for_longer_clips(sr_model, shots, tmp_path):
+    """Peak RSS of `i2i upscale` on a clip and on one ten times longer: frames stream through."""
+    import os
+    import subprocess
+    import sys
+
+    peaks = {}
+    for n in (30, 300):
+        clip = write_clip(tmp_path / f"clip{n}.mp4", [shots[i % len(shots)] for i in range(n)], fps=30)
+        command = [sys.executable, "-m", "i2i", "upscale", "--model", str(sr_model), str(clip),
+                   "-o", str(tmp_path / f"out{n}.mp4"), "-q"]
+        report = subprocess.run([sys.executable, "-c", _PEAK_RSS, *command], check=True, capture_output=True,
+                                text=True, cwd=ROOT, env={**os.environ, **ONE_THREAD})
+        peaks[n] = int(report.stdout.split()[-1]) / 1024  # MiB
+        assert len(read_frames(tmp_path / f"out{n}.mp4")) == n
+    print(f"peak RSS: {peaks}")
+    assert peaks[300] - peaks[30] < 40, peaks

@@ -214,17 +214,20 @@ class VideoReader:
         return frame.to_ndarray(format="rgb24", **kwargs)
 
     def _check_complete(self, decoded: int, last_end):
+        """A clip that ends early, in time (against the stream duration the header gives) or in
+        frames (against its frame count), is truncated. MP4/MOV frame counts are left out: an
+        edit list can legitimately hide frames that the sample count includes."""
         if decoded == 0:
             raise ImageError(self.path, "no frame could be decoded (truncated or corrupt video)")
-        if self.expected_frames and decoded < self.expected_frames:
-            raise ImageError(self.path, f"decoding stopped at frame {decoded} of {self.expected_frames} "
-                                        "(truncated or corrupt video)")
-        if self.expected_seconds and last_end is not None and not self.expected_frames:
-            ended = float(last_end * self.time_base) - float((self.stream.start_time or 0) * self.time_base)
-            slack = max(0.5, 3 / float(self.rate))
-            if ended + slack < self.expected_seconds:
-                raise ImageError(self.path, f"decoding stopped at frame {decoded}, {ended:.2f} s of "
-                                            f"{self.expected_seconds:.2f} s (truncated or corrupt video)")
+        problem = None
+        if self.expected_frames and decoded < self.expected_frames and "mp4" not in self.container.format.name:
+            problem = f"frame {decoded} of {self.expected_frames}"
+        elif self.expected_seconds and last_end is not None:
+            ended = float((last_end - (self.stream.start_time or 0)) * self.time_base)
+            if ended + max(0.5, 3 / float(self.rate)) < self.expected_seconds:
+                problem = f"frame {decoded}, {ended:.2f} s of {self.expected_seconds:.2f} s"
+        if problem:
+            raise ImageError(self.path, f"decoding stopped at {problem} (truncated or corrupt video)")
 
     def close(self):
         self.container.close()
