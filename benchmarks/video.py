@@ -87,8 +87,8 @@ def engine_for(model_path: Path, adapter_for) -> Engine:
 def run_clip(engine: Engine, clip: Path, out: Path, video: VideoOptions) -> tuple[float, Path]:
     """-> (frames per second, output path) of one clip through the clip pipeline."""
     start = time.perf_counter()
-    result = ClipProcessor(engine, video).run(Job(str(clip), Path(clip.name)),
-                                              OutputOptions(out=str(out), overwrite=True))
+    [result] = ClipProcessor(engine, video).process([Job(str(clip), Path(clip.name))],
+                                                    OutputOptions(out=str(out), overwrite=True))
     seconds = time.perf_counter() - start
     assert result.ok, result.error
     return result.frames / seconds, Path(result.output)

@@ -74,6 +74,44 @@ def upscale_example(models) -> None:
     labelled_row(images, labels).save(OUT / "upscale_before_after.png")
 
 
+def _jpeg(im: Image.Image, quality: int) -> Image.Image:
+    import io
+
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return Image.open(buf).convert("RGB")
+
+
+def _noisy(im: Image.Image, sigma: float, seed: int = 0) -> Image.Image:
+    arr = np.asarray(im, dtype=np.float32)
+    arr = arr + np.random.default_rng(seed).standard_normal(arr.shape) * sigma
+    return Image.fromarray(np.clip(arr.round(), 0, 255).astype(np.uint8))
+
+
+def real_inputs() -> list[tuple[str, Image.Image]]:
+    """Low-quality inputs as users have them, none from the SR training data."""
+    photo = Image.open(list_images(DATA / "monet2photo/testB")[11]).convert("RGB").resize((96, 96), Image.BICUBIC)
+    baby = Image.open(DATA / "sr/val/Set5/baby.png").convert("RGB").crop((96, 48, 416, 368)).resize((80, 80), Image.BICUBIC)
+    comic = Image.open(DATA / "sr/val/Set14/comic.png").convert("RGB").crop((0, 40, 240, 280)).resize((80, 80), Image.BICUBIC)
+    text = Image.open(DATA / "sr/val/Set14/ppt3.png").convert("RGB").crop((40, 20, 360, 340)).resize((80, 80), Image.BICUBIC)
+    return [("photo, JPEG q30", _jpeg(photo, 30)), ("photo, noise sigma 10", _noisy(baby, 10)),
+            ("drawing, JPEG q50", _jpeg(comic, 50)), ("text, JPEG q60", _jpeg(text, 60))]
+
+
+def upscale_real_example(models) -> None:
+    names = [n for n in ("upscale-x4", "upscale-x4-real-psnr", "upscale-x4-real") if n in models]
+    if "upscale-x4-real" not in names and "upscale-x4-real-psnr" not in names:
+        return
+    rgb = lambda m: RGBAdapter(task=m.task)  # noqa: E731
+    rows = []
+    for label, lr in real_inputs():
+        size = (lr.width * 4, lr.height * 4)
+        images = [lr.resize(size, Image.NEAREST), lr.resize(size, Image.BICUBIC)]
+        images += [run(models[n], lr, rgb) for n in names]
+        rows.append(labelled_row(images, [f"input: {label}", "bicubic x4", *names], 256))
+    stack(rows).save(OUT / "upscale_real_before_after.png")
+
+
 def style_example(models) -> None:
     styles = [n for n in models if n.startswith("style-")]
     if not styles:
@@ -127,7 +165,7 @@ def monet_comparison(models) -> None:
 def main() -> None:
     torch.set_grad_enabled(False)
     models = shipped()
-    for make in (upscale_example, style_example, facades_example, colorize_example, monet_comparison):
+    for make in (upscale_example, upscale_real_example, style_example, facades_example, colorize_example, monet_comparison):
         make(models)
     print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
 

@@ -1,21 +1,30 @@
 """Checkpoints: our self-describing safetensors files, and the peers' layouts we read.
 
 This is the only module that knows peers' key names (pytorch-CycleGAN-and-pix2pix,
-pytorch/examples fast_neural_style, BasicSR MSRResNet).
+pytorch/examples fast_neural_style, BasicSR MSRResNet); every other layout goes to spandrel
+(chaiNNer-org/spandrel), which knows the community upscalers' (ESRGAN, Real-ESRGAN, SwinIR, ...).
+
+A checkpoint's metadata is untrusted: before any module is built, the architecture's options
+are checked against the tensor shapes in the safetensors header (read without the tensors),
+and the task against the architecture. Every failure is one CheckpointError line that names
+the file (exit code 2 in the CLI).
 """
 from __future__ import annotations
 
 import json
+import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .archs.common import ArchSpec
-from .archs.registry import build, get_spec
+from .archs.common import ArchSpec, config_from_dict
+from .archs.registry import ARCHS, get_spec
 from .errors import CheckpointError
-from .task import Task
+from .task import IMAGE_SPACES, Task
 
 FORMAT_VERSION = "1"
+MODEL_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt")
+"""File types read as checkpoints (.pth/.pt/.ckpt through torch.load(weights_only=True))."""
 
 
 @dataclass(kw_only=True)
@@ -43,10 +52,33 @@ class ModelInfo:
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str]) -> "ModelInfo":
-        return cls(arch=meta["arch"], options=json.loads(meta["options"]),
-                   task=Task.from_dict(json.loads(meta["task"])), name=meta.get("name", ""),
-                   description=meta.get("description", ""),
-                   training=json.loads(meta.get("training", "{}")))
+        """ValueError (one line) for a missing field, invalid or nested-too-deep JSON, or values
+        of the wrong kind; the caller adds the file name."""
+        version = meta.get("i2i.format", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise ValueError(f"written in i2i checkpoint format {version!r}; this i2i reads "
+                             f"format {FORMAT_VERSION}")
+        missing = [k for k in ("arch", "options", "task") if k not in meta]
+        if missing:
+            raise ValueError(f"metadata lacks {', '.join(missing)}")
+        options = _json_field(meta, "options", dict)
+        training = _json_field(meta, "training", dict) if "training" in meta else {}
+        return cls(arch=meta["arch"], options=options,
+                   task=Task.from_dict(_json_field(meta, "task", dict)),
+                   name=meta.get("name", ""), description=meta.get("description", ""),
+                   training=training)
+
+
+def _json_field(meta: dict, key: str, kind: type):
+    try:
+        value = json.loads(meta[key])
+    except RecursionError:
+        raise ValueError(f"metadata field {key!r} is nested too deeply") from None
+    except ValueError as e:
+        raise ValueError(f"metadata field {key!r} is not valid JSON ({e})") from None
+    if not isinstance(value, kind):
+        raise ValueError(f"metadata field {key!r} is not a JSON object")
+    return value
 
 
 @dataclass
@@ -54,6 +86,7 @@ class LoadedModel:
     module: object  # torch.nn.Module, in eval mode
     info: ModelInfo
     spec: ArchSpec
+    """The architecture's spec with this model's per-model fields filled in (for_config)."""
     config: object
     path: str = ""
 
@@ -63,14 +96,19 @@ class LoadedModel:
 
 
 def save_model(path, module, info: ModelInfo, *, half: bool = False) -> None:
-    """Write module weights + info atomically; half=True stores floats as fp16 (loads as fp32)."""
+    """Write module weights + info atomically; half=True stores floats as fp16 (loads as fp32).
+
+    A module with a checkpoint_state_dict() method (spandrel's wrapper) stores that instead of
+    its state_dict(): the weights under the key names its architecture rebuilds from.
+    """
     import torch
     from safetensors.torch import save
 
     from .data.image_io import atomic_write_bytes
 
+    state = getattr(module, "checkpoint_state_dict", module.state_dict)()
     tensors = {}
-    for k, v in module.state_dict().items():
+    for k, v in state.items():
         v = v.detach().cpu().contiguous()
         if half and v.is_floating_point():
             v = v.to(torch.float16)
@@ -79,161 +117,466 @@ def save_model(path, module, info: ModelInfo, *, half: bool = False) -> None:
 
 
 def read_info(path) -> ModelInfo:
-    """Metadata only, no tensors (cheap: for `i2i info` and listing)."""
+    """Metadata of one of our checkpoints, checked against its tensor shapes (read from the
+    header, not the tensors): cheap enough for `i2i info` and listing. CheckpointError otherwise."""
+    path = Path(path)
+    return _naming_the_file(path, _read_info, path)
+
+
+def _read_info(path: Path) -> ModelInfo:
+    shapes, meta = _read_header(path)
+    if "arch" not in meta:
+        raise CheckpointError(f"{path}: has no i2i metadata; convert it with `i2i convert`")
+    info = _info_from_metadata(meta, path)
+    _checked_config(info, shapes, path)
+    return info
+
+
+def _naming_the_file(path: Path, fn, *args):
+    """fn(*args), with any failure we did not foresee turned into one line naming the file."""
+    try:
+        return fn(*args)
+    except CheckpointError:
+        raise
+    except Exception as e:
+        raise CheckpointError(f"{path}: cannot load: {type(e).__name__}: {_one_line(e)}") from None
+
+
+def model_info(path) -> ModelInfo:
+    """What any checkpoint is: ours from its header (checked against its tensor shapes, no
+    tensor read), anything else by detection (which builds the model)."""
+    path = Path(path)
+    if path.suffix.lower() == ".safetensors" and path.is_file():
+        _, meta = _read_header(path)
+        if "arch" in meta:
+            return read_info(path)
+    return load_model(path).info
+
+
+def load_model(path, device="cpu") -> LoadedModel:
+    """Load any supported checkpoint into its architecture: ours, a peer layout i2i reads
+    itself, or anything spandrel recognises (.safetensors/.pth/.pt/.ckpt, weights only).
+
+    Raises CheckpointError, one line naming the file, for every failure.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    return _naming_the_file(path, _load, path, device)
+
+
+def _load(path: Path, device) -> LoadedModel:
+    if path.suffix.lower() == ".safetensors":
+        shapes, meta = _read_header(path)
+        if "arch" in meta:
+            info = _info_from_metadata(meta, path)
+            spec, cfg = _checked_config(info, shapes, path)
+            return _instantiate(_read_safetensors(path), info, spec, cfg, path, device)
+        state = _read_safetensors(path)
+    else:
+        state = _read_torch_file(path)
+    state = _canonical(state, path)
+    found = _detect_ours(state, path)
+    if found is not None:
+        clean, info = found
+        spec, cfg = _checked_config(info, _meta_tensors(clean), path)
+        return _instantiate(clean, info, spec, cfg, path, device)
+    return _load_with_spandrel(state, path, device)
+
+
+def _info_from_metadata(meta: dict, path: Path) -> ModelInfo:
+    try:
+        return ModelInfo.from_metadata(meta)
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: bad metadata: {_one_line(e)}") from None
+
+
+def _checked_config(info: ModelInfo, shapes: dict, path: Path):
+    """(spec for this model, config) once options, tensor shapes and task all agree."""
+    try:
+        spec = get_spec(info.arch)
+    except KeyError:
+        raise CheckpointError(f"{path}: unknown architecture {info.arch!r} "
+                              f"(this i2i knows {', '.join(ARCHS)})") from None
+    try:
+        cfg = config_from_dict(spec.config, info.options)
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: bad options for {info.arch}: {_one_line(e)}") from None
+    problem = (_options_against_shapes(spec, cfg, shapes) or _task_against_arch(info.task, spec, cfg)
+               or _shape_mismatch(spec, cfg, shapes))
+    if problem:
+        raise CheckpointError(f"{path}: {problem}")
+    return spec.for_config(cfg), cfg
+
+
+def _instantiate(state, info: ModelInfo, spec: ArchSpec, cfg, path: Path, device) -> LoadedModel:
+    import torch
+
+    state = {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state.items()}
+    if spec.from_weights is not None:
+        try:
+            module = spec.from_weights(cfg, state)
+        except (ValueError, KeyError, RuntimeError, AssertionError) as e:
+            raise CheckpointError(f"{path}: weights do not fit {info.arch} "
+                                  f"{info.options.get('arch', '')}: {_one_line(e)}") from None
+    else:
+        module = spec.build(cfg)
+        module.load_state_dict(state, strict=True)  # shapes and keys were checked: cannot fail
+    module.eval().requires_grad_(False).to(device)
+    return LoadedModel(module=module, info=info, spec=spec, config=cfg, path=str(path))
+
+
+# ---- reading files --------------------------------------------------------------------------
+
+def _read_header(path: Path) -> tuple[dict, dict]:
+    """(name -> meta tensor of the stored shape and dtype, metadata) without reading tensors."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
+            shapes = {k: _meta_tensor(f.get_slice(k)) for k in f.keys()}
+            return shapes, (f.metadata() or {})
     except Exception as e:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
-    if "arch" not in meta:
-        raise CheckpointError(f"{path}: has no i2i metadata; convert it with `i2i convert`")
-    return ModelInfo.from_metadata(meta)
+        raise CheckpointError(f"{path}: not a readable safetensors file ({_one_line(e)})") from None
 
 
-def load_model(path, device="cpu") -> LoadedModel:
-    """Load any supported checkpoint (ours, or a peer's .pth/.safetensors) into its architecture."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    state, meta = _read_tensors(path)
-    if meta and "arch" in meta:
-        info = ModelInfo.from_metadata(meta)
-    else:
-        state, info = detect_peer(state, source=str(path))
-    return _instantiate(state, info, str(path), device)
+_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
+           "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8",
+           "BOOL": "bool"}
 
 
-def _instantiate(state, info: ModelInfo, path: str, device) -> LoadedModel:
+def _meta_tensor(view):
     import torch
 
-    spec = get_spec(info.arch)
+    dtype = getattr(torch, _DTYPES.get(view.get_dtype(), "float32"))
+    return torch.empty(view.get_shape(), dtype=dtype, device="meta")
+
+
+def _meta_tensors(state: dict) -> dict:
+    import torch
+
+    return {k: torch.empty(v.shape, dtype=v.dtype, device="meta") for k, v in state.items()}
+
+
+def _read_safetensors(path: Path) -> dict:
+    from safetensors import safe_open
+
     try:
-        module, cfg = build(info.arch, info.options)
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: bad options for {info.arch}: {e}") from None
-    state = {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state.items()}
+        with safe_open(str(path), "pt") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({_one_line(e)})") from None
+
+
+def _read_torch_file(path: Path):
+    """torch.load with weights_only=True: tensors and plain containers, never code."""
+    import pickle
+
+    import torch
+
     try:
-        module.load_state_dict(state, strict=True)
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        culprit = re.search(r"GLOBAL ([\w.]+)", str(e))
+        named = f"it names {culprit.group(1)}" if culprit else _one_line(e)
+        raise CheckpointError(f"{path}: refused: not a plain weights file; loading it would "
+                              f"build objects or run code it contains ({named})") from None
     except RuntimeError as e:
-        first = str(e).strip().splitlines()[0]
-        raise CheckpointError(f"{path}: weights do not fit {info.arch} {info.options}: {first}") from None
-    module.eval().requires_grad_(False).to(device)
-    return LoadedModel(module=module, info=info, spec=spec, config=cfg, path=path)
+        if "TorchScript" in str(e):
+            raise CheckpointError(f"{path}: refused: a TorchScript archive holds code; i2i reads "
+                                  "weights only (save the model's state_dict instead)") from None
+        raise CheckpointError(f"{path}: cannot read as a weights-only torch file "
+                              f"({_one_line(e)})") from None
+    except Exception as e:
+        raise CheckpointError(f"{path}: cannot read as a weights-only torch file "
+                              f"({_one_line(e)})") from None
 
 
-def _read_tensors(path: Path):
-    if path.suffix == ".safetensors":
-        from safetensors import safe_open
+# The wrappers and prefixes that training code puts around a state dict, as spandrel's
+# canonicalize_state_dict undoes them (BasicSR's params_ema/params, Lightning's state_dict,
+# DataParallel's module.), so that both detectors see the same keys.
+_WRAPPERS = ("model_state_dict", "state_dict", "params_ema", "params-ema", "params", "model", "net")
+_PREFIXES = ("module.", "netG.")
 
-        try:
-            with safe_open(str(path), "pt") as f:
-                return {k: f.get_tensor(k) for k in f.keys()}, (f.metadata() or {})
-        except Exception as e:
-            raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
+
+def _canonical(obj, path: Path) -> dict:
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: not a state dict (a {type(obj).__name__})")
+    for key in _WRAPPERS:
+        if isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    if len(obj) == 1 and isinstance(next(iter(obj.values())), dict):
+        obj = next(iter(obj.values()))
+    for prefix in _PREFIXES:
+        if obj and all(isinstance(k, str) and k.startswith(prefix) for k in obj):
+            obj = {k[len(prefix):]: v for k, v in obj.items()}
+    odd = next((k for k, v in obj.items() if not hasattr(v, "shape")), None)
+    if not obj or odd is not None:
+        raise CheckpointError(f"{path}: not a state dict of tensors"
+                              + (f" (entry {str(odd)[:40]!r} is a {type(obj[odd]).__name__})" if odd is not None else " (empty)"))
+    return dict(obj)
+
+
+# ---- checks before building -------------------------------------------------------------------
+
+def _options_against_shapes(spec: ArchSpec, cfg, shapes: dict) -> str | None:
+    """Why the options do not describe these tensors, or None: the options the tensors
+    determine (channels, blocks, scale, ...) read from their shapes, so that a config that
+    disagrees is refused before anything of its size is built."""
+    if spec.from_weights is not None:  # spandrel: the module is sized by its tensors alone
+        from .archs import spandrel_models
+
+        if not spandrel_models.recognises(cfg.arch, shapes):
+            return f"its tensors are not a spandrel {cfg.arch} layout"
+        return None
+    reader = OPTIONS_FROM_SHAPES.get(spec.id)
+    if reader is None:
+        return f"i2i cannot check {spec.id} options against tensors"
+    try:
+        derived = reader(shapes)
+    except ValueError as e:  # the reader's own words: a layout i2i's architecture cannot hold
+        return str(e)
+    except (IndexError, KeyError, TypeError):  # shapes of the wrong rank and the like
+        derived = None
+    if derived is None:
+        return f"its tensors are not a {spec.id} layout"
+    for key, value in derived.items():
+        have = getattr(cfg, key)
+        if key == "norm":  # instance and none both leave no tensors: only batch norm shows
+            have, value = have == "batch", value == "batch"
+        if have != value:
+            return (f"metadata option {key} = {getattr(cfg, key)!r} disagrees with the tensors "
+                    f"({derived[key]!r})")
+    return None
+
+
+def _shape_mismatch(spec: ArchSpec, cfg, shapes: dict) -> str | None:
+    """Every key and shape of the module these options build (on the meta device: no memory,
+    and only once the options agree with the shapes) against the file's tensors."""
     import torch
 
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: cannot read as a weights-only torch file ({first})") from None
-    if isinstance(obj, dict):
-        for key in ("params_ema", "params", "state_dict"):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not all(hasattr(v, "shape") for v in obj.values()):
-        raise CheckpointError(f"{path}: not a state dict of tensors")
-    return dict(obj), {}
+    if spec.from_weights is not None:
+        return None
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in spec.build(cfg).state_dict().items()}
+    missing = [k for k in expected if k not in shapes]
+    extra = [k for k in shapes if k not in expected]
+    wrong = [k for k in expected if k in shapes and tuple(shapes[k].shape) != expected[k]]
+    if wrong:
+        k = wrong[0]
+        more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
+        return (f"tensor {k} has shape {_dims(shapes[k].shape)}, {spec.id} with these options "
+                f"needs {_dims(expected[k])}{more}")
+    if missing:
+        return f"lacks {len(missing)} tensor(s) {spec.id} needs: {_few(missing)}"
+    if extra:
+        return f"holds {len(extra)} tensor(s) {spec.id} has no place for: {_few(extra)}"
+    return None
+
+
+def _task_against_arch(task: Task, spec: ArchSpec, cfg) -> str | None:
+    """Why the stored task cannot describe this network, or None."""
+    if not spec.generator:
+        return None
+    scale = spec.scale(cfg)
+    if task.scale != scale:
+        return f"task scale {task.scale} disagrees with the {spec.id} network's scale {scale}"
+    if (task.kind == "upscale") != (scale > 1):
+        return (f"a {task.kind} task at scale {scale}: upscale models enlarge (scale > 1), "
+                "every other kind keeps the size")
+    cin, cout = spec.channels(cfg)
+    if task.in_channels != cin:
+        return f"task in_space {task.in_space} ({task.in_channels} channels) disagrees with the network's {cin} input channels"
+    if task.out_channels != cout:
+        return f"task out_space {task.out_space} ({task.out_channels} channels) disagrees with the network's {cout} output channels"
+    if (task.kind == "colorize") != (task.in_space == "L" and task.out_space == "ab"):
+        return f"a {task.kind} task from {task.in_space} to {task.out_space}: colorize models, and only they, map Lab L to ab"
+    return None
 
 
 # ---- peers' layouts -------------------------------------------------------------------------
-
-def detect_peer(state: dict, source: str = "") -> tuple[dict, ModelInfo]:
-    """Recognise a peer's state dict by key names and shapes; return (clean state, info)."""
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    for detect in (_detect_basicsr, _detect_fast_style, _detect_unet, _detect_resnet):
-        found = detect(state)
-        if found is not None:
-            clean, arch, options, task = found
-            return clean, ModelInfo(arch=arch, options=options, task=task,
-                                    training={"source": f"converted from {source}"})
-    sample = ", ".join(list(state)[:3])
-    raise CheckpointError(f"{source}: unknown checkpoint layout (first keys: {sample})")
-
+# Each reader takes a state dict (real or meta tensors) and returns the architecture options
+# its keys and shapes determine, or None when the keys are not that layout. ValueError: the
+# layout is recognised but i2i's architecture cannot hold it.
 
 def _count(state, pattern: str) -> int:
     rx = re.compile(pattern)
     return len({m.group(1) for k in state if (m := rx.match(k))})
 
 
-def _detect_basicsr(state):
+def _read_srresnet(state):
+    """BasicSR MSRResNet (upconv1/upconv2, conv_hr, conv_last) or our direct tail (conv_up)."""
     if "conv_first.weight" not in state or "body.0.conv1.weight" not in state:
         return None
-    feat, in_ch = state["conv_first.weight"].shape[:2]
-    if "upconv2.weight" in state:
-        scale = 4
+    feat, in_ch = (int(n) for n in state["conv_first.weight"].shape[:2])
+    if "conv_up.weight" in state:
+        upsampler, out_ch, scale = "direct", in_ch, _root(state["conv_up.weight"].shape[0], in_ch)
+    elif "upconv2.weight" in state:
+        upsampler, scale = "progressive", 4
+        out_ch = int(state["conv_last.weight"].shape[0]) if "conv_last.weight" in state else None
+    elif "upconv1.weight" in state:
+        upsampler, scale = "progressive", _root(state["upconv1.weight"].shape[0], feat)
+        out_ch = int(state["conv_last.weight"].shape[0]) if "conv_last.weight" in state else None
     else:
-        scale = int(round((state["upconv1.weight"].shape[0] / feat) ** 0.5))
-    options = dict(scale=scale, channels=int(feat), blocks=_count(state, r"body\.(\d+)\.conv1\.weight"),
-                   upsampler="progressive", in_channels=int(in_ch))
-    task = Task(kind="upscale", value_range="0,1", scale=scale)
-    return state, "srresnet", options, task
-
-
-def _detect_fast_style(state):
-    if "conv1.conv2d.weight" not in state:
         return None
-    clean = {k: v for k, v in state.items() if not re.match(r".*in\d+\.running_(mean|var)$", k)}
-    options = dict(width=int(state["conv1.conv2d.weight"].shape[0]),
-                   res_blocks=_count(state, r"res(\d+)\.conv1\.conv2d\.weight"))
-    return clean, "transformer_net", options, Task(kind="stylize", value_range="0,255")
+    if scale is None or out_ch is None:
+        return None
+    if out_ch != in_ch:
+        raise ValueError(f"an MSRResNet with {in_ch} channels in and {out_ch} out: i2i's "
+                         "srresnet gives as many channels as it takes")
+    return dict(scale=scale, channels=feat, blocks=_count(state, r"body\.(\d+)\.conv1\.weight"),
+                upsampler=upsampler, in_channels=in_ch)
+
+
+def _root(channels: int, per: int) -> int | None:
+    """s such that channels == per * s * s, if whole."""
+    s = round(math.sqrt(int(channels) / int(per))) if per else 0
+    return s if s >= 1 and per * s * s == channels else None
+
+
+def _read_transformer_net(state):
+    if "conv1.conv2d.weight" not in state or "deconv3.conv2d.weight" not in state:
+        return None
+    first = state["conv1.conv2d.weight"]
+    return dict(width=int(first.shape[0]), res_blocks=_count(state, r"res(\d+)\.conv1\.conv2d\.weight"),
+                in_channels=int(first.shape[1]),
+                out_channels=int(state["deconv3.conv2d.weight"].shape[0]))
+
+
+def _read_unet(state):
+    if "model.model.0.weight" not in state or "model.model.3.weight" not in state:
+        return None
+    depth = 1
+    while f"model.model.1{'.model.3' * (depth - 1)}.model.1.weight" in state:
+        depth += 1
+    first = state["model.model.0.weight"]
+    return dict(in_channels=int(first.shape[1]), out_channels=int(state["model.model.3.weight"].shape[1]),
+                num_downs=depth,  # outermost + (depth - 1) nested blocks, each one downsampling
+                ngf=int(first.shape[0]),
+                norm="batch" if "model.model.1.model.2.weight" in state else "instance")
+
+
+def _read_resnet(state):
+    if "model.1.weight" not in state or "model.10.conv_block.1.weight" not in state:
+        return None
+    blocks = _count(state, r"model\.(\d+)\.conv_block\.1\.weight")
+    last = state.get(f"model.{17 + blocks}.weight")
+    if last is None:
+        return None
+    first = state["model.1.weight"]
+    # With dropout the second conv moves from conv_block.5 to .6 (where batch norm would sit).
+    return dict(in_channels=int(first.shape[1]), out_channels=int(last.shape[0]),
+                ngf=int(first.shape[0]), blocks=blocks,
+                norm="batch" if "model.2.weight" in state else "instance",
+                dropout=getattr(state.get("model.10.conv_block.6.weight"), "ndim", 0) == 4)
+
+
+def _read_patchgan(state):
+    convs = sorted((int(m.group(1)), v) for k, v in state.items()
+                   if (m := re.fullmatch(r"model\.(\d+)\.weight", k)) and v.ndim == 4)
+    if not convs or convs[0][0] != 0:
+        return None
+    first = convs[0][1]
+    norm = "batch" if any(v.ndim == 1 for k, v in state.items()
+                          if re.fullmatch(r"model\.\d+\.weight", k)) else "instance"
+    return dict(in_channels=int(first.shape[1]), ndf=int(first.shape[0]),
+                n_layers=0 if first.shape[-1] == 1 else len(convs) - 2, norm=norm)
+
+
+def _read_unet_discriminator(state):
+    if "conv0.weight" not in state or "conv9.weight" not in state:
+        return None
+    first = state["conv0.weight"]
+    return dict(in_channels=int(first.shape[1]), ndf=int(first.shape[0]))
+
+
+OPTIONS_FROM_SHAPES = {
+    "srresnet": _read_srresnet,
+    "unet_discriminator": _read_unet_discriminator,
+    "transformer_net": _read_transformer_net,
+    "unet": _read_unet,
+    "resnet": _read_resnet,
+    "patchgan": _read_patchgan,
+}
+"""Per registered architecture (spandrel's aside): options read from tensor shapes."""
+
+
+def _spaces(in_ch: int, out_ch: int, what: str) -> tuple[str, str]:
+    """Image spaces for a peer network's channel counts (ValueError when i2i cannot feed it)."""
+    if (in_ch, out_ch) == (1, 2):
+        return "L", "ab"  # pytorch-CycleGAN-and-pix2pix --dataset_mode colorization
+    if in_ch not in IMAGE_SPACES or out_ch not in IMAGE_SPACES:
+        raise ValueError(f"a {what} taking {in_ch} channel(s) and giving {out_ch}: i2i feeds and "
+                         "writes 1 (gray), 3 (RGB) or 4 (RGBA) channels, or Lab L -> ab")
+    return IMAGE_SPACES[in_ch], IMAGE_SPACES[out_ch]
 
 
 def _drop_legacy_instance_norm(state, norm: str) -> dict:
+    """Checkpoints saved with PyTorch < 0.4 carry InstanceNorm running statistics: unused."""
     if norm == "batch":
         return state
     return {k: v for k, v in state.items()
             if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
 
 
-def _colour_task(in_ch: int, out_ch: int) -> Task:
-    if in_ch == 1 and out_ch == 2:
-        return Task(kind="colorize", in_space="L", out_space="ab", value_range="-1,1")
-    return Task(kind="translate", value_range="-1,1")
+def _detect_ours(state: dict, path: Path):
+    """(clean state, info) for a layout i2i's own architectures hold, or None."""
+    try:
+        for arch in ("srresnet", "transformer_net", "unet", "resnet"):
+            options = OPTIONS_FROM_SHAPES[arch](state)
+            if options is not None:
+                break
+        else:
+            return None
+        in_space, out_space = _spaces(options["in_channels"],
+                                      options.get("out_channels", options["in_channels"]), arch)
+    except ValueError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    clean = state
+    if arch == "transformer_net":
+        clean = {k: v for k, v in state.items() if not re.match(r".*in\d+\.running_(mean|var)$", k)}
+        task = Task(kind="stylize", value_range="0,255", in_space=in_space, out_space=out_space)
+    elif arch == "srresnet":
+        task = Task(kind="upscale", value_range="0,1", scale=options["scale"],
+                    in_space=in_space, out_space=out_space)
+    else:
+        clean = _drop_legacy_instance_norm(state, options["norm"])
+        if arch == "unet":
+            options["dropout"] = True  # pix2pix's default; dropout has no weights to tell
+        kind = "colorize" if out_space == "ab" else "translate"
+        task = Task(kind=kind, value_range="-1,1", in_space=in_space, out_space=out_space)
+    return clean, ModelInfo(arch=arch, options=options, task=task, name=path.stem,
+                            training={"source": f"converted from {path}"})
 
 
-def _detect_unet(state):
-    if "model.model.0.weight" not in state:
-        return None
-    depth = 1
-    while f"model.model.1{'.model.3' * (depth - 1)}.model.1.weight" in state:
-        depth += 1
-    num_downs = depth  # outermost + (depth - 1) nested blocks, each one downsampling
-    first = state["model.model.0.weight"]
-    norm = "batch" if "model.model.1.model.2.weight" in state else "instance"
-    out_ch = int(state["model.model.3.weight"].shape[1])
-    options = dict(in_channels=int(first.shape[1]), out_channels=out_ch, num_downs=num_downs,
-                   ngf=int(first.shape[0]), norm=norm, dropout=True)
-    clean = _drop_legacy_instance_norm(state, norm)
-    return clean, "unet", options, _colour_task(int(first.shape[1]), out_ch)
+def _load_with_spandrel(state: dict, path: Path, device) -> LoadedModel:
+    from .archs import spandrel_models
 
-
-def _detect_resnet(state):
-    if "model.1.weight" not in state or "model.10.conv_block.1.weight" not in state:
-        return None
-    blocks = _count(state, r"model\.(\d+)\.conv_block\.1\.weight")
-    # With dropout the second conv moves from conv_block.5 to .6 (where batch norm would sit).
-    dropout = getattr(state.get("model.10.conv_block.6.weight"), "ndim", 0) == 4
-    norm = "batch" if "model.2.weight" in state else "instance"
-    first = state["model.1.weight"]
-    last = state[f"model.{17 + blocks}.weight"]
-    options = dict(in_channels=int(first.shape[1]), out_channels=int(last.shape[0]),
-                   ngf=int(first.shape[0]), blocks=blocks, norm=norm, dropout=dropout)
-    clean = _drop_legacy_instance_norm(state, norm)
-    return clean, "resnet", options, _colour_task(int(first.shape[1]), int(last.shape[0]))
+    try:
+        descriptor = spandrel_models.detect(state)
+    except LookupError as e:
+        sample = ", ".join(list(state)[:3])
+        raise CheckpointError(f"{path}: unknown checkpoint layout (first keys: {sample}); {e}") from None
+    except TypeError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    except Exception as e:
+        raise CheckpointError(f"{path}: spandrel cannot build it: {type(e).__name__}: "
+                              f"{_one_line(e)}") from None
+    cfg = spandrel_models.config_of(descriptor)
+    try:
+        in_space, out_space = _spaces(cfg.in_channels, cfg.out_channels, f"spandrel {cfg.arch} model")
+        task = Task(kind="upscale" if cfg.scale > 1 else "restore", value_range="0,1",
+                    scale=cfg.scale, in_space=in_space, out_space=out_space)
+    except ValueError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    info = ModelInfo(arch="spandrel", options=asdict(cfg), task=task, name=path.stem,
+                     description=f"{cfg.arch} ({cfg.purpose}) detected by spandrel",
+                     training={"source": f"converted from {path}"})
+    module = spandrel_models.SpandrelModule(descriptor)
+    module.eval().requires_grad_(False).to(device)
+    spec = get_spec("spandrel").for_config(cfg)
+    return LoadedModel(module=module, info=info, spec=spec, config=cfg, path=str(path))
 
 
 def convert(src, dst, *, half: bool = False) -> ModelInfo:
@@ -242,3 +585,17 @@ def convert(src, dst, *, half: bool = False) -> ModelInfo:
     save_model(dst, model.module, model.info, half=half)
     return model.info
 
+
+# ---- messages -----------------------------------------------------------------------------
+
+def _one_line(e) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _dims(shape) -> str:
+    return "x".join(str(int(n)) for n in shape) or "scalar"
+
+
+def _few(keys: list[str]) -> str:
+    return ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")

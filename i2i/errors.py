@@ -1,4 +1,7 @@
 """Typed errors. Each message is one line that names the thing and says what to do."""
+from __future__ import annotations
+
+import re
 
 
 class I2IError(Exception):
@@ -19,7 +22,7 @@ class ImageError(I2IError):
     def __init__(self, path, problem: str):
         self.path = str(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        super().__init__(one_line(f"{self.path}: {problem}"))
 
 
 class CheckpointError(I2IError):
@@ -32,3 +35,23 @@ class DataError(I2IError):
     """A training data folder is empty, has the wrong layout, or holds bad files."""
 
     exit_code = 2
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal: Ctrl-C (SIGINT), SIGTERM or SIGHUP.
+
+    A KeyboardInterrupt, so every place that already stops cleanly on Ctrl-C (temporary files
+    removed, thread pools drained, a training checkpoint saved) does the same for the others,
+    and per-input `except Exception` handlers never swallow it. The CLI exits with 128 + the
+    signal number, the shell's convention (130, 143, 129).
+    """
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signum)
+
+
+def one_line(message) -> str:
+    """A message on one line: error lines are read line by line, so none may span two
+    (exception texts such as torch's "Error(s) in loading state_dict" carry newlines)."""
+    return re.sub(r"\s*[\r\n]+\s*", "; ", str(message)).strip("; ")

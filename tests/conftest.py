@@ -31,3 +31,11 @@ def run_cli(*args, input: bytes | None = None, cwd=None, env=None) -> subprocess
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def start_cli(*args, env=None) -> subprocess.Popen:
+    """Like run_cli, but not waited for (one thread each): CLI runs whose time is mostly
+    start-up can go side by side. Collect with .communicate()."""
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "i2i", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=full_env)

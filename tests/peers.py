@@ -143,9 +143,10 @@ class UpsampleConvLayer(nn.Module):
 
 
 class TransformerNet(nn.Module):
-    def __init__(self):
+    # in_nc/out_nc: upstream hard-codes 3; a grayscale variant keeps the same key layout.
+    def __init__(self, in_nc=3, out_nc=3):
         super().__init__()
-        self.conv1 = ConvLayer(3, 32, kernel_size=9, stride=1)
+        self.conv1 = ConvLayer(in_nc, 32, kernel_size=9, stride=1)
         self.in1 = nn.InstanceNorm2d(32, affine=True)
         self.conv2 = ConvLayer(32, 64, kernel_size=3, stride=2)
         self.in2 = nn.InstanceNorm2d(64, affine=True)
@@ -156,7 +157,7 @@ class TransformerNet(nn.Module):
         self.in4 = nn.InstanceNorm2d(64, affine=True)
         self.deconv2 = UpsampleConvLayer(64, 32, kernel_size=3, stride=1, upsample=2)
         self.in5 = nn.InstanceNorm2d(32, affine=True)
-        self.deconv3 = ConvLayer(32, 3, kernel_size=9, stride=1)
+        self.deconv3 = ConvLayer(32, out_nc, kernel_size=9, stride=1)
         self.relu = nn.ReLU()
 
     def forward(self, X):
@@ -210,3 +211,29 @@ class MSRResNet(nn.Module):
         out = self.conv_last(self.lrelu(self.conv_hr(out)))
         base = F.interpolate(x, scale_factor=self.upscale, mode="bilinear", align_corners=False)
         return out + base
+
+
+# ---- community upscalers: modules from spandrel's own architecture code, saved in each family's
+# published key layout (spandrel reads them all; these helpers only rename and wrap keys) ----
+def esrgan_new_layout(old: dict) -> dict:
+    """ESRGAN's old `model.N` layout (spandrel's RRDBNet) -> BasicSR/Real-ESRGAN's RRDBNet keys
+    (conv_first, body.N.rdbM.convK, conv_body, conv_up1/2, conv_hr, conv_last), as in
+    RealESRGAN_x4plus.pth and RealESRGAN_x2plus.pth."""
+    import re
+
+    top = sorted({int(k.split(".")[1]) for k in old if not k.startswith("model.1.")})
+    ups, (hr, last) = top[1:-2], top[-2:]
+    names = {0: "conv_first", hr: "conv_hr", last: "conv_last",
+             **{n: f"conv_up{i + 1}" for i, n in enumerate(ups)}}
+    body_convs = {int(m.group(1)) for k in old if (m := re.match(r"model\.1\.sub\.(\d+)\.RDB", k))}
+    new = {}
+    for k, v in old.items():
+        if m := re.match(r"model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.(weight|bias)", k):
+            new[f"body.{m.group(1)}.rdb{m.group(2)}.conv{m.group(3)}.{m.group(4)}"] = v
+        elif m := re.match(r"model\.1\.sub\.(\d+)\.(weight|bias)", k):
+            assert int(m.group(1)) == len(body_convs)
+            new[f"conv_body.{m.group(2)}"] = v
+        else:
+            index, kind = k.split(".")[1], k.split(".")[2]
+            new[f"{names[int(index)]}.{kind}"] = v
+    return new

@@ -9,7 +9,7 @@ import torch
 from i2i.archs.registry import ARCHS, build
 from i2i.checkpoint import ModelInfo, load_model, save_model
 from i2i.archs.fast_conv import PolyphaseConvTranspose2d, _NNPACKConvolution, nnpack_available, use_nnpack
-from i2i.task import Task
+from i2i.task import IMAGE_SPACES, Task
 
 # Small options per architecture so the test stays quick; everything else is the default.
 SMALL = {
@@ -18,15 +18,30 @@ SMALL = {
     "patchgan": {"ndf": 4},
     "srresnet": {"channels": 8, "blocks": 2},
     "transformer_net": {"width": 4, "res_blocks": 1},
+    "unet_discriminator": {"ndf": 4},
 }
+
+
+# Built from options; "spandrel" modules are built from their weights (tests/test_spandrel.py).
+BUILT = sorted(a for a in ARCHS if ARCHS[a].from_weights is None)
 
 
 @pytest.mark.parametrize("arch_id", sorted(ARCHS))
 def test_every_arch_is_tested_with_small_options(arch_id):
-    assert arch_id in SMALL, f"add small options for new architecture {arch_id}"
+    assert arch_id in SMALL or ARCHS[arch_id].from_weights, f"add small options for new architecture {arch_id}"
 
 
-@pytest.mark.parametrize("arch_id", sorted(ARCHS))
+def matching_task(arch_id: str, cfg) -> Task:
+    """The task a checkpoint of this architecture must carry (checked on load)."""
+    spec = ARCHS[arch_id]
+    if not spec.generator:
+        return Task()
+    cin, cout = spec.channels(cfg)
+    kind = {"srresnet": "upscale", "transformer_net": "stylize"}.get(arch_id, "translate")
+    return Task(kind=kind, scale=spec.scale(cfg), in_space=IMAGE_SPACES[cin], out_space=IMAGE_SPACES[cout])
+
+
+@pytest.mark.parametrize("arch_id", BUILT)
 def test_shapes_and_round_trip(arch_id, tmp_path):
     spec = ARCHS[arch_id]
     module, cfg = build(arch_id, SMALL[arch_id])
@@ -43,7 +58,7 @@ def test_shapes_and_round_trip(arch_id, tmp_path):
         assert y.shape == (2, out_ch, size * s, size * s)
     else:
         assert y.shape[:2] == (2, 1)
-    info = ModelInfo(arch=arch_id, options=dataclasses.asdict(cfg), task=Task())
+    info = ModelInfo(arch=arch_id, options=dataclasses.asdict(cfg), task=matching_task(arch_id, cfg))
     save_model(tmp_path / "m.safetensors", module, info)
     loaded = load_model(tmp_path / "m.safetensors")
     assert loaded.config == cfg
@@ -123,7 +138,7 @@ def test_training_uses_nnpack_only_where_it_pays(channels, kernel, size, used, m
 
 
 @pytest.mark.skipif(not nnpack_available(), reason="this torch build has no NNPACK")
-@pytest.mark.parametrize("arch_id", sorted(a for a in ARCHS if ARCHS[a].generator))
+@pytest.mark.parametrize("arch_id", [a for a in BUILT if ARCHS[a].generator])
 def test_nnpack_convolutions_match_the_default_kernels(arch_id):
     module, cfg = build(arch_id, SMALL[arch_id])
     module.eval()
@@ -139,3 +154,54 @@ def test_nnpack_convolutions_match_the_default_kernels(arch_id):
         assert torch.allclose(module(x), expected, atol=1e-4)
         # The swapped module still saves under the same keys.
         assert module.state_dict().keys() == build(arch_id, SMALL[arch_id])[0].state_dict().keys()
+
+
+# Options that leave no trace in the weights (so nothing can be sized by them).
+NOT_IN_WEIGHTS = {"unet": {"dropout"}, "unet_discriminator": {"skip"}}
+VARIANTS = {  # non-default options whose reading from shapes is easy to get wrong
+    "unet": [{"norm": "instance", "in_channels": 1, "out_channels": 2}],
+    "resnet": [{"norm": "batch", "dropout": True, "out_channels": 1}],
+    "srresnet": [{"upsampler": "direct", "scale": 3}, {"scale": 4, "in_channels": 1}],
+    "transformer_net": [{"in_channels": 1}],
+    "patchgan": [{"n_layers": 0, "norm": "instance"}, {"n_layers": 2, "in_channels": 3}],
+}
+
+
+@pytest.mark.parametrize("arch_id", BUILT)
+def test_every_option_that_sizes_a_module_is_read_from_its_shapes(arch_id):
+    """Metadata is checked against these readings before a module is built (issue 17, item 11)."""
+    from i2i.checkpoint import OPTIONS_FROM_SHAPES
+
+    reader = OPTIONS_FROM_SHAPES[arch_id]
+    for variant in [{}, *VARIANTS.get(arch_id, [])]:
+        with torch.device("meta"):
+            module, cfg = build(arch_id, {**SMALL[arch_id], **variant})
+        derived = reader(module.state_dict())
+        fields = {f.name for f in dataclasses.fields(cfg)} - NOT_IN_WEIGHTS.get(arch_id, set())
+        assert set(derived) == fields, (arch_id, variant)
+        for key, value in derived.items():
+            if key == "norm":
+                assert (value == "batch") == (cfg.norm == "batch")
+            else:
+                assert value == getattr(cfg, key), (arch_id, variant, key)
+
+
+@pytest.mark.parametrize("arch_id,extra", [(a, {}) for a in sorted(ARCHS) if ARCHS[a].generator]
+                         + [("unet", {"norm": "instance"}), ("resnet", {"norm": "batch"})])
+def test_every_generator_runs_on_tiny_images(arch_id, extra):
+    """1x1, 3x5 and 7x2 inputs: padded up to the architecture's min_size and size_multiple,
+    then cropped back (reflection padding and instance norm need more than one pixel)."""
+    from i2i.archs.registry import get_spec
+    from i2i.checkpoint import LoadedModel
+    from i2i.engine.runner import ModelRunner
+
+    torch.manual_seed(0)
+    module, cfg = build(arch_id, {**SMALL[arch_id], **extra})
+    spec = get_spec(arch_id)
+    model = LoadedModel(module=module.eval(), spec=spec, config=cfg,
+                        info=ModelInfo(arch=arch_id, options=dataclasses.asdict(cfg), task=Task()))
+    runner = ModelRunner(model, device="cpu")
+    s, channels = spec.scale(cfg), getattr(cfg, "in_channels", 3)
+    for h, w in ((1, 1), (5, 3), (2, 7)):
+        y = runner(torch.rand(1, channels, h, w))
+        assert y.shape[-2:] == (h * s, w * s) and torch.isfinite(y).all(), (arch_id, h, w)

@@ -41,7 +41,7 @@ def photos(tmp_path, data):
 
 def test_folder_mirrors_tree_and_prints_outputs(cli, sr_model, photos, tmp_path):
     out = tmp_path / "out"
-    r = cli("translate", "--model", sr_model, photos, "-o", out)
+    r = cli("upscale", "--model", sr_model, photos, "-o", out)
     assert r.returncode == 0, r.stderr
     assert sorted(r.stdout.decode().split()) == sorted(str(out / p) for p in ("baby.png", "bird.png", "sub/photo.jpg"))
     assert Image.open(out / "baby.png").size == (128, 96)
@@ -51,26 +51,26 @@ def test_folder_mirrors_tree_and_prints_outputs(cli, sr_model, photos, tmp_path)
 
 def test_positional_output_and_existing_outputs(cli, sr_model, photos, tmp_path):
     out = tmp_path / "out"
-    assert cli("translate", "--model", sr_model, photos, out).returncode == 0
+    assert cli("upscale", "--model", sr_model, photos, out).returncode == 0
     before = (out / "baby.png").stat().st_mtime_ns
-    r = cli("translate", "--model", sr_model, photos, out)
+    r = cli("upscale", "--model", sr_model, photos, out)
     assert r.returncode == 1 and b"output exists" in r.stderr
-    r = cli("translate", "--model", sr_model, photos, out, "--skip-existing")
+    r = cli("upscale", "--model", sr_model, photos, out, "--skip-existing")
     assert r.returncode == 0 and (out / "baby.png").stat().st_mtime_ns == before
-    r = cli("translate", "--model", sr_model, photos, out, "--overwrite", "--ext", "webp", "--suffix", "_x2")
+    r = cli("upscale", "--model", sr_model, photos, out, "--overwrite", "--ext", "webp", "--suffix", "_x2")
     assert r.returncode == 0 and (out / "baby_x2.webp").is_file()
 
 
 def test_a_folder_without_images_says_so(cli, sr_model, tmp_path):
     (tmp_path / "empty").mkdir()
-    r = cli("translate", "--model", sr_model, tmp_path / "empty", "-o", tmp_path / "out")
+    r = cli("upscale", "--model", sr_model, tmp_path / "empty", "-o", tmp_path / "out")
     assert r.returncode == 0 and b"no images found" in r.stderr and not r.stdout
 
 
 def test_bad_inputs_fail_alone(cli, sr_model, photos, tmp_path):
     expected = bad_inputs(photos)
     out = tmp_path / "out"
-    r = cli("translate", "--model", sr_model, photos, "-o", out, "--json")
+    r = cli("upscale", "--model", sr_model, photos, "-o", out, "--json")
     assert r.returncode == 1
     lines = [json.loads(line) for line in r.stdout.decode().splitlines()]
     by_name = {line["input"].rsplit("/", 1)[-1]: line for line in lines}
@@ -85,16 +85,16 @@ def test_bad_inputs_fail_alone(cli, sr_model, photos, tmp_path):
 def test_stdin_to_stdout(cli, sr_model, data):
     buf = io.BytesIO()
     Image.open(data / "sr/val/Set5/head.png").resize((30, 20)).save(buf, "PNG")
-    r = cli("translate", "--model", sr_model, "-", "-o", "-", input=buf.getvalue())
+    r = cli("upscale", "--model", sr_model, "-", "-o", "-", input=buf.getvalue())
     assert r.returncode == 0, r.stderr
     assert Image.open(io.BytesIO(r.stdout)).size == (60, 40)
 
 
 def test_usage_errors_exit_2(cli, sr_model, tmp_path):
-    assert cli("translate", "--model", sr_model, "nothing.png").returncode == 2
+    assert cli("upscale", "--model", sr_model, "nothing.png").returncode == 2
     r = cli("translate", "--model", tmp_path / "missing.safetensors", "a.png", "-o", tmp_path)
     assert r.returncode == 2 and b"no such checkpoint" in r.stderr
-    r = cli("translate", "--model", sr_model, tmp_path / "missing.png", "-o", tmp_path / "o")
+    r = cli("upscale", "--model", sr_model, tmp_path / "missing.png", "-o", tmp_path / "o")
     assert r.returncode == 1 and b"no such file" in r.stderr
 
 

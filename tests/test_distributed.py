@@ -98,7 +98,7 @@ def test_folder_job_processes_every_input_exactly_once(data, tmp_path):
     for f in files:
         Image.open(f).resize((32, 32)).save(src / f.name)
     (src / "broken.png").write_bytes(b"nope")
-    r = torchrun("-m", "i2i", "translate", "--model", str(model), str(src), "-o", str(tmp_path / "out"), "--json")
+    r = torchrun("-m", "i2i", "upscale", "--model", str(model), str(src), "-o", str(tmp_path / "out"), "--json")
     assert r.returncode != 0  # the broken input on one rank fails the whole job
     lines = [json.loads(line) for line in r.stdout.decode().splitlines() if line.startswith("{")]
     inputs = sorted(Path(line["input"]).name for line in lines)

@@ -200,3 +200,29 @@ def test_precision_is_checked_before_anything_is_written(data, tmp_path):
         with pytest.raises(UsageError, match=message):
             train("pix2pix", tiny_options("pix2pix", data), loop, tmp_path / precision)
         assert not (tmp_path / precision).exists()
+
+
+def test_srgan_real_degradation_gan_stage_with_unet_discriminator(data, tmp_path):
+    """A few real-degradation GAN steps: finite, changing losses; the export records the pipeline."""
+    import dataclasses
+
+    from i2i.checkpoint import load_model
+
+    options = dataclasses.replace(tiny_options("srgan", data), scale=4, degradation="real",
+                                  sharpen_hr=True, gan=True, discriminator="unet")
+    result = train("srgan", options, LoopOptions(steps=4, log_every=1, workers=0, threads=2), tmp_path / "run")
+    losses = [r for r in records(tmp_path / "run") if r.get("kind") != "eval"]
+    for name in ("l1", "perceptual", "g_adv", "d"):
+        values = [r[name] for r in losses]
+        assert all(math.isfinite(v) for v in values) and len(set(values)) > 1, (name, values)
+    info = load_model(result.exported[0]).info
+    assert info.name == "upscale-x4-real"
+    assert info.training["degradation"] == "real" and info.training["discriminator"] == "unet"
+    assert info.training["real_degradation"]["first"]["jpeg_range"] == [30.0, 95.0]
+
+
+def test_srgan_rejects_an_unknown_degradation(data):
+    import dataclasses
+
+    with pytest.raises(UsageError, match="--degradation"):
+        dataclasses.replace(tiny_options("srgan", data), degradation="jpeg")

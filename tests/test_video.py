@@ -36,6 +36,16 @@ def sr_model(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def translate_model(tmp_path_factory):
+    """A small untrained instance-norm ResNet generator (a translate model)."""
+    torch.manual_seed(0)
+    module, cfg = build("resnet", {"ngf": 4, "blocks": 1})
+    path = tmp_path_factory.mktemp("models") / "resnet.safetensors"
+    save_model(path, module, ModelInfo(arch="resnet", options=dataclasses.asdict(cfg), task=Task()))
+    return path
+
+
+@pytest.fixture(scope="module")
 def shots(data):
     """48 frames 96x64: a pan and zoom across one real photo, then a cut (frame 30) to another."""
     photos = sorted((data / "sr/train/BSD200").glob("*.png"))
@@ -100,7 +110,7 @@ def test_upscaled_video_frames_are_the_picture(cli, clips, tmp_path):
         assert 10 * np.log10(255 ** 2 / mse) > 28, f"frame {t}"
 
 
-def test_animations_keep_kind_durations_loop_and_alpha(cli, sr_model, shots, tmp_path):
+def test_animations_keep_kind_durations_loop_and_alpha(cli, translate_model, shots, tmp_path):
     folder = tmp_path / "anim"
     folder.mkdir()
     durations = [40, 80, 120, 40, 60, 200, 40, 100]
@@ -112,14 +122,14 @@ def test_animations_keep_kind_durations_loop_and_alpha(cli, sr_model, shots, tmp
     alpha[0].save(folder / "a.png", save_all=True, append_images=alpha[1:], duration=durations, loop=2)
     Image.fromarray(shots[0]).save(folder / "still.png")
     out = tmp_path / "out"
-    r = cli("translate", "--model", sr_model, folder, "-o", out, "--json", env=ONE_THREAD)
+    r = cli("translate", "--model", translate_model, folder, "-o", out, "--json", env=ONE_THREAD)
     assert r.returncode == 0, r.stderr
     lines = {Path(j["input"]).name: j for j in map(json.loads, r.stdout.decode().splitlines())}
     assert lines["a.gif"]["frames"] == 8 and "frames" not in lines["still.png"]
-    assert Image.open(out / "still.png").size == (192, 128)
+    assert Image.open(out / "still.png").size == (96, 64)
     for name, fmt, loop in (("a.gif", "GIF", 0), ("a.webp", "WEBP", 3), ("a.png", "PNG", 2)):
         with Image.open(out / name) as im:
-            assert (im.format, im.size, im.n_frames, im.info.get("loop")) == (fmt, (192, 128), 8, loop), name
+            assert (im.format, im.size, im.n_frames, im.info.get("loop")) == (fmt, (96, 64), 8, loop), name
             got = []
             for i in range(8):
                 im.seek(i)
@@ -129,7 +139,7 @@ def test_animations_keep_kind_durations_loop_and_alpha(cli, sr_model, shots, tmp
     with Image.open(out / "a.png") as im:
         im.seek(5)
         a = np.asarray(im.convert("RGBA"))[..., 3]
-        assert a[:, :36].max() == 0 and a[:, 44:].min() == 255  # the transparent band, scaled x2
+        assert a[:, :18].max() == 0 and a[:, 22:].min() == 255  # the transparent band
 
 
 def test_bad_clips_fail_alone_and_leave_nothing(cli, sr_model, clips, tmp_path):
@@ -327,3 +337,26 @@ def test_memory_stays_flat_for_longer_clips(sr_model, shots, tmp_path):
         assert len(read_frames(tmp_path / f"out{n}.mp4")) == n
     print(f"peak RSS: {peaks}")
     assert peaks[300] - peaks[30] < 40, peaks
+
+
+def test_clip_outputs_are_planned_before_anything_runs(tmp_path):
+    from i2i.engine.inputs import Job, OutputOptions
+    from i2i.engine.video import plan_clips
+    from i2i.errors import UsageError
+
+    a, b = Job(str(tmp_path / "a.mp4"), Path("a.mp4")), Job(str(tmp_path / "sub/b.gif"), Path("sub/b.gif"))
+    planned, errors = plan_clips([a, b], [], OutputOptions(out=str(tmp_path / "out"), suffix="_s"), 2)
+    assert [j.output for j in planned] == [str(tmp_path / "out/a_s.mp4"), str(tmp_path / "out/sub/b_s.gif")]
+    assert not errors
+    planned, errors = plan_clips([a], [], OutputOptions(out=str(tmp_path / "x.mkv")), 1)
+    assert planned[0].output == str(tmp_path / "x.mkv")  # one clip, one named file: converted
+    _, errors = plan_clips([a], [], OutputOptions(out=str(tmp_path)), 1)
+    assert "would replace it" in errors[0].reason
+    image = Job(str(tmp_path / "p.png"), Path("p.png"), output=str(tmp_path / "out/b.gif"))
+    _, errors = plan_clips([Job(str(tmp_path / "b.gif"), Path("b.gif"))], [image],
+                           OutputOptions(out=str(tmp_path / "out")), 2)
+    assert "also the output of" in errors[0].reason
+    _, errors = plan_clips([a], [], OutputOptions(out="-"), 1)
+    assert "stdout" in errors[0].reason
+    with pytest.raises(UsageError, match="names one file, but 2 inputs"):
+        plan_clips([a, b], [], OutputOptions(out=str(tmp_path / "x.mp4")), 2)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -18,8 +20,14 @@ class ArchSpec:
     """config -> torch.nn.Module."""
     size_multiple: Callable[[Any], int]
     """Input height and width must be a multiple of this (the engine pads)."""
+    min_size: Callable[[Any], int] = lambda cfg: 1
+    """Smallest input side the network runs on (reflection padding needs more pixels than it
+    pads; instance norm needs more than one pixel in its smallest feature map); the engine pads
+    smaller inputs up to it and crops the output."""
     scale: Callable[[Any], int] = lambda cfg: 1
     """Output size / input size."""
+    channels: Callable[[Any], tuple[int, int]] = lambda cfg: (3, 3)
+    """(input, output) image channels of the network."""
     tiles: bool = True
     """Whether tiled inference is valid (fully convolutional, bounded receptive field)."""
     generator: bool = True
@@ -27,13 +35,64 @@ class ArchSpec:
     receptive_margin: int = 16
     """Input pixels of context a tile needs on each side to match whole-image output."""
     half_precision: bool = True
-    """Whether fp16/bf16 inference is allowed on CUDA."""
+    """Whether fp16 inference is allowed on CUDA."""
+    bfloat16: bool = True
+    """Whether bf16 inference is allowed on CUDA."""
+    from_weights: Callable[[Any, dict], Any] | None = None
+    """(config, state dict) -> module with those weights loaded, for architectures whose
+    hyperparameters only the weights hold (spandrel's); None: build(config) + load_state_dict."""
+    per_model: Callable[[Any], dict] | None = None
+    """config -> overrides of the fields above that differ per model (spandrel: the descriptor's
+    tiling and precision flags); see for_config()."""
+
+    def for_config(self, cfg) -> ArchSpec:
+        """This spec with the per-model fields of one model's config filled in."""
+        return dataclasses.replace(self, **self.per_model(cfg)) if self.per_model else self
 
 
 def config_from_dict(cls, values: dict):
-    """Build a config, refusing unknown keys so a typo never goes silently unused."""
+    """Build a config from untrusted values (checkpoint metadata, command options).
+
+    Raises ValueError for unknown keys (a typo never goes silently unused) and for values whose
+    type does not match the field's annotation (bool, int, float, str or a Literal set).
+    """
+    if not isinstance(values, dict):
+        raise ValueError(f"options are not a JSON object: {str(values)[:60]}")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(f"unknown option(s) for {cls.__name__}: {', '.join(unknown)}")
+        raise ValueError(f"unknown option(s) for {cls.__name__}: {', '.join(map(str, unknown))}")
+    hints = typing.get_type_hints(cls)
+    for name, value in values.items():
+        problem = _type_problem(value, hints[name])
+        if problem:
+            raise ValueError(f"option {name} = {_short(value)}: {problem}")
     return cls(**values)
+
+
+def _type_problem(value, hint) -> str | None:
+    """Why `value` does not fit the annotation `hint`, or None when it does."""
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        return None if value in allowed and type(value) in {type(a) for a in allowed} else \
+            f"must be one of {', '.join(map(repr, allowed))}"
+    if origin in (typing.Union, types.UnionType):
+        problems = [_type_problem(value, h) for h in typing.get_args(hint)]
+        return None if any(p is None for p in problems) else "; ".join(p for p in problems if p)
+    if hint is type(None):
+        return None if value is None else "must be null"
+    if hint is bool:
+        return None if type(value) is bool else "must be true or false"
+    if hint is int:
+        return None if type(value) is int else "must be a whole number"
+    if hint is float:
+        return None if type(value) in (int, float) else "must be a number"
+    if hint is str:
+        return None if type(value) is str else "must be a string"
+    return None
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

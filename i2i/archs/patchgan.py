@@ -54,4 +54,5 @@ class PatchGAN(nn.Module):
 
 
 SPEC = ArchSpec(id="patchgan", config=PatchGANConfig, build=PatchGAN,
-                size_multiple=lambda cfg: 1, generator=False)
+                size_multiple=lambda cfg: 1, generator=False,
+                channels=lambda cfg: (cfg.in_channels, 1))

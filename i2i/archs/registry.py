@@ -1,12 +1,13 @@
 """The one list of architectures. Tests iterate over it."""
 from __future__ import annotations
 
-from . import patchgan, resnet, srresnet, transformer_net, unet
+from . import patchgan, resnet, spandrel_models, srresnet, transformer_net, unet, unet_discriminator
 from .common import ArchSpec, config_from_dict
 
 ARCHS: dict[str, ArchSpec] = {
     spec.id: spec
-    for spec in (unet.SPEC, resnet.SPEC, patchgan.SPEC, srresnet.SPEC, transformer_net.SPEC)
+    for spec in (unet.SPEC, resnet.SPEC, patchgan.SPEC, srresnet.SPEC, transformer_net.SPEC,
+                 unet_discriminator.SPEC, spandrel_models.SPEC)
 }
 
 
@@ -18,7 +19,8 @@ def get_spec(arch_id: str) -> ArchSpec:
 
 
 def build(arch_id: str, options: dict | None = None):
-    """Build a fresh module from an architecture id and its options dict."""
+    """Build a fresh module from an architecture id and its options dict (not for "spandrel",
+    whose modules are built from their weights: see checkpoint.load_model)."""
     spec = get_spec(arch_id)
     cfg = config_from_dict(spec.config, options or {})
     return spec.build(cfg), cfg

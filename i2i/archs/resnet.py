@@ -68,5 +68,8 @@ SPEC = ArchSpec(
     config=ResnetConfig,
     build=ResnetGenerator,
     size_multiple=lambda cfg: 4,
+    channels=lambda cfg: (cfg.in_channels, cfg.out_channels),
+    # a 7x7 reflection-padded stem, then 2x2 at 1/4 for the blocks' reflection padding and instance norm
+    min_size=lambda cfg: 8,
     receptive_margin=64,
 )

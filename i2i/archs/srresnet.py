@@ -88,5 +88,6 @@ SPEC = ArchSpec(
     build=SRResNet,
     size_multiple=lambda cfg: 1,
     scale=lambda cfg: cfg.scale,
+    channels=lambda cfg: (cfg.in_channels, cfg.in_channels),
     receptive_margin=24,
 )

@@ -16,6 +16,10 @@ class TransformerNetConfig:
     """Channels after the first conv; the net widens to 2x and 4x this."""
     res_blocks: int = 5
     """Residual blocks at 1/4 resolution."""
+    in_channels: int = 3
+    """Image channels in (1 for a grayscale-trained peer)."""
+    out_channels: int = 3
+    """Image channels out."""
 
 
 class ConvLayer(nn.Module):
@@ -45,12 +49,12 @@ class ResidualBlock(nn.Module):
 
 
 class TransformerNet(nn.Module):
-    """(B, 3, H, W) in [0, 255] -> (B, 3, H, W) in about [0, 255]; H, W multiples of 4."""
+    """(B, in, H, W) in [0, 255] -> (B, out, H, W) in about [0, 255]; H, W multiples of 4."""
 
     def __init__(self, cfg: TransformerNetConfig):
         super().__init__()
         w = cfg.width
-        self.conv1, self.in1 = ConvLayer(3, w, 9), nn.InstanceNorm2d(w, affine=True)
+        self.conv1, self.in1 = ConvLayer(cfg.in_channels, w, 9), nn.InstanceNorm2d(w, affine=True)
         self.conv2, self.in2 = ConvLayer(w, 2 * w, 3, 2), nn.InstanceNorm2d(2 * w, affine=True)
         self.conv3, self.in3 = ConvLayer(2 * w, 4 * w, 3, 2), nn.InstanceNorm2d(4 * w, affine=True)
         self.res_names = [f"res{i + 1}" for i in range(cfg.res_blocks)]
@@ -60,7 +64,7 @@ class TransformerNet(nn.Module):
         self.in4 = nn.InstanceNorm2d(2 * w, affine=True)
         self.deconv2 = ConvLayer(2 * w, w, 3, upsample=2)
         self.in5 = nn.InstanceNorm2d(w, affine=True)
-        self.deconv3 = ConvLayer(w, 3, 9)
+        self.deconv3 = ConvLayer(w, cfg.out_channels, 9)
         self.relu = nn.ReLU()
 
     def forward(self, x):
@@ -79,5 +83,8 @@ SPEC = ArchSpec(
     config=TransformerNetConfig,
     build=TransformerNet,
     size_multiple=lambda cfg: 4,
+    channels=lambda cfg: (cfg.in_channels, cfg.out_channels),
+    # a 9x9 reflection-padded stem, then 2x2 at 1/4 for the blocks' reflection padding and instance norm
+    min_size=lambda cfg: 8,
     receptive_margin=48,
 )

@@ -81,6 +81,7 @@ SPEC = ArchSpec(
     config=UNetConfig,
     build=UNetGenerator,
     size_multiple=lambda cfg: 2 ** cfg.num_downs,
+    channels=lambda cfg: (cfg.in_channels, cfg.out_channels),
     # The bottleneck sees the whole input: tiles would change the result.
     tiles=False,
 )

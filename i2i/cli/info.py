@@ -10,25 +10,33 @@ import typer
 from . import app
 
 
+def summary(path: Path, meta) -> dict:
+    """What `i2i info` prints: metadata, channels as the network sees them, licence."""
+    task = meta.task
+    data = {"file": str(path), "name": meta.name, "description": meta.description,
+            "arch": meta.arch, "options": meta.options, "task": task.to_dict(),
+            "channels": {"in": f"{task.in_channels} ({task.in_space})",
+                         "out": f"{task.out_channels} ({task.out_space})"}}
+    if meta.arch == "spandrel":
+        from ..archs.spandrel_models import licence
+
+        data["licence"] = licence(meta.options["arch"])
+    data["training"] = meta.training
+    return data
+
+
 @app.command("info")
-def info(checkpoint: Annotated[Path, typer.Argument(help="A .safetensors (or peer .pth) checkpoint.")],
+def info(checkpoint: Annotated[str, typer.Argument(help="A model name (see `i2i models`) or checkpoint file: ours, a peer's .pth, or any model spandrel recognises.")],
          as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False):
-    """Show what a checkpoint is: architecture, options, task, training command and metrics.
+    """Show what a checkpoint is: architecture, options, task, channels, training command and metrics.
 
-    Example: i2i info weights/upscale-x4.safetensors
+    Example: i2i info weights/upscale-x4.safetensors ; i2i info RealESRGAN_x4plus.pth
     """
-    from ..checkpoint import ModelInfo, load_model, read_info
+    from ..checkpoint import model_info
+    from ..models import resolve
 
-    if checkpoint.suffix == ".safetensors":
-        try:
-            meta: ModelInfo = read_info(checkpoint)
-        except Exception:
-            meta = load_model(checkpoint).info
-    else:
-        meta = load_model(checkpoint).info
-    data = {"file": str(checkpoint), "name": meta.name, "description": meta.description,
-            "arch": meta.arch, "options": meta.options, "task": meta.task.to_dict(),
-            "training": meta.training}
+    path = resolve(checkpoint)
+    data = summary(path, model_info(path))
     if as_json:
         print(json.dumps(data, indent=2))
         return
@@ -42,14 +50,19 @@ def info(checkpoint: Annotated[Path, typer.Argument(help="A .safetensors (or pee
 
 
 @app.command("convert")
-def convert(src: Annotated[Path, typer.Argument(help="Peer checkpoint (.pth/.pt/.safetensors).")],
+def convert(src: Annotated[Path, typer.Argument(help="Peer checkpoint (.pth/.pt/.ckpt/.safetensors).")],
             dst: Annotated[Path, typer.Argument(help="Output .safetensors file.")],
             half: Annotated[bool, typer.Option("--half", help="Store weights as fp16.")] = False):
-    """Convert a peer's checkpoint (pix2pix/CycleGAN, fast_neural_style, BasicSR) to ours.
+    """Convert a peer's checkpoint (pix2pix/CycleGAN, fast_neural_style, BasicSR, or any model
+    spandrel recognises: ESRGAN, Real-ESRGAN, SwinIR, HAT, ...) to ours; it then loads without
+    detection.
 
-    Example: i2i convert latest_net_G.pth horse2zebra.safetensors
+    Example: i2i convert RealESRGAN_x4plus.pth RealESRGAN_x4plus.safetensors
     """
     from ..checkpoint import convert as convert_checkpoint
+    from ..errors import UsageError
 
+    if dst.suffix.lower() != ".safetensors":
+        raise UsageError(f"{dst}: the output must be a .safetensors file")
     meta = convert_checkpoint(src, dst, half=half)
     print(f"{dst}: {meta.arch} {json.dumps(meta.options)}")

@@ -7,7 +7,15 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
-err = Console(stderr=True)
+# soft_wrap: a message is one line however long, never broken at the console's width (80
+# columns when stderr is a file or a pipe): error lines are read line by line.
+err = Console(stderr=True, soft_wrap=True)
+
+
+def say(message: str, progress=None) -> None:
+    """One plain line on stderr (above the progress bar when one is shown): no markup, so a
+    file name such as photo[b].png prints as it is, and no wrapping."""
+    (progress.console if progress else err).print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 class TrainingDisplay:
@@ -44,9 +52,9 @@ class TrainingDisplay:
             else:
                 print(f"step {data['step']}/{data['total']} {losses} {rate}", file=sys.stderr, flush=True)
         elif kind in ("checkpoint", "resume"):
-            (self.progress.console if self.progress else err).print(f"{kind}: step {data['step']} ({data['path']})")
+            say(f"{kind}: step {data['step']} ({data['path']})", self.progress)
         elif kind == "stopping":
-            err.print("stopping after this step (Ctrl-C again to abort)")
+            say("stopping after this step (Ctrl-C again to abort)", self.progress)
 
 
 def job_progress(total: int, quiet: bool):

@@ -1,8 +1,8 @@
 """`translate`, `upscale`, `stylize`, `colorize`: the engine with a model and an adapter."""
 from __future__ import annotations
 
-import itertools
 import json
+import math
 import sys
 import time
 from typing import Annotated, Optional
@@ -11,8 +11,8 @@ import typer
 
 from . import app
 from .clip_options import FrameProgress, clip_options
-from .options import (BatchSize, Device, Ext, Inputs, JsonOut, MaxPixels, Output, Overwrite,
-                      Precision, QualityOpt, Quiet, SkipExisting, Suffix, Tile, TileOverlap)
+from .options import (BatchSize, Device, Ext, Inputs, JsonOut, MaxOutputPixels, MaxPixels, Output,
+                      Overwrite, Precision, QualityOpt, Quiet, SkipExisting, Suffix, Tile, TileOverlap)
 
 
 def _split_output(inputs: list[str], output: str | None) -> tuple[list[str], str]:
@@ -23,142 +23,230 @@ def _split_output(inputs: list[str], output: str | None) -> tuple[list[str], str
     return inputs[:-1], inputs[-1]
 
 
-def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, overwrite,
+# The model kinds (Task.kind) each command runs; any other is refused before an image is read.
+ACCEPTS = {
+    "upscale": ("upscale", "restore"),
+    "translate": ("translate", "restore"),
+    "stylize": ("stylize",),
+    "colorize": ("colorize",),
+}
+RUNS_KIND = {"upscale": "i2i upscale --model", "restore": "i2i upscale --model",
+             "translate": "i2i translate --model", "stylize": "i2i stylize --style",
+             "colorize": "i2i colorize --model"}
+
+
+def check_task(command: str, model) -> None:
+    """UsageError (exit 2), one line, when the model's task is not one this command runs."""
+    from ..errors import UsageError
+
+    kind = model.task.kind
+    if kind not in ACCEPTS[command]:
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise UsageError(f"{model.path}: {article} {kind} model; `i2i {command}` runs "
+                         f"{' and '.join(ACCEPTS[command])} models (run this one with "
+                         f"`{RUNS_KIND[kind]} {model.path}`)")
+
+
+def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, quality, overwrite,
             skip_existing, device, batch_size, precision, tile, tile_overlap, quiet, as_json,
-            max_pixels, video=None) -> None:
-    """Shared body of every inference command; exits 1 if any input failed."""
+            max_pixels, max_output_pixels=None, load=None, video=None) -> None:
+    """Shared body of every inference command; exits 1 if any input failed.
+
+    load(path) -> LoadedModel replaces load_model (e.g. to blend two models)."""
+    from contextlib import closing
+
     from ..checkpoint import load_model
+    from ..data.image_io import DEFAULT_MAX_OUTPUT_PIXELS
     from ..data.media_types import split_clips
-    from ..engine.engine import Engine
-    from ..engine.inputs import OutputOptions, expand_inputs
+    from ..engine.engine import Engine, Result
+    from ..engine.inputs import OutputOptions, expand_inputs, plan_outputs
     from ..engine.shard import shard, total_failures, world
-    from .render import err, job_progress
+    from .render import job_progress, say
 
     inputs, out = _split_output(inputs, output)
     opts = OutputOptions(out=out, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
                          skip_existing=skip_existing)
     jobs, notes, missing = expand_inputs(inputs)
-    rank, size = world()
-    if size > 1:
-        jobs = shard(jobs, rank, size)
-        missing = missing if rank == 0 else []
     if out == "-" and len(jobs) != 1:
         raise typer.BadParameter("-o - (stdout) takes exactly one input image")
-    model = load_model(model_path)
+    n_inputs = len(jobs)
+    jobs, clips = split_clips(jobs)  # videos and animations: planned and run by engine/video.py
+    jobs, left_out, clashes = plan_outputs(jobs, opts)  # every rank plans all inputs alike
+    notes += left_out
+    if clips:
+        from ..engine.video import ClipProcessor, plan_clips
+
+        clips, clip_clashes = plan_clips(clips, jobs, opts, n_inputs)
+        clashes += clip_clashes
+    rank, size = world()
+    if size > 1:
+        jobs, clips = shard(jobs, rank, size), shard(clips, rank, size)
+        missing, clashes = (missing, clashes) if rank == 0 else ([], [])
+    model = (load or load_model)(model_path)
+    check_task(command, model)
     engine = Engine(model, make_adapter(model), device=device, batch_size=batch_size,
-                    precision=precision, tile=tile, tile_overlap=tile_overlap, max_pixels=max_pixels)
+                    precision=precision, tile=tile, tile_overlap=tile_overlap, max_pixels=max_pixels,
+                    max_output_pixels=max_output_pixels or DEFAULT_MAX_OUTPUT_PIXELS)
     quiet = quiet or as_json
     for note in notes:
         if not quiet:
-            err.print(f"note: {note.source}: {note.reason}", highlight=False)
-    if not jobs and not missing and not quiet and rank == 0:
-        err.print(f"note: no images found in {' '.join(inputs)}", highlight=False)
+            say(f"note: {note.source}: {note.reason}")
+    if not jobs and not clips and not missing and not clashes and not quiet and rank == 0:
+        say(f"note: no images found in {' '.join(inputs)}")
     failures = len(missing)
     for m in missing:
-        print(f"i2i: error: {m.source}: {m.reason}", file=sys.stderr)
-    progress = job_progress(len(jobs), quiet)
+        say(f"i2i: error: {m.source}: {m.reason}")
+    stdout = _Lines()
+    progress = job_progress(len(jobs) + len(clips) + len(clashes), quiet)
     started, done = time.perf_counter(), 0
-    task = progress.add_task("images", total=len(jobs), rate="") if progress else None
+    task = progress.add_task("images", total=len(jobs) + len(clips) + len(clashes), rate="") if progress else None
     if progress:
         progress.start()
-    images, clips = split_clips(jobs)
-    results = engine.process(images, opts)
-    if clips:  # videos and animations: frame-streamed, each written whole (engine/video.py)
-        from ..engine.video import ClipProcessor
-        results = itertools.chain(results, ClipProcessor(engine, video).process(
-            clips, opts, on_progress=FrameProgress(progress)))
+
+    def report(r: Result) -> None:
+        nonlocal done, failures
+        done += 1
+        if r.error:
+            failures += 1
+            say(f"error: {r.error}", progress)
+        for note in getattr(r, "notes", ()):  # a clip's streams left out, and the like
+            if not quiet:
+                say(f"note: {note}", progress)
+        if as_json:
+            stdout.print(json.dumps({"input": r.input, "output": r.output, "size": r.out_size,
+                                     "seconds": r.seconds, "error": r.error, "skipped": r.skipped,
+                                     **({"frames": r.frames} if hasattr(r, "frames") else {})}))
+        elif r.ok and r.output and r.output != "-" and not r.skipped:
+            stdout.print(r.output)
+        if progress:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            progress.update(task, completed=done, rate=f"{rate:.2f} img/s")
+
     try:
-        for r in results:
-            done += 1
-            if r.error:
-                failures += 1
-                (progress.console if progress else err).print(f"error: {r.error}", highlight=False, markup=False)
-            for note in getattr(r, "notes", ()):
-                if not quiet:
-                    (progress.console if progress else err).print(f"note: {note}", highlight=False, markup=False)
-            if as_json:
-                print(json.dumps({"input": r.input, "output": r.output, "size": r.out_size,
-                                  "seconds": r.seconds, "error": r.error, "skipped": r.skipped,
-                                  **({"frames": r.frames} if hasattr(r, "frames") else {})}),
-                      flush=True)
-            elif r.ok and r.output and r.output != "-" and not r.skipped:
-                print(r.output, flush=True)
-            if progress:
-                rate = done / max(time.perf_counter() - started, 1e-9)
-                progress.update(task, completed=done, rate=f"{rate:.2f} img/s")
+        for clash in clashes:
+            report(Result(clash.source, error=f"{clash.source}: {clash.reason}"))
+        with closing(engine.process(jobs, opts)) as results:  # closed on a stop: pools drained
+            for r in results:
+                report(r)
+        if clips:
+            for r in ClipProcessor(engine, video).process(clips, opts, on_progress=FrameProgress(progress)):
+                report(r)
     finally:
         if progress:
             progress.stop()
     failures = total_failures(failures)
-    if failures:
-        if not as_json and rank == 0:
-            err.print(f"{failures} of {len(jobs) + len(missing)} input(s) failed", highlight=False)
+    if stdout.lost:
+        say(f"i2i: error: stdout was closed early ({stdout.lost}); result lines were lost")
+    if failures or stdout.lost:
+        if not as_json and rank == 0 and failures:
+            say(f"{failures} of {len(jobs) + len(clips) + len(missing) + len(clashes)} input(s) failed")
         raise typer.Exit(1)
 
 
+class _Lines:
+    """Result lines on stdout, each written whole (the byte count is checked: under
+    PYTHONUNBUFFERED a pipe may take part of a write). A reader that goes away (`| head -1`)
+    ends the printing, not the job; the exit code then says so."""
+
+    def __init__(self):
+        self.lost: str | None = None
+
+    def print(self, line: str) -> None:
+        from ..data.image_io import write_all
+
+        if self.lost:
+            return
+        try:
+            sys.stdout.flush()
+            write_all(sys.stdout.buffer, (line + "\n").encode())
+        except OSError as e:
+            self.lost = e.strerror or str(e)
+
+
+def _finite(value: float | None) -> float | None:
+    """Reject nan and inf, which pass typer's min/max checks (every comparison with nan is False)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, not {value}")
+    return value
 
 
 @app.command("translate")
 @clip_options()
 def translate(
     inputs: Inputs, output: Output = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Generator checkpoint (ours or a peer's).")] = "",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `i2i models`) or checkpoint file (ours or a peer's).")] = "",
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
-    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000, video=None,
+    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
+    max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
 ):
-    """Run any generator checkpoint over images.
+    """Run an image-to-image translation model (or a 1x restoration model) over images.
 
     Example: i2i translate --model weights/facades-label2photo.safetensors labels/ -o photos/
     """
-    from ..engine.adapters import ColorizeAdapter, RGBAdapter
+    from ..engine.adapters import RGBAdapter
     from ..models import resolve
 
     if not model:
-        raise typer.BadParameter("--model is required (a checkpoint file or a shipped model name)")
+        raise typer.BadParameter("--model is required (a checkpoint file or a model name)")
 
     def adapter(m):
-        if m.task.out_space == "ab":
-            return ColorizeAdapter(task=m.task, multiple=m.spec.size_multiple(m.config))
-        return RGBAdapter(task=m.task, keep_gray=m.task.kind == "upscale")
+        return RGBAdapter(task=m.task, keep_gray=m.task.kind == "restore")
 
-    run_job(resolve(model), adapter, inputs, output, ext=ext, suffix=suffix, quality=quality,
+    run_job(resolve(model), adapter, inputs, output, command="translate", ext=ext, suffix=suffix, quality=quality,
             overwrite=overwrite, skip_existing=skip_existing, device=device, batch_size=batch_size,
             precision=precision, tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json,
-            max_pixels=max_pixels, video=video)
+            max_pixels=max_pixels, max_output_pixels=max_output_pixels, video=video)
 
 
 @app.command("upscale")
 @clip_options(smoothing=0.0)
 def upscale(
     inputs: Inputs, output: Output = None,
-    scale: Annotated[Optional[float], typer.Option(help="Any factor >= 1: the nearest model, then an exact resize (default: 4, or the --model's own).", min=1.0)] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name (upscale-x2, upscale-x4, upscale-x4-gan) or file.")] = "",
+    scale: Annotated[Optional[float], typer.Option(help="Any factor from 1 to 16: the model's own, then an exact resize (default: 4, or the --model's own).", min=1.0, max=16.0, callback=_finite)] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (any in `i2i models`) or file (ours, or ESRGAN, Real-ESRGAN, SwinIR, ... through spandrel). Default upscale-x4-real, for photos as they come (JPEG, noise, blur); upscale-x4 / upscale-x2 for clean inputs (renders, lossless scans, benchmarks), upscale-x4-gan for clean inputs with more texture.")] = "",
+    denoise: Annotated[Optional[float], typer.Option(help="0..1, real-world model only: 0 keeps the GAN model's texture, 1 is its PSNR stage (cleanest, smoothest); in between blends the two networks.", min=0.0, max=1.0, callback=_finite)] = None,
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
-    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000, video=None,
+    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
+    max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
 ):
-    """Upscale images with a super-resolution model (x4 by default).
+    """Upscale images with a super-resolution model (x4 by default), or run a 1x restoration model.
 
-    Example: i2i upscale photos/ -o big/ --scale 3
+    Example: i2i upscale photos/ -o big/ --scale 3 ; i2i upscale --model RealESRGAN_x4plus.pth photo.jpg -o out.png
     """
     from ..engine.adapters import RGBAdapter
     from ..models import resolve, shipped
 
-    path = resolve(model, prefix="upscale-") if model else resolve(_nearest_sr(scale or 4, shipped()))
+    path = resolve(model, prefix="upscale-") if model else resolve(_default_sr(scale or 4, shipped()))
+
+    def load(p):
+        from ..checkpoint import load_model
+        from ..interpolation import with_denoise
+
+        loaded = load_model(p)
+        return loaded if denoise is None else with_denoise(loaded, denoise, resolve)
+
     run_job(path, lambda m: RGBAdapter(task=m.task, keep_gray=True, out_scale=scale), inputs, output,
-            ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
+            command="upscale", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
             tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
-            video=video)
+            max_output_pixels=max_output_pixels, load=load, video=video)
 
 
-def _nearest_sr(scale: float, models: dict) -> str:
-    """The smallest shipped PSNR model whose factor reaches `scale`, else the largest."""
+REAL_WORLD_SR = ("upscale-x4-real", "upscale-x4-real-psnr")  # the defaults for photos, in order
+
+
+def _default_sr(scale: float, models: dict) -> str:
+    """The real-world x4 model (photos are rarely clean; the exact resize to `scale` follows),
+    else the smallest shipped clean PSNR model whose factor reaches `scale`, else the largest."""
     from ..errors import CheckpointError
 
+    real = next((n for n in REAL_WORLD_SR if n in models), None)
+    if real:
+        return real
     factors = sorted(int(n.removeprefix("upscale-x")) for n in models
                      if n.startswith("upscale-x") and n.removeprefix("upscale-x").isdigit())
     if not factors:
@@ -172,14 +260,15 @@ def _nearest_sr(scale: float, models: dict) -> str:
 def stylize(
     inputs: Annotated[Optional[list[str]], typer.Argument(help="Images, folders, globs or -; without -o the last is the output.")] = None,
     output: Output = None,
-    style: Annotated[str, typer.Option(help="Shipped style name (see --list) or a checkpoint file.")] = "starry-night",
-    strength: Annotated[float, typer.Option(help="0..1: blend of the stylized image with the input.", min=0.0, max=1.0)] = 1.0,
+    style: Annotated[str, typer.Option(help="Style name (see --list, `i2i models`) or a checkpoint file.")] = "starry-night",
+    strength: Annotated[float, typer.Option(help="0..1: blend of the stylized image with the input.", min=0.0, max=1.0, callback=_finite)] = 1.0,
     preserve_color: Annotated[bool, typer.Option("--preserve-color", help="Keep the input's colours; transfer luminance only.")] = False,
     list_styles: Annotated[bool, typer.Option("--list", help="List shipped styles and exit.")] = False,
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
-    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000, video=None,
+    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
+    max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
 ):
     """Restyle images as a painting.
 
@@ -200,23 +289,23 @@ def stylize(
         raise typer.BadParameter("give input images (or --list)")
     run_job(resolve(style, prefix="style-"),
             lambda m: RGBAdapter(task=m.task, strength=strength, preserve_color=preserve_color),
-            inputs, output, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
+            inputs, output, command="stylize", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
             tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
-            video=video)
+            max_output_pixels=max_output_pixels, video=video)
 
 
 @app.command("colorize")
 @clip_options()
 def colorize(
     inputs: Inputs, output: Output = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Colorization model name or file.")] = "colorize",
-    render_size: Annotated[int, typer.Option(help="Short side at which chroma is predicted.", min=32)] = 256,
-    saturation: Annotated[float, typer.Option(help="Multiplier on the predicted colour.", min=0.0)] = 1.0,
+    model: Annotated[str, typer.Option("--model", "-m", help="Colorization model name (see `i2i models`) or file.")] = "colorize",
+    render_size: Annotated[int, typer.Option(help="Short side at which chroma is predicted.", min=32, max=4096)] = 256,
+    saturation: Annotated[float, typer.Option(help="Multiplier on the predicted colour.", min=0.0, max=10.0, callback=_finite)] = 1.0,
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", quiet: Quiet = False, as_json: JsonOut = False,
-    max_pixels: MaxPixels = 200_000_000, video=None,
+    max_pixels: MaxPixels = 200_000_000, max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
 ):
     """Colorize grayscale photos (colour inputs are reduced to lightness first).
 
@@ -228,7 +317,7 @@ def colorize(
     run_job(resolve(model),
             lambda m: ColorizeAdapter(task=m.task, render_size=render_size, saturation=saturation,
                                       multiple=m.spec.size_multiple(m.config)),
-            inputs, output, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
+            inputs, output, command="colorize", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
             tile=0, tile_overlap=None, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
-            video=video)
+            max_output_pixels=max_output_pixels, video=video)

@@ -52,6 +52,19 @@ def _tuple(paths: list[Path] | None) -> tuple[str, ...]:
     return tuple(str(p) for p in paths or ())
 
 
+def _real_degradation(overrides: str):
+    import json
+
+    from ..data.degradations import RealDegradation
+
+    if not overrides:
+        return RealDegradation()
+    try:
+        return RealDegradation().with_overrides(json.loads(overrides))
+    except (ValueError, TypeError, AttributeError) as e:
+        raise typer.BadParameter(f"--degradation-options: {e}") from None
+
+
 @train_app.command("srgan")
 def srgan(
     data: Annotated[Optional[list[Path]], typer.Option(help="Folder of HR training images (repeatable).")] = None,
@@ -66,6 +79,12 @@ def srgan(
     ema: Annotated[float, typer.Option(help="Decay of the exported EMA weights (lower for short runs).")] = 0.999,
     init: Annotated[Optional[Path], typer.Option(help="Stage-1 checkpoint for --gan.")] = None,
     name: Annotated[str, typer.Option(help="Name of the exported model.")] = "",
+    adv_weight: Annotated[float, typer.Option(help="--gan: adversarial loss weight.")] = 0.005,
+    perceptual_weight: Annotated[float, typer.Option(help="--gan: perceptual (feature L1) loss weight.")] = 1.0,
+    degradation: Annotated[str, typer.Option(help="bicubic (clean downscales) or real (Real-ESRGAN's blur, noise, JPEG pipeline).")] = "bicubic",
+    degradation_options: Annotated[str, typer.Option(help="JSON overrides of the real pipeline's ranges (see i2i/data/degradations.py), e.g. '{\"first\": {\"noise_range\": [1, 15]}}'.")] = "",
+    sharpen_hr: Annotated[bool, typer.Option("--sharpen-hr", help="Unsharp-mask the HR targets (Real-ESRGAN's USM).")] = False,
+    discriminator: Annotated[str, typer.Option(help="--gan discriminator: patchgan, or unet (U-Net with spectral norm, Real-ESRGAN).")] = "patchgan",
     batch_size: BatchSize = None, steps: Steps = None, seed: Seed = 0, device: Device = "auto",
     precision: TrainPrecision = "auto", deterministic: Deterministic = False,
     workers: Workers = 1, threads: Threads = 0, max_minutes: MaxMinutes = None,
@@ -86,7 +105,10 @@ def srgan(
             raise typer.BadParameter("--gan starts from a stage-1 model: pass --init FILE")
         options = SRGANOptions(data=_tuple(data), val=_tuple(val), scale=scale, channels=channels,
                                blocks=blocks, upsampler=upsampler, crop=crop, lr=lr, gan=gan,
-                               init=str(init or ""), name=name, ema=ema, batch_size=batch_size or 16)
+                               init=str(init or ""), name=name, ema=ema, batch_size=batch_size or 16,
+                               adv_weight=adv_weight, perceptual_weight=perceptual_weight,
+                               degradation=degradation, sharpen_hr=sharpen_hr, discriminator=discriminator,
+                               real_degradation=_real_degradation(degradation_options))
     _run("srgan", options, steps=steps, default_steps=20000, seed=seed, device=device, workers=workers,
          precision=precision, deterministic=deterministic, threads=threads,
          max_minutes=max_minutes, run_dir=run_dir, resume=resume,

@@ -87,11 +87,18 @@ def dihedral(t: torch.Tensor, code: int) -> torch.Tensor:
 
 
 class SRPatches(StepDataset):
-    """HR patches and their bicubic (antialiased) LR versions: {'lr': (3,c,c), 'hr': (3,cs,cs)}."""
+    """HR patches and their LR versions: {'lr': (3, c, c), 'hr': (3, c*s, c*s)} in [0, 1].
 
-    def __init__(self, folders, *, scale: int, crop: int, seed: int):
+    degrade=None makes LR by antialiased bicubic downscaling (the classic benchmark setting);
+    otherwise degrade(hr, scale, rng) makes it (e.g. a RealDegradation). sharpen_hr applies
+    Real-ESRGAN's unsharp mask to the HR patch first: the network is taught to give a crisper
+    image than the one it was shown, and LR is made from the sharpened patch, as in Real-ESRGAN.
+    """
+
+    def __init__(self, folders, *, scale: int, crop: int, seed: int, degrade=None,
+                 sharpen_hr: bool = False):
         super().__init__(seed)
-        self.scale, self.crop = scale, crop
+        self.scale, self.crop, self.degrade, self.sharpen_hr = scale, crop, degrade, sharpen_hr
         files = [f for folder in folders for f in list_images(folder)]
         hr = crop * scale
         self.base = [im for im in (load_rgb(f) for f in files) if min(im.size) >= hr]
@@ -100,13 +107,22 @@ class SRPatches(StepDataset):
 
     def make(self, index, rng):
         im = self.base[index]
-        box = random_crop_box(im.size, self.crop * self.scale, rng)
-        hr_im = im.crop(box)
-        lr_im = hr_im.resize((self.crop, self.crop), Image.BICUBIC)
-        hr, lr = to_tensor(hr_im), to_tensor(lr_im)
-        if rng is not None:
-            code = int(rng.integers(0, 8))
-            hr, lr = dihedral(hr, code), dihedral(lr, code)
+        hr_im = im.crop(random_crop_box(im.size, self.crop * self.scale, rng))
+        code = int(rng.integers(0, 8)) if rng is not None else 0
+        if self.degrade is None and not self.sharpen_hr:
+            lr = dihedral(to_tensor(hr_im.resize((self.crop, self.crop), Image.BICUBIC)), code)
+            return {"lr": lr, "hr": dihedral(to_tensor(hr_im), code)}
+        hr = dihedral(to_tensor(hr_im), code)
+        if self.sharpen_hr:
+            from .degradations import unsharp_mask
+
+            hr = unsharp_mask(hr)
+        if self.degrade is None:
+            lr_im = Image.fromarray((hr.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+            lr = to_tensor(lr_im.resize((self.crop, self.crop), Image.BICUBIC))
+        else:
+            # Sample grids (rng None) still need a degraded input: a fixed stream per item.
+            lr = self.degrade(hr, self.scale, rng if rng is not None else np.random.default_rng(index))
         return {"lr": lr, "hr": hr}
 
 

@@ -7,6 +7,8 @@ from typing import Iterable, TypeVar
 
 from PIL import Image
 
+from .image_io import is_image_path
+
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
 ANIMATED_SUFFIXES = {".gif": "GIF", ".webp": "WEBP", ".png": "PNG", ".apng": "PNG"}
 """Still-image formats that can also hold an animation, and their Pillow format names."""
@@ -28,6 +30,11 @@ def is_animated_image(path) -> bool:
             return bool(getattr(im, "is_animated", False))
     except Exception:  # unreadable: the still-image path reports it
         return False
+
+
+def is_media_path(path) -> bool:
+    """What folders and globs pick up: images (by extension) and video files."""
+    return is_image_path(path) or Path(path).suffix.lower() in CLIP_SUFFIXES
 
 
 def is_clip_path(path) -> bool:

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .image_io import PNG_COMPRESS_LEVEL
+from .image_io import PNG_COMPRESS_LEVEL, write_all
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> gray, gray+alpha, RGB, RGBA
@@ -29,6 +29,7 @@ class PNGBandWriter:
 
     def __init__(self, stream: BinaryIO, width: int, height: int, channels: int, bit_depth: int = 8,
                  *, icc_profile: bytes | None = None, exif: bytes | None = None,
+                 dpi: tuple[float, float] | None = None, text: dict[str, str] | None = None,
                  level: int = PNG_COMPRESS_LEVEL):
         if channels not in _COLOR_TYPE or bit_depth not in (8, 16):
             raise ValueError(f"unsupported PNG layout: {channels} channels, {bit_depth} bits")
@@ -39,11 +40,15 @@ class PNGBandWriter:
         self._compressor = zlib.compressobj(level)
         self._previous = np.zeros(width * self.bpp, np.uint8)
         header = struct.pack(">IIBBBBB", width, height, bit_depth, _COLOR_TYPE[channels], 0, 0, 0)
-        stream.write(_SIGNATURE + _chunk(b"IHDR", header))
+        self._write(_SIGNATURE + _chunk(b"IHDR", header))
         if icc_profile:
-            stream.write(_chunk(b"iCCP", b"icc\0\0" + zlib.compress(icc_profile)))
+            self._write(_chunk(b"iCCP", b"icc\0\0" + zlib.compress(icc_profile)))
         if exif:
-            stream.write(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\0\0") else exif))
+            self._write(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\0\0") else exif))
+        if dpi:  # pHYs: pixels per metre
+            self._write(_chunk(b"pHYs", struct.pack(">IIB", *(round(v / 0.0254) for v in dpi), 1)))
+        for key, value in (text or {}).items():
+            self._write(_text_chunk(key, value))
 
     def write(self, rows: np.ndarray) -> None:
         """rows: (n, width, channels) uint8 (8-bit) or uint16 (16-bit)."""
@@ -61,7 +66,7 @@ class PNGBandWriter:
             self._previous = block[-1].copy()
             out = self._compressor.compress(filtered.tobytes())
             if out:
-                self.stream.write(_chunk(b"IDAT", out))
+                self._write(_chunk(b"IDAT", out))
         self.rows_written += len(rows)
 
     def close(self) -> None:
@@ -69,8 +74,20 @@ class PNGBandWriter:
             raise ValueError(f"PNG has {self.rows_written} of its {self.height} rows")
         tail = self._compressor.flush()
         if tail:
-            self.stream.write(_chunk(b"IDAT", tail))
-        self.stream.write(_chunk(b"IEND", b""))
+            self._write(_chunk(b"IDAT", tail))
+        self._write(_chunk(b"IEND", b""))
+
+    def _write(self, data: bytes) -> None:
+        write_all(self.stream, data, flush=False)  # a raw stream may take part of it: every count is checked
+
+
+def _text_chunk(key: str, value: str) -> bytes:
+    """tEXt when Latin-1 holds the text, else iTXt (UTF-8), as Pillow writes them."""
+    keyword = key.encode("latin-1", "replace")[:79]
+    try:
+        return _chunk(b"tEXt", keyword + b"\0" + value.encode("latin-1"))
+    except UnicodeEncodeError:
+        return _chunk(b"iTXt", keyword + b"\0\0\0\0\0" + value.encode("utf-8"))
 
 
 def _paeth(block: np.ndarray, previous: np.ndarray, bpp: int) -> np.ndarray:

@@ -8,11 +8,8 @@ and duration in the input stream's time base, so variable frame rate and the aud
 """
 from __future__ import annotations
 
-import os
 import re
 import struct
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -299,7 +296,9 @@ class VideoWriter:
             cc.color_trc = trc
 
     def write(self, pixels: np.ndarray, timing: tuple):
-        """pixels: (H, W, 3) uint8 RGB at the output size; timing: the input Frame's."""
+        """pixels: (H, W, 3) uint8 RGB at the output size (an alpha channel is dropped: these
+        pixel formats have none); timing: the input Frame's."""
+        pixels = pixels[..., :3]
         h, w = pixels.shape[:2]
         w2, h2 = even_size(w, h, self.pix_fmt)
         if self.container is None:
@@ -367,23 +366,3 @@ def _copy_stream_facts(src, dst):
         dst.disposition = src.disposition
     except (AttributeError, TypeError, ValueError):
         pass
-
-
-@contextmanager
-def atomic_path(path) -> Iterator[Path]:
-    """A temporary path beside `path` (same extension, so muxers know the format), renamed to
-    `path` only on success. A path rather than an open file (compare image_io.atomic_output):
-    the MP4 muxer reopens the file by name to move its index to the front (faststart)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".part{path.suffix}")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -31,6 +31,31 @@ def rgb_of(img: ImageData) -> torch.Tensor:
     return x.expand(3, -1, -1) if x.shape[0] == 1 else x
 
 
+LUMA = (0.299, 0.587, 0.114)
+"""ITU-R BT.601 luma weights: PIL's convert("L") and torchvision's Grayscale, with which peers
+such as pytorch-CycleGAN-and-pix2pix (--input_nc 1) make their grayscale training inputs."""
+
+
+def luma(rgb: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) -> (1, H, W)."""
+    w = torch.tensor(LUMA, dtype=rgb.dtype)[:, None, None]
+    return (rgb * w).sum(0, keepdim=True)
+
+
+def network_input(img: ImageData, space: str) -> torch.Tensor:
+    """The image as a network of this input space takes it: (C, H, W) in [0, 1], C = 1 for gray
+    (an RGB image's luma), 3 for RGB (a gray image repeated), 4 for RGBA (alpha 1 if none)."""
+    x = to_chw(img.pixels)
+    if space == "gray":
+        return x if x.shape[0] == 1 else luma(x)
+    rgb = x.expand(3, -1, -1) if x.shape[0] == 1 else x
+    if space == "RGBA":
+        alpha = (torch.ones(1, *rgb.shape[1:]) if img.alpha is None
+                 else torch.from_numpy(img.alpha)[None])
+        return torch.cat([rgb, alpha])
+    return rgb
+
+
 def resize_array(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(H, W) float array -> (h, w) with PIL's antialiased bicubic (used for alpha and exact sizes)."""
     im = Image.fromarray(arr.astype(np.float32), mode="F").resize(size, Image.BICUBIC)
@@ -56,12 +81,18 @@ class RGBAdapter:
     """Final scale when it differs from the model's (upscale --scale 3 with a x4 model)."""
 
     def prepare(self, img: ImageData) -> torch.Tensor:
-        return rgb_of(img)
+        return network_input(img, self.task.in_space)
+
+    def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) of the output for an input of `size`."""
+        scale = self.out_scale or self.task.scale
+        return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
     def finish(self, img: ImageData, out: torch.Tensor) -> ImageData:
-        w, h = img.size
-        scale = self.out_scale or self.task.scale
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        size = self.output_size(img.size)
+        out, net_alpha = (out[:3], out[3]) if self.task.out_space == "RGBA" else (out, None)
+        if out.shape[0] == 1 and (self.strength < 1 or self.preserve_color):
+            out = out.expand(3, -1, -1)
         if self.strength < 1 or self.preserve_color:
             src = rgb_of(img)[None]
             if src.shape[-2:] != out.shape[-2:]:
@@ -74,7 +105,10 @@ class RGBAdapter:
         if (pixels.shape[1], pixels.shape[0]) != size:
             pixels = resize_pixels(pixels, size)
         pixels = self._reduce_channels(img, pixels)
-        alpha = None if img.alpha is None else resize_array(img.alpha, size)
+        if net_alpha is not None:  # an RGBA network's own alpha
+            alpha = resize_array(net_alpha.numpy(), size)
+        else:
+            alpha = None if img.alpha is None else resize_array(img.alpha, size)
         return replace(img, pixels=np.ascontiguousarray(pixels, dtype=np.float32), alpha=alpha,
                        bit_depth=self.bit_depth_out(img))
 
@@ -82,20 +116,24 @@ class RGBAdapter:
     def streams(self, img: ImageData) -> bool:
         """Whether this image's output can be finished one row band at a time."""
         scale_kept = self.out_scale is None or self.out_scale == self.task.scale
-        return scale_kept and self.strength == 1 and not self.preserve_color and img.alpha is None
+        return (scale_kept and self.strength == 1 and not self.preserve_color and img.alpha is None
+                and self.task.out_space != "RGBA")
 
     def finish_band(self, img: ImageData, band: torch.Tensor) -> np.ndarray:
         """(C, rows, W) network output -> (rows, W, C') pixels, for images where streams() holds."""
         return self._reduce_channels(img, to_hwc(band.float().clamp(0, 1)))
 
     def channels_out(self, img: ImageData) -> int:
-        return 1 if self.keep_gray and img.is_gray else 3
+        """1 for a gray network, or a gray input kept gray (keep_gray); else 3."""
+        return 1 if self.task.out_space == "gray" or (self.keep_gray and img.is_gray) else 3
 
     def bit_depth_out(self, img: ImageData) -> int:
-        return img.bit_depth if self.channels_out(img) == 1 else 8
+        return img.bit_depth  # 16-bit gray and colour stay 16-bit where the output format allows
 
     def _reduce_channels(self, img: ImageData, pixels: np.ndarray) -> np.ndarray:
-        return pixels.mean(axis=2, keepdims=True) if self.channels_out(img) == 1 else pixels
+        if self.channels_out(img) == 1:
+            return pixels if pixels.shape[2] == 1 else pixels.mean(axis=2, keepdims=True)
+        return pixels
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,16 +147,25 @@ class ColorizeAdapter:
     """Multiplier on the predicted ab."""
     multiple: int = 1
 
+    MAX_ASPECT = 8
+
     def _lab(self, img: ImageData) -> torch.Tensor:
         return rgb_to_lab(rgb_of(img)[None])  # (1, 3, H, W)
 
     def prepare(self, img: ImageData) -> torch.Tensor:
         L = self._lab(img)[:, :1] / 100  # [0, 1]; the task's value range maps it to the net's
-        w, h = img.size
-        s = self.render_size / min(w, h)
+        return F.interpolate(L, size=self.working_size(img.size), mode="area")[0]
+
+    def working_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(height, width) at which chroma is predicted: the short side at render_size, the long
+        side at most MAX_ASPECT times that (a 1x4000 strip would otherwise be 256x1024000)."""
+        w, h = size
+        s = min(self.render_size / min(w, h), self.MAX_ASPECT * self.render_size / max(w, h))
         m = self.multiple
-        size = (max(m, round(h * s / m) * m), max(m, round(w * s / m) * m))
-        return F.interpolate(L, size=size, mode="area")[0]
+        return max(m, round(h * s / m) * m), max(m, round(w * s / m) * m)
+
+    def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        return size  # the input's own lightness at full resolution, with predicted chroma
 
     def streams(self, img: ImageData) -> bool:
         return False  # predicts at a working resolution: never tiled, never streamed
@@ -129,4 +176,4 @@ class ColorizeAdapter:
         lab = self._lab(img)
         ab = F.interpolate(ab, size=lab.shape[-2:], mode="bilinear", align_corners=False)
         rgb = lab_to_rgb(torch.cat([lab[:, :1], ab], 1))[0]
-        return replace(img, pixels=np.ascontiguousarray(to_hwc(rgb), dtype=np.float32), bit_depth=8)
+        return replace(img, pixels=np.ascontiguousarray(to_hwc(rgb), dtype=np.float32))

@@ -1,26 +1,31 @@
 """The engine: decode in threads, batch same-size images through the model, encode in threads.
 
 Every inference command is this engine with an adapter for its task. It never prints; it yields
-one Result per input and the CLI renders them.
+one Result per input and the CLI renders them. Whatever goes wrong with one input (decoding,
+the network, encoding, writing) becomes that input's error; the others still run.
 """
 from __future__ import annotations
 
 import os
 import sys
 import time
+import traceback
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import torch
 
 from ..checkpoint import LoadedModel
-from ..data.image_io import (DEFAULT_MAX_PIXELS, ImageData, atomic_output, atomic_write_bytes,
-                             encode_image, quantize, read_image)
+from ..data.image_io import (DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_MAX_PIXELS, MAX_SIDE, ImageData, OutputExists,
+                             atomic_output, atomic_write_bytes, describe_pixels, encode_image,
+                             exif_for, fill_transparent, profile_for, quantize, read_image,
+                             remove_stale_parts, scale_metadata, write_all)
 from ..data.png_stream import PNGBandWriter
-from ..errors import I2IError, ImageError
-from .inputs import STDIO, Job, OutputOptions, output_format, output_path, single_file_target
+from ..errors import I2IError, ImageError, one_line
+from .inputs import STDIO, Job, OutputOptions, plan_outputs
 from .runner import ModelRunner
 
 
@@ -55,7 +60,7 @@ class Engine:
     def __init__(self, model: LoadedModel, adapter, *, device: str = "auto",
                  batch_size: int | None = None, precision: str = "fp32", tile: int | None = None,
                  tile_overlap: int | None = None, io_threads: int | None = None,
-                 max_pixels: int = DEFAULT_MAX_PIXELS):
+                 max_pixels: int = DEFAULT_MAX_PIXELS, max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS):
         self.runner = ModelRunner(model, device=device, precision=precision, tile=tile,
                                   tile_overlap=tile_overlap)
         self.adapter = adapter
@@ -64,31 +69,67 @@ class Engine:
         on_gpu = self.runner.device.type != "cpu"
         self.io_threads = io_threads or (min(8, os.cpu_count() or 2) if on_gpu else 2)
         self.max_pixels = max_pixels
+        self.max_output_pixels = max_output_pixels
 
     # ---- one image, in memory (library use) ----
-    def run_image(self, image: ImageData) -> ImageData:
-        x = self.adapter.prepare(image)
-        return self.adapter.finish(image, self.runner(x[None])[0])
+    def run_image(self, image: ImageData, name: str = "<image>") -> ImageData:
+        image, x = self._prepare(image, name)
+        return self._finish(image, self.runner(x[None])[0])
+
+    def _prepare(self, image: ImageData, name: str) -> tuple[ImageData, torch.Tensor]:
+        self._check_output_size(image, name)
+        image = fill_transparent(image)
+        return image, self.adapter.prepare(image)
+
+    def _finish(self, image: ImageData, y: torch.Tensor) -> ImageData:
+        return scale_metadata(self.adapter.finish(image, y), image.size)
+
+    def _check_output_size(self, image: ImageData, name: str) -> None:
+        """Refuse before any work an image whose output (or the network's) would be too large."""
+        (w, h), s = image.size, self.runner.scale
+        out_w, out_h = self.adapter.output_size(image.size)
+        largest = max((out_w * out_h, (out_w, out_h)), (w * s * h * s, (w * s, h * s)))
+        if largest[0] > self.max_output_pixels:
+            raise ImageError(name, f"the output would be {largest[1][0]}x{largest[1][1]} "
+                                   f"({describe_pixels(largest[0])}), above the limit of "
+                                   f"{describe_pixels(self.max_output_pixels)} (raise it with --max-output-pixels)")
+
+    def _check_format_limit(self, job: Job, image: ImageData) -> None:
+        """A format's own size limit, found before the network runs rather than by the encoder."""
+        limit = MAX_SIDE.get(job.format)
+        out_w, out_h = self.adapter.output_size(image.size)
+        if limit and max(out_w, out_h) > limit:
+            raise ImageError(job.source, f"the output would be {out_w}x{out_h}, but {job.format} holds at most "
+                                         f"{limit} pixels a side (choose another format with --ext or -o)")
 
     # ---- many files, streamed ----
     def process(self, jobs: Iterable[Job], out: OutputOptions) -> Iterator[Result]:
+        """One Result per job. Jobs not yet planned (plan_outputs) are planned here."""
         jobs = list(jobs)
-        single = single_file_target(out.out, len(jobs))
+        if any(job.output is None for job in jobs):
+            jobs, _, clashes = plan_outputs(jobs, out)
+            for clash in clashes:
+                yield Result(clash.source, error=f"{clash.source}: {clash.reason}")
+        for folder in sorted({str(Path(job.output).parent) for job in jobs if job.output != STDIO}):
+            remove_stale_parts(folder)  # left by a killed earlier run
         decode_pool = ThreadPoolExecutor(self.io_threads, thread_name_prefix="i2i-decode")
         encode_pool = ThreadPoolExecutor(self.io_threads, thread_name_prefix="i2i-encode")
         writes: deque[Future] = deque()
         try:
-            for result in self._run(jobs, out, single, decode_pool, encode_pool, writes):
+            for result in self._run(jobs, out, decode_pool, encode_pool, writes):
                 yield result
                 while writes and writes[0].done():
                     yield writes.popleft().result()
             while writes:
                 yield writes.popleft().result()
         finally:
+            # Normally every write has been collected here. When stopped (Ctrl-C, SIGTERM, the
+            # caller closing us), queued work is dropped and writes under way finish, so no
+            # temporary file is left behind.
             decode_pool.shutdown(wait=True, cancel_futures=True)
-            encode_pool.shutdown(wait=True)
+            encode_pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run(self, jobs, out, single, decode_pool, encode_pool, writes) -> Iterator[Result]:
+    def _run(self, jobs, out, decode_pool, encode_pool, writes) -> Iterator[Result]:
         reads: deque[tuple[Job, Future]] = deque()
         queue = iter(jobs)
         prefetch = 2 * self.batch_size + 2
@@ -99,93 +140,96 @@ class Engine:
                 job = next(queue, None)
                 if job is None:
                     return
-                reads.append((job, decode_pool.submit(self._decode, job, out, single)))
+                reads.append((job, decode_pool.submit(self._decode, job, out)))
 
         refill()
         while reads:
             job, future = reads.popleft()
             refill()
-            try:
-                item = future.result()
-            except I2IError as e:
-                yield Result(job.source, error=str(e))
-                continue
-            if isinstance(item, Result):  # skipped before decoding
+            item = future.result()  # never raises: _decode returns a Result for any failure
+            if isinstance(item, Result):  # skipped or failed before the network
                 yield item
                 continue
             # Decoded images wait in memory: read fewer ahead when they are large.
             prefetch = max(1, min(2 * self.batch_size + 2, PREFETCH_PIXELS // item.tensor[0].numel()))
             if group and (item.tensor.shape != group[0].tensor.shape or self._alone(item)):
-                yield from self._flush(group, out, single, encode_pool, writes)
+                yield from self._flush(group, out, encode_pool, writes)
                 group = []
             group.append(item)
             if len(group) >= self.batch_size or self._alone(item):
-                yield from self._flush(group, out, single, encode_pool, writes)
+                yield from self._flush(group, out, encode_pool, writes)
                 group = []
         if group:
-            yield from self._flush(group, out, single, encode_pool, writes)
+            yield from self._flush(group, out, encode_pool, writes)
 
     def _alone(self, item: _Item) -> bool:
         """Tiled images run one at a time."""
         return self.runner.wants_tiles(*item.tensor.shape[-2:])
 
-    def _decode(self, job: Job, out: OutputOptions, single: bool):
+    def _decode(self, job: Job, out: OutputOptions) -> _Item | Result:
         started = time.perf_counter()
-        if job.source != STDIO and out.out != STDIO:
-            guess_fmt, guess_ext = output_format(job, None, False, out, single)
-            target = output_path(job, guess_ext, out, single)
-            if target.exists() and out.skip_existing:
-                return Result(job.source, output=str(target), skipped="exists")
-            if target.exists() and not out.overwrite:
-                raise ImageError(target, "output exists (pass --overwrite or --skip-existing)")
-        if job.source == STDIO:
-            image = read_image(sys.stdin.buffer.read(), name="<stdin>", max_pixels=self.max_pixels)
-        else:
-            image = read_image(job.source, max_pixels=self.max_pixels)
-        return _Item(job, image, self.adapter.prepare(image), started)
+        try:
+            if job.output != STDIO and os.path.lexists(job.output):
+                if out.skip_existing:
+                    return Result(job.source, output=job.output, skipped="exists")
+                if not out.overwrite:
+                    return Result(job.source, error=f"{job.output}: output exists (pass --overwrite or --skip-existing)")
+            if job.source == STDIO:
+                data = job.data if job.data is not None else sys.stdin.buffer.read()
+                image = read_image(data, name="<stdin>", max_pixels=self.max_pixels)
+            else:
+                image = read_image(job.source, max_pixels=self.max_pixels)
+            self._check_format_limit(job, image)
+            image, tensor = self._prepare(image, job.source)
+        except Exception as e:  # noqa: BLE001  (whatever it is, it is this input's failure)
+            return Result(job.source, error=_failure(job, "reading", e))
+        return _Item(job, image, tensor, started)
 
-    def _flush(self, group: list[_Item], out, single, encode_pool, writes) -> list[Result]:
+    def _flush(self, group: list[_Item], out, encode_pool, writes) -> list[Result]:
         """Run one batch; hand each output to the encoder pool. Returns results to report now."""
-        if len(group) == 1 and self._streams(group[0], out, single):
-            return [self._stream_png(group[0], out, single)]
+        if len(group) == 1 and self._streams(group[0]):
+            return [self._stream_png(group[0], out)]
         try:
             outputs = self.runner(torch.stack([it.tensor for it in group]))
-        except RuntimeError as e:  # out of memory and the like: report per image, keep going
-            return [Result(it.job.source, error=f"{it.job.source}: inference failed ({e})") for it in group]
+        except Exception as e:  # noqa: BLE001
+            if len(group) > 1:  # out of memory, or one image the network cannot take: each alone
+                return [r for it in group for r in self._flush([it], out, encode_pool, writes)]
+            return [Result(group[0].job.source, error=_failure(group[0].job, "inference", e))]
         # Outputs waiting for an encoder hold memory: past a bound, wait for the oldest to finish.
         done = []
         while len(writes) >= 2 * self.io_threads + self.batch_size:
             done.append(writes.popleft().result())
         for it, y in zip(group, outputs):
-            writes.append(encode_pool.submit(self._finish_and_write, it, y, out, single))
+            writes.append(encode_pool.submit(self._finish_and_write, it, y, out))
         return done
 
-    def _streams(self, it: _Item, out: OutputOptions, single: bool) -> bool:
+    def _streams(self, it: _Item) -> bool:
         """Tiled images bound for PNG files are written band by band as the tiles finish."""
-        if out.out == STDIO or not self._alone(it) or not self.adapter.streams(it.image):
+        if it.job.output == STDIO or not self._alone(it) or not self.adapter.streams(it.image):
             return False
-        return output_format(it.job, it.image.format, False, out, single)[0] == "PNG"
+        return it.job.format == "PNG"
 
-    def _stream_png(self, it: _Item, out: OutputOptions, single: bool) -> Result:
+    def _stream_png(self, it: _Item, out: OutputOptions) -> Result:
         job, (w, h), s = it.job, it.image.size, self.runner.scale
         bit_depth = self.adapter.bit_depth_out(it.image)
+        channels = self.adapter.channels_out(it.image)
+        dpi = tuple(v * s for v in it.image.dpi) if it.image.dpi else None
+        stage = "inference"  # the tiles run while the file is written
         try:
-            path = _new_output_path(job, "png", out, single)
-            with atomic_output(path) as f:
-                writer = PNGBandWriter(f, w * s, h * s, self.adapter.channels_out(it.image), bit_depth,
-                                       icc_profile=it.image.icc_profile, exif=it.image.exif)
+            with atomic_output(job.output, overwrite=out.overwrite) as f:
+                writer = PNGBandWriter(f, w * s, h * s, channels, bit_depth,
+                                       icc_profile=profile_for(it.image.icc_profile, channels),
+                                       exif=exif_for(it.image, (w * s, h * s)), dpi=dpi, text=it.image.text)
                 band_dtype = torch.float16 if bit_depth == 8 else torch.float32
                 for band in self.runner.bands(it.tensor[None], band_dtype):
                     self._write_band(writer, it.image, band, bit_depth)
                     del band  # no view of it may outlive this line: the next band needs the room
                 writer.close()
-        except I2IError as e:
-            return Result(job.source, error=str(e))
-        except RuntimeError as e:
-            return Result(job.source, error=f"{job.source}: inference failed ({e})")
-        except OSError as e:
-            return Result(job.source, error=f"{job.source}: cannot write output ({e})")
-        return Result(job.source, output=str(path), in_size=it.image.size, out_size=(w * s, h * s),
+        except OutputExists:
+            return _appeared(job, out)
+        except Exception as e:  # noqa: BLE001
+            return Result(job.source, error=_failure(job, "writing" if isinstance(e, OSError) else stage, e))
+        return Result(job.source, output=job.output, in_size=it.image.size, out_size=(w * s, h * s),
                       seconds=round(time.perf_counter() - it.started, 4))
 
     def _write_band(self, writer: PNGBandWriter, image: ImageData, band: torch.Tensor, bit_depth: int):
@@ -193,31 +237,44 @@ class Engine:
             chunk = band[:, start:start + STREAM_ROWS]
             writer.write(quantize(self.adapter.finish_band(image, chunk), bit_depth))
 
-    def _finish_and_write(self, it: _Item, y: torch.Tensor, out: OutputOptions, single: bool) -> Result:
-        job = it.job
+    def _finish_and_write(self, it: _Item, y: torch.Tensor, out: OutputOptions) -> Result:
+        job, stage = it.job, "inference"
         try:
-            result_image = self.adapter.finish(it.image, y)
-            fmt, ext = output_format(job, it.image.format, result_image.alpha is not None, out, single)
-            data = encode_image(result_image, fmt, out.quality)
-            if out.out == STDIO:
-                sys.stdout.buffer.write(data)
-                sys.stdout.buffer.flush()
-                target = STDIO
+            result_image = self._finish(it.image, y)
+            stage = "encoding"
+            data = encode_image(result_image, job.format, out.quality)
+            stage = "writing"
+            if job.output == STDIO:
+                write_all(sys.stdout.buffer, data)  # checks every count: a pipe may take part
             else:
-                path = _new_output_path(job, ext, out, single)
-                atomic_write_bytes(data, path)
-                target = str(path)
-        except I2IError as e:
-            return Result(job.source, error=str(e))
-        except OSError as e:
-            return Result(job.source, error=f"{job.source}: cannot write output ({e})")
-        return Result(job.source, output=target, in_size=it.image.size, out_size=result_image.size,
+                atomic_write_bytes(data, job.output, overwrite=out.overwrite)
+        except OutputExists:
+            return _appeared(job, out)
+        except Exception as e:  # noqa: BLE001
+            return Result(job.source, error=_failure(job, stage, e))
+        return Result(job.source, output=job.output, in_size=it.image.size, out_size=result_image.size,
                       seconds=round(time.perf_counter() - it.started, 4))
 
 
-def _new_output_path(job: Job, ext: str, out: OutputOptions, single: bool):
-    """The output path, checked again just before writing (another job may have made it)."""
-    path = output_path(job, ext, out, single)
-    if path.exists() and not out.overwrite:
-        raise ImageError(path, "output exists (pass --overwrite or --skip-existing)")
-    return path
+def _appeared(job: Job, out: OutputOptions) -> Result:
+    """The output was created by someone else (another job on the same folder) while we worked."""
+    if out.skip_existing:
+        return Result(job.source, output=job.output, skipped="exists")
+    return Result(job.source, error=f"{job.output}: output exists: another process wrote it meanwhile "
+                                    "(pass --overwrite or --skip-existing)")
+
+
+def _failure(job: Job, stage: str, e: BaseException) -> str:
+    """One line naming the input and what went wrong, for any exception."""
+    if isinstance(e, I2IError):
+        return one_line(str(e))
+    if os.environ.get("I2I_DEBUG"):
+        traceback.print_exception(e)
+    target = "stdout" if job.output == STDIO else job.output
+    if isinstance(e, MemoryError):
+        problem = f"{stage} failed: not enough memory"
+    elif isinstance(e, OSError) and stage == "writing":
+        problem = f"cannot write {target} ({e.strerror or e})"
+    else:
+        problem = f"{stage} failed ({type(e).__name__}: {e})"
+    return one_line(f"{job.source}: {problem}")

@@ -1,12 +1,26 @@
-"""Turning command-line inputs (files, folders, globs, '-') into jobs with output paths."""
+"""Turning command-line inputs (files, folders, globs, '-') into jobs, and planning their outputs.
+
+Which files are images: in folders and globs, files whose extension the installed Pillow can
+decode (i2i.data.image_io.readable_formats), and video files (i2i.data.media_types, run by
+engine/video.py); hidden files and hidden folders are skipped. A file named on the command line
+is always tried, whatever its name.
+
+Every output path is decided before anything runs (plan_outputs): two inputs never share an
+output, and files that are outputs of this very job are never taken as its inputs.
+"""
 from __future__ import annotations
 
 import glob
-from dataclasses import dataclass
+import io
+import os
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..data.image_io import EXT_BY_FORMAT, FORMAT_BY_EXT, is_image_path
-from ..data.media_types import CLIP_SUFFIXES
+from ..data.image_io import (ALPHA_FORMATS, EXT_BY_FORMAT, FORMAT_BY_EXT, is_image_path,
+                             readable_formats)
+from ..data.media_types import is_media_path
 from ..errors import UsageError
 
 STDIO = "-"
@@ -18,6 +32,12 @@ class Job:
     """A path, or '-' for stdin."""
     rel: Path
     """Relative output path (input stem and folder structure), before extension and suffix."""
+    output: str | None = None
+    """The planned output: a path, or '-' for stdout (None until plan_outputs)."""
+    format: str | None = None
+    """The planned output's Pillow format (None until plan_outputs)."""
+    data: bytes | None = field(default=None, repr=False, compare=False)
+    """stdin's bytes, read while planning (its format decides the output name)."""
 
 
 @dataclass(frozen=True)
@@ -27,32 +47,76 @@ class Skipped:
 
 
 def expand_inputs(inputs: list[str]) -> tuple[list[Job], list[Skipped], list[Skipped]]:
-    """-> (jobs, skipped non-images (notes), missing inputs (errors))."""
+    """-> (jobs, skipped files and folders (notes), missing or unreadable inputs (errors))."""
     jobs, notes, missing = [], [], []
     for item in inputs:
         if item == STDIO:
             jobs.append(Job(STDIO, Path("stdin")))
             continue
         path = Path(item)
+        try:
+            path.stat()
+        except FileNotFoundError:
+            pass
+        except OSError as e:  # a folder above it cannot be read: this input fails, not the run
+            missing.append(Skipped(item, f"cannot access ({e.strerror or e})"))
+            continue
         if path.is_dir():
-            for f in sorted(p for p in path.rglob("*") if p.is_file()):
-                if f.name.startswith("."):
-                    continue
-                if is_image_path(f) or f.suffix.lower() in CLIP_SUFFIXES:
-                    jobs.append(Job(str(f), f.relative_to(path)))
-                else:
-                    notes.append(Skipped(str(f), "skipped: not an image file"))
+            jobs += _walk_folder(path, notes, missing)
         elif path.is_file():
             jobs.append(Job(str(path), Path(path.name)))
         elif any(ch in item for ch in "*?["):
             found = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
             if not found:
                 missing.append(Skipped(item, "no file matches this pattern"))
-            jobs += [Job(str(p), Path(p.name)) for p in found
-                     if is_image_path(p) or p.suffix.lower() in CLIP_SUFFIXES]
+            jobs += [Job(str(p), Path(p.name)) for p in found if is_media_path(p)]
         else:
             missing.append(Skipped(item, "no such file or directory"))
-    return jobs, notes, missing
+    return _unique(jobs, notes), notes, missing
+
+
+def _walk_folder(root: Path, notes: list[Skipped], missing: list[Skipped]) -> list[Job]:
+    """Image files under `root` (symbolic links followed, each folder once), sorted by path."""
+    found: list[Path] = []
+    seen: set[str] = set()
+
+    def unreadable(e: OSError):
+        missing.append(Skipped(e.filename or str(root), f"cannot list this folder ({e.strerror or e})"))
+
+    for folder, subfolders, files in os.walk(root, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a link back to a folder already walked
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        for name in sorted(subfolders):
+            if name.startswith("."):
+                notes.append(Skipped(os.path.join(folder, name) + os.sep, "skipped: hidden folder"))
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        for name in files:
+            f = Path(folder) / name
+            if name.startswith("."):
+                continue
+            if not f.is_file():
+                notes.append(Skipped(str(f), "skipped: not a regular file (a broken link?)"))
+            elif is_media_path(f):
+                found.append(f)
+            else:
+                notes.append(Skipped(str(f), "skipped: not an image file"))
+    return [Job(str(f), f.relative_to(root)) for f in sorted(found)]
+
+
+def _unique(jobs: list[Job], notes: list[Skipped]) -> list[Job]:
+    """The same file reached twice (a folder and a file inside it) is one job."""
+    seen, unique = set(), []
+    for job in jobs:
+        key = (job.source if job.source == STDIO else os.path.realpath(job.source), job.rel)
+        if key in seen:
+            notes.append(Skipped(job.source, "skipped: given twice"))
+            continue
+        seen.add(key)
+        unique.append(job)
+    return unique
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,25 +124,37 @@ class OutputOptions:
     out: str
     """Output folder, a single output file, or '-' for stdout."""
     ext: str = "auto"
-    """auto (keep the input's format), png, jpg or webp."""
+    """auto (keep the input's format), or an extension of FORMAT_BY_EXT."""
     suffix: str = ""
     """Appended to each output stem."""
     quality: int = 95
-    """JPEG/WebP quality."""
+    """JPEG/WebP/AVIF quality."""
     overwrite: bool = False
     skip_existing: bool = False
 
     def __post_init__(self):
         if self.ext != "auto" and self.ext not in FORMAT_BY_EXT:
-            raise UsageError(f"--ext must be auto, png, jpg or webp, not {self.ext!r}")
+            raise UsageError(f"--ext must be auto or one of {', '.join(FORMAT_BY_EXT)}, not {self.ext!r}")
         if self.overwrite and self.skip_existing:
             raise UsageError("--overwrite and --skip-existing contradict each other")
+        if os.sep in self.suffix or (os.altsep and os.altsep in self.suffix):
+            raise UsageError(f"--suffix {self.suffix!r} must not contain a path separator")
 
 
 def single_file_target(out: str, n_jobs: int) -> bool:
-    """Whether `out` names one output file rather than a folder."""
-    return n_jobs == 1 and out != STDIO and Path(out).suffix.lower().lstrip(".") in FORMAT_BY_EXT \
-        and not Path(out).is_dir()
+    """Whether `out` names one output file: a path with an image extension that is not an
+    existing folder. Raises UsageError when that file cannot hold the job (several inputs, or a
+    format i2i does not write)."""
+    if out == STDIO or Path(out).is_dir():
+        return False
+    ext = Path(out).suffix.lower().lstrip(".")
+    if ext not in FORMAT_BY_EXT and not is_image_path(out):
+        return False
+    if ext not in FORMAT_BY_EXT:
+        raise UsageError(f"-o {out}: i2i does not write .{ext} files; use one of {', '.join(FORMAT_BY_EXT)}")
+    if n_jobs > 1:
+        raise UsageError(f"-o {out} names one file, but {n_jobs} images were given: name a folder")
+    return True
 
 
 def output_format(job: Job, source_format: str | None, has_alpha: bool, opts: OutputOptions,
@@ -95,13 +171,96 @@ def output_format(job: Job, source_format: str | None, has_alpha: bool, opts: Ou
     if ext in ("tga", "gif", "pgm", "ppm") and opts.ext == "auto" and not single_file:
         ext = "png"
     fmt = FORMAT_BY_EXT[ext]
-    if has_alpha and fmt not in ("PNG", "WEBP", "TIFF"):
-        fmt, ext = "PNG", "png"  # never drop transparency silently
+    if has_alpha and fmt not in ALPHA_FORMATS and not single_file:
+        fmt, ext = "PNG", "png"  # never drop transparency silently (a named file is flattened)
     return fmt, ext
 
 
-def output_path(job: Job, ext: str, opts: OutputOptions, single_file: bool) -> Path:
+def output_path(job: Job, ext: str, opts: OutputOptions, single_file: bool, *, keep_source_ext: bool = False) -> Path:
+    """The output path; keep_source_ext names it STEM.SOURCE-EXT.EXT (two inputs share a stem)."""
     if single_file:
         return Path(opts.out)
-    rel = job.rel.with_name(job.rel.stem + opts.suffix + "." + ext)
-    return Path(opts.out) / rel
+    stem = job.rel.stem + opts.suffix
+    if keep_source_ext:
+        stem += "." + (job.rel.suffix.lstrip(".") or "stdin")
+    return Path(opts.out) / job.rel.with_name(stem + "." + ext)
+
+
+def plan_outputs(jobs: list[Job], opts: OutputOptions) -> tuple[list[Job], list[Skipped], list[Skipped]]:
+    """Decide every job's output path and format before anything runs.
+
+    -> (planned jobs, notes, errors). Inputs whose output names clash (logo.png and logo.gif
+    with --ext png) are named with their source extension (logo.png.png, logo.gif.png); an
+    input that is itself an output of another input of this job (a_x2.png from a.png, with -o
+    at the input folder) is left out with a note, so a rerun has nothing to do; a clash that
+    remains is an error for the later inputs, reported before anything is written.
+    """
+    single = single_file_target(opts.out, len(jobs))
+    looked = [_look(job, opts, single) for job in jobs]
+    candidates = list(range(len(jobs)))
+    notes: list[Skipped] = []
+    while True:
+        planned = _name_outputs([looked[i] for i in candidates], opts, single)
+        owner = {_key(job.output): job.source for job in planned if job.output != STDIO}
+        own_outputs = [j for j in planned if j.source != STDIO
+                       and owner.get(_key(j.source), j.source) != j.source]
+        if not own_outputs:
+            break
+        for j in own_outputs:
+            notes.append(Skipped(j.source, f"skipped: an output of this job (from {owner[_key(j.source)]})"))
+        left_out = {j.source for j in own_outputs}
+        candidates = [i for i in candidates if looked[i][0].source not in left_out]
+    errors, claimed, result = [], {}, []
+    for job in planned:
+        key = _key(job.output) if job.output != STDIO else None
+        if key is not None and key in claimed:
+            errors.append(Skipped(job.source, f"its output {job.output} is also the output of {claimed[key]}; "
+                                              "rename one of them"))
+            continue
+        if key is not None:
+            claimed[key] = job.source
+        result.append(job)
+    return result, notes, errors
+
+
+def _look(job: Job, opts: OutputOptions, single: bool) -> tuple[Job, str | None, bool]:
+    """(job, source format, has alpha). The file's header is read only where the output's name
+    depends on it: stdin (its format), and outputs in a format without alpha (a transparent
+    image goes to PNG instead)."""
+    guess = readable_formats().get(job.rel.suffix.lower())
+    if job.source != STDIO and (single or output_format(job, guess, False, opts, single)[0] in ALPHA_FORMATS):
+        return job, guess, False
+    if job.source == STDIO and job.data is None:
+        job = replace(job, data=sys.stdin.buffer.read())
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(job.data) if job.data is not None else job.source) as im:
+            alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+            return job, im.format, alpha
+    except Exception:  # noqa: BLE001  (unreadable: decoding reports it; named as if opaque)
+        return job, guess, False
+
+
+def _name_outputs(looked: list[tuple[Job, str | None, bool]], opts: OutputOptions, single: bool) -> list[Job]:
+    """Planned jobs; inputs whose outputs would share a name keep their source extension in it."""
+    first = []
+    for job, source_format, alpha in looked:
+        fmt, ext = output_format(job, source_format, alpha, opts, single)
+        first.append((job, fmt, ext))
+    if opts.out == STDIO:
+        return [replace(job, output=STDIO, format=fmt) for job, fmt, _ in first]
+    groups = defaultdict(list)
+    for job, _, ext in first:
+        groups[_key(output_path(job, ext, opts, single))].append(job.source)
+    planned = []
+    for job, fmt, ext in first:
+        clash = len(groups[_key(output_path(job, ext, opts, single))]) > 1
+        path = output_path(job, ext, opts, single, keep_source_ext=clash)
+        planned.append(replace(job, output=str(path), format=fmt))
+    return planned
+
+
+def _key(path) -> str:
+    """How a path is compared: resolved, and case-folded (macOS and Windows ignore case)."""
+    return os.path.normcase(os.path.realpath(path)).casefold()

@@ -39,6 +39,7 @@ class ModelRunner:
         self.device = resolve_device(device)
         self.dtype = self._dtype(precision)
         self.multiple = self.spec.size_multiple(model.config)
+        self.min_size = self.spec.min_size(model.config)
         self.scale = self.spec.scale(model.config)
         self.tile = tile  # None: automatic; 0: never
         margin = self.spec.receptive_margin
@@ -58,7 +59,7 @@ class ModelRunner:
         if precision != "fp32":
             if self.device.type != "cuda":
                 raise UsageError(f"--precision {precision} needs a CUDA device; on {self.device.type} use fp32")
-            if not self.spec.half_precision:
+            if not (self.spec.half_precision if precision == "fp16" else self.spec.bfloat16):
                 raise UsageError(f"--precision {precision} is not supported by {self.spec.id}")
         return table[precision]
 
@@ -79,7 +80,7 @@ class ModelRunner:
     def _net(self, x: torch.Tensor) -> torch.Tensor:
         """Value range in, padding, network, crop, value range out; x on the device."""
         h, w = x.shape[-2:]
-        x, _ = pad_to_multiple(self.task.to_net(x), self.multiple)
+        x, _ = pad_to_multiple(self.task.to_net(x), self.multiple, self.min_size)
         x = x.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         autocast = torch.autocast("cuda", dtype=self.dtype) if self.dtype != torch.float32 else nullcontext()
         with autocast:
@@ -134,4 +135,5 @@ class ModelRunner:
         if not self.instance_norm:
             return nullcontext()
         reference = downscale_for_statistics(x, tile, self.multiple).to(self.device)
+        reference, _ = pad_to_multiple(reference, self.multiple, self.min_size)  # a 2x5000 strip
         return whole_image_statistics(self.module, self.task.to_net(reference))

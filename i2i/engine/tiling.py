@@ -47,10 +47,16 @@ def blend_weights(starts: list[int], size: int, length: int, overlap: int) -> li
     return [r / total[start:start + size] for start, r in zip(starts, ramps)]
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad (B, C, H, W) on the bottom/right to multiples; returns the padding added."""
+def pad_to_multiple(x: torch.Tensor, multiple: int, min_size: int = 1) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad (B, C, H, W) on the bottom/right to sides that are multiples of `multiple` and at
+    least `min_size` (the smallest input a network runs on: a 3x5 image into a net with 9x9
+    reflection padding); returns the padding added, which the caller crops off the output.
+
+    Reflection where it fits (padding smaller than the side), else edge replication.
+    """
     h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
+    ph = max(min_size - h, 0) + (-max(min_size, h)) % multiple
+    pw = max(min_size - w, 0) + (-max(min_size, w)) % multiple
     if ph or pw:
         mode = "reflect" if ph < h and pw < w else "replicate"
         x = F.pad(x, (0, pw, 0, ph), mode=mode)

@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -21,12 +21,12 @@ import numpy as np
 import torch
 
 from ..data.animation_io import AnimationReader, AnimationWriter
-from ..data.image_io import ImageData, quantize
+from ..data.image_io import ImageData, OutputExists, atomic_path, quantize, remove_stale_parts
 from ..data.media_types import ANIMATED_SUFFIXES, CLIP_SUFFIXES, VIDEO_SUFFIXES, is_video_path
-from ..data.video_io import EncoderSettings, Frame, VideoReader, VideoWriter, atomic_path
-from ..errors import I2IError, ImageError
+from ..data.video_io import EncoderSettings, Frame, VideoReader, VideoWriter
+from ..errors import I2IError, ImageError, UsageError, one_line
 from .engine import Engine, Result
-from .inputs import STDIO, Job, OutputOptions
+from .inputs import STDIO, Job, OutputOptions, Skipped
 from .norm_stats import FrameStatistics
 from .temporal import Motion, MotionAnalyzer, MotionSmoothing, TemporalOptions
 
@@ -53,17 +53,36 @@ ProgressCallback = Callable[[Job, int, "int | None"], None]
 """(job, frames done, frames expected or None), called after each batch."""
 
 
-def clip_output_path(job: Job, out: OutputOptions, single: bool) -> Path:
-    """The output keeps the input's container or animation format; a single output file named
-    with another clip extension converts (e.g. in.mkv -o out.mp4, in.gif -o out.webp)."""
-    if single:
-        return Path(out.out)
-    return Path(out.out) / job.rel.with_name(job.rel.stem + out.suffix + job.rel.suffix.lower())
+def plan_clips(clips: list[Job], images: list[Job], out: OutputOptions,
+               n_inputs: int) -> tuple[list[Job], list[Skipped]]:
+    """Each clip's output path, decided before anything runs (as inputs.plan_outputs does for
+    images): -> (planned clips, errors for clips whose output is taken or is their own input).
 
-
-def single_clip_target(out: str, n_jobs: int) -> bool:
-    return n_jobs == 1 and out != STDIO and Path(out).suffix.lower() in CLIP_SUFFIXES \
-        and not Path(out).is_dir()
+    A clip keeps its container or animation format; a single output file (one input, -o NAME
+    with a clip extension) may name another (in.mkv -o out.mp4, in.gif -o out.webp)."""
+    target = Path(out.out)
+    single = out.out != STDIO and target.suffix.lower() in CLIP_SUFFIXES and not target.is_dir()
+    if single and n_inputs > 1:
+        raise UsageError(f"-o {out.out} names one file, but {n_inputs} inputs were given: name a folder")
+    claimed = {os.path.realpath(j.output): j.source for j in images if j.output and j.output != STDIO}
+    planned, errors = [], []
+    for job in clips:
+        if out.out == STDIO:
+            errors.append(Skipped(job.source, "videos and animations cannot be written to stdout; "
+                                              "name an output file or folder"))
+            continue
+        path = target if single else target / job.rel.with_name(job.rel.stem + out.suffix + job.rel.suffix.lower())
+        key = os.path.realpath(path)
+        if key == os.path.realpath(job.source):
+            errors.append(Skipped(job.source, f"its output {path} would replace it; name another "
+                                              "folder or a --suffix"))
+        elif key in claimed:
+            errors.append(Skipped(job.source, f"its output {path} is also the output of {claimed[key]}; "
+                                              "rename one of them"))
+        else:
+            claimed[key] = job.source
+            planned.append(replace(job, output=str(path), format=path.suffix.lower()))
+    return planned, errors
 
 
 class ClipProcessor:
@@ -75,33 +94,40 @@ class ClipProcessor:
 
     def process(self, jobs: list[Job], out: OutputOptions,
                 on_progress: ProgressCallback | None = None) -> Iterator[ClipResult]:
-        single = single_clip_target(out.out, len(jobs))
+        """One ClipResult per clip. Clips not yet planned (plan_clips) are planned here."""
+        if any(job.output is None for job in jobs):
+            jobs, errors = plan_clips(jobs, [], out, len(jobs))
+            for e in errors:
+                yield ClipResult(e.source, error=f"{e.source}: {e.reason}")
+        for folder in sorted({str(Path(job.output).parent) for job in jobs}):
+            remove_stale_parts(folder)  # left by a killed earlier run
         for job in jobs:
-            yield self.run(job, out, single, on_progress)
+            yield self.run(job, out, on_progress)
 
-    def run(self, job: Job, out: OutputOptions, single: bool = False,
-            on_progress: ProgressCallback | None = None) -> ClipResult:
+    def run(self, job: Job, out: OutputOptions, on_progress: ProgressCallback | None = None) -> ClipResult:
+        """One planned clip (job.output set) -> its ClipResult; failures are the result's error."""
         started = time.perf_counter()
+        target = Path(job.output)
         try:
-            if out.out == STDIO:
-                raise ImageError(job.source, "clips cannot be written to stdout; name an output file or folder")
-            target = clip_output_path(job, out, single)
-            if target.exists() and out.skip_existing:
-                return ClipResult(job.source, output=str(target), skipped="exists")
-            if target.exists() and not out.overwrite:
-                raise ImageError(target, "output exists (pass --overwrite or --skip-existing)")
-            if target.suffix.lower() not in CLIP_SUFFIXES:
-                raise ImageError(target, f"a clip needs a video or animation output "
-                                         f"({', '.join(sorted(CLIP_SUFFIXES))})")
+            if os.path.lexists(target):
+                if out.skip_existing:
+                    return ClipResult(job.source, output=str(target), skipped="exists")
+                if not out.overwrite:
+                    raise ImageError(target, "output exists (pass --overwrite or --skip-existing)")
             result = self._run(job, target, out, on_progress)
+        except OutputExists:  # another job on the same folder wrote it while this one worked
+            if out.skip_existing:
+                return ClipResult(job.source, output=str(target), skipped="exists")
+            return ClipResult(job.source, error=f"{target}: output exists: another process wrote it "
+                                                "meanwhile (pass --overwrite or --skip-existing)")
         except I2IError as e:
-            return ClipResult(job.source, error=str(e))
+            return ClipResult(job.source, error=one_line(str(e)))
         except OSError as e:
-            return ClipResult(job.source, error=f"{job.source}: cannot write output ({e.strerror or e})")
+            return ClipResult(job.source, error=f"{job.source}: cannot write {target} ({e.strerror or e})")
         except Exception as e:  # a library's surprise on a strange file: this clip fails, not the job
             if os.environ.get("I2I_DEBUG"):
                 raise
-            return ClipResult(job.source, error=f"{job.source}: failed ({type(e).__name__}: {e})")
+            return ClipResult(job.source, error=one_line(f"{job.source}: failed ({type(e).__name__}: {e})"))
         result.seconds = round(time.perf_counter() - started, 4)
         return result
 
@@ -113,7 +139,7 @@ class ClipProcessor:
         notes = [f"{job.source}: {s.type} stream #{s.index} is not copied (only audio and subtitles are)"
                  for s in reader.dropped]
         try:
-            with atomic_path(target) as tmp:
+            with atomic_path(target, overwrite=out.overwrite) as tmp:
                 ext = target.suffix.lower()
                 if ext in VIDEO_SUFFIXES and is_video:
                     writer = VideoWriter(tmp, ext, self.options.encoder, reader)
@@ -227,8 +253,11 @@ class _Pipeline:
             self._run_batch(batch, done)
 
     def _run_batch(self, batch, done: int) -> int:
-        images = [_image_data(frame.pixels) for frame, _ in batch]
-        x = torch.stack([self.owner.adapter.prepare(img) for img in images])
+        # The engine's own preparation, as for still images: the output size limit, transparent
+        # pixels filled before the network.
+        images, inputs = zip(*(self.owner.engine._prepare(_image_data(frame.pixels), self.job.source)
+                               for frame, _ in batch))
+        x = torch.stack(inputs)
         motions = [m for _, m in batch]
         try:
             if self.statistics is not None:
@@ -259,7 +288,7 @@ class _Pipeline:
             try:
                 if isinstance(item, tuple):
                     frame, img, out = item
-                    pixels = _pixels_out(self.owner.adapter.finish(img, out))
+                    pixels = _pixels_out(self.owner.engine._finish(img, out))
                     self.out_size = (pixels.shape[1], pixels.shape[0])
                     self.writer.write(pixels, frame.timing)
                     self.frames_written += 1

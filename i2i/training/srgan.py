@@ -1,8 +1,15 @@
-"""Super-resolution recipe: stage 1 SRResNet (L1), stage 2 SRGAN (adversarial + perceptual)."""
+"""Super-resolution recipe: stage 1 SRResNet (L1), stage 2 SRGAN (adversarial + perceptual).
+
+degradation="bicubic" trains on clean bicubic downscales (the classic benchmarks);
+degradation="real" makes every LR patch with Real-ESRGAN's second-order degradation model
+(blur, resize, noise, JPEG, twice, then sinc + JPEG), so the model learns to undo what web and
+phone photos suffer, and validates on Set5/Set14 degraded by the fixed FixedDegradation.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -10,8 +17,11 @@ from PIL import Image
 
 from ..archs.patchgan import PatchGAN, PatchGANConfig
 from ..archs.srresnet import SRResNet, SRResNetConfig
+from ..archs.unet_discriminator import UNetDiscriminatorConfig, UNetDiscriminatorSN
 from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import SRPatches, list_images, to_tensor
+from ..data.degradations import FixedDegradation, RealDegradation
+from ..errors import UsageError
 from ..data.image_io import load_rgb
 from ..losses import gan_loss, set_requires_grad
 from ..metrics import psnr_y, ssim_y
@@ -56,6 +66,22 @@ class SRGANOptions:
     """Perceptual loss network."""
     name: str = ""
     """Name stored in the exported checkpoint."""
+    degradation: Literal["bicubic", "real"] = "bicubic"
+    """How LR patches are made: clean bicubic, or Real-ESRGAN's random real-world pipeline."""
+    real_degradation: RealDegradation = RealDegradation()
+    """Ranges and probabilities of the real pipeline (Real-ESRGAN's x4 defaults)."""
+    sharpen_hr: bool = False
+    """Unsharp-mask the HR patches first (Real-ESRGAN's USM targets: crisper outputs)."""
+    discriminator: Literal["patchgan", "unet"] = "patchgan"
+    """Stage 2's D: the PatchGAN, or Real-ESRGAN's U-Net with spectral norm."""
+
+    def __post_init__(self):
+        if self.degradation not in ("bicubic", "real"):
+            raise UsageError(f"--degradation must be bicubic or real, not {self.degradation!r}")
+        if self.discriminator not in ("patchgan", "unet"):
+            raise UsageError(f"--discriminator must be patchgan or unet, not {self.discriminator!r}")
+        if isinstance(self.real_degradation, dict):  # read back from run.json on resume
+            object.__setattr__(self, "real_degradation", RealDegradation.from_dict(self.real_degradation))
 
 
 class SRGANRecipe(Recipe):
@@ -63,7 +89,9 @@ class SRGANRecipe(Recipe):
 
     def dataset(self):
         o = self.options
-        return SRPatches(o.data, scale=o.scale, crop=o.crop, seed=self.seed)
+        degrade = o.real_degradation if o.degradation == "real" else None
+        return SRPatches(o.data, scale=o.scale, crop=o.crop, seed=self.seed, degrade=degrade,
+                         sharpen_hr=o.sharpen_hr)
 
     def setup(self, device, total_steps):
         o = self.options
@@ -81,12 +109,17 @@ class SRGANRecipe(Recipe):
         if o.gan:
             from ..lossnet import loss_network
 
-            self.d = PatchGAN(PatchGANConfig(in_channels=3, ndf=32, n_layers=3, norm="none")).to(device)
+            self.d = self._discriminator().to(device)
             self.opt_d = adam(self.d.parameters(), o.lr, (0.9, 0.99))
             self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, cosine_lambda(total_steps))
             self.lossnet = loss_network(o.loss_net).to(device)
             self.nets["d"] = self.d
         self._val = None
+
+    def _discriminator(self):
+        if self.options.discriminator == "unet":
+            return UNetDiscriminatorSN(UNetDiscriminatorConfig(in_channels=3, ndf=32))
+        return PatchGAN(PatchGANConfig(in_channels=3, ndf=32, n_layers=3, norm="none"))
 
     def wrap_distributed(self, wrap):
         self.g = wrap(self.g)
@@ -149,7 +182,8 @@ class SRGANRecipe(Recipe):
         up = F.interpolate(lr, scale_factor=self.options.scale, mode="bicubic").clamp(0, 1)
         return [[u, s, h] for u, s, h in zip(up, sr, hr)]
 
-    # ---- validation: PSNR/SSIM on Y, `scale` pixels shaved, LR made with PIL bicubic ----
+    # ---- validation: PSNR/SSIM on Y, `scale` pixels shaved; LR made with PIL bicubic, or with
+    # the fixed degradation of benchmarks/sr_real.py for a real-degradation model ----
     def _validation_images(self):
         if self._val is None:
             s, self._val = self.options.scale, []
@@ -158,7 +192,10 @@ class SRGANRecipe(Recipe):
                     hr = load_rgb(f)
                     w, h = hr.size[0] - hr.size[0] % s, hr.size[1] - hr.size[1] % s
                     hr = hr.crop((0, 0, w, h))
-                    lr = hr.resize((w // s, h // s), Image.BICUBIC)
+                    if self.options.degradation == "real":
+                        lr = FixedDegradation()(hr, s, seed=FixedDegradation.seed_for(f))
+                    else:
+                        lr = hr.resize((w // s, h // s), Image.BICUBIC)
                     gray = Image.open(f).mode in ("L", "I;16", "1")
                     self._val.append((Path(folder).name, to_tensor(lr)[None], to_tensor(hr)[None], gray))
         return self._val
@@ -181,11 +218,26 @@ class SRGANRecipe(Recipe):
 
     def export(self, run_dir: Path, provenance: dict) -> list[Path]:
         o = self.options
-        name = o.name or f"upscale-x{o.scale}{'-gan' if o.gan else ''}"
+        real = o.degradation == "real"
+        name = o.name or f"upscale-x{o.scale}" + (("-real" if o.gan else "-real-psnr") if real else
+                                                   ("-gan" if o.gan else ""))
+        kind = "SRGAN" if o.gan else "SRResNet, L1"
+        if real:
+            kind += ", trained on real-world degradations (blur, noise, JPEG)"
+        training = {**provenance, "data": list(o.data), "val": list(o.val), "degradation": o.degradation,
+                    "sharpen_hr": o.sharpen_hr, "init": o.init}
+        if real:
+            training["real_degradation"] = o.real_degradation.to_dict()
+        if o.gan:
+            training["discriminator"] = o.discriminator
+        if o.gan and o.init:
+            # The stage it was fine-tuned from: `i2i upscale --denoise` blends towards it.
+            from ..checkpoint import read_info
+
+            training["psnr_stage"] = read_info(o.init).name
         info = ModelInfo(arch="srresnet", options=asdict(self.g_config),
                          task=Task(kind="upscale", value_range="0,1", scale=o.scale), name=name,
-                         description=f"x{o.scale} super-resolution ({'SRGAN' if o.gan else 'SRResNet, L1'})",
-                         training={**provenance, "data": list(o.data), "val": list(o.val)})
+                         description=f"x{o.scale} super-resolution ({kind})", training=training)
         path = Path(run_dir) / f"{name}.safetensors"
         save_model(path, self.ema.module, info)
         return [path]
