@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
+from .clip_options import FrameProgress, clip_options
 from .options import (BatchSize, Device, Ext, Inputs, JsonOut, MaxOutputPixels, MaxPixels, Output,
                       Overwrite, Precision, QualityOpt, Quiet, SkipExisting, Suffix, Tile, TileOverlap)
 
@@ -48,7 +49,7 @@ def check_task(command: str, model) -> None:
 
 def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, quality, overwrite,
             skip_existing, device, batch_size, precision, tile, tile_overlap, quiet, as_json,
-            max_pixels, max_output_pixels=None, load=None) -> None:
+            max_pixels, max_output_pixels=None, load=None, video=None) -> None:
     """Shared body of every inference command; exits 1 if any input failed.
 
     load(path) -> LoadedModel replaces load_model (e.g. to blend two models)."""
@@ -56,6 +57,7 @@ def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, q
 
     from ..checkpoint import load_model
     from ..data.image_io import DEFAULT_MAX_OUTPUT_PIXELS
+    from ..data.media_types import split_clips
     from ..engine.engine import Engine, Result
     from ..engine.inputs import OutputOptions, expand_inputs, plan_outputs
     from ..engine.shard import shard, total_failures, world
@@ -67,11 +69,18 @@ def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, q
     jobs, notes, missing = expand_inputs(inputs)
     if out == "-" and len(jobs) != 1:
         raise typer.BadParameter("-o - (stdout) takes exactly one input image")
+    n_inputs = len(jobs)
+    jobs, clips = split_clips(jobs)  # videos and animations: planned and run by engine/video.py
     jobs, left_out, clashes = plan_outputs(jobs, opts)  # every rank plans all inputs alike
     notes += left_out
+    if clips:
+        from ..engine.video import ClipProcessor, plan_clips
+
+        clips, clip_clashes = plan_clips(clips, jobs, opts, n_inputs)
+        clashes += clip_clashes
     rank, size = world()
     if size > 1:
-        jobs = shard(jobs, rank, size)
+        jobs, clips = shard(jobs, rank, size), shard(clips, rank, size)
         missing, clashes = (missing, clashes) if rank == 0 else ([], [])
     model = (load or load_model)(model_path)
     check_task(command, model)
@@ -82,15 +91,15 @@ def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, q
     for note in notes:
         if not quiet:
             say(f"note: {note.source}: {note.reason}")
-    if not jobs and not missing and not clashes and not quiet and rank == 0:
+    if not jobs and not clips and not missing and not clashes and not quiet and rank == 0:
         say(f"note: no images found in {' '.join(inputs)}")
     failures = len(missing)
     for m in missing:
         say(f"i2i: error: {m.source}: {m.reason}")
     stdout = _Lines()
-    progress = job_progress(len(jobs) + len(clashes), quiet)
+    progress = job_progress(len(jobs) + len(clips) + len(clashes), quiet)
     started, done = time.perf_counter(), 0
-    task = progress.add_task("images", total=len(jobs) + len(clashes), rate="") if progress else None
+    task = progress.add_task("images", total=len(jobs) + len(clips) + len(clashes), rate="") if progress else None
     if progress:
         progress.start()
 
@@ -100,9 +109,13 @@ def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, q
         if r.error:
             failures += 1
             say(f"error: {r.error}", progress)
+        for note in getattr(r, "notes", ()):  # a clip's streams left out, and the like
+            if not quiet:
+                say(f"note: {note}", progress)
         if as_json:
             stdout.print(json.dumps({"input": r.input, "output": r.output, "size": r.out_size,
-                                     "seconds": r.seconds, "error": r.error, "skipped": r.skipped}))
+                                     "seconds": r.seconds, "error": r.error, "skipped": r.skipped,
+                                     **({"frames": r.frames} if hasattr(r, "frames") else {})}))
         elif r.ok and r.output and r.output != "-" and not r.skipped:
             stdout.print(r.output)
         if progress:
@@ -115,6 +128,9 @@ def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, q
         with closing(engine.process(jobs, opts)) as results:  # closed on a stop: pools drained
             for r in results:
                 report(r)
+        if clips:
+            for r in ClipProcessor(engine, video).process(clips, opts, on_progress=FrameProgress(progress)):
+                report(r)
     finally:
         if progress:
             progress.stop()
@@ -123,7 +139,7 @@ def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, q
         say(f"i2i: error: stdout was closed early ({stdout.lost}); result lines were lost")
     if failures or stdout.lost:
         if not as_json and rank == 0 and failures:
-            say(f"{failures} of {len(jobs) + len(missing) + len(clashes)} input(s) failed")
+            say(f"{failures} of {len(jobs) + len(clips) + len(missing) + len(clashes)} input(s) failed")
         raise typer.Exit(1)
 
 
@@ -155,6 +171,7 @@ def _finite(value: float | None) -> float | None:
 
 
 @app.command("translate")
+@clip_options()
 def translate(
     inputs: Inputs, output: Output = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `i2i models`) or checkpoint file (ours or a peer's).")] = "",
@@ -162,7 +179,7 @@ def translate(
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
     quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
-    max_output_pixels: MaxOutputPixels = 1_000_000_000,
+    max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
 ):
     """Run an image-to-image translation model (or a 1x restoration model) over images.
 
@@ -180,10 +197,11 @@ def translate(
     run_job(resolve(model), adapter, inputs, output, command="translate", ext=ext, suffix=suffix, quality=quality,
             overwrite=overwrite, skip_existing=skip_existing, device=device, batch_size=batch_size,
             precision=precision, tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json,
-            max_pixels=max_pixels, max_output_pixels=max_output_pixels)
+            max_pixels=max_pixels, max_output_pixels=max_output_pixels, video=video)
 
 
 @app.command("upscale")
+@clip_options(smoothing=0.0)
 def upscale(
     inputs: Inputs, output: Output = None,
     scale: Annotated[Optional[float], typer.Option(help="Any factor from 1 to 16: the model's own, then an exact resize (default: 4, or the --model's own).", min=1.0, max=16.0, callback=_finite)] = None,
@@ -193,7 +211,7 @@ def upscale(
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
     quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
-    max_output_pixels: MaxOutputPixels = 1_000_000_000,
+    max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
 ):
     """Upscale images with a super-resolution model (x4 by default), or run a 1x restoration model.
 
@@ -215,7 +233,7 @@ def upscale(
             command="upscale", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
             tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
-            max_output_pixels=max_output_pixels, load=load)
+            max_output_pixels=max_output_pixels, load=load, video=video)
 
 
 REAL_WORLD_SR = ("upscale-x4-real", "upscale-x4-real-psnr")  # the defaults for photos, in order
@@ -238,6 +256,7 @@ def _default_sr(scale: float, models: dict) -> str:
 
 
 @app.command("stylize")
+@clip_options()
 def stylize(
     inputs: Annotated[Optional[list[str]], typer.Argument(help="Images, folders, globs or -; without -o the last is the output.")] = None,
     output: Output = None,
@@ -249,7 +268,7 @@ def stylize(
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
     quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
-    max_output_pixels: MaxOutputPixels = 1_000_000_000,
+    max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
 ):
     """Restyle images as a painting.
 
@@ -273,10 +292,11 @@ def stylize(
             inputs, output, command="stylize", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
             tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
-            max_output_pixels=max_output_pixels)
+            max_output_pixels=max_output_pixels, video=video)
 
 
 @app.command("colorize")
+@clip_options()
 def colorize(
     inputs: Inputs, output: Output = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Colorization model name (see `i2i models`) or file.")] = "colorize",
@@ -285,7 +305,7 @@ def colorize(
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", quiet: Quiet = False, as_json: JsonOut = False,
-    max_pixels: MaxPixels = 200_000_000, max_output_pixels: MaxOutputPixels = 1_000_000_000,
+    max_pixels: MaxPixels = 200_000_000, max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
 ):
     """Colorize grayscale photos (colour inputs are reduced to lightness first).
 
@@ -300,4 +320,4 @@ def colorize(
             inputs, output, command="colorize", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
             tile=0, tile_overlap=None, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
-            max_output_pixels=max_output_pixels)
+            max_output_pixels=max_output_pixels, video=video)

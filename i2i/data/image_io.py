@@ -514,13 +514,21 @@ def atomic_output(path, *, overwrite: bool = True) -> Iterator[BinaryIO]:
     overwrite=False: the last step never replaces a file that appeared meanwhile (another job
     writing the same folder); it raises OutputExists instead.
     """
+    with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "wb") as f:
+        yield f
+
+
+@contextmanager
+def atomic_path(path, *, overwrite: bool = True) -> Iterator[Path]:
+    """atomic_output for writers that open the file themselves, by name (FFmpeg's MP4 muxer
+    reopens it to move its index to the front): yields the temporary path to write."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_part_prefix(path.name), suffix=".part")
+    os.close(fd)
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            yield f
+        yield Path(tmp)
         if overwrite:
             os.replace(tmp, path)
         else:

@@ -1,8 +1,9 @@
 """Turning command-line inputs (files, folders, globs, '-') into jobs, and planning their outputs.
 
 Which files are images: in folders and globs, files whose extension the installed Pillow can
-decode (i2i.data.image_io.readable_formats); hidden files and hidden folders are skipped. A
-file named on the command line is always tried, whatever its name.
+decode (i2i.data.image_io.readable_formats), and video files (i2i.data.media_types, run by
+engine/video.py); hidden files and hidden folders are skipped. A file named on the command line
+is always tried, whatever its name.
 
 Every output path is decided before anything runs (plan_outputs): two inputs never share an
 output, and files that are outputs of this very job are never taken as its inputs.
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from ..data.image_io import (ALPHA_FORMATS, EXT_BY_FORMAT, FORMAT_BY_EXT, is_image_path,
                              readable_formats)
+from ..data.media_types import is_media_path
 from ..errors import UsageError
 
 STDIO = "-"
@@ -67,7 +69,7 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Job], list[Skipped], list[Ski
             found = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
             if not found:
                 missing.append(Skipped(item, "no file matches this pattern"))
-            jobs += [Job(str(p), Path(p.name)) for p in found if is_image_path(p)]
+            jobs += [Job(str(p), Path(p.name)) for p in found if is_media_path(p)]
         else:
             missing.append(Skipped(item, "no such file or directory"))
     return _unique(jobs, notes), notes, missing
@@ -97,7 +99,7 @@ def _walk_folder(root: Path, notes: list[Skipped], missing: list[Skipped]) -> li
                 continue
             if not f.is_file():
                 notes.append(Skipped(str(f), "skipped: not a regular file (a broken link?)"))
-            elif is_image_path(f):
+            elif is_media_path(f):
                 found.append(f)
             else:
                 notes.append(Skipped(str(f), "skipped: not an image file"))

@@ -1,0 +1,93 @@
+"""The options every inference command takes for clips (video files and animated images), and
+their progress display.
+
+`@clip_options()` adds --codec, --crf, --pix-fmt, --temporal/--no-temporal, --norm-window,
+--smoothing and --cut-threshold to a command and hands the command one typed VideoOptions as its
+`video` argument, so the commands' own signatures stay about images.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+import typing
+from typing import Annotated, Optional
+
+import typer
+
+P = inspect.Parameter
+NAMES = ("codec", "crf", "pix_fmt", "temporal", "norm_window", "smoothing", "cut_threshold")
+
+
+def _parameters(smoothing: float) -> list[inspect.Parameter]:
+    def option(name, annotation, default, *flags, **kwargs):
+        return P(name, P.KEYWORD_ONLY, default=default,
+                 annotation=Annotated[annotation, typer.Option(*flags, **kwargs)])
+
+    return [
+        option("codec", Optional[str], None, rich_help_panel="Video",
+               help="Video encoder: libx264 (default; libvpx-vp9 for .webm), libx265, libsvtav1, mpeg4..."),
+        option("crf", Optional[int], None, min=0, max=63, rich_help_panel="Video",
+               help="Constant rate factor, lower = better (default: 18 for x264, 30 for VP9)."),
+        option("pix_fmt", Optional[str], None, rich_help_panel="Video",
+               help="Output pixel format (default yuv420p; e.g. yuv444p, yuv420p10le)."),
+        option("temporal", bool, True, "--temporal/--no-temporal", rich_help_panel="Video",
+               help="Keep clips consistent in time (shared normalisation, motion-compensated smoothing); "
+                    "--no-temporal runs every frame on its own."),
+        option("norm_window", int, 16, min=1, rich_help_panel="Video",
+               help="Frames over which instance-norm statistics are pooled, reset at shot cuts (1 = per frame)."),
+        option("smoothing", float, smoothing, min=0.0, max=0.99, rich_help_panel="Video",
+               help="Weight of the motion-compensated previous frame in each output frame (0 = off)."),
+        option("cut_threshold", float, 0.4, min=0.01, max=1.0, rich_help_panel="Video",
+               help="Fraction of a frame that motion must leave unexplained to count as a shot cut."),
+    ]
+
+
+def clip_options(smoothing: float = 0.8):
+    """Decorator for an inference command: adds the clip options; the command gets `video`."""
+
+    def decorate(command):
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for name, p in signature.parameters.items() if name != "video"]
+        added = _parameters(smoothing)
+
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            from ..data.video_io import EncoderSettings
+            from ..engine.temporal import TemporalOptions
+            from ..engine.video import VideoOptions
+
+            values = {name: kwargs.pop(name) for name in NAMES}
+            video = VideoOptions(
+                encoder=EncoderSettings(codec=values["codec"], crf=values["crf"], pix_fmt=values["pix_fmt"]),
+                temporal=TemporalOptions(norm_window=values["norm_window"], smoothing=values["smoothing"],
+                                         cut_threshold=values["cut_threshold"]),
+                consistent=values["temporal"])
+            return command(*args, video=video, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=own + added)
+        hints = typing.get_type_hints(command, include_extras=True)
+        hints.pop("video", None)
+        wrapper.__annotations__ = {**hints, **{p.name: p.annotation for p in added}}
+        return wrapper
+
+    return decorate
+
+
+class FrameProgress:
+    """A 'frames' line under the job's progress bar: frames done of the clip's, fps, ETA."""
+
+    def __init__(self, progress):
+        self.progress, self.task, self.job, self.started = progress, None, None, 0.0
+
+    def __call__(self, job, done: int, total: int | None):
+        if self.progress is None:
+            return
+        if job is not self.job:
+            self.job, self.started = job, time.perf_counter()
+            if self.task is None:
+                self.task = self.progress.add_task("frames", total=total, rate="")
+            self.progress.reset(self.task, total=total)
+        rate = done / max(time.perf_counter() - self.started, 1e-9)
+        self.progress.update(self.task, completed=done, total=max(total or 0, done) or None,
+                             rate=f"{rate:.2f} fps")
