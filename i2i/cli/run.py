@@ -32,7 +32,8 @@ ACCEPTS = {
 }
 RUNS_KIND = {"upscale": "i2i upscale --model", "restore": "i2i upscale --model",
              "translate": "i2i translate --model", "stylize": "i2i stylize --style",
-             "colorize": "i2i colorize --model"}
+             "colorize": "i2i colorize --model", "generate": "i2i generate --model",
+             "encode": "i2i invert --encoder"}
 
 
 def check_task(command: str, model) -> None:

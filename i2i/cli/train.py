@@ -78,9 +78,10 @@ def _planned(run_dir: Path):
 
 
 def _stop(message: str, code: int):
-    """The run's one closing line on stderr, then its exit code (0 only for a finished run)."""
+    """The run's one closing line on stderr, then its exit code (0 only for a finished run).
+    SystemExit, not typer.Exit: main() adds its own "interrupted" line to a bare exit code 130."""
     print(message, file=sys.stderr, flush=True)
-    raise typer.Exit(code)
+    sys.exit(code)
 
 
 def _tuple(paths: list[Path] | None) -> tuple[str, ...]:
