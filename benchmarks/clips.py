@@ -143,18 +143,20 @@ def read_frames(path) -> list[np.ndarray]:
 
 def probe(path) -> dict:
     """What tests check of a video: the first video stream's codec, size, pixel format, sample
-    aspect ratio, rotation and frame times (s); every audio/subtitle packet as (time s, bytes)."""
+    aspect ratio, rotation, frame times and the last frame's end (s); every audio/subtitle packet
+    as (time s, bytes)."""
     with av.open(str(path)) as c:
         v = c.streams.video[0]
         info = {"format": c.format.name, "codec": v.codec_context.name, "size": (v.width, v.height),
                 "pix_fmt": v.codec_context.pix_fmt, "sar": v.sample_aspect_ratio, "rotation": 0,
                 "streams": [s.type for s in c.streams], "packets": {}}
-        times = []
+        times, end = [], 0.0
         for i, f in enumerate(c.decode(video=0)):
             if i == 0:
                 info["rotation"] = f.rotation
             times.append(float(f.pts * v.time_base))
-        info["times"] = times
+            end = float((f.pts + (f.duration or 0)) * v.time_base)
+        info["times"], info["end"] = times, end
     with av.open(str(path)) as c:
         for p in c.demux():
             if p.stream.type in ("audio", "subtitle") and p.size:

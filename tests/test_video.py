@@ -87,6 +87,7 @@ def test_every_container_keeps_frames_timing_and_streams(cli, sr_model, clips, t
         assert line["seconds"] > 0 and line["size"] == [192, 128]
         assert dst["size"] == (192, 128) and dst["format"] == src["format"], name
         assert dst["times"] == pytest.approx(src["times"], abs=1e-3), name
+        assert dst["end"] == pytest.approx(src["end"], abs=1e-3), f"{name}: duration changed"
         assert dst["streams"] == src["streams"], name
         assert dst["packets"].get("audio") == src["packets"].get("audio"), f"{name}: audio changed"
         assert _cues(dst["packets"].get("subtitle", [])) == _cues(src["packets"].get("subtitle", [])), name

@@ -25,7 +25,7 @@ from ..data.image_io import ImageData, OutputExists, atomic_path, quantize, remo
 from ..data.media_types import ANIMATED_SUFFIXES, CLIP_SUFFIXES, VIDEO_SUFFIXES, is_video_path
 from ..data.video_io import EncoderSettings, Frame, VideoReader, VideoWriter
 from ..errors import I2IError, ImageError, UsageError, one_line
-from .engine import Engine, Result
+from .engine import PREFETCH_PIXELS, Engine, Result
 from .inputs import STDIO, Job, OutputOptions, Skipped
 from .norm_stats import FrameStatistics
 from .temporal import Motion, MotionAnalyzer, MotionSmoothing, TemporalOptions
@@ -162,11 +162,12 @@ class _Pipeline:
         self.owner, self.job, self.reader, self.writer = owner, job, reader, writer
         self.notes, self.on_progress = notes, on_progress
         runner, options = owner.runner, owner.options
-        self.batch_size = owner.engine.batch_size
+        tiled = runner.wants_tiles(reader.height, reader.width)
+        self.batch_size = 1 if tiled else owner.engine.batch_size  # tiled frames run alone, as images do
         temporal = options.temporal if options.consistent else TemporalOptions(norm_window=1, smoothing=0)
         self.statistics = None
         if runner.instance_norm and temporal.norm_window > 1:
-            if runner.wants_tiles(reader.height, reader.width):
+            if tiled:
                 notes.append(f"{job.source}: frames this large are tiled, so each uses its own "
                              "whole-frame normalisation statistics (--tile 0 pools them over frames)")
             else:
@@ -175,9 +176,13 @@ class _Pipeline:
         # Motion is measured only where something uses it (shot cuts reset the statistics too).
         wanted = self.smoothing is not None or self.statistics is not None
         self.analyzer = MotionAnalyzer(temporal.cut_threshold) if wanted else None
-        depth = 2 * self.batch_size + 2
-        self.decoded: queue.Queue = queue.Queue(depth)
-        self.finished: queue.Queue = queue.Queue(depth)
+        # Frames waiting between the stages hold memory: fewer of them when they are large (a
+        # finished frame waits as input and output, the output scale^2 times the input's pixels).
+        pixels = reader.width * reader.height
+        most = 2 * self.batch_size + 2
+        self.decoded: queue.Queue = queue.Queue(max(2, min(most, PREFETCH_PIXELS // pixels)))
+        self.finished: queue.Queue = queue.Queue(
+            max(2, min(most, PREFETCH_PIXELS // (pixels * (1 + runner.scale ** 2)))))
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self.frames_written = 0
@@ -283,7 +288,7 @@ class _Pipeline:
             item = self.finished.get()
             if item is _END:
                 break
-            if failed:
+            if failed or self.error is not None:
                 continue  # keep consuming so the model thread never blocks on a full queue
             try:
                 if isinstance(item, tuple):
