@@ -178,8 +178,8 @@ def dcgan_examples(models) -> None:
     bigger(grid(gen(sample_latents(64, gen.z_dim, seed=0)))).save(OUT / "dcgan_samples.png")
     a, b = sample_latents(2, gen.z_dim, seed=7)
     bigger(grid(gen(interpolate(a, b, 8)), nrow=8)).save(OUT / "dcgan_interpolation.png")
-    report = dissect(gen, "layer2", concepts={"sky": None}, n=200)
-    sky_off = UnitEdit(layer="layer2", units=report.top_units("sky", 8))
+    report = dissect(gen, "layer3", concepts={"sky": None}, n=200)  # as benchmarks/gan_toolkit.py
+    sky_off = UnitEdit(layer="layer3", units=report.top_units("sky", 8))
     before, after = ablation_effect(gen, report, "sky", 8, n=16)
     bigger(before_after(before, after)).save(OUT / "dcgan_dissection.png")
     from i2i.gan.api import load_encoder

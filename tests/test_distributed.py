@@ -42,6 +42,7 @@ import hashlib, json, os, sys
 from pathlib import Path
 import torch, torch.distributed as dist
 sys.path.insert(0, {tests!r})
+sys.path.insert(0, str(Path({tests!r}).parent))  # this checkout's i2i, not an installed one
 from test_training import tiny_options
 from i2i.training.loop import LoopOptions, Trainer
 from i2i.training.srgan import SRGANRecipe

@@ -1,7 +1,9 @@
 """`i2i train METHOD`: parse options into the method's dataclass, run the one training loop."""
 from __future__ import annotations
 
+import json
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -64,16 +66,14 @@ def _run(method: str, options, *, steps, default_steps, seed, device, precision,
     again = f"continue with: i2i train {method} --resume {result.run_dir}"
     if result.stopped_by == "max_minutes":
         _stop(f"{method}: stopped by --max-minutes at {where}; model exported; {again}", STOPPED_BY_BUDGET)
-    import signal
+    if result.stopped_by in signal.Signals.__members__:
+        _stop(f"{method}: interrupted by {result.stopped_by} at {where}; checkpoint and model saved; {again}",
+              128 + signal.Signals[result.stopped_by])
+    # A torchrun process that stopped because another one did.
+    _stop(f"{method}: stopped with the other processes at {where}; {again}", 1)
 
-    signum = getattr(signal, result.stopped_by or "", 0)
-    _stop(f"{method}: interrupted by {result.stopped_by} at {where}; checkpoint and model saved; {again}",
-          128 + int(signum) if signum else 1)
 
-
-def _planned(run_dir: Path):
-    import json
-
+def _planned(run_dir: Path) -> int:
     return json.loads((run_dir / "run.json").read_text())["loop"]["steps"]
 
 
