@@ -18,7 +18,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import info, run, train  # noqa: F401  (each module adds its commands to `app`)
+    from . import export, info, run, train  # noqa: F401  (each module adds its commands to `app`)
 
 
 def main() -> None:

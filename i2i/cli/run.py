@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from .options import (BatchSize, Device, Ext, Inputs, JsonOut, MaxPixels, Output, Overwrite,
+from .options import (Backend, BatchSize, Device, Ext, Inputs, JsonOut, MaxPixels, Output, Overwrite,
                       Precision, QualityOpt, Quiet, SkipExisting, Suffix, Tile, TileOverlap)
 
 
@@ -23,7 +23,7 @@ def _split_output(inputs: list[str], output: str | None) -> tuple[list[str], str
 
 def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, overwrite,
             skip_existing, device, batch_size, precision, tile, tile_overlap, quiet, as_json,
-            max_pixels) -> None:
+            max_pixels, backend="auto") -> None:
     """Shared body of every inference command; exits 1 if any input failed."""
     from ..checkpoint import load_model
     from ..engine.engine import Engine
@@ -43,7 +43,8 @@ def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, o
         raise typer.BadParameter("-o - (stdout) takes exactly one input image")
     model = load_model(model_path)
     engine = Engine(model, make_adapter(model), device=device, batch_size=batch_size,
-                    precision=precision, tile=tile, tile_overlap=tile_overlap, max_pixels=max_pixels)
+                    precision=precision, tile=tile, tile_overlap=tile_overlap, max_pixels=max_pixels,
+                    backend=backend)
     quiet = quiet or as_json
     for note in notes:
         if not quiet:
@@ -58,15 +59,22 @@ def run_job(model_path, make_adapter, inputs, output, *, ext, suffix, quality, o
     task = progress.add_task("images", total=len(jobs), rate="") if progress else None
     if progress:
         progress.start()
+    shown_notes = 0
     try:
         for r in engine.process(jobs, opts):
             done += 1
+            notes = engine.runner.notes  # backend fallbacks and measurements, each said once
+            for note in notes[shown_notes:]:
+                if not quiet:
+                    (progress.console if progress else err).print(f"note: {note}", highlight=False, markup=False)
+            shown_notes = len(notes)
             if r.error:
                 failures += 1
                 (progress.console if progress else err).print(f"error: {r.error}", highlight=False, markup=False)
             if as_json:
                 print(json.dumps({"input": r.input, "output": r.output, "size": r.out_size,
-                                  "seconds": r.seconds, "error": r.error, "skipped": r.skipped}),
+                                  "seconds": r.seconds, "error": r.error, "skipped": r.skipped,
+                                  "backend": r.backend}),
                       flush=True)
             elif r.ok and r.output and r.output != "-" and not r.skipped:
                 print(r.output, flush=True)
@@ -93,6 +101,7 @@ def translate(
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
     quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
+    backend: Backend = "auto",
 ):
     """Run any generator checkpoint over images.
 
@@ -112,7 +121,7 @@ def translate(
     run_job(resolve(model), adapter, inputs, output, ext=ext, suffix=suffix, quality=quality,
             overwrite=overwrite, skip_existing=skip_existing, device=device, batch_size=batch_size,
             precision=precision, tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json,
-            max_pixels=max_pixels)
+            max_pixels=max_pixels, backend=backend)
 
 
 @app.command("upscale")
@@ -124,6 +133,7 @@ def upscale(
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
     quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
+    backend: Backend = "auto",
 ):
     """Upscale images with a super-resolution model (x4 by default).
 
@@ -136,7 +146,7 @@ def upscale(
     run_job(path, lambda m: RGBAdapter(task=m.task, keep_gray=True, out_scale=scale), inputs, output,
             ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
-            tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels)
+            tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels, backend=backend)
 
 
 def _nearest_sr(scale: float, models: dict) -> str:
@@ -163,6 +173,7 @@ def stylize(
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
     quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
+    backend: Backend = "auto",
 ):
     """Restyle images as a painting.
 
@@ -185,7 +196,7 @@ def stylize(
             lambda m: RGBAdapter(task=m.task, strength=strength, preserve_color=preserve_color),
             inputs, output, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
-            tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels)
+            tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels, backend=backend)
 
 
 @app.command("colorize")
@@ -197,7 +208,7 @@ def colorize(
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", quiet: Quiet = False, as_json: JsonOut = False,
-    max_pixels: MaxPixels = 200_000_000,
+    max_pixels: MaxPixels = 200_000_000, backend: Backend = "auto",
 ):
     """Colorize grayscale photos (colour inputs are reduced to lightness first).
 
@@ -211,4 +222,4 @@ def colorize(
                                       multiple=m.spec.size_multiple(m.config)),
             inputs, output, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
-            tile=0, tile_overlap=None, quiet=quiet, as_json=as_json, max_pixels=max_pixels)
+            tile=0, tile_overlap=None, quiet=quiet, as_json=as_json, max_pixels=max_pixels, backend=backend)

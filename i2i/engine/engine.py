@@ -37,6 +37,8 @@ class Result:
     seconds: float = 0.0
     error: str | None = None
     skipped: str | None = None
+    backend: str | None = None
+    """What ran the network: torch, onnxruntime, openvino, with the precision when not fp32."""
 
     @property
     def ok(self) -> bool:
@@ -49,15 +51,16 @@ class _Item:
     image: ImageData
     tensor: torch.Tensor
     started: float
+    backend: str | None = None
 
 
 class Engine:
     def __init__(self, model: LoadedModel, adapter, *, device: str = "auto",
                  batch_size: int | None = None, precision: str = "fp32", tile: int | None = None,
                  tile_overlap: int | None = None, io_threads: int | None = None,
-                 max_pixels: int = DEFAULT_MAX_PIXELS):
+                 max_pixels: int = DEFAULT_MAX_PIXELS, backend: str = "auto"):
         self.runner = ModelRunner(model, device=device, precision=precision, tile=tile,
-                                  tile_overlap=tile_overlap)
+                                  tile_overlap=tile_overlap, backend=backend)
         self.adapter = adapter
         self.batch_size = batch_size or (8 if self.runner.device.type == "cuda" else 4)
         # On the CPU the cores belong to the network; a GPU leaves them to decoding and encoding.
@@ -152,6 +155,8 @@ class Engine:
             outputs = self.runner(torch.stack([it.tensor for it in group]))
         except RuntimeError as e:  # out of memory and the like: report per image, keep going
             return [Result(it.job.source, error=f"{it.job.source}: inference failed ({e})") for it in group]
+        for it in group:
+            it.backend = self.runner.last_backend
         # Outputs waiting for an encoder hold memory: past a bound, wait for the oldest to finish.
         done = []
         while len(writes) >= 2 * self.io_threads + self.batch_size:
@@ -186,7 +191,7 @@ class Engine:
         except OSError as e:
             return Result(job.source, error=f"{job.source}: cannot write output ({e})")
         return Result(job.source, output=str(path), in_size=it.image.size, out_size=(w * s, h * s),
-                      seconds=round(time.perf_counter() - it.started, 4))
+                      seconds=round(time.perf_counter() - it.started, 4), backend=self.runner.last_backend)
 
     def _write_band(self, writer: PNGBandWriter, image: ImageData, band: torch.Tensor, bit_depth: int):
         for start in range(0, band.shape[1], STREAM_ROWS):  # bounds the float temporaries
@@ -212,7 +217,7 @@ class Engine:
         except OSError as e:
             return Result(job.source, error=f"{job.source}: cannot write output ({e})")
         return Result(job.source, output=target, in_size=it.image.size, out_size=result_image.size,
-                      seconds=round(time.perf_counter() - it.started, 4))
+                      seconds=round(time.perf_counter() - it.started, 4), backend=it.backend)
 
 
 def _new_output_path(job: Job, ext: str, out: OutputOptions, single: bool):
