@@ -100,9 +100,9 @@ def export(model, path: Path, variant: str = "plain", extra: dict[str, str] | No
         with warnings.catch_warnings(), redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             with torch.no_grad():
-                torch.onnx.export(net, args, str(path), opset_version=OPSET, dynamo=False,
-                                  input_names=inputs, output_names=outputs, dynamic_axes=dynamic,
-                                  do_constant_folding=True)
+                torch.onnx.export(net, args, str(path), opset_version=OPSET, input_names=inputs,
+                                  output_names=outputs, dynamic_axes=dynamic, do_constant_folding=True,
+                                  **_tracer_exporter())
     except Exception as e:  # any tracing or conversion failure: this module has no graph
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ExportError(f"cannot export {model.info.arch} to ONNX: {first}") from None
@@ -110,6 +110,14 @@ def export(model, path: Path, variant: str = "plain", extra: dict[str, str] | No
         stack.close()
         module.to(device)
     set_metadata(path, {**metadata(model, variant), **(extra or {})})
+
+
+def _tracer_exporter() -> dict:
+    """Keyword that picks the TorchScript tracer where torch.onnx.export has a choice (torch >= 2.5;
+    the torch.export-based exporter it defaults to from 2.9 needs the onnxscript package)."""
+    import inspect
+
+    return {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
 def _variant(module: nn.Module, variant: str, x: torch.Tensor):

@@ -130,33 +130,43 @@ class BackendSelector:
         return ok
 
     # ---- choosing ----
-    def _candidates(self) -> list[Candidate]:
-        runtimes = RUNTIMES if self.requested == "auto" else (self.requested,)
+    def _measurable(self) -> list[Candidate]:
+        """Every installed runtime in fp32, and OpenVINO bf16 where the CPU has it natively:
+        all are measured together, whatever was asked, so that one measurement serves every
+        later --backend/--precision on this machine."""
         found = []
-        for name in runtimes:
+        for name in RUNTIMES:
             problem = runtime_missing(name)
             if problem:
-                self.note(f"{problem}; auto chooses among the others")
+                if self.requested == "auto":
+                    self.note(f"{problem}; auto chooses among the others")
                 continue
-            if self.precision != "bf16" or name == "openvino":
-                found.append(Candidate(name))
-        if self.precision in ("bf16", "auto") and "openvino" in runtimes and native_bf16() \
-                and runtime_missing("openvino") is None:
+            found.append(Candidate(name))
+        if runtime_missing("openvino") is None and native_bf16():
             found.append(Candidate("openvino", "bf16"))
         return found
 
+    def _allowed(self, c: Candidate) -> bool:
+        """Whether the request lets candidate c run (bf16 only where the precision asks for it)."""
+        if self.requested not in ("auto", c.backend):
+            return False
+        return c.precision == "fp32" or self.precision in ("bf16", "auto")
+
     def _choose(self, x: torch.Tensor, cls: str):
-        candidates = self._candidates()
+        measurable = self._measurable()
         key = self._measure_key(cls)
         record = cache.read_measured().get(key)
-        just_measured = record is None or not isinstance(record.get("results"), dict)
+        just_measured = not (isinstance(record, dict) and isinstance(record.get("results"), dict)
+                             and all(c.label in record["results"] for c in measurable))
         if just_measured:
-            record = self._measure(x, candidates)
-        chosen = self._pick(candidates, record["results"], just_measured)
-        if just_measured:
-            record.update(chosen=chosen.label if chosen else "torch", request=f"{self.requested}/{self.precision}",
-                          file_sha256=self._file_sha256(), model=self.model.info.name or self.model.info.arch,
-                          size_class=cls, threads=self.threads, date=time.strftime("%Y-%m-%d %H:%M"))
+            record = self._measure(x, measurable)
+            record.update(file_sha256=self._file_sha256(), model=self.model.info.name or self.model.info.arch,
+                          size_class=cls, threads=self.threads, date=time.strftime("%Y-%m-%d %H:%M"),
+                          chosen={})
+        chosen = self._pick([c for c in measurable if self._allowed(c)], record["results"], just_measured)
+        request, ran = f"{self.requested}/{self.precision}", chosen.label if chosen else "torch"
+        if just_measured or record.get("chosen", {}).get(request) != ran:
+            record.setdefault("chosen", {})[request] = ran
             cache.remember(key, record)
         return self.torch if chosen is None else self._runtime(chosen)
 
@@ -167,7 +177,8 @@ class BackendSelector:
         for c in candidates:
             r = results.get(c.label, {})
             asked_for = self.requested == c.backend or (self.precision == "bf16" == c.precision)
-            if not r.get("ok") and (asked_for or just_measured):
+            nothing_ran = not ok and c.precision == "fp32"  # torch runs it: say why
+            if not r.get("ok") and (asked_for or just_measured or nothing_ran):
                 self.note(f"{c.label} is not used for {self.model.info.name or self.model.info.arch}: "
                           f"{r.get('problem', 'not measured')}")
         if self.precision == "bf16":
@@ -251,8 +262,7 @@ class BackendSelector:
     def _measure_key(self, what: str) -> str:
         v = versions()
         runtimes = ",".join(f"{k}{v[k]}" for k in sorted(v))
-        return "|".join([self.graphs.key, what, f"request={self.requested}/{self.precision}",
-                         f"{self.threads}threads", cache.cpu_name(), runtimes])
+        return "|".join([self.graphs.key, what, f"{self.threads}threads", cache.cpu_name(), runtimes])
 
     def _file_sha256(self) -> str | None:
         try:
@@ -268,15 +278,18 @@ def measurement_crop(x: torch.Tensor, multiple: int) -> torch.Tensor:
 
 
 def remembered(checkpoint_sha256: str) -> list[dict]:
-    """What the engine measured and chose for a checkpoint file on this machine (for `i2i info`)."""
+    """What the engine measured and ran for a checkpoint file on this machine (for `i2i info`):
+    one entry per size class and --backend/--precision request."""
     here = cache.cpu_name()
     found = []
     for key, record in cache.read_measured().items():
-        if isinstance(record, dict) and record.get("file_sha256") == checkpoint_sha256 and "chosen" in record \
-                and key.split("|")[4:5] == [here]:
-            seconds = {name: r.get("seconds") for name, r in record.get("results", {}).items() if r.get("ok")}
-            found.append({"size_class": record.get("size_class"), "request": record.get("request"),
-                          "threads": record.get("threads"), "chosen": record["chosen"], "seconds": seconds,
+        if not (isinstance(record, dict) and record.get("file_sha256") == checkpoint_sha256
+                and key.split("|")[3:4] == [here]):
+            continue
+        seconds = {name: r.get("seconds") for name, r in record.get("results", {}).items() if r.get("ok")}
+        for request, ran in sorted(record.get("chosen", {}).items()):
+            found.append({"size_class": record.get("size_class"), "request": request, "chosen": ran,
+                          "threads": record.get("threads"), "seconds": seconds,
                           "crop": record.get("crop"), "date": record.get("date")})
     return sorted(found, key=lambda r: (str(r["size_class"]), str(r["request"])))
 
