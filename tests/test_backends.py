@@ -229,8 +229,9 @@ def test_export_round_trips_with_metadata(cli, tmp_path, data):
     meta = read_metadata(out)
     assert report["metadata"] == meta
     task = json.loads(meta["i2i.task"])
-    assert (meta["i2i.arch"], task["value_range"], meta["i2i.scale"], meta["i2i.size_multiple"]) == ("resnet", "-1,1", "1", "4")
-    assert (meta["i2i.in_space"], meta["i2i.out_space"]) == ("RGB", "RGB") and json.loads(meta["i2i.options"])["blocks"] == 2
+    assert (meta["i2i.arch"], task["value_range"], meta["i2i.scale"]) == ("resnet", "-1,1", "1")
+    assert (meta["i2i.in_space"], meta["i2i.out_space"], meta["i2i.size_multiple"]) == ("RGB", "RGB", "4")
+    assert json.loads(meta["i2i.options"])["blocks"] == 2
     # The file runs on its own at another size and batch, and equals torch.
     model = load_model(src)
     x = torch.rand(3, 3, 44, 60) * 2 - 1

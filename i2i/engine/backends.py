@@ -90,6 +90,11 @@ def _openvino_core():
     return load_runtime("openvino").Core()
 
 
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def _to_numpy(x: torch.Tensor) -> np.ndarray:
     return x.detach().to("cpu", torch.float32).contiguous().numpy()
 
@@ -183,7 +188,7 @@ class RuntimeBackend:
                     self.graphs.discard(variant)
                     if attempt:
                         raise BackendError(f"{_LABEL[self.name]} cannot load the exported graph: "
-                                           f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
+                                           f"{_first_line(e)}") from None
         return self._sessions[variant]
 
     def __call__(self, x: torch.Tensor, stats: list[torch.Tensor] | None = None) -> torch.Tensor:
@@ -195,7 +200,7 @@ class RuntimeBackend:
         except BackendError:
             raise
         except Exception as e:
-            raise BackendError(f"{_LABEL[self.name]} failed: {str(e).strip().splitlines()[0]}") from None
+            raise BackendError(f"{_LABEL[self.name]} failed: {_first_line(e)}") from None
         return torch.from_numpy(out[0])
 
     def statistics(self, reference: torch.Tensor) -> list[torch.Tensor]:
@@ -205,7 +210,7 @@ class RuntimeBackend:
         except BackendError:
             raise
         except Exception as e:
-            raise BackendError(f"{_LABEL[self.name]} failed: {str(e).strip().splitlines()[0]}") from None
+            raise BackendError(f"{_LABEL[self.name]} failed: {_first_line(e)}") from None
         return [torch.from_numpy(a) for a in out]
 
     def _open(self, path: str):

@@ -1,22 +1,22 @@
 """Which backend runs a model: `--backend` and `--precision` resolved, measured once, remembered.
 
 On the CPU, the first input of each size class is cropped to at most MEASURE_SIDE pixels a side
-and run through every candidate (torch fp32; each installed runtime in fp32; OpenVINO bf16 where
-the CPU has native bf16 and the precision allows it): one warm-up round whose outputs are
-compared with torch fp32's, then timed rounds (two for the runtimes, one for torch, the slowest),
-interleaved so that a busy spell on a shared machine hits every candidate alike; a candidate's
-time is its fastest. (Relative speeds on that crop agree with those on whole
-640x480 and 1024x768 images within the noise of this shared machine: benchmarks/backends.py
-reports how far `auto` lands from the fastest backend on whole images.) The fastest accurate candidate wins; the outcome is stored
-in the cache folder (cache.py) under the model's content hash, the machine's CPU, the thread
-count, the runtime versions and the size class, so later runs only read it.
+and run through torch fp32 and every candidate: each installed runtime in fp32, and OpenVINO
+bf16 where the CPU has native bf16. One warm-up round gives the outputs that are compared with
+torch fp32's; then timed rounds (two for the runtimes, one for torch, the slowest), interleaved
+so that a busy spell on a shared machine hits every candidate alike; a candidate's time is its
+fastest. All candidates are measured whatever was asked, so one measurement per model, size
+class, CPU, thread count and runtime versions (the key in cache.py's measured.json) serves every
+later request; each request then takes the fastest accurate candidate it allows. Relative speeds
+on the crop match those on whole images within the noise of a shared machine:
+benchmarks/backends.py reports how far `auto` lands from the fastest backend on whole images.
 On CUDA and MPS the engine runs torch (no runtime here has a GPU provider installed).
 
 Accurate means, on that real input, in output units of [0, 1]:
-  fp32 runtimes  max |runtime - torch| <= FP32_MAX_DIFF (one 8-bit level; measured 1e-6 .. 4e-5)
-  bf16           mean |bf16 - torch fp32| <= BF16_MEAN_DIFF and 99.9th percentile <= BF16_TAIL_DIFF
-benchmarks/backends.py reports the same figures on whole images, and the PSNR-Y change on the
-SR validation sets.
+  fp32 runtimes  max |runtime - torch| <= FP32_MAX_DIFF: one 8-bit level (they measure 1e-7 to
+                 4e-5 of [0, 1] on the shipped models)
+  bf16           mean and 99.9th percentile of |bf16 - torch fp32| within BF16_TOLERANCE of the
+                 task; see there for the figures behind each
 """
 from __future__ import annotations
 
@@ -34,8 +34,18 @@ from .backends import (BACKENDS, RUNTIME_CLASSES, RUNTIMES, BackendError, ModelG
 
 MEASURE_SIDE = 192
 FP32_MAX_DIFF = 1 / 255
-BF16_MEAN_DIFF = 0.5 / 255
-BF16_TAIL_DIFF = 4 / 255
+BF16_TOLERANCE = {  # task kind -> (mean, 99.9th percentile) of |bf16 - fp32|, output units of [0, 1]
+    # The issue's SR bar: mean <= 0.5/255; bf16 measured 0.26/255 on a 640x480 photo for
+    # upscale-x4, and -0.007 dB PSNR-Y on Set5 (bar 0.05 dB; benchmarks/backends.py).
+    "upscale": (0.5 / 255, 4 / 255),
+    # Judged by eye, as a whole: half a level on average is invisible; measured 0.15/255
+    # (style-starry-night, 1024x768) and 0.11/255 (facades label -> photo).
+    "stylize": (0.5 / 255, 4 / 255),
+    "translate": (0.5 / 255, 4 / 255),
+    # Lab ab, mapped to [0, 1]: 0.5/255 of it is under 0.5 ab units, far below a visible hue
+    # change; measured 0.02/255 of the final RGB on a 1024x768 photo.
+    "colorize": (0.5 / 255, 4 / 255),
+}
 PRECISIONS = ("fp32", "fp16", "bf16", "auto")
 
 
@@ -68,7 +78,7 @@ def check_request(backend: str, precision: str, device: torch.device) -> None:
                          + f"; on {device.type} use fp32")
     # bf16 on the CPU: through OpenVINO, where the processor has it natively.
     if backend not in ("auto", "openvino"):
-        raise UsageError(f"--precision bf16 on the CPU runs through OpenVINO; use --backend auto or openvino")
+        raise UsageError("--precision bf16 on the CPU runs through OpenVINO; use --backend auto or openvino")
     problem = runtime_missing("openvino")
     if problem:
         raise UsageError(f"--precision bf16 on the CPU needs OpenVINO: {problem}")
@@ -253,7 +263,8 @@ class BackendSelector:
         if c.precision == "fp32":
             ok = diff["max_diff"] <= FP32_MAX_DIFF
         else:
-            ok = diff["mean_diff"] <= BF16_MEAN_DIFF and diff["tail_diff"] <= BF16_TAIL_DIFF
+            mean, tail = BF16_TOLERANCE.get(self.model.task.kind, BF16_TOLERANCE["translate"])
+            ok = diff["mean_diff"] <= mean and diff["tail_diff"] <= tail
         return ok, {k: round(v, 7) for k, v in diff.items()}
 
     def _to_output(self, y: torch.Tensor) -> torch.Tensor:
