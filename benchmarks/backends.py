@@ -19,7 +19,7 @@ tensor2im, PIL save), and the time of `i2i --help`.
 The cache folder is a fresh temporary one: `auto`'s first use (export + measurement) is timed.
 Every runtime and torch get --threads intra-op threads.
 
-Run: python benchmarks/backends.py [--rounds 3] [--images 50] [--threads 2]
+Run: python benchmarks/backends.py [--rounds 3] [--images 50] [--threads 2] [--only rows,folder,help]
 """
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ VARIANTS = {  # name -> (backend, precision)
     "auto": ("auto", "fp32"),
     "auto-prec": ("auto", "auto"),
 }
+FOLDER_CHUNK = 10
 TARGETS = {"upscale-x4 640x480": ">= 2x plain (stretch 3x), <= 1 s", "stylize 1024x768": ">= 2x plain",
            "resnet_9blocks 256x256": ">= 1.4x plain"}
 
@@ -213,7 +214,7 @@ def their_test_py(module, files, out_dir: Path) -> float:
     """What `python test.py --model test --no_dropout` does per image (one process, batch 1,
     num_threads 0): PIL load, Resize(256, BICUBIC) + ToTensor + Normalize(0.5), the generator
     under no_grad, tensor2im ((x + 1) / 2 * 255, uint8), PIL save as PNG. (Its HTML page and
-    per-image prints are left out: they cost next to nothing.)"""
+    per-image prints are left out: they cost next to nothing.) Returns seconds for all `files`."""
     from torchvision import transforms
 
     transform = transforms.Compose([transforms.Resize([256, 256], transforms.InterpolationMode.BICUBIC),
@@ -225,45 +226,49 @@ def their_test_py(module, files, out_dir: Path) -> float:
             y = module(x)
         arr = ((y[0].cpu().float().numpy().transpose(1, 2, 0) + 1) / 2 * 255).astype(np.uint8)
         Image.fromarray(arr).save(out_dir / (f.stem + ".png"))
-    return (time.perf_counter() - start) / len(files)
+    return time.perf_counter() - start
 
 
-def i2i_translate_folder(path: Path, in_dir: Path, out_dir: Path, n: int) -> tuple[float, str]:
-    """The engine behind `i2i translate` (start-up excluded, as for test.py), default options."""
-    from i2i.checkpoint import load_model
-    from i2i.engine.adapters import RGBAdapter
-    from i2i.engine.engine import Engine
+def i2i_translate_folder(engine, in_dir: Path, out_dir: Path) -> tuple[float, str]:
+    """`i2i translate`'s engine over a folder (start-up excluded, as for test.py): seconds, backend."""
     from i2i.engine.inputs import OutputOptions, expand_inputs
 
-    model = load_model(path)
-    engine = Engine(model, RGBAdapter(task=model.task), device="cpu")
     jobs, _, _ = expand_inputs([str(in_dir)])
     start = time.perf_counter()
     results = list(engine.process(jobs, OutputOptions(out=str(out_dir), ext="png")))
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
-    return (time.perf_counter() - start) / n, results[0].backend
+    return time.perf_counter() - start, results[0].backend
 
 
 def folder_throughput(args, tmp: Path) -> None:
+    """The folder in chunks of CHUNK images, test.py and i2i alternating chunk by chunk (so a
+    busy spell on the machine hits both); seconds per image over the whole folder."""
     from i2i.checkpoint import load_model
     from i2i.data.datasets import list_images
+    from i2i.engine.adapters import RGBAdapter
+    from i2i.engine.engine import Engine
 
     files = list_images(DATA / "monet2photo/testB")[:args.images]
-    (tmp / "in").mkdir()
-    for f in files:
-        Image.open(f).save(tmp / "in" / f.name)
+    chunks = [files[i:i + FOLDER_CHUNK] for i in range(0, len(files), FOLDER_CHUNK)]
+    for i, chunk in enumerate(chunks):
+        (tmp / "in" / str(i)).mkdir(parents=True)
+        for f in chunk:
+            Image.open(f).save(tmp / "in" / str(i) / f.name)
     path = resnet_9blocks(tmp)
     module = load_model(path).module  # their module and ours hold the same weights
-    theirs, ours, ran = [], [], ""
-    i2i_translate_folder(path, tmp / "in", tmp / "warm", len(files))  # first use: export + measure
-    for r in range(args.folder_rounds):  # alternated
-        (tmp / f"theirs{r}").mkdir()
-        theirs.append(their_test_py(module, sorted((tmp / "in").iterdir()), tmp / f"theirs{r}"))
-        seconds, ran = i2i_translate_folder(path, tmp / "in", tmp / f"ours{r}", len(files))
-        ours.append(seconds)
-    t, o = statistics.median(theirs), statistics.median(ours)
+    model = load_model(path)
+    engine = Engine(model, RGBAdapter(task=model.task), device="cpu")  # i2i translate's defaults
+    i2i_translate_folder(engine, tmp / "in" / "0", tmp / "warm")  # first use: export + measure
+    theirs = ours = 0.0
+    ran = ""
+    for i, chunk in enumerate(chunks):
+        (tmp / "theirs" / str(i)).mkdir(parents=True)
+        theirs += their_test_py(module, sorted((tmp / "in" / str(i)).iterdir()), tmp / "theirs" / str(i))
+        seconds, ran = i2i_translate_folder(engine, tmp / "in" / str(i), tmp / "ours" / str(i))
+        ours += seconds
+    t, o = theirs / len(files), ours / len(files)
     print(f"\n## folder of {len(files)} 256x256 photos, resnet_9blocks: their test.py {t:.3f} s/image, "
-          f"i2i translate {o:.3f} s/image ({ran}), {t / o:.2f}x (medians of {args.folder_rounds})")
+          f"i2i translate {o:.3f} s/image ({ran}), {t / o:.2f}x (chunks of {FOLDER_CHUNK}, alternating)")
     emit("translate folder resnet_9blocks s/image", o, "s")
     emit("test.py folder resnet_9blocks s/image", t, "s")
     emit("translate folder vs test.py", t / o, "x", ">= 1.4")
@@ -283,7 +288,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--images", type=int, default=50)
-    parser.add_argument("--folder-rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", default="", help="comma-separated parts: rows, folder, help")
     parser.add_argument("--rows", default="", help="comma-separated row names (or parts of them)")
