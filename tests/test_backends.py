@@ -115,6 +115,44 @@ def test_every_peer_layout_runs_on_every_runtime(layout, runtime, data, tmp_path
 
 
 @pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")
+@pytest.mark.parametrize("runtime", INSTALLED)
+def test_engine_features_on_every_runtime(runtime, data, tmp_path):
+    """A batch of three same-size images (RGBA, gray, 16-bit gray) and a tiled RGB image streamed
+    to PNG band by band, through the runtime: the same files as torch writes, within a level."""
+    from PIL import Image
+
+    from i2i.data.image_io import quantize, read_image
+    from i2i.engine.adapters import RGBAdapter
+    from i2i.engine.engine import Engine
+    from i2i.engine.inputs import OutputOptions, expand_inputs
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    photo = Image.open(data / "sr/val/Set14/lenna.png").convert("RGB")
+    Image.fromarray(np.dstack([np.asarray(photo.resize((30, 20))), rng.integers(0, 255, (20, 30), dtype=np.uint8)])).save(folder / "a_rgba.png")
+    photo.convert("L").resize((30, 20)).save(folder / "b_gray.png")
+    Image.fromarray((np.asarray(photo.convert("L").resize((30, 20)), dtype=np.uint16) * 257)).save(folder / "c_g16.png")
+    photo.resize((150, 110)).save(folder / "d_big.png")
+    _, cfg = build("srresnet", SMALL["srresnet"])
+    model = _loaded("srresnet", SMALL["srresnet"], _task_for("srresnet", cfg))
+    engine = Engine(model, RGBAdapter(task=model.task, keep_gray=True), device="cpu", backend=runtime, tile=64)
+    jobs, _, _ = expand_inputs([str(folder)])
+    results = list(engine.process(jobs, OutputOptions(out=str(tmp_path / "out"))))
+    assert [r.backend for r in results] == [runtime] * 4 and all(r.ok for r in results), results
+    reference = Engine(model, RGBAdapter(task=model.task, keep_gray=True), device="cpu", backend="torch", tile=64)
+    for name, mode, depth in (("a_rgba", "RGBA", 8), ("b_gray", "L", 8), ("c_g16", "I;16", 16), ("d_big", "RGB", 8)):
+        written = Image.open(tmp_path / "out" / f"{name}.png")
+        expected = reference.run_image(read_image(folder / f"{name}.png"))
+        assert written.mode == mode and written.size == expected.size, name
+        got = np.asarray(written).astype(np.int64)
+        want = quantize(expected.pixels, depth).astype(np.int64)
+        if mode == "RGBA":
+            got = got[..., :3]
+        assert np.abs(got - want.reshape(got.shape)).max() <= (1 if depth == 8 else 300), name
+
+
+@pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")
 def test_instance_norm_tiles_get_whole_image_statistics_on_the_runtime(data):
     """Tiles normalised with their own statistics would differ from the whole image by far more."""
     model = _loaded("transformer_net", {"width": 8, "res_blocks": 2}, Task(kind="stylize", value_range="0,255"))

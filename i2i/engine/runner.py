@@ -93,7 +93,7 @@ class ModelRunner:
     def _net(self, x: torch.Tensor) -> torch.Tensor:
         """Value range in, padding, network, crop, value range out; x and the result on the CPU."""
         h, w = x.shape[-2:]
-        x, _ = pad_to_multiple(self.task.to_net(x), self.multiple)
+        x, _ = pad_to_multiple(self.task.to_net(x.to(self.device)), self.multiple)
         backend = self._stats_backend or self.selector.backend_for(x)
         try:
             y = backend(x, self._stats)
@@ -106,8 +106,8 @@ class ModelRunner:
                 self._stats = self.torch.statistics(self._reference)
             y = backend(x, self._stats)
         self.last_backend = label(backend)
-        y = y[..., : h * self.scale, : w * self.scale].float().cpu()
-        return self.task.from_net(y).clamp(0, 1)
+        y = y[..., : h * self.scale, : w * self.scale].float()
+        return self.task.from_net(y).clamp(0, 1).cpu()
 
     def _tiled(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat(list(self.bands(x)), dim=1)[None]
