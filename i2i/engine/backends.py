@@ -147,10 +147,14 @@ class ModelGraphs:
         return self._key
 
     def graph_key(self, variant: str) -> str:
-        """Checkpoint content + variant + opset + exporter version: what decides the graph."""
+        """Checkpoint content, graph variant, opset, and the versions of the exporter (torch) and
+        of the installed runtimes (an upgrade re-exports once rather than trust an old file)."""
+        import hashlib
+
         from .onnx_export import OPSET
 
-        return f"{self.key}-{variant}-op{OPSET}-torch{torch.__version__.split('+')[0]}"
+        tools = hashlib.sha256(repr(sorted(versions().items())).encode()).hexdigest()[:8]
+        return f"{self.key}-{variant}-op{OPSET}-{tools}"
 
     def path(self, variant: str = "plain"):
         from .onnx_export import export

@@ -4,9 +4,9 @@ Folder: $I2I_CACHE_DIR if set, else the user's cache folder from platformdirs
 ($XDG_CACHE_HOME/i2i or ~/.cache/i2i on Linux). Layout:
 
     onnx/KEY.onnx   an exported graph; KEY hashes the checkpoint's content, the graph variant,
-                    the opset and the exporter's version (see graph_key)
+                    the opset, and torch's and the runtimes' versions (backends.graph_key)
     onnx/KEY.json   its sha256 and key: an entry whose bytes do not match is rebuilt, never used
-    measured.json   remembered backend checks and choices (see backends.py), keyed by model,
+    measured.json   remembered backend checks and choices (see selection.py), keyed by model,
                     machine, thread count and runtime versions
 
 Every file is written to a temporary name and renamed, so a crash or a second process
