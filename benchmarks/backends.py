@@ -4,7 +4,8 @@ Rows: upscale x4 and x2 of a 640x480 photo, stylize 1024x768, colorize 1024x768,
 (label -> photo) 256x256, and a pytorch-CycleGAN-and-pix2pix resnet_9blocks (its own key layout,
 random weights: speed does not depend on training) at 256x256.
 Columns, all on the same image, each the median of --rounds runs after a warm-up, run in
-alternation so that a busy spell on this shared machine hits all of them alike:
+alternation (each round starting one column later) so that a busy spell on this shared machine
+hits all of them alike:
   plain         a plain PyTorch loop: fp32, NCHW, batch 1, torch.inference_mode, the same
                 pre- and post-processing as i2i (the adapter), the module called directly
   nnpack        that loop with the NNPACK kernels i2i used to dispatch by hand (i2i/archs/fast_conv.py)
@@ -19,7 +20,7 @@ tensor2im, PIL save), and the time of `i2i --help`.
 The cache folder is a fresh temporary one: `auto`'s first use (export + measurement) is timed.
 Every runtime and torch get --threads intra-op threads.
 
-Run: python benchmarks/backends.py [--rounds 3] [--images 50] [--threads 2] [--only rows,folder,help]
+Run: python benchmarks/backends.py [--rounds 5] [--images 50] [--threads 2] [--only rows,folder,help]
 """
 from __future__ import annotations
 
@@ -144,10 +145,11 @@ def compare_rows(args, tmp: Path) -> None:
             outputs[variant] = run(image).pixels
             first_use[variant] = time.perf_counter() - start
         times = {v: [] for v in runs}
-        for _ in range(args.rounds):
-            for variant, run in runs.items():
+        order = list(runs)
+        for r in range(args.rounds):  # each round starts one variant later: no fixed neighbours
+            for variant in order[r % len(order):] + order[:r % len(order)]:
                 start = time.perf_counter()
-                run(image)
+                runs[variant](image)
                 times[variant].append(time.perf_counter() - start)
         med = {v: statistics.median(t) for v, t in times.items()}
         ref = outputs["plain"]
@@ -169,12 +171,19 @@ def compare_rows(args, tmp: Path) -> None:
                 emit(f"{tag} {variant} seconds", med[variant], "s")
         emit(f"{tag} auto speed-up vs plain", med["plain"] / med["auto"], "x", TARGETS.get(name, ""))
         emit(f"{tag} auto-prec speed-up vs plain", med["plain"] / med["auto-prec"], "x", TARGETS.get(name, ""))
+        # How good auto's choice is: the time of the explicit variant that runs what auto chose,
+        # over the fastest accurate one (same sessions' kind, same noise), and auto's own time.
         fp32 = [v for v in ("torch", "onnxruntime", "openvino") if v in med]
-        fastest_fp32 = min(med[v] for v in fp32)
-        emit(f"{tag} auto / fastest fp32 backend", med["auto"] / fastest_fp32, "x", "<= 1.10")
         accurate = fp32 + [v for v in ("openvino-bf16",) if v in med and engines[v].ran().endswith("bf16")]
-        emit(f"{tag} auto-prec / fastest accurate backend", med["auto-prec"] / min(med[v] for v in accurate),
-             "x", "<= 1.10")
+        by_label = {engines[v].ran(): v for v in reversed(accurate)}
+        for auto, pool in (("auto", fp32), ("auto-prec", accurate)):
+            chosen = by_label.get(engines[auto].ran())
+            fastest = min(pool, key=med.get)
+            if chosen is not None:
+                print(f"{auto} chose {engines[auto].ran()}: {med[chosen]:.3f} s; fastest {fastest}: "
+                      f"{med[fastest]:.3f} s; {auto} itself {med[auto]:.3f} s")
+                emit(f"{tag} {auto} choice / fastest", med[chosen] / med[fastest], "x", "<= 1.10")
+            emit(f"{tag} {auto} itself / fastest", med[auto] / med[fastest], "x")
         if "openvino-bf16" in diffs:
             emit(f"{tag} openvino-bf16 mean diff", diffs["openvino-bf16"][1], "/255", "<= 0.5")
         emit(f"{tag} auto-prec mean diff", diffs["auto-prec"][1], "/255", "<= 0.5")
@@ -286,7 +295,7 @@ def help_time() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--images", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", default="", help="comma-separated parts: rows, folder, help")
