@@ -47,6 +47,9 @@ BF16_TOLERANCE = {  # task kind -> (mean, 99.9th percentile) of |bf16 - fp32|, o
     "colorize": (0.5 / 255, 4 / 255),
 }
 PRECISIONS = ("fp32", "fp16", "bf16", "auto")
+SETTLE_SECONDS = 0.05
+"""Pause before each timed run: the previous backend's worker threads (OpenMP, TBB) spin for a
+while after their work, and on two cores they would slow down whichever backend runs next."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,7 @@ class BackendSelector:
             for name_, run in list(runners.items()):
                 if round_ == 2 and name_ == "torch":
                     continue  # the slowest by far wherever measured: one timed run tells
+                time.sleep(SETTLE_SECONDS)
                 start = time.perf_counter()
                 try:
                     with torch.inference_mode():
