@@ -8,8 +8,8 @@ alternation (each round starting one column later) so that a busy spell on this 
 hits all of them alike:
   plain         a plain PyTorch loop: fp32, NCHW, batch 1, torch.inference_mode, the same
                 pre- and post-processing as i2i (the adapter), the module called directly
-  nnpack        that loop with the NNPACK kernels i2i used to dispatch by hand (i2i/archs/fast_conv.py)
   torch, onnxruntime, openvino, openvino-bf16   i2i (Engine.run_image) with --backend X
+                (i2i's torch backend runs stride-1 convolutions through NNPACK, fast_conv.py)
   auto          i2i with --backend auto (default --precision fp32)
   auto-prec     i2i with --backend auto --precision auto (bf16 where native and within tolerance)
 plus each one's max and mean difference to the plain loop (output units: 8-bit levels), and for
@@ -93,14 +93,11 @@ def resnet_9blocks(tmp: Path) -> Path:
     return path
 
 
-def plain_loop(model, adapter, nnpack: bool = False):
+def plain_loop(model, adapter):
     """The network called directly (NCHW fp32, batch 1) between the same adapter steps as i2i."""
     from i2i.engine.tiling import pad_to_multiple
 
     module = copy.deepcopy(model.module).eval()
-    if nnpack:
-        from i2i.archs.fast_conv import use_nnpack
-        use_nnpack(module)
     task, m, s = model.task, model.spec.size_multiple(model.config), model.spec.scale(model.config)
 
     def run(image):
@@ -132,7 +129,7 @@ def compare_rows(args, tmp: Path) -> None:
             continue
         model = load_model(path)
         adapter = make_adapter(model)
-        runs = {"plain": plain_loop(model, adapter), "nnpack": plain_loop(model, adapter, nnpack=True)}
+        runs = {"plain": plain_loop(model, adapter)}
         engines = {}
         first_use = {}
         for variant, (backend, precision) in VARIANTS.items():
@@ -162,8 +159,9 @@ def compare_rows(args, tmp: Path) -> None:
             ran = engines[variant].ran() if variant in engines else ""
             print(f"{variant:15} {med[variant]:8.3f} {med['plain'] / med[variant]:8.2f}x "
                   f"{diffs[variant][0]:9.4f} {diffs[variant][1]:10.5f}  {ran}")
-        print(f"first use of auto (export + measuring, cache empty): {first_use['auto']:.2f} s; "
-              f"of auto-prec: {first_use['auto-prec']:.2f} s (its graphs already cached)")
+        first = next(v for v in runs if v in engines and v != "torch")
+        print(f"first use of a runtime ({first}: export + measuring every backend, cache empty): "
+              f"{first_use[first]:.2f} s, against {med[first]:.3f} s later")
         tag = name
         emit(f"{tag} plain loop seconds", med["plain"], "s")
         for variant in runs:

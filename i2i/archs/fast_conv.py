@@ -1,18 +1,23 @@
-"""Faster convolutions on the CPU through NNPACK (Winograd / FFT), for training.
+"""Faster convolutions on the CPU through NNPACK (Winograd / FFT).
 
 PyTorch ships NNPACK but only dispatches to it for batches of 16 or more; for the small-batch,
-large-plane convolutions of our training steps, oneDNN's direct kernels were slower on our
-AVX2-era measurements (benchmarks/train_speed.py and conv_kernels.py show where it pays now).
+large-plane convolutions of our training steps and of batch-1 inference, oneDNN's direct
+kernels are slower (benchmarks/train_speed.py, conv_kernels.py and backends.py).
 Results differ from oneDNN's by about 1e-5 (Winograd rounding), far below one 8-bit level.
 Batches go through one image at a time: NNPACK's batched mode (nnp_convolution_output) is much
 slower per image than its inference mode. 1x1 convolutions are plain matrix products and stay
 with oneDNN.
 
-Inference no longer uses any of this: ONNX Runtime and OpenVINO beat NNPACK on every row of
-benchmarks/backends.py (its `nnpack` column), so the engine runs those (engine/backends.py) and
-the polyphase NNPACK form of the U-Net's up-convolutions, which served inference only, is gone.
+In inference this is now only the torch backend's kernel (engine/backends.py), one candidate
+that `auto` measures against ONNX Runtime and OpenVINO: on benchmarks/backends.py's rows the
+runtimes beat it except for resnet_9blocks at 256x256 (NNPACK 0.457 s, OpenVINO 0.501 s), which
+is why it stays. The polyphase NNPACK form of the U-Net's up-convolutions served inference only
+and lost to the runtimes on both U-Net rows (colorize 0.096 vs 0.090 s, facades 0.031 vs
+0.028 s): it is gone.
 """
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -115,3 +120,17 @@ def use_nnpack(module: nn.Module) -> int:
             count += 1
     return count
 
+
+
+@contextmanager
+def default_kernels(module: nn.Module):
+    """Inside the block, the module's NNPACK convolutions are plain nn.Conv2d again (for the ONNX
+    exporter, which has no NNPACK operator); they switch back afterwards."""
+    swapped = [m for m in module.modules() if type(m) is NNPACKConv2d]
+    for m in swapped:
+        m.__class__ = nn.Conv2d
+    try:
+        yield
+    finally:
+        for m in swapped:
+            m.__class__ = NNPACKConv2d

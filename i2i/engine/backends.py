@@ -102,16 +102,23 @@ def _to_numpy(x: torch.Tensor) -> np.ndarray:
 # ---- torch -----------------------------------------------------------------------------------
 
 class TorchBackend:
-    """The module itself, eager. fp16/bf16 (CUDA only) run under autocast."""
+    """The module itself, eager. fp16/bf16 (CUDA only) run under autocast.
+
+    On the CPU in fp32, stride-1 convolutions go through NNPACK (archs/fast_conv.py): it beat
+    PyTorch's default kernels on every row of benchmarks/backends.py, and the runtimes on one
+    (resnet_9blocks). Elsewhere channels_last lets cuDNN and oneDNN pick their fast kernels.
+    """
 
     name = "torch"
 
     def __init__(self, module, device: torch.device, dtype: torch.dtype = torch.float32):
+        from ..archs.fast_conv import use_nnpack
+
         self.device, self.dtype = device, dtype
         self.precision = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
-        # channels_last lets cuDNN and oneDNN pick their fast kernels (NCHW is what the plain
-        # loop of benchmarks/backends.py uses; see its figures for both).
-        self.memory_format = torch.channels_last if device.type in ("cpu", "cuda") else torch.contiguous_format
+        nnpack = device.type == "cpu" and dtype == torch.float32 and use_nnpack(module) > 0
+        channels_last = device.type == "cuda" or (device.type == "cpu" and not nnpack)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.module = module.to(device, memory_format=self.memory_format)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:

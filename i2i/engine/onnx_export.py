@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..archs.fast_conv import default_kernels
 from ..errors import I2IError
 from .norm_stats import FrozenStatistics, StatisticsRecorder, has_instance_norm, record_statistics, statistics_names
 
@@ -95,6 +96,7 @@ def export(model, path: Path, variant: str = "plain", extra: dict[str, str] | No
     try:
         module.to("cpu")
         stack.enter_context(torch.inference_mode(False))  # the caller may be in inference mode
+        stack.enter_context(default_kernels(module))  # the torch backend's NNPACK has no ONNX form
         x = sample_input(model)
         net, args, inputs, outputs, dynamic = _variant(module, variant, x)
         with warnings.catch_warnings(), redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
