@@ -211,7 +211,7 @@ def sr_quality_change(tag: str, model, runs: dict, engines: dict) -> None:
         for variant in variants:
             change = evaluate(upscaler(runs[variant]), set_name, scale)[0] - base
             line.append(f"{variant} {change:+.4f} dB (auto-prec ran {engines['auto-prec'].ran()})")
-            emit(f"{tag} {variant} {set_name} PSNR-Y change", change, "dB", "|x| <= 0.05")
+            emit(f"{tag} {variant} {set_name} PSNR-Y change", change, "dB", "abs <= 0.05")
         print("  " + ", ".join(line))
 
 
