@@ -1,10 +1,7 @@
 """The layer-level figures behind i2i/archs/fast_conv.py, on this CPU (median of 5, ms per image):
-
-1. the U-Net's 4x4 stride-2 up-convolution at inference, PyTorch's kernel vs the polyphase
-   NNPACK form (PolyphaseConvTranspose2d), batch 4, on a large, a last-layer and a tiny plane;
-2. one forward + backward of a stride-1 3x3 convolution, PyTorch's kernels vs NNPACK forward and
-   input gradient (_NNPACKConvolution), for the wide and thin layers that decide where training
-   uses it.
+one forward + backward of a stride-1 3x3 convolution, PyTorch's kernels vs NNPACK forward and
+input gradient (_NNPACKConvolution), for the wide and thin layers that decide where training
+uses it. (Inference runs on ONNX Runtime / OpenVINO: benchmarks/backends.py.)
 
 Run: python benchmarks/conv_kernels.py
 """
@@ -18,31 +15,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from benchmarks.common import emit, machine, median_seconds  # noqa: E402
-from torch.nn.functional import pixel_shuffle  # noqa: E402
 
-from i2i.archs.fast_conv import _NNPACKConvolution, _per_image, nnpack_available, polyphase_weight  # noqa: E402
+from i2i.archs.fast_conv import _NNPACKConvolution, nnpack_available  # noqa: E402
 
 
 def per_image_ms(fn, batch: int, repeats: int = 5) -> float:
     return median_seconds(fn, repeats) * 1000 / batch
-
-
-def up_convolutions() -> None:
-    for c_in, c_out, size in ((256, 64, 64), (128, 3, 128), (1024, 512, 2)):
-        conv = torch.nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1).eval()
-        x = torch.randn(4, c_in, size, size)
-        with torch.inference_mode():
-            up_convolution(conv, x, f"up-conv {c_in}->{c_out} at {size}x{size}")
-
-
-def up_convolution(conv, x, name: str) -> None:
-    native = per_image_ms(lambda: conv(x), len(x))
-    # PolyphaseConvTranspose2d uses this form only from 64x64; called directly to show small planes.
-    weight, bias = polyphase_weight(conv.weight), conv.bias.repeat_interleave(4)
-    fast = per_image_ms(lambda: pixel_shuffle(_per_image(x, weight, bias, [1, 1]), 2), len(x))
-    print(f"{name}: default {native:.1f} ms, polyphase NNPACK {fast:.1f} ms per image")
-    emit(f"{name} default ms", native, "ms")
-    emit(f"{name} polyphase ms", fast, "ms")
 
 
 def training_layers() -> None:
@@ -61,7 +39,6 @@ def main() -> None:
     if not nnpack_available():
         print("this torch build has no NNPACK")
         return
-    up_convolutions()
     training_layers()
 
 

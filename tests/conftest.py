@@ -12,6 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # tests import benchmarks/ helpers (the figures they guard)
 SHARED = Path(os.environ.get("I2I_SHARED", ROOT.parent / "shared")) / "data"
+# Exported graphs and backend measurements of test models stay out of the user's cache folder
+# (and persist between test runs: the test models are seeded, so their keys repeat).
+os.environ.setdefault("I2I_CACHE_DIR", str(ROOT / ".pytest_cache" / "i2i-cache"))
 
 
 @pytest.fixture(scope="session")

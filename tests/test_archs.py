@@ -8,7 +8,7 @@ import torch
 
 from i2i.archs.registry import ARCHS, build
 from i2i.checkpoint import ModelInfo, load_model, save_model
-from i2i.archs.fast_conv import PolyphaseConvTranspose2d, _NNPACKConvolution, nnpack_available, use_nnpack
+from i2i.archs.fast_conv import _NNPACKConvolution, nnpack_available, use_nnpack
 from i2i.task import IMAGE_SPACES, Task
 
 # Small options per architecture so the test stays quick; everything else is the default.
@@ -92,39 +92,6 @@ def test_unet_declares_its_size_multiple(num_downs, multiple):
 
 
 @pytest.mark.skipif(not nnpack_available(), reason="this torch build has no NNPACK")
-@pytest.mark.parametrize("bias", [True, False])
-def test_polyphase_transposed_convolution_matches_the_default(bias):
-    """The U-Net's 4x4 stride-2 up-convolution through NNPACK, on a plane big enough to use it."""
-    torch.manual_seed(0)
-    conv = torch.nn.ConvTranspose2d(8, 5, 4, stride=2, padding=1, bias=bias)
-    x = torch.randn(2, 8, 64, 64)
-    with torch.no_grad():
-        expected = conv(x)
-        use_nnpack(conv)
-        assert type(conv) is PolyphaseConvTranspose2d
-        assert torch.allclose(conv(x), expected, atol=1e-4)
-        conv.weight.mul_(2)  # a changed weight is not served from the cache
-        assert torch.allclose(conv(x), 2 * expected - (conv.bias[:, None, None] if bias else 0), atol=2e-4)
-    y = conv(x.requires_grad_())  # training keeps the default kernel and its gradients
-    y.sum().backward()
-    assert x.grad is not None
-
-
-@pytest.mark.skipif(not nnpack_available(), reason="this torch build has no NNPACK")
-def test_polyphase_convolution_built_in_inference_mode_follows_its_weights():
-    """Inference tensors have no version counter to key the polyphase weight cache on."""
-    torch.manual_seed(0)
-    x = torch.randn(1, 8, 64, 64)
-    with torch.inference_mode():
-        conv = torch.nn.ConvTranspose2d(8, 5, 4, stride=2, padding=1, bias=False)
-        expected = torch.nn.functional.conv_transpose2d(x, conv.weight, stride=2, padding=1)
-        use_nnpack(conv)
-        assert torch.allclose(conv(x), expected, atol=1e-4)
-        conv.weight.mul_(2)
-        assert torch.allclose(conv(x), 2 * expected, atol=2e-4)
-
-
-@pytest.mark.skipif(not nnpack_available(), reason="this torch build has no NNPACK")
 @pytest.mark.parametrize("kernel,padding,bias", [(3, 1, True), (7, 0, False), (4, 1, True), (9, 4, True)])
 def test_nnpack_convolution_gradients_match_the_default(kernel, padding, bias):
     torch.manual_seed(0)
@@ -190,8 +157,7 @@ def test_nnpack_convolutions_match_the_default_kernels(arch_id):
         expected = module(x)
         convs = [c for c in module.modules() if type(c) is torch.nn.Conv2d]
         stride_one = sum(c.stride == (1, 1) for c in convs)
-        up = sum(type(c) is torch.nn.ConvTranspose2d and c.kernel_size == (4, 4) for c in module.modules())
-        assert use_nnpack(module) == stride_one + up  # the U-Net's: its 4x4 transposed convs
+        assert use_nnpack(module) == stride_one  # transposed convolutions keep PyTorch's kernel
         assert all(type(c) is torch.nn.Conv2d for c in convs if c.stride != (1, 1))
         assert torch.allclose(module(x), expected, atol=1e-4)
         # The swapped module still saves under the same keys.

@@ -1,16 +1,23 @@
 """Faster convolutions on the CPU through NNPACK (Winograd / FFT).
 
-PyTorch ships NNPACK but only dispatches to it for batches of 16 or more; for the batch-1,
-large-image convolutions of inference, oneDNN's direct kernels were about 2x slower on a 3x3 and
-5x slower on a 9x9 on our AVX2 CPU (benchmarks/sr_speed.py and style_speed.py show the effect
-on whole models).
+PyTorch ships NNPACK but only dispatches to it for batches of 16 or more; for the small-batch,
+large-plane convolutions of our training steps and of batch-1 inference, oneDNN's direct
+kernels are slower (benchmarks/train_speed.py, conv_kernels.py and backends.py).
 Results differ from oneDNN's by about 1e-5 (Winograd rounding), far below one 8-bit level.
 Batches go through one image at a time: NNPACK's batched mode (nnp_convolution_output) is much
-slower per image than its inference mode; with this, resnet_9blocks in the engine went from
-1.16x to 2.00x a plain loop (benchmarks/engine.py).
-1x1 convolutions are plain matrix products and stay with oneDNN.
+slower per image than its inference mode. 1x1 convolutions are plain matrix products and stay
+with oneDNN.
+
+In inference this is now only the torch backend's kernel (engine/backends.py), one candidate
+that `auto` measures against ONNX Runtime and OpenVINO: on benchmarks/backends.py's rows the
+runtimes beat it except for resnet_9blocks at 256x256 (NNPACK 0.457 s, OpenVINO 0.501 s), which
+is why it stays. The polyphase NNPACK form of the U-Net's up-convolutions served inference only
+and lost to the runtimes on both U-Net rows (colorize 0.096 vs 0.090 s, facades 0.031 vs
+0.028 s): it is gone.
 """
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -52,7 +59,7 @@ class NNPACKConv2d(nn.Conv2d):
         return wide and x.shape[-2] * x.shape[-1] >= BIG_PLANE
 
 
-# Planes from which NNPACK's transforms pay for themselves (both classes below measure it).
+# Planes from which NNPACK's transforms pay for themselves in training (conv_kernels.py).
 BIG_PLANE = 64 * 64
 
 
@@ -95,70 +102,6 @@ class _NNPACKConvolution(torch.autograd.Function):
         return grad_x, grad_w, grad_b, None
 
 
-class PolyphaseConvTranspose2d(nn.ConvTranspose2d):
-    """The U-Net's 4x4 stride-2 transposed convolution as one 3x3 NNPACK convolution + pixel shuffle.
-
-    Each of the four output phases (row and column parity) is a 2x2 correlation of the input
-    with a quarter of the 4x4 kernel; stacked as 4*C_out channels of a 3x3 kernel (zeros where a
-    phase has no tap) they become one stride-1 convolution that NNPACK runs with Winograd, and
-    pixel_shuffle interleaves the phases. That does 2.25x the multiply-adds but took 25 instead
-    of 36 ms per image (256->64 channels at 64x64; benchmarks/conv_kernels.py). On small planes
-    NNPACK's per-call kernel transform dominates (116 vs 6 ms at 2x2), so those keep the
-    default kernel.
-    """
-
-    def forward(self, x: torch.Tensor, output_size=None) -> torch.Tensor:
-        if (output_size is not None or not _nnpack_input(x) or torch.is_grad_enabled()
-                or x.shape[-2] * x.shape[-1] < BIG_PLANE):
-            return super().forward(x, output_size)
-        weight, bias = self._polyphase()
-        return nn.functional.pixel_shuffle(_per_image(x, weight, bias, [1, 1]), 2)
-
-    def _polyphase(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(4*C_out, C_in, 3, 3) weight and bias, cached until the parameters change.
-
-        Parameters made inside inference_mode have no version counter, so nothing tells
-        when they change: for them the weight is rebuilt on every call.
-        """
-        params = [p for p in (self.weight, self.bias) if p is not None]
-        version = None if any(p.is_inference() for p in params) else [(p.data_ptr(), p._version) for p in params]
-        cached = getattr(self, "_cache", None)
-        if version is None or cached is None or cached[0] != version:
-            with torch.no_grad():
-                cached = (version, polyphase_weight(self.weight), _phase_bias(self.bias))
-            self._cache = cached
-        return cached[1], cached[2]
-
-
-# Output parity -> kernel index used for input offsets -1, 0, +1 (None: no tap), for a 4x4
-# kernel with stride 2 and padding 1: even outputs take x[m-1]*w[3] + x[m]*w[1], odd ones
-# x[m]*w[2] + x[m+1]*w[0].
-_TAPS = {0: (3, 1, None), 1: (None, 2, 0)}
-
-
-def polyphase_weight(weight: torch.Tensor) -> torch.Tensor:
-    """ConvTranspose2d(k=4, stride=2, padding=1) weight (C_in, C_out, 4, 4) -> (4*C_out, C_in, 3, 3)."""
-    c_in, c_out = weight.shape[:2]
-    out = weight.new_zeros(c_out, 2, 2, c_in, 3, 3)
-    for py in (0, 1):
-        for px in (0, 1):
-            for a, ky in enumerate(_TAPS[py]):
-                for b, kx in enumerate(_TAPS[px]):
-                    if ky is not None and kx is not None:
-                        out[:, py, px, :, a, b] = weight[:, :, ky, kx].t()
-    return out.reshape(4 * c_out, c_in, 3, 3)
-
-
-def _phase_bias(bias: torch.Tensor | None) -> torch.Tensor | None:
-    return None if bias is None else bias.detach().repeat_interleave(4)
-
-
-def _eligible_transposed(conv: nn.Module) -> bool:
-    return (type(conv) is nn.ConvTranspose2d and conv.kernel_size == (4, 4) and conv.stride == (2, 2)
-            and conv.padding == (1, 1) and conv.output_padding == (0, 0) and conv.dilation == (1, 1)
-            and conv.groups == 1 and conv.padding_mode == "zeros")
-
-
 def _eligible(conv: nn.Module) -> bool:
     return (type(conv) is nn.Conv2d and conv.stride == (1, 1) and conv.dilation == (1, 1)
             and conv.kernel_size != (1, 1)
@@ -167,7 +110,7 @@ def _eligible(conv: nn.Module) -> bool:
 
 
 def use_nnpack(module: nn.Module) -> int:
-    """Switch the module's eligible convolutions to NNPACK in place; returns how many."""
+    """Switch the module's eligible convolutions to NNPACK in place (for training); returns how many."""
     if not nnpack_available():
         return 0
     count = 0
@@ -175,8 +118,19 @@ def use_nnpack(module: nn.Module) -> int:
         if _eligible(conv):
             conv.__class__ = NNPACKConv2d  # same parameters and state-dict keys
             count += 1
-        elif _eligible_transposed(conv):
-            conv.__class__ = PolyphaseConvTranspose2d
-            count += 1
     return count
 
+
+
+@contextmanager
+def default_kernels(module: nn.Module):
+    """Inside the block, the module's NNPACK convolutions are plain nn.Conv2d again (for the ONNX
+    exporter, which has no NNPACK operator); they switch back afterwards."""
+    swapped = [m for m in module.modules() if type(m) is NNPACKConv2d]
+    for m in swapped:
+        m.__class__ = nn.Conv2d
+    try:
+        yield
+    finally:
+        for m in swapped:
+            m.__class__ = NNPACKConv2d

@@ -115,6 +115,8 @@ class SpandrelModule(nn.Module):
         self.scale = int(descriptor.scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == 1:  # no slicing: an exported graph keeps a free batch axis where the net has one
+            return self._one(x)
         return torch.cat([self._one(x[i:i + 1]) for i in range(x.shape[0])])
 
     def _one(self, x: torch.Tensor) -> torch.Tensor:

@@ -28,7 +28,7 @@ _received: list[int] = []  # the signals that stopped this run, in order
 
 
 def _register() -> None:
-    from . import gan, info, models, run, train  # noqa: F401  (each module adds its commands to `app`)
+    from . import export, gan, info, models, run, train  # noqa: F401  (each module adds its commands to `app`)
 
 
 def _stop_on_signals() -> None:

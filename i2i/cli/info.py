@@ -37,16 +37,37 @@ def info(checkpoint: Annotated[str, typer.Argument(help="A model name (see `i2i 
 
     path = resolve(checkpoint)
     data = summary(path, model_info(path))
+    data["backends"] = _backends(path)
     if as_json:
         print(json.dumps(data, indent=2))
         return
     for key, value in data.items():
-        if isinstance(value, dict):
+        if key == "backends":
+            _print_backends(value)
+        elif isinstance(value, dict):
             print(f"{key}:")
             for k, v in value.items():
                 print(f"  {k}: {json.dumps(v) if isinstance(v, (dict, list)) else v}")
         else:
             print(f"{key}: {value}")
+
+
+def _backends(checkpoint: Path) -> dict:
+    """Installed runtimes, and what the engine measured and ran for this file on this machine."""
+    from ..engine.cache import file_sha256
+    from ..engine.selection import installed, remembered
+
+    return {"installed": installed(), "ran": remembered(file_sha256(checkpoint))}
+
+
+def _print_backends(backends: dict) -> None:
+    print("backends: " + ", ".join(f"{k} {v}" for k, v in backends["installed"].items()))
+    if not backends["ran"]:
+        print("  not run on this machine yet (the first run measures and remembers the fastest)")
+    for r in backends["ran"]:
+        times = ", ".join(f"{name} {s:.3f} s" for name, s in sorted(r["seconds"].items(), key=lambda kv: kv[1]))
+        print(f"  {r['size_class']} inputs, --backend/--precision {r['request']}, {r['threads']} threads: "
+              f"ran {r['chosen']} (on a {r['crop'][1]}x{r['crop'][0]} crop: {times})")
 
 
 @app.command("convert")

@@ -11,7 +11,7 @@ import typer
 
 from . import app
 from .clip_options import FrameProgress, clip_options
-from .options import (BatchSize, Device, Ext, Inputs, JsonOut, MaxOutputPixels, MaxPixels, Output,
+from .options import (Backend, BatchSize, Device, Ext, Inputs, JsonOut, MaxOutputPixels, MaxPixels, Output,
                       Overwrite, Precision, QualityOpt, Quiet, SkipExisting, Suffix, Tile, TileOverlap)
 
 
@@ -50,7 +50,7 @@ def check_task(command: str, model) -> None:
 
 def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, quality, overwrite,
             skip_existing, device, batch_size, precision, tile, tile_overlap, quiet, as_json,
-            max_pixels, max_output_pixels=None, load=None, video=None) -> None:
+            max_pixels, max_output_pixels=None, load=None, video=None, backend="auto") -> None:
     """Shared body of every inference command; exits 1 if any input failed.
 
     load(path) -> LoadedModel replaces load_model (e.g. to blend two models)."""
@@ -87,7 +87,8 @@ def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, q
     check_task(command, model)
     engine = Engine(model, make_adapter(model), device=device, batch_size=batch_size,
                     precision=precision, tile=tile, tile_overlap=tile_overlap, max_pixels=max_pixels,
-                    max_output_pixels=max_output_pixels or DEFAULT_MAX_OUTPUT_PIXELS)
+                    max_output_pixels=max_output_pixels or DEFAULT_MAX_OUTPUT_PIXELS,
+                    backend=backend)
     quiet = quiet or as_json
     for note in notes:
         if not quiet:
@@ -103,10 +104,15 @@ def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, q
     task = progress.add_task("images", total=len(jobs) + len(clips) + len(clashes), rate="") if progress else None
     if progress:
         progress.start()
+    shown_notes: list[str] = []
 
     def report(r: Result) -> None:
         nonlocal done, failures
         done += 1
+        for note in engine.runner.notes[len(shown_notes):]:  # backend fallbacks, each said once
+            shown_notes.append(note)
+            if not quiet:
+                say(f"note: {note}", progress)
         if r.error:
             failures += 1
             say(f"error: {r.error}", progress)
@@ -116,6 +122,7 @@ def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, q
         if as_json:
             stdout.print(json.dumps({"input": r.input, "output": r.output, "size": r.out_size,
                                      "seconds": r.seconds, "error": r.error, "skipped": r.skipped,
+                                     "backend": getattr(r, "backend", None),
                                      **({"frames": r.frames} if hasattr(r, "frames") else {})}))
         elif r.ok and r.output and r.output != "-" and not r.skipped:
             stdout.print(r.output)
@@ -181,6 +188,7 @@ def translate(
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
     quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
     max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
+    backend: Backend = "auto",
 ):
     """Run an image-to-image translation model (or a 1x restoration model) over images.
 
@@ -198,7 +206,7 @@ def translate(
     run_job(resolve(model), adapter, inputs, output, command="translate", ext=ext, suffix=suffix, quality=quality,
             overwrite=overwrite, skip_existing=skip_existing, device=device, batch_size=batch_size,
             precision=precision, tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json,
-            max_pixels=max_pixels, max_output_pixels=max_output_pixels, video=video)
+            max_pixels=max_pixels, max_output_pixels=max_output_pixels, video=video, backend=backend)
 
 
 @app.command("upscale")
@@ -213,6 +221,7 @@ def upscale(
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
     quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
     max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
+    backend: Backend = "auto",
 ):
     """Upscale images with a super-resolution model (x4 by default), or run a 1x restoration model.
 
@@ -234,7 +243,7 @@ def upscale(
             command="upscale", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
             tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
-            max_output_pixels=max_output_pixels, load=load, video=video)
+            max_output_pixels=max_output_pixels, load=load, video=video, backend=backend)
 
 
 REAL_WORLD_SR = ("upscale-x4-real", "upscale-x4-real-psnr")  # the defaults for photos, in order
@@ -270,6 +279,7 @@ def stylize(
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
     quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
     max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
+    backend: Backend = "auto",
 ):
     """Restyle images as a painting.
 
@@ -293,7 +303,7 @@ def stylize(
             inputs, output, command="stylize", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
             tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
-            max_output_pixels=max_output_pixels, video=video)
+            max_output_pixels=max_output_pixels, video=video, backend=backend)
 
 
 @app.command("colorize")
@@ -307,6 +317,7 @@ def colorize(
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", quiet: Quiet = False, as_json: JsonOut = False,
     max_pixels: MaxPixels = 200_000_000, max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
+    backend: Backend = "auto",
 ):
     """Colorize grayscale photos (colour inputs are reduced to lightness first).
 
@@ -321,4 +332,4 @@ def colorize(
             inputs, output, command="colorize", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
             skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
             tile=0, tile_overlap=None, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
-            max_output_pixels=max_output_pixels, video=video)
+            max_output_pixels=max_output_pixels, video=video, backend=backend)

@@ -42,6 +42,8 @@ class Result:
     seconds: float = 0.0
     error: str | None = None
     skipped: str | None = None
+    backend: str | None = None
+    """What ran the network: torch, onnxruntime, openvino, with the precision when not fp32."""
 
     @property
     def ok(self) -> bool:
@@ -54,15 +56,17 @@ class _Item:
     image: ImageData
     tensor: torch.Tensor
     started: float
+    backend: str | None = None
 
 
 class Engine:
     def __init__(self, model: LoadedModel, adapter, *, device: str = "auto",
                  batch_size: int | None = None, precision: str = "fp32", tile: int | None = None,
                  tile_overlap: int | None = None, io_threads: int | None = None,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS):
+                 max_pixels: int = DEFAULT_MAX_PIXELS, max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,
+                 backend: str = "auto"):
         self.runner = ModelRunner(model, device=device, precision=precision, tile=tile,
-                                  tile_overlap=tile_overlap)
+                                  tile_overlap=tile_overlap, backend=backend)
         self.adapter = adapter
         self.batch_size = batch_size or (8 if self.runner.device.type == "cuda" else 4)
         # On the CPU the cores belong to the network; a GPU leaves them to decoding and encoding.
@@ -195,6 +199,8 @@ class Engine:
             if len(group) > 1:  # out of memory, or one image the network cannot take: each alone
                 return [r for it in group for r in self._flush([it], out, encode_pool, writes)]
             return [Result(group[0].job.source, error=_failure(group[0].job, "inference", e))]
+        for it in group:
+            it.backend = self.runner.last_backend
         # Outputs waiting for an encoder hold memory: past a bound, wait for the oldest to finish.
         done = []
         while len(writes) >= 2 * self.io_threads + self.batch_size:
@@ -230,7 +236,7 @@ class Engine:
         except Exception as e:  # noqa: BLE001
             return Result(job.source, error=_failure(job, "writing" if isinstance(e, OSError) else stage, e))
         return Result(job.source, output=job.output, in_size=it.image.size, out_size=(w * s, h * s),
-                      seconds=round(time.perf_counter() - it.started, 4))
+                      seconds=round(time.perf_counter() - it.started, 4), backend=self.runner.last_backend)
 
     def _write_band(self, writer: PNGBandWriter, image: ImageData, band: torch.Tensor, bit_depth: int):
         for start in range(0, band.shape[1], STREAM_ROWS):  # bounds the float temporaries
@@ -253,7 +259,7 @@ class Engine:
         except Exception as e:  # noqa: BLE001
             return Result(job.source, error=_failure(job, stage, e))
         return Result(job.source, output=job.output, in_size=it.image.size, out_size=result_image.size,
-                      seconds=round(time.perf_counter() - it.started, 4))
+                      seconds=round(time.perf_counter() - it.started, 4), backend=it.backend)
 
 
 def _appeared(job: Job, out: OutputOptions) -> Result:

@@ -3,6 +3,11 @@
 A tile normalised with its own mean and variance comes out brighter or darker than its
 neighbours. We run the network once on a downscaled copy of the whole image, record each
 InstanceNorm layer's per-channel mean and variance, and reuse them for every tile.
+
+The statistics are a flat list [mean_0, var_0, mean_1, var_1, ...], one (1, C, 1, 1) pair per
+InstanceNorm2d layer in `module.modules()` order. The same list is what the exported runtime
+graphs exchange (StatisticsRecorder's outputs, FrozenStatistics' extra inputs), so a tile runs
+through ONNX Runtime or OpenVINO with the whole image's statistics too.
 """
 from __future__ import annotations
 
@@ -13,40 +18,35 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def instance_norm_layers(module: nn.Module) -> list[nn.InstanceNorm2d]:
+    return [m for m in module.modules() if isinstance(m, nn.InstanceNorm2d)]
+
+
 def has_instance_norm(module: nn.Module) -> bool:
-    return any(isinstance(m, nn.InstanceNorm2d) for m in module.modules())
+    return bool(instance_norm_layers(module))
+
+
+def statistics_names(module: nn.Module) -> list[str]:
+    """Graph input/output names of the statistics, in list order: mean_0, var_0, mean_1, ..."""
+    return [f"{kind}_{i}" for i in range(len(instance_norm_layers(module))) for kind in ("mean", "var")]
 
 
 @contextmanager
-def whole_image_statistics(module: nn.Module, reference: torch.Tensor):
-    """Inside the block, every InstanceNorm2d uses the statistics `reference` produced."""
-    layers = [m for m in module.modules() if isinstance(m, nn.InstanceNorm2d)]
-    stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def recording(layer):
-        def forward(x):
-            var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, unbiased=False)
-            stats[id(layer)] = (mean, var)
-            return _normalise(layer, x, mean, var)
-        return forward
-
-    def frozen(layer):
-        def forward(x):
-            mean, var = stats[id(layer)]
-            return _normalise(layer, x, mean.to(x.dtype), var.to(x.dtype))
-        return forward
-
+def _patched(layers: list[nn.Module], make_forward):
     try:
-        for layer in layers:
-            layer.forward = recording(layer)
-        with torch.inference_mode():
-            module(reference)
-        for layer in layers:
-            layer.forward = frozen(layer)
+        for i, layer in enumerate(layers):
+            layer.forward = make_forward(i, layer)
         yield
     finally:
         for layer in layers:
-            del layer.forward  # back to the class's forward
+            layer.__dict__.pop("forward", None)  # back to the class's forward
+
+
+def _mean_var(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # Written out (not var_mean) so that it exports to ONNX as plain ReduceMean/Sub/Mul.
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=(2, 3), keepdim=True)
+    return mean, var
 
 
 def _normalise(layer: nn.InstanceNorm2d, x, mean, var):
@@ -54,6 +54,69 @@ def _normalise(layer: nn.InstanceNorm2d, x, mean, var):
     if layer.affine:
         y = y * layer.weight.view(1, -1, 1, 1) + layer.bias.view(1, -1, 1, 1)
     return y
+
+
+def _recording(stats: list):
+    def make(i, layer):
+        def forward(x):
+            mean, var = _mean_var(x)
+            stats[2 * i:2 * i + 2] = [mean, var]
+            return _normalise(layer, x, mean, var)
+        return forward
+    return make
+
+
+def _frozen(stats):
+    def make(i, layer):
+        def forward(x):
+            return _normalise(layer, x, stats[2 * i].to(x.dtype), stats[2 * i + 1].to(x.dtype))
+        return forward
+    return make
+
+
+def record_statistics(module: nn.Module, reference: torch.Tensor) -> list[torch.Tensor]:
+    """Run `reference` (1, C, H, W), in the network's value range, and return its statistics."""
+    layers = instance_norm_layers(module)
+    stats: list = [None] * (2 * len(layers))
+    with _patched(layers, _recording(stats)), torch.inference_mode():
+        module(reference)
+    if any(s is None for s in stats):
+        raise RuntimeError("an InstanceNorm2d layer was not reached by the forward pass")
+    return stats
+
+
+@contextmanager
+def frozen_statistics(module: nn.Module, stats: list[torch.Tensor]):
+    """Inside the block, every InstanceNorm2d normalises with `stats` instead of its input's."""
+    with _patched(instance_norm_layers(module), _frozen(stats)):
+        yield
+
+
+class StatisticsRecorder(nn.Module):
+    """For export: (1, C, H, W) -> the statistics list, as a tuple of (1, C_i, 1, 1) tensors."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.net = module
+
+    def forward(self, x):
+        layers = instance_norm_layers(self.net)
+        stats: list = [None] * (2 * len(layers))
+        with _patched(layers, _recording(stats)):
+            self.net(x)
+        return tuple(stats)
+
+
+class FrozenStatistics(nn.Module):
+    """For export: (x, *statistics) -> the network's output with those statistics in every layer."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.net = module
+
+    def forward(self, x, *stats):
+        with _patched(instance_norm_layers(self.net), _frozen(list(stats))):
+            return self.net(x)
 
 
 def downscale_for_statistics(x: torch.Tensor, max_side: int, multiple: int) -> torch.Tensor:

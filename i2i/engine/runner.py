@@ -1,15 +1,20 @@
-"""Runs a loaded model on image tensors: value ranges, padding, batching, tiling, precision."""
+"""Runs a loaded model on image tensors: value ranges, padding, batching, tiling, precision.
+
+The network itself runs on a backend (backends.py: torch, ONNX Runtime, OpenVINO) that
+selection.py picks per size class; everything around the network stays here, the same for all.
+"""
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import contextmanager
 from typing import Iterator
 
 import torch
 
 from ..checkpoint import LoadedModel
 from ..errors import UsageError
-from ..archs.fast_conv import use_nnpack
-from .norm_stats import downscale_for_statistics, has_instance_norm, whole_image_statistics
+from .backends import BackendError, TorchBackend, label
+from .norm_stats import downscale_for_statistics, has_instance_norm
+from .selection import BackendSelector, check_request
 from .tiling import blend_weights, pad_to_multiple, tile_starts
 
 DEFAULT_TILE = 512          # input pixels per tile side
@@ -31,16 +36,22 @@ def resolve_device(name: str) -> torch.device:
 
 
 class ModelRunner:
-    """(B, C, H, W) float in [0, 1] on the CPU -> (B, C', H*s, W*s) float in [0, 1] on the CPU."""
+    """(B, C, H, W) float in [0, 1] on the CPU -> (B, C', H*s, W*s) float in [0, 1] on the CPU.
+
+    backend: auto, torch, onnxruntime or openvino; precision: fp32, fp16/bf16 (CUDA; bf16 also
+    on CPUs with native bf16, through OpenVINO) or auto (bf16 where that is within tolerance,
+    else fp32). `last_backend` names what ran the last call; `notes` collects one-line notes
+    (fallbacks, measurements) for the caller to show.
+    """
 
     def __init__(self, model: LoadedModel, *, device: str = "auto", precision: str = "fp32",
-                 tile: int | None = None, tile_overlap: int | None = None):
+                 tile: int | None = None, tile_overlap: int | None = None, backend: str = "auto"):
         self.model, self.task, self.spec = model, model.task, model.spec
         if not self.spec.generator:
             use = "i2i generate, invert or dissect" if self.spec.takes == "latent" else "not an image-to-image model"
             raise UsageError(f"{model.path}: a {self.spec.id} takes {self.spec.takes}s, not images ({use})")
         self.device = resolve_device(device)
-        self.dtype = self._dtype(precision)
+        check_request(backend, precision, self.device)
         self.multiple = self.spec.size_multiple(model.config)
         self.min_size = self.spec.min_size(model.config)
         self.scale = self.spec.scale(model.config)
@@ -48,23 +59,26 @@ class ModelRunner:
         margin = self.spec.receptive_margin
         self.overlap = tile_overlap if tile_overlap is not None else max(32, 4 * margin)
         self.instance_norm = has_instance_norm(model.module)
-        self.module = model.module.to(self.device)
-        # NNPACK wants NCHW; elsewhere channels_last lets cuDNN/oneDNN pick their fast kernels.
-        nnpack = self.device.type == "cpu" and self.dtype == torch.float32 and use_nnpack(self.module) > 0
-        self.channels_last = self.device.type == "cuda" or (self.device.type == "cpu" and not nnpack)
-        if self.channels_last:
-            self.module = self.module.to(memory_format=torch.channels_last)
+        self.notes: list[str] = []
+        self.torch = TorchBackend(model.module, self.device, self._torch_dtype(precision))
+        self.module = self.torch.module
+        self.selector = BackendSelector(model, self.torch, backend=backend, precision=precision,
+                                        note=self._note)
+        self.last_backend = ""
+        self._stats: list[torch.Tensor] | None = None  # whole-image statistics while tiling
+        self._pinned = None  # the backend every call uses inside a block (tiles, pooled frames)
+        self._reference: torch.Tensor | None = None
 
-    def _dtype(self, precision: str) -> torch.dtype:
-        table = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-        if precision not in table:
-            raise UsageError(f"--precision must be fp32, fp16 or bf16, not {precision!r}")
-        if precision != "fp32":
-            if self.device.type != "cuda":
-                raise UsageError(f"--precision {precision} needs a CUDA device; on {self.device.type} use fp32")
+    def _torch_dtype(self, precision: str) -> torch.dtype:
+        if self.device.type == "cuda" and precision in ("fp16", "bf16"):
             if not (self.spec.half_precision if precision == "fp16" else self.spec.bfloat16):
                 raise UsageError(f"--precision {precision} is not supported by {self.spec.id}")
-        return table[precision]
+            return {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+        return torch.float32
+
+    def _note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
 
     def wants_tiles(self, height: int, width: int) -> bool:
         if not self.spec.tiles or self.tile == 0:
@@ -73,26 +87,31 @@ class ModelRunner:
             return height > self.tile or width > self.tile
         return height * width > AUTO_TILE_PIXELS
 
-    @torch.inference_mode()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        if self.wants_tiles(h, w):
-            return torch.cat([self._tiled(x[i:i + 1]) for i in range(x.shape[0])])
-        return self._whole(x)
+        with torch.inference_mode():
+            if self.wants_tiles(h, w):
+                return torch.cat([self._tiled(x[i:i + 1]) for i in range(x.shape[0])])
+            return self._net(x)
 
     def _net(self, x: torch.Tensor) -> torch.Tensor:
-        """Value range in, padding, network, crop, value range out; x on the device."""
+        """Value range in, padding, network, crop, value range out; x and the result on the CPU."""
         h, w = x.shape[-2:]
-        x, _ = pad_to_multiple(self.task.to_net(x), self.multiple, self.min_size)
-        x = x.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
-        autocast = torch.autocast("cuda", dtype=self.dtype) if self.dtype != torch.float32 else nullcontext()
-        with autocast:
-            y = self.module(x)
+        x, _ = pad_to_multiple(self.task.to_net(x.to(self.device)), self.multiple, self.min_size)
+        backend = self._pinned or self.selector.backend_for(x)
+        try:
+            y = backend(x, self._stats)
+        except BackendError as e:  # a runtime failed on this input: torch runs it, and says so
+            if self._stats is None:
+                backend = self.selector.fall_back(x, f"{label(backend)}: {e}")
+            else:  # mid-image: the remaining tiles on torch, with torch's statistics
+                self._note(f"{label(backend)}: {e}; the remaining tiles run on torch")
+                backend = self._pinned = self.torch
+                self._stats = self.torch.statistics(self._reference)
+            y = backend(x, self._stats)
+        self.last_backend = label(backend)
         y = y[..., : h * self.scale, : w * self.scale].float()
-        return self.task.from_net(y).clamp(0, 1)
-
-    def _whole(self, x: torch.Tensor) -> torch.Tensor:
-        return self._net(x.to(self.device)).cpu()
+        return self.task.from_net(y).clamp(0, 1).cpu()
 
     def _tiled(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat(list(self.bands(x)), dim=1)[None]
@@ -114,12 +133,12 @@ class ModelRunner:
         wy = blend_weights([y0 * s for y0 in ys], th * s, h * s, overlap * s)
         wx = blend_weights([x0 * s for x0 in xs], tw * s, w * s, overlap * s)
         carry = None  # blended rows of the previous tile row that the next one overlaps
-        with self._statistics(x, tile):
+        with self._statistics(x, tile, x[..., :th, :tw]):
             for yi, y0 in enumerate(ys):
                 with torch.inference_mode():
                     band = None
                     for xi, x0 in enumerate(xs):
-                        part = self._net(x[..., y0:y0 + th, x0:x0 + tw].to(self.device)).cpu()[0]
+                        part = self._net(x[..., y0:y0 + th, x0:x0 + tw])[0]
                         if band is None:
                             band = torch.zeros(part.shape[0], th * s, w * s, dtype=dtype)
                             if carry is not None:
@@ -133,10 +152,46 @@ class ModelRunner:
                 yield finished
                 del finished  # before the next band is allocated: one band in memory at a time
 
-    def _statistics(self, x: torch.Tensor, tile: int):
-        """Instance-norm layers use whole-image statistics inside this block (see norm_stats)."""
+    @contextmanager
+    def on_torch(self, reason: str):
+        """Inside the block the network runs on torch, whatever the backend: for module patches
+        a runtime's exported graph cannot see (instance-norm statistics pooled over a clip's
+        frames). The reason becomes a note when a runtime was asked for or may be chosen."""
+        if self.selector.on_cpu and self.selector.requested != "torch":
+            self._note(reason)
+        self._pinned = self.torch
+        try:
+            yield
+        finally:
+            self._pinned = None
+
+    @contextmanager
+    def _statistics(self, x: torch.Tensor, tile: int, first_tile: torch.Tensor):
+        """Instance-norm layers use whole-image statistics inside this block (see norm_stats).
+
+        The backend chosen for the tile size records them on a downscaled copy of the image and
+        normalises every tile with them; a runtime that cannot (its statistics graphs do not
+        export, or disagree with torch) leaves this image to torch, with a note.
+        """
         if not self.instance_norm:
-            return nullcontext()
-        reference = downscale_for_statistics(x, tile, self.multiple).to(self.device)
-        reference, _ = pad_to_multiple(reference, self.multiple, self.min_size)  # a 2x5000 strip
-        return whole_image_statistics(self.module, self.task.to_net(reference))
+            yield
+            return
+        with torch.inference_mode():
+            reference = downscale_for_statistics(x, tile, self.multiple)
+            reference = self.task.to_net(pad_to_multiple(reference, self.multiple, self.min_size)[0])  # a 2x5000 strip
+            first, _ = pad_to_multiple(self.task.to_net(first_tile), self.multiple, self.min_size)
+            backend = self.selector.backend_for(first)
+            try:
+                if not self.selector.statistics_checked(backend, reference):
+                    raise BackendError("its whole-image statistics graphs disagree with torch")
+                stats = backend.statistics(reference)
+            except BackendError as e:
+                self._note(f"{label(backend)} cannot tile {self.spec.id} with whole-image statistics "
+                           f"({e}); tiles run on torch")
+                backend = self.torch
+                stats = backend.statistics(reference)
+        self._stats, self._pinned, self._reference = stats, backend, reference
+        try:
+            yield
+        finally:
+            self._stats = self._pinned = self._reference = None

@@ -266,8 +266,12 @@ class _Pipeline:
         motions = [m for _, m in batch]
         try:
             if self.statistics is not None:
-                with self.statistics.over([m is None or m.cut for m in motions]):
-                    y = self.owner.runner(x)
+                runner = self.owner.runner
+                with runner.on_torch("instance-norm statistics pooled over a clip's frames run on torch "
+                                     "(a runtime's graph normalises each frame alone; --no-temporal "
+                                     "leaves the clip to the runtime)"), \
+                        self.statistics.over([m is None or m.cut for m in motions]):
+                    y = runner(x)
             else:
                 y = self.owner.runner(x)
         except RuntimeError as e:  # out of memory and the like

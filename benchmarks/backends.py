@@ -1,0 +1,318 @@
+"""Inference backends side by side: seconds per image for each shipped model at a typical size.
+
+Rows: upscale x4 and x2 of a 640x480 photo, stylize 1024x768, colorize 1024x768, facades
+(label -> photo) 256x256, and a pytorch-CycleGAN-and-pix2pix resnet_9blocks (its own key layout,
+random weights: speed does not depend on training) at 256x256.
+Columns, all on the same image, each the median of --rounds runs after a warm-up, run in
+alternation (each round starting one column later) so that a busy spell on this shared machine
+hits all of them alike:
+  plain         a plain PyTorch loop: fp32, NCHW, batch 1, torch.inference_mode, the same
+                pre- and post-processing as i2i (the adapter), the module called directly
+  torch, onnxruntime, openvino, openvino-bf16   i2i (Engine.run_image) with --backend X
+                (i2i's torch backend runs stride-1 convolutions through NNPACK, fast_conv.py)
+  auto          i2i with --backend auto (default --precision fp32)
+  auto-prec     i2i with --backend auto --precision auto (bf16 where native and within tolerance)
+plus each one's max and mean difference to the plain loop (output units: 8-bit levels), and for
+SR the PSNR-Y change on Set5 + Set14 against the plain loop.
+Then `i2i translate` folder throughput over --images 256x256 photos with the resnet_9blocks
+against an emulation of pytorch-CycleGAN-and-pix2pix's test.py (dataset transforms, batch 1,
+tensor2im, PIL save), and the time of `i2i --help`.
+The cache folder is a fresh temporary one: `auto`'s first use (export + measurement) is timed.
+Every runtime and torch get --threads intra-op threads.
+
+Run: python benchmarks/backends.py [--rounds 5] [--images 50] [--threads 2] [--only rows,folder,help]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from benchmarks.common import DATA, WEIGHTS, emit, image_data, machine, photo_640x480  # noqa: E402
+
+VARIANTS = {  # name -> (backend, precision)
+    "torch": ("torch", "fp32"),
+    "onnxruntime": ("onnxruntime", "fp32"),
+    "openvino": ("openvino", "fp32"),
+    "openvino-bf16": ("openvino", "bf16"),
+    "auto": ("auto", "fp32"),
+    "auto-prec": ("auto", "auto"),
+}
+FOLDER_CHUNK = 10
+TARGETS = {"upscale-x4 640x480": ">= 2x plain (stretch 3x), <= 1 s", "stylize 1024x768": ">= 2x plain",
+           "resnet_9blocks 256x256": ">= 1.4x plain"}
+
+
+def rgb_image(path, size) -> "object":
+    return image_data(Image.open(path).convert("RGB").resize(size, Image.BICUBIC))
+
+
+def rows(tmp: Path):
+    """(row name, checkpoint path, adapter factory, ImageData input)."""
+    from i2i.engine.adapters import ColorizeAdapter, RGBAdapter
+
+    photo = image_data(photo_640x480())
+    rgb = lambda m: RGBAdapter(task=m.task, keep_gray=m.task.kind == "upscale")  # noqa: E731
+    out = [("upscale-x4 640x480", WEIGHTS / "upscale-x4.safetensors", rgb, photo),
+           ("upscale-x2 640x480", WEIGHTS / "upscale-x2.safetensors", rgb, photo),
+           ("stylize 1024x768", WEIGHTS / "style-starry-night.safetensors", rgb,
+            rgb_image(DATA / "sr/val/Set14/lenna.png", (1024, 768)))]
+    gray = image_data(Image.open(DATA / "sr/train/BSD200/100075.png").convert("L").convert("RGB")
+                      .resize((1024, 768), Image.BICUBIC))
+    out.append(("colorize 1024x768", WEIGHTS / "colorize.safetensors",
+                lambda m: ColorizeAdapter(task=m.task, multiple=m.spec.size_multiple(m.config)), gray))
+    facade = Image.open(DATA / "facades/train/1.jpg").convert("RGB")
+    labels = facade.crop((256, 0, 512, 256))  # A|B pairs; the shipped model is BtoA: labels -> photo
+    out.append(("facades 256x256", WEIGHTS / "facades-label2photo.safetensors", rgb, image_data(labels)))
+    out.append(("resnet_9blocks 256x256", resnet_9blocks(tmp), rgb,
+                rgb_image(sorted((DATA / "monet2photo/testB").iterdir())[0], (256, 256))))
+    return out
+
+
+def resnet_9blocks(tmp: Path) -> Path:
+    """A pytorch-CycleGAN-and-pix2pix resnet_9blocks generator in its own key layout (.pth)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import peers
+
+    path = tmp / "latest_net_G.pth"
+    torch.manual_seed(0)
+    net = peers.ResnetGenerator(3, 3, ngf=64, norm_layer=peers.INSTANCE, n_blocks=9).eval()
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def plain_loop(model, adapter):
+    """The network called directly (NCHW fp32, batch 1) between the same adapter steps as i2i."""
+    from i2i.engine.tiling import pad_to_multiple
+
+    module = copy.deepcopy(model.module).eval()
+    task, m, s = model.task, model.spec.size_multiple(model.config), model.spec.scale(model.config)
+
+    def run(image):
+        x = adapter.prepare(image)[None]
+        h, w = x.shape[-2:]
+        with torch.inference_mode():
+            y = module(pad_to_multiple(task.to_net(x), m)[0])
+        y = task.from_net(y[..., :h * s, :w * s]).clamp(0, 1)
+        return adapter.finish(image, y[0])
+    return run
+
+
+def i2i_engine(path, make_adapter, backend: str, precision: str):
+    from i2i.checkpoint import load_model
+    from i2i.engine.engine import Engine
+
+    model = load_model(path)
+    engine = Engine(model, make_adapter(model), device="cpu", backend=backend, precision=precision)
+    engine.ran = lambda: engine.runner.last_backend
+    return engine.run_image, engine
+
+
+def compare_rows(args, tmp: Path) -> None:
+    from i2i.checkpoint import load_model
+    from i2i.engine.backends import native_bf16
+
+    for name, path, make_adapter, image in rows(tmp):
+        if args.rows and not any(r in name for r in args.rows.split(",")):
+            continue
+        model = load_model(path)
+        adapter = make_adapter(model)
+        runs = {"plain": plain_loop(model, adapter)}
+        engines = {}
+        first_use = {}
+        for variant, (backend, precision) in VARIANTS.items():
+            if precision == "bf16" and not native_bf16():
+                continue
+            runs[variant], engines[variant] = i2i_engine(path, make_adapter, backend, precision)
+        outputs = {}
+        for variant, run in runs.items():  # warm-up: exports, measurements (first use) and outputs
+            start = time.perf_counter()
+            outputs[variant] = run(image).pixels
+            first_use[variant] = time.perf_counter() - start
+        times = {v: [] for v in runs}
+        order = list(runs)
+        for r in range(args.rounds):  # each round starts one variant later: no fixed neighbours
+            for variant in order[r % len(order):] + order[:r % len(order)]:
+                start = time.perf_counter()
+                runs[variant](image)
+                times[variant].append(time.perf_counter() - start)
+        med = {v: statistics.median(t) for v, t in times.items()}
+        ref = outputs["plain"]
+        print(f"\n## {name} ({model.info.arch}, {Path(path).name}); seconds per image, median of {args.rounds}")
+        print(f"{'variant':15} {'seconds':>8} {'vs plain':>9} {'max diff':>9} {'mean diff':>10}  ran")
+        diffs = {}
+        for variant in runs:
+            d = np.abs(outputs[variant].astype(np.float64) - ref)
+            diffs[variant] = (float(d.max()) * 255, float(d.mean()) * 255)
+            ran = engines[variant].ran() if variant in engines else ""
+            print(f"{variant:15} {med[variant]:8.3f} {med['plain'] / med[variant]:8.2f}x "
+                  f"{diffs[variant][0]:9.4f} {diffs[variant][1]:10.5f}  {ran}")
+        first = next(v for v in runs if v in engines and v != "torch")
+        print(f"first use of a runtime ({first}: export + measuring every backend, cache empty): "
+              f"{first_use[first]:.2f} s, against {med[first]:.3f} s later")
+        tag = name
+        emit(f"{tag} plain loop seconds", med["plain"], "s")
+        for variant in runs:
+            if variant != "plain":
+                emit(f"{tag} {variant} seconds", med[variant], "s")
+        emit(f"{tag} auto speed-up vs plain", med["plain"] / med["auto"], "x", TARGETS.get(name, ""))
+        emit(f"{tag} auto-prec speed-up vs plain", med["plain"] / med["auto-prec"], "x", TARGETS.get(name, ""))
+        # How good auto's choice is: the time of the explicit variant that runs what auto chose,
+        # over the fastest accurate one (same sessions' kind, same noise), and auto's own time.
+        fp32 = [v for v in ("torch", "onnxruntime", "openvino") if v in med]
+        accurate = fp32 + [v for v in ("openvino-bf16",) if v in med and engines[v].ran().endswith("bf16")]
+        by_label = {engines[v].ran(): v for v in reversed(accurate)}
+        for auto, pool in (("auto", fp32), ("auto-prec", accurate)):
+            chosen = by_label.get(engines[auto].ran())
+            fastest = min(pool, key=med.get)
+            if chosen is not None:
+                print(f"{auto} chose {engines[auto].ran()}: {med[chosen]:.3f} s; fastest {fastest}: "
+                      f"{med[fastest]:.3f} s; {auto} itself {med[auto]:.3f} s")
+                emit(f"{tag} {auto} choice / fastest", med[chosen] / med[fastest], "x", "<= 1.10")
+            emit(f"{tag} {auto} itself / fastest", med[auto] / med[fastest], "x")
+        if "openvino-bf16" in diffs:
+            emit(f"{tag} openvino-bf16 mean diff", diffs["openvino-bf16"][1], "/255", "<= 0.5")
+        emit(f"{tag} auto-prec mean diff", diffs["auto-prec"][1], "/255", "<= 0.5")
+        emit(f"{tag} auto max diff", diffs["auto"][0], "/255", "<= 1")
+        if model.task.kind == "upscale":
+            sr_quality_change(tag, model, runs, engines)
+
+
+def sr_quality_change(tag: str, model, runs: dict, engines: dict) -> None:
+    """PSNR-Y on Set5 and Set14 of each variant, as a change against the plain loop's."""
+    from benchmarks.sr_quality import evaluate
+
+    scale = model.task.scale
+
+    def upscaler(run):
+        def upscale(lr, size):
+            out = run(image_data(lr)).pixels
+            return Image.fromarray((np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8))
+        return upscale
+
+    # fp32 runtimes differ from the plain loop by ~1e-4 of a level (the table above): their PSNR
+    # change is 0.0000. What can move it is bf16, the backend that auto-prec runs when it is bf16.
+    variants = [v for v in ("openvino-bf16",) if v in runs]
+    for set_name in ("Set5", "Set14"):
+        base = evaluate(upscaler(runs["plain"]), set_name, scale)[0]
+        line = [f"{set_name} PSNR-Y plain {base:.3f} dB"]
+        for variant in variants:
+            change = evaluate(upscaler(runs[variant]), set_name, scale)[0] - base
+            line.append(f"{variant} {change:+.4f} dB (auto-prec ran {engines['auto-prec'].ran()})")
+            emit(f"{tag} {variant} {set_name} PSNR-Y change", change, "dB", "abs <= 0.05")
+        print("  " + ", ".join(line))
+
+
+# ---- folder throughput against pytorch-CycleGAN-and-pix2pix's test.py ----------------------
+
+def their_test_py(module, files, out_dir: Path) -> float:
+    """What `python test.py --model test --no_dropout` does per image (one process, batch 1,
+    num_threads 0): PIL load, Resize(256, BICUBIC) + ToTensor + Normalize(0.5), the generator
+    under no_grad, tensor2im ((x + 1) / 2 * 255, uint8), PIL save as PNG. (Its HTML page and
+    per-image prints are left out: they cost next to nothing.) Returns seconds for all `files`."""
+    from torchvision import transforms
+
+    transform = transforms.Compose([transforms.Resize([256, 256], transforms.InterpolationMode.BICUBIC),
+                                    transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
+    start = time.perf_counter()
+    for f in files:
+        x = transform(Image.open(f).convert("RGB"))[None]
+        with torch.no_grad():
+            y = module(x)
+        arr = ((y[0].cpu().float().numpy().transpose(1, 2, 0) + 1) / 2 * 255).astype(np.uint8)
+        Image.fromarray(arr).save(out_dir / (f.stem + ".png"))
+    return time.perf_counter() - start
+
+
+def i2i_translate_folder(engine, in_dir: Path, out_dir: Path) -> tuple[float, str]:
+    """`i2i translate`'s engine over a folder (start-up excluded, as for test.py): seconds, backend."""
+    from i2i.engine.inputs import OutputOptions, expand_inputs
+
+    jobs, _, _ = expand_inputs([str(in_dir)])
+    start = time.perf_counter()
+    results = list(engine.process(jobs, OutputOptions(out=str(out_dir), ext="png")))
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    return time.perf_counter() - start, results[0].backend
+
+
+def folder_throughput(args, tmp: Path) -> None:
+    """The folder in chunks of CHUNK images, test.py and i2i alternating chunk by chunk (so a
+    busy spell on the machine hits both); seconds per image over the whole folder."""
+    from i2i.checkpoint import load_model
+    from i2i.data.datasets import list_images
+    from i2i.engine.adapters import RGBAdapter
+    from i2i.engine.engine import Engine
+
+    files = list_images(DATA / "monet2photo/testB")[:args.images]
+    chunks = [files[i:i + FOLDER_CHUNK] for i in range(0, len(files), FOLDER_CHUNK)]
+    for i, chunk in enumerate(chunks):
+        (tmp / "in" / str(i)).mkdir(parents=True)
+        for f in chunk:
+            Image.open(f).save(tmp / "in" / str(i) / f.name)
+    path = resnet_9blocks(tmp)
+    module = load_model(path).module  # their module and ours hold the same weights
+    model = load_model(path)
+    engine = Engine(model, RGBAdapter(task=model.task), device="cpu")  # i2i translate's defaults
+    i2i_translate_folder(engine, tmp / "in" / "0", tmp / "warm")  # first use: export + measure
+    theirs = ours = 0.0
+    ran = ""
+    for i, chunk in enumerate(chunks):
+        (tmp / "theirs" / str(i)).mkdir(parents=True)
+        theirs += their_test_py(module, sorted((tmp / "in" / str(i)).iterdir()), tmp / "theirs" / str(i))
+        seconds, ran = i2i_translate_folder(engine, tmp / "in" / str(i), tmp / "ours" / str(i))
+        ours += seconds
+    t, o = theirs / len(files), ours / len(files)
+    print(f"\n## folder of {len(files)} 256x256 photos, resnet_9blocks: their test.py {t:.3f} s/image, "
+          f"i2i translate {o:.3f} s/image ({ran}), {t / o:.2f}x (chunks of {FOLDER_CHUNK}, alternating)")
+    emit("translate folder resnet_9blocks s/image", o, "s")
+    emit("test.py folder resnet_9blocks s/image", t, "s")
+    emit("translate folder vs test.py", t / o, "x", ">= 1.4")
+
+
+def help_time() -> None:
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "i2i", "--help"], check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    print(f"\n## i2i --help: {statistics.median(times):.3f} s (median of 5)")
+    emit("i2i --help seconds", statistics.median(times), "s", "< 0.3")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--images", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", default="", help="comma-separated parts: rows, folder, help")
+    parser.add_argument("--rows", default="", help="comma-separated row names (or parts of them)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    parts = set(args.only.split(",")) if args.only else {"rows", "folder", "help"}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["I2I_CACHE_DIR"] = str(Path(tmp) / "cache")
+        from i2i.engine.backends import native_bf16, versions
+
+        print(f"# backends on {machine()}; {versions()}; native bf16: {native_bf16()}")
+        if "rows" in parts:
+            compare_rows(args, Path(tmp))
+        if "folder" in parts:
+            folder_throughput(args, Path(tmp))
+    if "help" in parts:
+        help_time()
+
+
+if __name__ == "__main__":
+    main()

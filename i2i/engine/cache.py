@@ -1,0 +1,165 @@
+"""The on-disk cache: exported ONNX graphs, and what the engine measured about backends.
+
+Folder: $I2I_CACHE_DIR if set, else the user's cache folder from platformdirs
+($XDG_CACHE_HOME/i2i or ~/.cache/i2i on Linux). Layout:
+
+    onnx/KEY.onnx   an exported graph; KEY hashes the checkpoint's content, the graph variant,
+                    the opset, and torch's and the runtimes' versions (backends.graph_key)
+    onnx/KEY.json   its sha256 and key: an entry whose bytes do not match is rebuilt, never used
+    measured.json   remembered backend checks and choices (see selection.py), keyed by model,
+                    machine, thread count and runtime versions
+
+Every file is written to a temporary name and renamed, so a crash or a second process
+never leaves a half-written entry under a real name.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import platform
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+CACHE_ENV = "I2I_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("i2i", appauthor=False))
+
+
+# ---- keys ----------------------------------------------------------------------------------
+
+@lru_cache(maxsize=32)
+def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_sha256(path) -> str:
+    st = os.stat(path)
+    return _file_sha256(str(path), st.st_mtime_ns, st.st_size)
+
+
+def _source_sha256(cls: type) -> str:
+    """The source file defining the network class: a code change makes a new key."""
+    try:
+        return file_sha256(inspect.getsourcefile(cls))
+    except (TypeError, OSError):
+        return cls.__module__ + "." + cls.__qualname__
+
+
+def model_key(model) -> str:
+    """Content hash of a LoadedModel: its weights, architecture, task and network code.
+
+    The weights are read from the module itself (not the file), so a model changed in memory
+    or loaded from a rewritten checkpoint gets a new key.
+    """
+    import torch
+
+    digest = hashlib.sha256()
+    info = model.info
+    digest.update(json.dumps([info.arch, info.options, info.task.to_dict()], sort_keys=True,
+                             default=str).encode())
+    digest.update(_source_sha256(type(model.module)).encode())
+    for name, tensor in model.module.state_dict().items():
+        t = tensor.detach().to("cpu").contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        if t.dtype == torch.bfloat16:
+            t = t.view(torch.int16)
+        digest.update(t.numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()[:32]
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+# ---- files ---------------------------------------------------------------------------------
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a cache entry is not
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def cached_file(key: str, suffix: str, build: Callable[[Path], None]) -> Path:
+    """The cache entry onnx/KEY.SUFFIX, built by `build(path)` when absent or corrupt."""
+    folder = cache_dir() / "onnx"
+    path, record = folder / f"{key}{suffix}", folder / f"{key}.json"
+    if _intact(path, record, key):
+        return path
+    _atomic_write(path, build)
+    entry = {"key": key, "sha256": file_sha256(path), "bytes": path.stat().st_size}
+    _atomic_write(record, lambda p: p.write_text(json.dumps(entry)))
+    return path
+
+
+def _intact(path: Path, record: Path, key: str) -> bool:
+    try:
+        entry = json.loads(record.read_text())
+        return entry.get("key") == key and entry.get("sha256") == file_sha256(path)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def discard(key: str, suffix: str) -> None:
+    """Drop an entry a runtime could not read, so the next use rebuilds it."""
+    folder = cache_dir() / "onnx"
+    for p in (folder / f"{key}{suffix}", folder / f"{key}.json"):
+        p.unlink(missing_ok=True)
+
+
+# ---- measurements --------------------------------------------------------------------------
+
+def _measured_path() -> Path:
+    return cache_dir() / "measured.json"
+
+
+def read_measured() -> dict:
+    try:
+        data = json.loads(_measured_path().read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def remember(key: str, value: dict) -> None:
+    """Store one measurement (read-modify-write; a lost race only means measuring again)."""
+    data = read_measured()
+    data[key] = value
+    try:
+        _atomic_write(_measured_path(), lambda p: p.write_text(json.dumps(data, indent=1, sort_keys=True)))
+    except OSError:
+        pass  # a read-only cache folder costs a measurement per run, nothing else
