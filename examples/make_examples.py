@@ -174,9 +174,15 @@ def dcgan_examples(models) -> None:
     def bigger(im: Image.Image) -> Image.Image:
         return im.resize((im.width * 2, im.height * 2), Image.NEAREST)
 
+    from i2i.gan.dissect import sky_mask, vegetation_mask
+
     gen = LatentGenerator.load(str(models["dcgan-landscapes"]), device="cpu")
-    bigger(grid(gen(sample_latents(64, gen.z_dim, seed=0)))).save(OUT / "dcgan_samples.png")
-    a, b = sample_latents(2, gen.z_dim, seed=7)
+    z = sample_latents(64, gen.z_dim, seed=0)
+    samples = gen(z)
+    bigger(grid(samples)).save(OUT / "dcgan_samples.png")
+    # The walk runs from the grid's sample with the most sky to the one with the most green.
+    a = z[int(sky_mask(samples).float().mean((1, 2)).argmax())]
+    b = z[int(vegetation_mask(samples).float().mean((1, 2)).argmax())]
     bigger(grid(gen(interpolate(a, b, 8)), nrow=8)).save(OUT / "dcgan_interpolation.png")
     report = dissect(gen, "layer3", concepts={"sky": None}, n=200)  # as benchmarks/gan_toolkit.py
     sky_off = UnitEdit(layer="layer3", units=report.top_units("sky", 8))

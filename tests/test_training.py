@@ -327,6 +327,25 @@ def test_resume_loads_training_state_without_running_code(data, tmp_path):
         resume(run)
 
 
+def test_checkpoints_written_before_tensor_rng_state_still_resume(data, tmp_path):
+    """Older checkpoints pickled numpy's RNG state as an array: allow-listed, they resume."""
+    import numpy as np
+    import torch
+
+    from i2i.training.api import resume
+    from i2i.training.rundir import load_state
+
+    loop = LoopOptions(steps=2, log_every=1, sample_every=100, threads=1, workers=0, device="cpu")
+    run = tmp_path / "run"
+    train("dcgan", tiny_options("dcgan", data), loop, run)
+    path = run / "checkpoints/step_0000002.pt"
+    state = load_state(path)
+    state["rng"]["numpy"] = np.random.get_state()
+    torch.save(state, path)
+    result = resume(run, steps=3)
+    assert result.finished and [r["step"] for r in records(run)] == [1, 2, 3]
+
+
 # ---- how a run ends: exit codes and one closing line (issue 17, item 17) ----
 
 def _start_training(cli_args, run: Path) -> subprocess.Popen:

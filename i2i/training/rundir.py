@@ -10,8 +10,9 @@ A run directory holds only what the loop writes (README "Run directories"):
     checkpoints/step_NNNNNNN.pt   resumable training state (the last few)
     NAME.safetensors         exported model(s)
 
-Training state is read with `torch.load(weights_only=True)`: tensors, containers and plain
-numbers and strings only, so a crafted checkpoint cannot run code when a run is resumed.
+Training state is read with `torch.load(weights_only=True)`: tensors, containers, plain
+numbers and strings (and numpy arrays, allow-listed, from older checkpoints) only, so a crafted
+checkpoint cannot run code when a run is resumed.
 """
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def load_state(path: Path) -> dict:
     containers and plain values (a pickle that would run code), or lacks the expected keys.
     """
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_numpy_array_globals()):
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise CheckpointError(f"{path}: not a training checkpoint that loads without running code "
@@ -62,6 +64,16 @@ def load_state(path: Path) -> dict:
     if missing:
         raise CheckpointError(f"{path}: not an i2i training checkpoint (missing {', '.join(missing)})")
     return state
+
+
+def _numpy_array_globals() -> list:
+    """What a plain numpy array unpickles through, allow-listed: checkpoints written before the
+    RNG state was stored as a tensor hold numpy's state as an array (data, not code)."""
+    import numpy as np
+
+    core = np._core if hasattr(np, "_core") else np.core  # numpy 2 renamed it
+    reconstruct = core.multiarray._reconstruct
+    return [np.ndarray, np.dtype, reconstruct, type(np.dtype(np.uint32))]
 
 
 def agree_with_checkpoint(run_dir: Path, step: int, records: list[dict]) -> None:
