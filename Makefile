@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[test,openvino]'
+	$(PY) -m pip install -q -e '.[test,openvino,bench]'
 	touch $@
 
 .PHONY: demo test bench
