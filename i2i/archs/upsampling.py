@@ -6,12 +6,12 @@ nearest-neighbour x2 followed by a 3x3 convolution gives every output pixel the 
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from torch import nn
 
 Upsample = Literal["transposed", "resize"]
-UPSAMPLE_MODES: tuple[str, ...] = ("transposed", "resize")
+UPSAMPLE_MODES: tuple[str, ...] = get_args(Upsample)
 
 
 def upsampling_layer(mode: Upsample, cin: int, cout: int, *, kernel: int, output_padding: int = 0,
