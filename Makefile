@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[test,openvino]'
+	$(PY) -m pip install -q -e '.[test,openvino,bench]'
 	touch $@
 
-.PHONY: demo test bench
+.PHONY: demo test bench retrain
 demo: $(VENV)/.installed
 	$(VENV)/bin/i2i upscale examples/inputs/ -o out/ --overwrite
 
@@ -17,3 +17,10 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks
+
+# Retrain the shipped models with their full-size recipes into runs/retrain-CANDIDATES (never
+# weights/), e.g. on a CUDA machine: make retrain MINUTES=45 MODELS="style-starry-night colorize"
+MINUTES ?= 60
+MODELS ?=
+retrain: $(VENV)/.installed
+	$(PY) scripts/retrain_shipped.py --minutes $(MINUTES) $(if $(MODELS),--models $(MODELS))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
-SCRIPTS = ["sr_quality.py", "sr_real.py", "sr_speed.py", "style_speed.py", "pix2pix_quality.py", "train_speed.py",
+SCRIPTS = ["sr_quality.py", "sr_real.py", "sr_speed.py", "style_speed.py", "style_quality.py", "pix2pix_quality.py", "train_speed.py",
            "colorize_quality.py", "engine.py", "png_level.py", "conv_kernels.py", "gan_toolkit.py", "video.py", "backends.py"]
 GPU_SCRIPTS = ["cuda_speed.py"]
 

@@ -1,14 +1,18 @@
 """Colorization on monet2photo/testB (never trained on): PSNR of the reconstructed RGB against
 the original, and colourfulness (Hasler-Suesstrunk) of outputs / originals, for the shipped
-model, the same recipe with L1 alone, and the all-gray baseline. Writes a contact sheet
-(gray | ours | original) to benchmarks/colorize_sheet.png.
+model, the same recipe with L1 alone, the all-gray baseline and optionally a candidate (a
+retrained model: old vs new). Per model: mean and median PSNR, the mean per-image PSNR gain over
+the gray answer, and the mean and median per-image colourfulness ratio (issue 19's bar: median
+ratio >= 0.7 with PSNR >= gray + 0.2 dB). Writes a contact sheet (gray | ours [| candidate] |
+original) to benchmarks/colorize_sheet.png, or --sheet PATH.
 
-Run: python benchmarks/colorize_quality.py
+Run: python benchmarks/colorize_quality.py [--candidate PATH] [--sheet PATH]
 """
 from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import sys
 from pathlib import Path
 
@@ -30,7 +34,8 @@ def psnr(a, b) -> float:
     return 10 * math.log10(1 / max(mse, 1e-12))
 
 
-def evaluate(colorize, files):
+def per_image(colorize, files):
+    """(PSNRs in dB, colourfulness ratios, outputs (3, H, W)), one per file."""
     psnrs, ratios, shown = [], [], []
     for f in files:
         img = read_image(f)
@@ -39,7 +44,13 @@ def evaluate(colorize, files):
         psnrs.append(psnr(out, original))
         ratios.append(colourfulness(out) / max(colourfulness(original), 1e-6))
         shown.append(out[0])
-    return sum(psnrs) / len(psnrs), sum(ratios) / len(ratios), shown
+    return psnrs, ratios, shown
+
+
+def evaluate(colorize, files):
+    """(mean PSNR, mean colourfulness ratio, outputs)."""
+    psnrs, ratios, shown = per_image(colorize, files)
+    return statistics.fmean(psnrs), statistics.fmean(ratios), shown
 
 
 def engine_colorizer(path):
@@ -60,30 +71,42 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(WEIGHTS / "colorize.safetensors"))
     parser.add_argument("--l1-only", default=str(ROOT / "runs/colorize-l1/colorize-l1only.safetensors"))
+    parser.add_argument("--candidate", help="a retrained model to compare with the shipped one")
+    parser.add_argument("--sheet", default=str(ROOT / "benchmarks/colorize_sheet.png"),
+                        help="where the contact sheet goes")
     args = parser.parse_args()
     files = list_images(DATA / "monet2photo/testB")
     print(f"# colorization on {len(files)} photos of monet2photo/testB, {machine()}")
-    rows = {}
-    for label, fn, target in (("gray baseline", gray, ""),
-                              ("L1 only", args.l1_only, ""),
-                              ("shipped (L1 + cGAN)", args.model, ">= 0.6")):
+    models = [("gray baseline", gray, ""), ("L1 only", args.l1_only, ""), ("shipped (L1 + cGAN)", args.model, ">= 0.6")]
+    if args.candidate:
+        models.append(("candidate", args.candidate, ">= 0.6"))
+    rows, gray_psnrs = {}, None
+    for label, fn, target in models:
         if isinstance(fn, str):
             if not Path(fn).is_file():
                 print(f"{label}: {fn} not found")
                 continue
             fn = engine_colorizer(fn)
-        p, c, shown = evaluate(fn, files)
+        psnrs, ratios, shown = per_image(fn, files)
+        gray_psnrs = gray_psnrs or psnrs  # the gray baseline comes first
+        gain = statistics.fmean(p - g for p, g in zip(psnrs, gray_psnrs))
+        p, c, c_median = statistics.fmean(psnrs), statistics.fmean(ratios), statistics.median(ratios)
         rows[label] = shown
-        print(f"{label:20} PSNR {p:6.2f} dB  colourfulness ratio {c:.3f}")
+        print(f"{label:20} PSNR {p:6.2f} dB (median {statistics.median(psnrs):6.2f}, {gain:+.3f} vs gray)  "
+              f"colourfulness ratio {c:.3f} (median {c_median:.3f})")
         emit(f"colorize {label} PSNR", p, "dB", ">= gray baseline" if target else "")
         emit(f"colorize {label} colourfulness ratio", c, "", target)
+        if label != "gray baseline":
+            emit(f"colorize {label} PSNR - gray (mean per image)", gain, "dB", ">= 0.2" if target else "")
+            emit(f"colorize {label} colourfulness ratio (median)", c_median, "", ">= 0.7" if target else "")
     if "shipped (L1 + cGAN)" in rows:
         from i2i.training.plots import save_grid
 
         originals = [rgb_of(read_image(f)) for f in files[:8]]
-        grid = [[rows["gray baseline"][i], rows["shipped (L1 + cGAN)"][i], originals[i]] for i in range(len(originals))]
-        save_grid(grid, ROOT / "benchmarks/colorize_sheet.png")
-        print("contact sheet: benchmarks/colorize_sheet.png (gray | ours | original)")
+        shown = ["gray baseline", "shipped (L1 + cGAN)"] + (["candidate"] if "candidate" in rows else [])
+        grid = [[rows[k][i] for k in shown] + [originals[i]] for i in range(len(originals))]
+        save_grid(grid, Path(args.sheet))
+        print(f"contact sheet: {args.sheet} (gray | ours{' | candidate' if 'candidate' in rows else ''} | original)")
 
 
 if __name__ == "__main__":

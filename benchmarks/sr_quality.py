@@ -1,10 +1,12 @@
 """PSNR / SSIM on Y (BT.601, `scale` px shaved, HR cropped to a multiple of the scale, LR by PIL
 bicubic) for bicubic and every shipped upscale model on Set5 and Set14.
 
-Run: python benchmarks/sr_quality.py
+Run: python benchmarks/sr_quality.py [--candidate PATH]   (a retrained model, printed beside the
+shipped ones as candidate-NAME)
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -67,8 +69,13 @@ def model_upscaler(path):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--candidate", help="a retrained upscale model to compare with the shipped ones")
+    args = parser.parse_args()
     print(f"# SR quality on {machine()}")
     models = sorted(WEIGHTS.glob("upscale-x*.safetensors"))
+    if args.candidate:
+        models.append(Path(args.candidate))
     scales = sorted({load_model(m).task.scale for m in models} | {2, 4})
     for scale in scales:
         for set_name in ("Set5", "Set14"):
@@ -78,6 +85,8 @@ def main() -> None:
     for path in models:
         model, run = model_upscaler(path)
         scale = model.task.scale
+        if args.candidate and path == Path(args.candidate):
+            path = Path(f"candidate-{path.name}")  # labelled apart from the shipped model it may replace
         params = sum(t.numel() for t in model.module.parameters())
         for set_name in ("Set5", "Set14"):
             p, s, hf = evaluate(run, set_name, scale)

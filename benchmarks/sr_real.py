@@ -3,10 +3,11 @@ bicubic /4, Gaussian noise sigma 5/255, JPEG quality 50; seeded per file name, s
 i2i.data.degradations.FixedDegradation), upscaled by bicubic and every shipped x4 model.
 PSNR / SSIM on Y against the clean HR, 4 px shaved; HF ratio = high-frequency energy / HR's.
 
-Run: python benchmarks/sr_real.py
+Run: python benchmarks/sr_real.py [--candidate PATH]   (a retrained x4 model, as candidate-NAME)
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -25,6 +26,9 @@ def degrade(hr, scale: int, path):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--candidate", help="a retrained x4 model to compare with the shipped ones")
+    args = parser.parse_args()
     print(f"# real-world x4 SR on {machine()}")
     base = {}
     for set_name in ("Set5", "Set14"):
@@ -33,8 +37,10 @@ def main() -> None:
         print(f"{set_name:6} bicubic              PSNR {p:6.2f}  SSIM {s:.4f}  HF ratio {hf:.3f}")
         emit(f"sr-real {set_name} bicubic PSNR-Y", p, "dB")
     names = ["upscale-x4", "upscale-x4-real-psnr", "upscale-x4-real"]
-    for name in names:
-        path = WEIGHTS / f"{name}.safetensors"
+    paths = {name: WEIGHTS / f"{name}.safetensors" for name in names}
+    if args.candidate:
+        paths[f"candidate-{Path(args.candidate).stem}"] = Path(args.candidate)
+    for name, path in paths.items():
         if not path.is_file():
             print(f"{name}: not shipped")
             continue

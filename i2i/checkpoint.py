@@ -444,17 +444,30 @@ def _read_transformer_net(state):
                 out_channels=int(state["deconv3.conv2d.weight"].shape[0]))
 
 
+def _upsampling(state, key: str):
+    """(mode, output channels) of the x2 layer stored under `key` (archs/upsampling.py): a
+    transposed convolution's weight is (in, out, k, k) at key.weight; resize's 3x3 convolution
+    is (out, in, 3, 3) at key.1.weight. None when neither is there."""
+    if f"{key}.weight" in state:
+        return "transposed", int(state[f"{key}.weight"].shape[1])
+    if f"{key}.1.weight" in state:
+        return "resize", int(state[f"{key}.1.weight"].shape[0])
+    return None
+
+
 def _read_unet(state):
-    if "model.model.0.weight" not in state or "model.model.3.weight" not in state:
+    up = _upsampling(state, "model.model.3")
+    if "model.model.0.weight" not in state or up is None:
         return None
     depth = 1
     while f"model.model.1{'.model.3' * (depth - 1)}.model.1.weight" in state:
         depth += 1
     first = state["model.model.0.weight"]
-    return dict(in_channels=int(first.shape[1]), out_channels=int(state["model.model.3.weight"].shape[1]),
+    return dict(in_channels=int(first.shape[1]), out_channels=up[1],
                 num_downs=depth,  # outermost + (depth - 1) nested blocks, each one downsampling
                 ngf=int(first.shape[0]),
-                norm="batch" if "model.model.1.model.2.weight" in state else "instance")
+                norm="batch" if "model.model.1.model.2.weight" in state else "instance",
+                upsample=up[0])
 
 
 def _read_resnet(state):
@@ -464,12 +477,16 @@ def _read_resnet(state):
     last = state.get(f"model.{17 + blocks}.weight")
     if last is None:
         return None
+    up = _upsampling(state, f"model.{10 + blocks}")
+    if up is None:
+        return None
     first = state["model.1.weight"]
     # With dropout the second conv moves from conv_block.5 to .6 (where batch norm would sit).
     return dict(in_channels=int(first.shape[1]), out_channels=int(last.shape[0]),
                 ngf=int(first.shape[0]), blocks=blocks,
                 norm="batch" if "model.2.weight" in state else "instance",
-                dropout=getattr(state.get("model.10.conv_block.6.weight"), "ndim", 0) == 4)
+                dropout=getattr(state.get("model.10.conv_block.6.weight"), "ndim", 0) == 4,
+                upsample=up[0])
 
 
 def _read_patchgan(state):

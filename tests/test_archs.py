@@ -167,8 +167,10 @@ def test_nnpack_convolutions_match_the_default_kernels(arch_id):
 # Options that leave no trace in the weights (so nothing can be sized by them).
 NOT_IN_WEIGHTS = {"unet": {"dropout"}, "unet_discriminator": {"skip"}}
 VARIANTS = {  # non-default options whose reading from shapes is easy to get wrong
-    "unet": [{"norm": "instance", "in_channels": 1, "out_channels": 2}],
-    "resnet": [{"norm": "batch", "dropout": True, "out_channels": 1}],
+    "unet": [{"norm": "instance", "in_channels": 1, "out_channels": 2},
+             {"upsample": "resize", "out_channels": 2}],
+    "resnet": [{"norm": "batch", "dropout": True, "out_channels": 1},
+               {"upsample": "resize", "norm": "batch", "out_channels": 1}],
     "srresnet": [{"upsampler": "direct", "scale": 3}, {"scale": 4, "in_channels": 1}],
     "transformer_net": [{"in_channels": 1}],
     "patchgan": [{"n_layers": 0, "norm": "instance"}, {"n_layers": 2, "in_channels": 3}],
@@ -195,7 +197,8 @@ def test_every_option_that_sizes_a_module_is_read_from_its_shapes(arch_id):
 
 
 @pytest.mark.parametrize("arch_id,extra", [(a, {}) for a in BUILT if ARCHS[a].generator]
-                         + [("unet", {"norm": "instance"}), ("resnet", {"norm": "batch"})])
+                         + [("unet", {"norm": "instance"}), ("resnet", {"norm": "batch"}),
+                            ("unet", {"upsample": "resize"}), ("resnet", {"upsample": "resize"})])
 def test_every_generator_runs_on_tiny_images(arch_id, extra):
     """1x1, 3x5 and 7x2 inputs: padded up to the architecture's min_size and size_multiple,
     then cropped back (reflection padding and instance norm need more than one pixel)."""
@@ -213,3 +216,35 @@ def test_every_generator_runs_on_tiny_images(arch_id, extra):
     for h, w in ((1, 1), (5, 3), (2, 7)):
         y = runner(torch.rand(1, channels, h, w))
         assert y.shape[-2:] == (h * s, w * s) and torch.isfinite(y).all(), (arch_id, h, w)
+
+
+@pytest.mark.parametrize("arch_id", ["unet", "resnet"])
+def test_resize_upsampling_builds_round_trips_and_is_read_back(arch_id, tmp_path):
+    """--upsample resize (nearest x2 + 3x3 conv, Odena et al. 2016): no transposed convolution
+    left, same output size, its checkpoint loads as resize, and the default stays transposed."""
+    from i2i.checkpoint import read_info
+
+    spec = ARCHS[arch_id]
+    module, cfg = build(arch_id, {**SMALL[arch_id], "upsample": "resize"})
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in module.modules())
+    x = example_input(spec, cfg)
+    with torch.no_grad():
+        y = module.eval()(x)
+    assert y.shape == (2, cfg.out_channels, *x.shape[-2:])
+    for upsample, net in (("resize", module), ("transposed", build(arch_id, SMALL[arch_id])[0])):
+        path = tmp_path / f"{upsample}.safetensors"
+        c = build(arch_id, {**SMALL[arch_id], "upsample": upsample})[1]
+        save_model(path, net, ModelInfo(arch=arch_id, options=dataclasses.asdict(c), task=matching_task(arch_id, c)))
+        assert read_info(path).options["upsample"] == upsample
+    loaded = load_model(tmp_path / "resize.safetensors")
+    assert loaded.config == cfg
+    with torch.no_grad():
+        assert torch.equal(loaded.module(x), y)
+    # Metadata that claims the other mode is refused before anything is built.
+    wrong = ModelInfo(arch=arch_id, options={**dataclasses.asdict(cfg), "upsample": "transposed"},
+                      task=matching_task(arch_id, cfg))
+    save_model(tmp_path / "wrong.safetensors", module, wrong)
+    with pytest.raises(Exception, match="upsample"):
+        load_model(tmp_path / "wrong.safetensors")
+    with pytest.raises(ValueError, match="upsample"):
+        build(arch_id, {**SMALL[arch_id], "upsample": "pixelshuffle"})

@@ -38,10 +38,10 @@ def _same_output(peer: nn.Module, path, x, *, scale_in=1.0):
 
 
 PIX2PIX_CASES = [
-    ("unet_256 batch", lambda: peers.UnetGenerator(3, 3, 8, ngf=8), 256, {"arch": "unet", "num_downs": 8, "norm": "batch"}),
+    ("unet_256 batch", lambda: peers.UnetGenerator(3, 3, 8, ngf=8), 256, {"arch": "unet", "num_downs": 8, "norm": "batch", "upsample": "transposed"}),
     ("unet_128 instance", lambda: peers.UnetGenerator(3, 3, 7, ngf=8, norm_layer=peers.INSTANCE), 128, {"arch": "unet", "num_downs": 7, "norm": "instance"}),
     ("colorization unet", lambda: peers.UnetGenerator(1, 2, 8, ngf=8), 256, {"arch": "unet", "in_channels": 1, "out_channels": 2}),
-    ("resnet_9blocks instance", lambda: peers.ResnetGenerator(3, 3, ngf=8, norm_layer=peers.INSTANCE, n_blocks=9), 64, {"arch": "resnet", "blocks": 9, "dropout": False}),
+    ("resnet_9blocks instance", lambda: peers.ResnetGenerator(3, 3, ngf=8, norm_layer=peers.INSTANCE, n_blocks=9), 64, {"arch": "resnet", "blocks": 9, "dropout": False, "upsample": "transposed"}),
     ("resnet_6blocks dropout", lambda: peers.ResnetGenerator(3, 3, ngf=8, norm_layer=peers.INSTANCE, use_dropout=True, n_blocks=6), 64, {"arch": "resnet", "blocks": 6, "dropout": True}),
     ("resnet_6blocks batch", lambda: peers.ResnetGenerator(3, 3, ngf=8, n_blocks=6), 64, {"arch": "resnet", "norm": "batch"}),
 ]

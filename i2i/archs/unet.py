@@ -11,6 +11,7 @@ from torch import nn
 
 from .common import ArchSpec
 from .norms import Norm, conv_bias, norm_layer
+from .upsampling import Upsample, upsampling_layer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,11 +28,15 @@ class UNetConfig:
     """batch or instance."""
     dropout: bool = True
     """Dropout 0.5 in the inner decoder blocks (pix2pix's noise)."""
+    upsample: Upsample = "transposed"
+    """Decoder x2 steps: transposed (4x4 stride-2 transposed convolutions, the reference's,
+    which leave a checkerboard) or resize (nearest x2 then a 3x3 convolution, Odena et al. 2016)."""
 
 
 class UNetBlock(nn.Module):
     def __init__(self, outer: int, inner: int, *, input_nc: int | None = None, submodule=None,
-                 outermost=False, innermost=False, norm: Norm = "batch", dropout=False):
+                 outermost=False, innermost=False, norm: Norm = "batch", dropout=False,
+                 upsample: Upsample = "transposed"):
         super().__init__()
         self.outermost = outermost
         bias = conv_bias(norm)
@@ -39,13 +44,13 @@ class UNetBlock(nn.Module):
         downconv = nn.Conv2d(input_nc, inner, 4, 2, 1, bias=bias)
         downrelu, uprelu = nn.LeakyReLU(0.2, True), nn.ReLU(True)
         if outermost:
-            upconv = nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1)
+            upconv = upsampling_layer(upsample, inner * 2, outer, kernel=4)
             layers = [downconv, submodule, uprelu, upconv, nn.Tanh()]
         elif innermost:
-            upconv = nn.ConvTranspose2d(inner, outer, 4, 2, 1, bias=bias)
+            upconv = upsampling_layer(upsample, inner, outer, kernel=4, bias=bias)
             layers = [downrelu, downconv, uprelu, upconv, norm_layer(norm, outer)]
         else:
-            upconv = nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1, bias=bias)
+            upconv = upsampling_layer(upsample, inner * 2, outer, kernel=4, bias=bias)
             layers = [downrelu, downconv, norm_layer(norm, inner), submodule,
                       uprelu, upconv, norm_layer(norm, outer)]
             if dropout:
@@ -63,14 +68,14 @@ class UNetGenerator(nn.Module):
 
     def __init__(self, cfg: UNetConfig):
         super().__init__()
-        g, n = cfg.ngf, cfg.norm
-        block = UNetBlock(g * 8, g * 8, innermost=True, norm=n)
+        g, n, up = cfg.ngf, cfg.norm, cfg.upsample
+        block = UNetBlock(g * 8, g * 8, innermost=True, norm=n, upsample=up)
         for _ in range(cfg.num_downs - 5):
-            block = UNetBlock(g * 8, g * 8, submodule=block, norm=n, dropout=cfg.dropout)
+            block = UNetBlock(g * 8, g * 8, submodule=block, norm=n, dropout=cfg.dropout, upsample=up)
         for mult in (4, 2, 1):
-            block = UNetBlock(g * mult, g * mult * 2, submodule=block, norm=n)
+            block = UNetBlock(g * mult, g * mult * 2, submodule=block, norm=n, upsample=up)
         self.model = UNetBlock(cfg.out_channels, g, input_nc=cfg.in_channels, submodule=block,
-                               outermost=True, norm=n)
+                               outermost=True, norm=n, upsample=up)
 
     def forward(self, x):
         return self.model(x)

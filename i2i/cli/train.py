@@ -207,6 +207,7 @@ def pix2pix(
     ngf: Annotated[int, typer.Option(help="Generator filters.")] = 64,
     ndf: Annotated[int, typer.Option(help="Discriminator filters.")] = 64,
     norm: Annotated[str, typer.Option(help="batch or instance.")] = "batch",
+    upsample: Annotated[str, typer.Option(help="Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no checkerboard).")] = "transposed",
     load_size: Annotated[int, typer.Option(help="Resize before the random crop.")] = 286,
     crop: Annotated[int, typer.Option(help="Random crop size.")] = 256,
     lambda_l1: Annotated[float, typer.Option(help="L1 weight.")] = 100.0,
@@ -232,7 +233,7 @@ def pix2pix(
         if data is None:
             raise typer.BadParameter("--data is required")
         options = Pix2PixOptions(data=str(data), direction=direction, holdout=holdout,
-                                 num_downs=num_downs, ngf=ngf, ndf=ndf, norm=norm,
+                                 num_downs=num_downs, ngf=ngf, ndf=ndf, norm=norm, upsample=upsample,
                                  load_size=load_size, crop=crop, lambda_l1=lambda_l1,
                                  gan=not l1_only, lr=lr, name=name, init=str(init or ""),
                                  batch_size=batch_size or 1)
@@ -249,6 +250,7 @@ def cyclegan(
     ngf: Annotated[int, typer.Option(help="Generator filters.")] = 64,
     ndf: Annotated[int, typer.Option(help="Discriminator filters.")] = 64,
     blocks: Annotated[int, typer.Option(help="Residual blocks (9 or 6).")] = 9,
+    upsample: Annotated[str, typer.Option(help="Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no checkerboard).")] = "transposed",
     load_size: Annotated[int, typer.Option(help="Resize before the random crop.")] = 286,
     crop: Annotated[int, typer.Option(help="Random crop size.")] = 256,
     lambda_cycle: Annotated[float, typer.Option(help="Cycle loss weight.")] = 10.0,
@@ -273,7 +275,8 @@ def cyclegan(
     if resume is None:
         if data is None:
             raise typer.BadParameter("--data is required")
-        options = CycleGANOptions(data=str(data), ngf=ngf, ndf=ndf, blocks=blocks, load_size=load_size,
+        options = CycleGANOptions(data=str(data), ngf=ngf, ndf=ndf, blocks=blocks, upsample=upsample,
+                                  load_size=load_size,
                                   crop=crop, lambda_cycle=lambda_cycle, lambda_identity=lambda_identity,
                                   pool_size=pool_size, lr=lr, name=name, batch_size=batch_size or 1)
     _run("cyclegan", options, steps=steps, default_steps=20000, seed=seed, device=device, workers=workers,
@@ -291,6 +294,7 @@ def colorize(
     crop: Annotated[int, typer.Option(help="Random crop size (a multiple of 2**num_downs).")] = 128,
     load_size: Annotated[int, typer.Option(help="Short side photos are resized to.")] = 256,
     num_downs: Annotated[int, typer.Option(help="U-Net depth: 7 = unet_128, 8 = unet_256.")] = 7,
+    upsample: Annotated[str, typer.Option(help="Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no checkerboard).")] = "transposed",
     lambda_l1: Annotated[float, typer.Option(help="L1 weight on ab.")] = 100.0,
     l1_only: Annotated[bool, typer.Option("--l1-only", help="No adversarial term (the desaturated baseline).")] = False,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
@@ -314,7 +318,7 @@ def colorize(
         if not data:
             raise typer.BadParameter("--data is required")
         options = ColorizeOptions(data=_tuple(data), ngf=ngf, ndf=ndf, crop=crop, load_size=load_size,
-                                  num_downs=num_downs,
+                                  num_downs=num_downs, upsample=upsample,
                                   lambda_l1=lambda_l1, gan=not l1_only, lr=lr, name=name,
                                   init=str(init or ""), batch_size=batch_size or 4)
     _run("colorize", options, steps=steps, default_steps=6000, seed=seed, device=device, workers=workers,

@@ -10,7 +10,7 @@ from ..checkpoint import ModelInfo, save_model
 from ..data.color import AB_SCALE, l_from_net, l_to_net, lab_to_rgb, rgb_to_lab
 from ..data.datasets import PhotoCrops, is_grayish
 from ..task import Task
-from .common import unwrap
+from .common import check_upsample, unwrap
 from .pix2pix import Pix2PixRecipe
 
 
@@ -30,6 +30,9 @@ class ColorizeOptions:
     """instance or batch."""
     dropout: bool = False
     """Dropout in the U-Net decoder."""
+    upsample: str = "transposed"
+    """Generator x2 steps: transposed convolutions (the reference's; they leave a checkerboard)
+    or resize (nearest x2 then a 3x3 convolution, Odena et al. 2016)."""
     load_size: int = 256
     """Photos are resized to this short side before cropping (match `colorize --render-size`)."""
     crop: int = 128
@@ -48,6 +51,9 @@ class ColorizeOptions:
     """Exported model name."""
     init: str = ""
     """Start the generator from this exported model (same architecture); the discriminator starts fresh."""
+
+    def __post_init__(self):
+        check_upsample(self.upsample)
 
 
 class ColorizeRecipe(Pix2PixRecipe):

@@ -15,7 +15,7 @@ from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import UnpairedCrops
 from ..losses import gan_loss, set_requires_grad
 from ..task import Task
-from .common import adam, constant_then_linear, unwrap
+from .common import adam, check_upsample, constant_then_linear, unwrap
 from .pix2pix import _init_weights
 from .recipe import Recipe
 
@@ -34,6 +34,9 @@ class CycleGANOptions:
     """PatchGAN layers."""
     norm: str = "instance"
     """instance or batch."""
+    upsample: str = "transposed"
+    """Generator x2 steps: transposed convolutions (the reference's; they leave a checkerboard)
+    or resize (nearest x2 then a 3x3 convolution, Odena et al. 2016)."""
     load_size: int = 286
     """Resize before cropping."""
     crop: int = 256
@@ -50,6 +53,9 @@ class CycleGANOptions:
     """History of generated images shown to the discriminators."""
     name: str = ""
     """Exported name prefix (NAME-AtoB, NAME-BtoA)."""
+
+    def __post_init__(self):
+        check_upsample(self.upsample)
 
 
 class ImagePool:
@@ -93,7 +99,7 @@ class CycleGANRecipe(Recipe):
     def setup(self, device, total_steps):
         o = self.options
         self.device = device
-        self.g_config = ResnetConfig(ngf=o.ngf, blocks=o.blocks, norm=o.norm)
+        self.g_config = ResnetConfig(ngf=o.ngf, blocks=o.blocks, norm=o.norm, upsample=o.upsample)
         d_config = PatchGANConfig(in_channels=3, ndf=o.ndf, n_layers=o.n_layers, norm=o.norm)
         self.g_ab, self.g_ba = (ResnetGenerator(self.g_config).to(device) for _ in range(2))
         self.d_a, self.d_b = (PatchGAN(d_config).to(device) for _ in range(2))

@@ -13,7 +13,7 @@ from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import PairedCrops, load_pairs
 from ..losses import gan_loss, set_requires_grad
 from ..task import Task
-from .common import adam, constant_then_linear, unwrap, warm_start
+from .common import adam, check_upsample, constant_then_linear, unwrap, warm_start
 from .recipe import Recipe
 
 
@@ -37,6 +37,9 @@ class Pix2PixOptions:
     """batch or instance."""
     dropout: bool = True
     """Dropout in the U-Net decoder."""
+    upsample: str = "transposed"
+    """Generator x2 steps: transposed convolutions (the reference's; they leave a checkerboard)
+    or resize (nearest x2 then a 3x3 convolution, Odena et al. 2016)."""
     load_size: int = 286
     """Resize before cropping."""
     crop: int = 256
@@ -56,6 +59,9 @@ class Pix2PixOptions:
     init: str = ""
     """Start the generator from this exported model (same architecture); the discriminator starts fresh."""
 
+    def __post_init__(self):
+        check_upsample(self.upsample)
+
 
 class Pix2PixRecipe(Recipe):
     method = "pix2pix"
@@ -70,7 +76,8 @@ class Pix2PixRecipe(Recipe):
         o = self.options
         self.device = device
         self.g_config = UNetConfig(in_channels=self.in_channels, out_channels=self.out_channels,
-                                   num_downs=o.num_downs, ngf=o.ngf, norm=o.norm, dropout=o.dropout)
+                                   num_downs=o.num_downs, ngf=o.ngf, norm=o.norm, dropout=o.dropout,
+                                   upsample=o.upsample)
         self.g = UNetGenerator(self.g_config).to(device)
         self.d = PatchGAN(PatchGANConfig(in_channels=self.in_channels + self.out_channels, ndf=o.ndf,
                                          n_layers=o.n_layers, norm=o.norm)).to(device)
