@@ -9,7 +9,7 @@ hits all of them alike:
   plain         a plain PyTorch loop: fp32, NCHW, batch 1, torch.inference_mode, the same
                 pre- and post-processing as i2i (the adapter), the module called directly
   torch, onnxruntime, openvino, openvino-bf16   i2i (Engine.run_image) with --backend X
-                (i2i's torch backend runs stride-1 convolutions through NNPACK, fast_conv.py)
+                (i2i's torch backend runs stride-1 convolutions through NNPACK, i2i/kernels.py)
   auto          i2i with --backend auto (default --precision fp32)
   auto-prec     i2i with --backend auto --precision auto (bf16 where native and within tolerance)
 plus each one's max and mean difference to the plain loop (output units: 8-bit levels), and for

@@ -333,7 +333,7 @@ def test_checkpoints_written_before_tensor_rng_state_still_resume(data, tmp_path
     import torch
 
     from i2i.training.api import resume
-    from i2i.training.rundir import load_state
+    from i2i.training.state import load_state
 
     loop = LoopOptions(steps=2, log_every=1, sample_every=100, threads=1, workers=0, device="cpu")
     run = tmp_path / "run"
@@ -471,3 +471,26 @@ def test_tensorboard_event_files_follow_the_checkpoint(data, tmp_path):
     assert [e.step for e in d] == [1, 2, 3, 4] and d[-1].value != 99.0
     assert [e.value for e in d] == pytest.approx([r["d"] for r in records(run)])
     assert [e.step for e in events.Images("samples")] == [2, 3, 4]
+
+
+def test_sample_grid_pixels_equal_the_former_tiling(tmp_path):
+    """save_grid (torchvision's make_grid) draws the pixels the former cat-and-pad tiling drew,
+    for the training grids' shape: equal rows of equal-size images."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from i2i.training.plots import save_grid
+
+    def former(rows):
+        cells = [torch.cat([t.float().clamp(0, 1) for t in row], dim=2) for row in rows]
+        width = max(c.shape[2] for c in cells)
+        cells = [torch.nn.functional.pad(c, (0, width - c.shape[2])) for c in cells]
+        return (torch.cat(cells, dim=1).permute(1, 2, 0).numpy() * 255 + 0.5).astype("uint8")
+
+    g = torch.Generator().manual_seed(0)
+    rows = [[torch.rand(3, 24, 20, generator=g) * 1.2 - 0.1 for _ in range(3)] for _ in range(4)]
+    picture = save_grid(rows, tmp_path / "grid.png")
+    assert picture.shape == (96, 60, 3)
+    assert (picture == former(rows)).all()
+    assert (np.asarray(Image.open(tmp_path / "grid.png")) == picture).all()

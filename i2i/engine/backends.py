@@ -104,7 +104,7 @@ def _to_numpy(x: torch.Tensor) -> np.ndarray:
 class TorchBackend:
     """The module itself, eager. fp16/bf16 (CUDA only) run under autocast.
 
-    On the CPU in fp32, stride-1 convolutions go through NNPACK (archs/fast_conv.py): it beat
+    On the CPU in fp32, stride-1 convolutions go through NNPACK (i2i/kernels.py): it beat
     PyTorch's default kernels on every row of benchmarks/backends.py, and the runtimes on one
     (resnet_9blocks). Elsewhere channels_last lets cuDNN and oneDNN pick their fast kernels.
     """
@@ -112,7 +112,7 @@ class TorchBackend:
     name = "torch"
 
     def __init__(self, module, device: torch.device, dtype: torch.dtype = torch.float32):
-        from ..archs.fast_conv import use_nnpack
+        from ..kernels import use_nnpack
 
         self.device, self.dtype = device, dtype
         self.precision = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..archs.fast_conv import default_kernels
+from ..kernels import default_kernels
 from ..errors import I2IError
 from .norm_stats import FrozenStatistics, StatisticsRecorder, has_instance_norm, record_statistics, statistics_names
 

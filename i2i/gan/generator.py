@@ -33,7 +33,7 @@ class LatentGenerator:
 
     def __init__(self, module: nn.Module, z_dim: int, size: int, *, device: str = "auto",
                  name: str = ""):
-        from ..engine.runner import resolve_device
+        from ..devices import resolve_device
 
         self.device = resolve_device(device)
         self.module = module.eval().requires_grad_(False).to(self.device)

@@ -19,13 +19,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..archs.fast_conv import use_nnpack
-from ..engine.runner import resolve_device
-from ..errors import CheckpointError, UsageError
+from ..kernels import use_nnpack
+from ..devices import resolve_device
+from ..errors import UsageError
 from .plots import save_curves, save_grid
 from .recipe import Recipe
-from .rundir import (agree_with_checkpoint, checkpoint_path, latest_checkpoint, load_state,
-                     save_state)
+from .rundir import agree_with_checkpoint
+from .state import capture, checkpoint_path, latest_checkpoint, load_state, restore, save_state
 
 # Signals that stop a run cleanly after the current step (a second one aborts at once).
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
@@ -104,26 +104,6 @@ class _StepSampler(torch.utils.data.Sampler):
 
     def __len__(self):
         return self.stop - self.start
-
-
-def _rng_state() -> dict:
-    """Every RNG the loop and recipes draw from, as tensors and plain values (weights_only)."""
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
-             "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss]}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    name, keys, pos, has_gauss, gauss = state["numpy"]
-    keys = keys.numpy() if isinstance(keys, torch.Tensor) else keys  # older checkpoints: an array
-    np.random.set_state((name, keys.astype(np.uint32), pos, has_gauss, gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 class Trainer:
@@ -304,10 +284,9 @@ class Trainer:
 
     # ---- checkpoints ----
     def _save_checkpoint(self, step: int) -> None:
-        state = {"step": step, "recipe": self.recipe.state_dict(), "rng": _rng_state(),
-                 "train_seconds": self.train_seconds, "records": self.records}
         path = checkpoint_path(self.run_dir, step)
-        save_state(state, path, self.loop.keep_checkpoints)
+        save_state(capture(step, self.recipe, self.train_seconds, self.records), path,
+                   self.loop.keep_checkpoints)
         if self.board:
             self.board.flush()  # events up to the checkpoint are on disk with it
         self.on_event("checkpoint", {"step": step, "path": str(path)})
@@ -318,13 +297,7 @@ class Trainer:
         if path is None:
             return 0
         state = load_state(path)
-        try:
-            self.recipe.load_state_dict(state["recipe"])
-            _set_rng_state(state["rng"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as e:
-            first = (str(e).strip().splitlines() or [""])[0][:200]
-            raise CheckpointError(f"{path}: does not fit this run's {self.recipe.method} recipe "
-                                  f"({type(e).__name__}: {first})") from None
+        restore(state, self.recipe, path)
         self.train_seconds = state["train_seconds"]
         self.records = [r for r in state["records"] if r["step"] <= state["step"]]
         self.on_event("resume", {"step": state["step"], "path": str(path)})

@@ -1,7 +1,6 @@
 """The contract between the one training loop and each method's recipe."""
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -81,6 +80,3 @@ class Recipe(ABC):
                         p.grad /= world
         optimizer.step()
 
-
-def options_to_dict(options) -> dict:
-    return dataclasses.asdict(options)
