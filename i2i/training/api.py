@@ -6,31 +6,18 @@ from dataclasses import fields
 from pathlib import Path
 
 from ..errors import UsageError
-from .loop import Event, LoopOptions, RunResult, Trainer, _noop
+from .loop import Event, RunResult, Trainer, _noop
+from .methods import method as registered_method
+from .options import LoopOptions
 
 LOOP_FIELDS = {f.name for f in fields(LoopOptions)}
 
 
-RECIPES = {
-    "pix2pix": ("pix2pix", "Pix2PixOptions", "Pix2PixRecipe"),
-    "cyclegan": ("cyclegan", "CycleGANOptions", "CycleGANRecipe"),
-    "srgan": ("srgan", "SRGANOptions", "SRGANRecipe"),
-    "style": ("style", "StyleOptions", "StyleRecipe"),
-    "colorize": ("colorize", "ColorizeOptions", "ColorizeRecipe"),
-    "dcgan": ("dcgan", "DCGANOptions", "DCGANRecipe"),
-    "dcgan-encoder": ("dcgan", "DCGANEncoderOptions", "DCGANEncoderRecipe"),
-}
-
-
 def recipe_classes(method: str):
-    """(options dataclass, recipe class) for a method, imported on demand (they import torch)."""
-    import importlib
-
-    if method not in RECIPES:
-        raise UsageError(f"unknown method {method!r}; known: {', '.join(RECIPES)}")
-    module_name, options_name, recipe_name = RECIPES[method]
-    module = importlib.import_module(f".{module_name}", __package__)
-    return getattr(module, options_name), getattr(module, recipe_name)
+    """(options dataclass, recipe class) for a registered method (methods.py); the recipe is
+    imported on demand (it imports torch). UsageError for an unknown method."""
+    entry = registered_method(method)
+    return entry.options, entry.recipe_class()
 
 
 def train(method: str, options, loop: LoopOptions, run_dir, *, command: str = "",

@@ -22,6 +22,7 @@ import torch
 from ..kernels import use_nnpack
 from ..devices import resolve_device
 from ..errors import UsageError
+from .options import LoopOptions
 from .plots import save_curves, save_grid
 from .recipe import Recipe
 from .rundir import agree_with_checkpoint
@@ -30,40 +31,6 @@ from .state import capture, checkpoint_path, latest_checkpoint, load_state, rest
 # Signals that stop a run cleanly after the current step (a second one aborts at once).
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
                      if hasattr(signal, name))
-
-
-@dataclass(frozen=True, kw_only=True)
-class LoopOptions:
-    steps: int = 1000
-    """Total optimisation steps."""
-    seed: int = 0
-    """Seeds weights, data order and augmentation."""
-    device: str = "auto"
-    """auto, cpu, cuda, cuda:N or mps."""
-    precision: str = "auto"
-    """auto: bf16 autocast on CUDA devices that support it, fp32 elsewhere; fp32; bf16."""
-    deterministic: bool = False
-    """Deterministic kernels: on CUDA a resumed run then repeats an uninterrupted one exactly
-    (on the CPU it does regardless). Can cost speed on CUDA."""
-    workers: int = 1
-    """Data loading worker processes (0 loads in the main process)."""
-    max_minutes: float | None = None
-    """Stop cleanly (with a checkpoint) after this much training time in this process."""
-    checkpoint_minutes: float = 3.0
-    """Write a resumable checkpoint at least this often (0: after every step)."""
-    keep_checkpoints: int = 3
-    """Resumable checkpoints kept in the run directory."""
-    log_every: int = 10
-    """Steps between metrics.jsonl lines."""
-    sample_every: int = 200
-    """Steps between sample grids and loss-curve refreshes."""
-    eval_every: int = 0
-    """Steps between validations (0: only at the end)."""
-    threads: int = 0
-    """CPU threads for torch (0: torch's default)."""
-    tensorboard: bool = False
-    """Also write TensorBoard event files (losses, metrics, sample grids) to RUN/tensorboard;
-    needs the tensorboard package (pip install 'i2i[tensorboard]')."""
 
 
 @dataclass
