@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from . import app
+from .output import error, result, say
 from .options import Device, JsonOut, Quiet, Seed, Threads
 
 GenModel = Annotated[str, typer.Option("--model", "-m", help="Latent generator: a shipped name (dcgan-landscapes) or a checkpoint file.")]
@@ -49,7 +49,7 @@ def generate(
     written = api.generate(model, z_source, output, grid=grid, edits=_edits(ablate, boost),
                            device=device, overwrite=overwrite)
     for path in written:
-        print(path)
+        result(str(path))
 
 
 @app.command("invert")
@@ -73,7 +73,6 @@ def invert(
     """
     from ..gan import api
     from ..gan.invert import InversionOptions
-    from .render import err
 
     if threads:
         # Hundreds of small steps: on a busy CPU, threads waiting for each other cost more than they
@@ -86,13 +85,13 @@ def invert(
     for r in api.invert(model, images, output, options, encoder=encoder, device=device, overwrite=overwrite):
         if r.error:
             failures += 1
-            print(f"i2i: error: {r.error}", file=sys.stderr, flush=True)
+            error(r.error)
         elif not as_json:
-            print(r.output, flush=True)
+            result(r.output)
             if not quiet:
-                err.print(f"{r.input}: {r.psnr:.2f} dB (start: {r.start}, {r.seconds:.1f} s)", highlight=False)
+                say(f"{r.input}: {r.psnr:.2f} dB (start: {r.start}, {r.seconds:.1f} s)")
         if as_json:
-            print(json.dumps(r.to_dict()), flush=True)
+            result(json.dumps(r.to_dict()))
     if failures:
         raise typer.Exit(1)
 
@@ -119,4 +118,4 @@ def dissect(
 
     report = api.dissect(model, layer, concept or ["sky", "vegetation", "bright", "dark"], output,
                          n=n, seed=seed, quantile=quantile, top=top, ablate_top=ablate_top, device=device)
-    print(report)
+    result(str(report))

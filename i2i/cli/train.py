@@ -21,6 +21,7 @@ from ..errors import UsageError
 from ..training.methods import METHODS, Method
 from ..training.options import LoopOptions
 from . import app
+from .output import say
 from .options import BatchSize, Quiet
 
 train_app = typer.Typer(help="Train a model. Example: i2i train srgan --data photos/ --scale 4\n\n"
@@ -212,7 +213,7 @@ def _run(method: Method, options, values: dict):
         _stop(f"interrupted by a second {e}: stopped at once, this step not saved; "
               f"--resume {run_dir} continues from the last checkpoint", 128 + e.signum)
     for path in result.exported:
-        print(path)
+        result(str(path))
     where = f"step {result.step} of {_planned(result.run_dir)}"
     if result.finished:
         _stop(f"{name}: finished at {where}; run directory {result.run_dir}", 0)
@@ -233,7 +234,7 @@ def _planned(run_dir: Path) -> int:
 def _stop(message: str, code: int):
     """The run's one closing line on stderr, then its exit code (0 only for a finished run).
     SystemExit, not typer.Exit: main() adds its own "interrupted" line to a bare exit code 130."""
-    print(message, file=sys.stderr, flush=True)
+    say(message)
     sys.exit(code)
 
 
