@@ -282,6 +282,25 @@ HOSTILE = [
 ]
 
 
+def test_a_newer_format_version_is_refused_naming_the_file_and_both_versions(small_x2, tmp_path):
+    """Format "MAJOR[.MINOR]": a newer major version is refused with one line naming the file,
+    its version and ours; a newer minor version of our major still loads."""
+    from i2i.checkpoint import FORMAT_VERSION
+
+    path = _rewrite(small_x2, tmp_path, **{"i2i.format": "7"})
+    for reader in (read_info, load_model):
+        with pytest.raises(CheckpointError) as e:
+            reader(path)
+        message = str(e.value)
+        assert message.startswith(f"{path}: ") and "'7'" in message and f"'{FORMAT_VERSION}'" in message
+        assert "newer" in message and "upgrade i2i" in message
+    path = _rewrite(small_x2, tmp_path, **{"i2i.format": "x"})
+    with pytest.raises(CheckpointError, match="unknown i2i checkpoint format 'x'"):
+        load_model(path)
+    path = _rewrite(small_x2, tmp_path, **{"i2i.format": f"{FORMAT_VERSION}.3"})
+    assert load_model(path).info.arch == "srresnet"
+
+
 @pytest.mark.parametrize("label,meta,message", HOSTILE, ids=[h[0] for h in HOSTILE])
 def test_hostile_metadata_is_refused_before_building(small_x2, tmp_path, monkeypatch, label, meta, message):
     from i2i.archs import srresnet

@@ -22,6 +22,23 @@ def recipe_classes(method: str):
 
 def train(method: str, options, loop: LoopOptions, run_dir, *, command: str = "",
           on_event: Event = _noop, resume: bool = False) -> RunResult:
+    """Train a registered method (training/methods.py: pix2pix, cyclegan, srgan, style,
+    colorize, dcgan, dcgan-encoder) in `run_dir`, then export its model(s) there.
+
+    options: the method's options dataclass (training/options.py, e.g. Pix2PixOptions(data=...));
+    METHODS[method].loop_options() gives LoopOptions with the method's default steps and
+    intervals. run_dir: a new or empty folder; it receives run.json, metrics.jsonl, samples.png,
+    curves.png, checkpoints/ (resumable state) and NAME.safetensors (README "Run directories").
+    command: recorded in run.json and the exported model's provenance. on_event(kind, data):
+    called with "log", "checkpoint", "resume", "stopping" and "done" events (for a display).
+    resume=True continues from the latest checkpoint in run_dir (use resume() instead).
+
+    Returns a RunResult: run_dir, the step reached, whether all steps finished, the exported
+    paths, final metrics, and why an unfinished run stopped (a signal name or "max_minutes";
+    SIGINT/SIGTERM/SIGHUP stop after the current step with a checkpoint and an export).
+    Raises UsageError for an unknown method or a run_dir that already holds a run, and for
+    options the loop cannot honour (device, precision); DataError for unusable training data.
+    """
     _, recipe_cls = recipe_classes(method)
     run_dir = Path(run_dir)
     if not resume and (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
@@ -49,8 +66,11 @@ def resume(run_dir, *, max_minutes: float | None = None, steps: int | None = Non
     total (a finished pix2pix run whose rate had decayed to zero warms up again). The
     extending command is appended to the run's recorded command so the export says how it was
     trained. max_minutes, checkpoint_minutes and tensorboard, when given, replace the recorded ones.
-    Raises UsageError (naming run.json) for a directory that is not a readable run, and
-    CheckpointError for a checkpoint that cannot be loaded safely.
+    command and on_event: as for train().
+
+    Returns a RunResult as train() does. Raises UsageError (naming run.json) for a directory
+    that is not a readable run or a steps below 1, and CheckpointError (naming the file) for a
+    checkpoint that cannot be loaded safely or does not fit the run's recipe.
     """
     run_dir = Path(run_dir)
     info_path = run_dir / "run.json"
