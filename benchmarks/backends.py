@@ -55,7 +55,7 @@ TARGETS = {"upscale-x4 640x480": ">= 2x plain (stretch 3x), <= 1 s", "stylize 10
            "resnet_9blocks 256x256": ">= 1.4x plain"}
 
 
-def rgb_image(path, size) -> "object":
+def rgb_image(path, size) -> object:
     return image_data(Image.open(path).convert("RGB").resize(size, Image.BICUBIC))
 
 
@@ -268,7 +268,7 @@ def folder_throughput(args, tmp: Path) -> None:
     i2i_translate_folder(engine, tmp / "in" / "0", tmp / "warm")  # first use: export + measure
     theirs = ours = 0.0
     ran = ""
-    for i, chunk in enumerate(chunks):
+    for i in range(len(chunks)):
         (tmp / "theirs" / str(i)).mkdir(parents=True)
         theirs += their_test_py(module, sorted((tmp / "in" / str(i)).iterdir()), tmp / "theirs" / str(i))
         seconds, ran = i2i_translate_folder(engine, tmp / "in" / str(i), tmp / "ours" / str(i))

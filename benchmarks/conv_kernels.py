@@ -15,7 +15,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from benchmarks.common import emit, machine, median_seconds  # noqa: E402
-
 from i2i.kernels import _NNPACKConvolution, nnpack_available  # noqa: E402
 
 

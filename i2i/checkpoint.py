@@ -57,7 +57,7 @@ class ModelInfo:
         }
 
     @classmethod
-    def from_metadata(cls, meta: dict[str, str]) -> "ModelInfo":
+    def from_metadata(cls, meta: dict[str, str]) -> ModelInfo:
         """ValueError (one line) for a missing field, invalid or nested-too-deep JSON, or values
         of the wrong kind; the caller adds the file name."""
         problem = format_problem(meta.get("i2i.format", FORMAT_VERSION))

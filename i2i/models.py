@@ -14,6 +14,7 @@ from pathlib import Path
 from .checkpoint import MODEL_SUFFIXES
 from .errors import CheckpointError
 
+
 def weights_dir() -> Path:
     return Path(os.environ.get("I2I_WEIGHTS", Path(__file__).resolve().parent.parent / "weights"))
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import peers
 import pytest
 import torch
 from PIL import Image
 from torch import nn
 
-import peers
 from i2i.checkpoint import ModelInfo, convert, load_model, read_info, save_model
 from i2i.errors import CheckpointError
 from i2i.task import Task

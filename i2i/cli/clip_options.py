@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,11 +23,11 @@ def _parameters(smoothing: float) -> list[inspect.Parameter]:
                  annotation=Annotated[annotation, typer.Option(*flags, **kwargs)])
 
     return [
-        option("codec", Optional[str], None, rich_help_panel="Video",
+        option("codec", str | None, None, rich_help_panel="Video",
                help="Video encoder: libx264 (default; libvpx-vp9 for .webm), libx265, libsvtav1, mpeg4..."),
-        option("crf", Optional[int], None, min=0, max=63, rich_help_panel="Video",
+        option("crf", int | None, None, min=0, max=63, rich_help_panel="Video",
                help="Constant rate factor, lower = better (default: 18 for x264, 30 for VP9)."),
-        option("pix_fmt", Optional[str], None, rich_help_panel="Video",
+        option("pix_fmt", str | None, None, rich_help_panel="Video",
                help="Output pixel format (default yuv420p; e.g. yuv444p, yuv420p10le)."),
         option("temporal", bool, True, "--temporal/--no-temporal", rich_help_panel="Video",
                help="Keep clips consistent in time (shared normalisation, motion-compensated smoothing); "

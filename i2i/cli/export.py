@@ -3,20 +3,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from . import app
-from .output import result
 from .options import Overwrite
+from .output import result
 
 
 @app.command("export")
 def export(
     model: Annotated[str, typer.Argument(help="A checkpoint (ours, or a peer's .pth) or a shipped model name.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write.")],
-    image: Annotated[Optional[Path], typer.Option(help="Verify the export on this image (default: a bundled photo).")] = None,
+    image: Annotated[Path | None, typer.Option(help="Verify the export on this image (default: a bundled photo).")] = None,
     overwrite: Overwrite = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verification and metadata as JSON.")] = False,
 ):

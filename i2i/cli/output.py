@@ -13,8 +13,7 @@ import sys
 import time
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 # soft_wrap: a message is one line however long, never broken at the console's width (80
 # columns when stderr is a file or a pipe): error lines are read line by line.

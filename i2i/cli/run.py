@@ -3,16 +3,33 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from ..errors import UsageError
 from . import app
-from .output import result
 from .clip_options import clip_options
-from .options import (Backend, BatchSize, Device, Ext, Inputs, JsonOut, MaxOutputPixels, MaxPixels, Output,
-                      Overwrite, Precision, QualityOpt, Quiet, SkipExisting, Suffix, Tile, TileOverlap)
+from .options import (
+    Backend,
+    BatchSize,
+    Device,
+    Ext,
+    Inputs,
+    JsonOut,
+    MaxOutputPixels,
+    MaxPixels,
+    Output,
+    Overwrite,
+    Precision,
+    QualityOpt,
+    Quiet,
+    SkipExisting,
+    Suffix,
+    Tile,
+    TileOverlap,
+)
+from .output import result
 
 
 def _split_output(inputs: list[str], output: str | None) -> tuple[list[str], str]:
@@ -174,9 +191,9 @@ def translate(
 @clip_options(smoothing=0.0)
 def upscale(
     inputs: Inputs, output: Output = None,
-    scale: Annotated[Optional[float], typer.Option(help="Any factor from 1 to 16: the model's own, then an exact resize (default: 4, or the --model's own).", min=1.0, max=16.0, callback=_finite)] = None,
+    scale: Annotated[float | None, typer.Option(help="Any factor from 1 to 16: the model's own, then an exact resize (default: 4, or the --model's own).", min=1.0, max=16.0, callback=_finite)] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (any in `i2i models`) or file (ours, or ESRGAN, Real-ESRGAN, SwinIR, ... through spandrel). Default upscale-x4-real, for photos as they come (JPEG, noise, blur); upscale-x4 / upscale-x2 for clean inputs (renders, lossless scans, benchmarks), upscale-x4-gan for clean inputs with more texture.")] = "",
-    denoise: Annotated[Optional[float], typer.Option(help="0..1, real-world model only: 0 keeps the GAN model's texture, 1 is its PSNR stage (cleanest, smoothest); in between blends the two networks.", min=0.0, max=1.0, callback=_finite)] = None,
+    denoise: Annotated[float | None, typer.Option(help="0..1, real-world model only: 0 keeps the GAN model's texture, 1 is its PSNR stage (cleanest, smoothest); in between blends the two networks.", min=0.0, max=1.0, callback=_finite)] = None,
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
@@ -229,7 +246,7 @@ def _default_sr(scale: float, models: dict) -> str:
 @app.command("stylize")
 @clip_options()
 def stylize(
-    inputs: Annotated[Optional[list[str]], typer.Argument(help="Images, folders, globs or -; without -o the last is the output.")] = None,
+    inputs: Annotated[list[str] | None, typer.Argument(help="Images, folders, globs or -; without -o the last is the output.")] = None,
     output: Output = None,
     style: Annotated[str, typer.Option(help="Style name (see --list, `i2i models`) or a checkpoint file.")] = "starry-night",
     strength: Annotated[float, typer.Option(help="0..1: blend of the stylized image with the input.", min=0.0, max=1.0, callback=_finite)] = 1.0,

@@ -13,7 +13,7 @@ import types
 import typing
 from dataclasses import MISSING, Field, fields
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 import typer
 
@@ -21,8 +21,8 @@ from ..errors import UsageError
 from ..training.methods import METHODS, Method
 from ..training.options import LoopOptions
 from . import app
-from .output import say
 from .options import BatchSize, Quiet
+from .output import say
 
 train_app = typer.Typer(help="Train a model. Example: i2i train srgan --data photos/ --scale 4\n\n"
                              "Exit code 0: all steps done; 3: stopped by --max-minutes first; "
@@ -36,8 +36,8 @@ app.add_typer(train_app, name="train")
 P = inspect.Parameter
 
 # Options of the command itself, not of the method or the loop.
-RunDir = Annotated[Optional[Path], typer.Option(help="Run directory (default: runs/METHOD-DATE).")]
-Resume = Annotated[Optional[Path], typer.Option(help="Continue the run in this directory exactly where it stopped.")]
+RunDir = Annotated[Path | None, typer.Option(help="Run directory (default: runs/METHOD-DATE).")]
+Resume = Annotated[Path | None, typer.Option(help="Continue the run in this directory exactly where it stopped.")]
 # Where the run directory and resume options stand among the loop's (after --max-minutes).
 _RUN_OPTIONS_AFTER = "max_minutes"
 
@@ -70,9 +70,9 @@ def cli_type_and_default(f: Field, default=MISSING):
     if f.metadata.get("json"):
         return str, ""
     if typing.get_origin(kind) is tuple:
-        return Optional[list[Path]], None
+        return list[Path] | None, None
     if f.metadata.get("path"):
-        return Optional[Path], None
+        return Path | None, None
     if typing.get_origin(kind) in (typing.Union, types.UnionType):  # X | None
         kind = next(a for a in typing.get_args(kind) if a is not type(None))
     if typing.get_origin(kind) is Literal:
@@ -80,7 +80,7 @@ def cli_type_and_default(f: Field, default=MISSING):
     if kind is bool and not f.metadata.get("resume"):
         return bool, False  # a switch: given, it flips the field's default
     if _required(f) or f.metadata.get("resume") or value is None:
-        return Optional[kind], None
+        return kind | None, None
     return kind, value
 
 

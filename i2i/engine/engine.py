@@ -11,23 +11,37 @@ import sys
 import time
 import traceback
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import torch
 
 from ..checkpoint import LoadedModel
-from ..data.image_io import (DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_MAX_PIXELS, MAX_SIDE, ImageData, OutputExists,
-                             atomic_output, atomic_write_bytes, describe_pixels, encode_image,
-                             exif_for, fill_transparent, profile_for, quantize, read_image,
-                             remove_stale_parts, scale_metadata, write_all)
+from ..data.image_io import (
+    DEFAULT_MAX_OUTPUT_PIXELS,
+    DEFAULT_MAX_PIXELS,
+    MAX_SIDE,
+    ImageData,
+    OutputExists,
+    atomic_output,
+    atomic_write_bytes,
+    describe_pixels,
+    encode_image,
+    exif_for,
+    fill_transparent,
+    profile_for,
+    quantize,
+    read_image,
+    remove_stale_parts,
+    scale_metadata,
+    write_all,
+)
 from ..data.png_stream import PNGBandWriter
 from ..errors import I2IError, ImageError, one_line
 from .inputs import STDIO, Job, OutputOptions, plan_outputs
 from .runner import ModelRunner
-
 
 PREFETCH_PIXELS = 32_000_000  # decoded pixels read ahead of the model, at most (about 0.8 GB)
 STREAM_ROWS = 64  # output rows converted and encoded at a time when streaming a PNG

@@ -5,8 +5,8 @@ selection.py picks per size class; everything around the network stays here, the
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 

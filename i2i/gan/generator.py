@@ -40,7 +40,7 @@ class LatentGenerator:
         self.z_dim, self.size, self.name = z_dim, size, name
 
     @classmethod
-    def load(cls, name_or_path: str, *, device: str = "auto") -> "LatentGenerator":
+    def load(cls, name_or_path: str, *, device: str = "auto") -> LatentGenerator:
         """A shipped generator by name (dcgan-landscapes) or a checkpoint file.
         Raises CheckpointError for unreadable files, UsageError for models of another kind."""
         from ..checkpoint import load_model

@@ -16,8 +16,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..archs.dcgan import (DCGANDiscriminator, DCGANDiscriminatorConfig, DCGANEncoderConfig,
-                           DCGANGenerator, DCGANGeneratorConfig, init_weights)
+from ..archs.dcgan import (
+    DCGANDiscriminator,
+    DCGANDiscriminatorConfig,
+    DCGANEncoderConfig,
+    DCGANGenerator,
+    DCGANGeneratorConfig,
+    init_weights,
+)
 from ..checkpoint import ModelInfo, load_model, save_model
 from ..data.datasets import PhotoCrops
 from ..errors import UsageError

@@ -11,17 +11,17 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
-from ..kernels import use_nnpack
 from ..devices import resolve_device
 from ..errors import UsageError
+from ..kernels import use_nnpack
 from .options import LoopOptions
 from .plots import save_curves, save_grid
 from .recipe import Recipe

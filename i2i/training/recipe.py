@@ -54,7 +54,7 @@ class Recipe(ABC):
     def export(self, run_dir: Path, provenance: dict) -> list[Path]:
         """Write the trained generator(s) as self-describing checkpoints."""
 
-    def wrap_distributed(self, wrap) -> None:
+    def wrap_distributed(self, wrap) -> None:  # noqa: B027 (an optional hook: nothing to wrap by default)
         """Replace trained networks with `wrap(module)` (synchronized batch norm on CUDA)."""
 
     def networks(self) -> list:
