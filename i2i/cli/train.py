@@ -195,7 +195,7 @@ def _run(method: Method, options, values: dict):
     from ..training.api import resume as resume_run
     from ..training.api import train
     from ..training.loop import TrainingAborted
-    from .render import TrainingDisplay
+    from .output import TrainingDisplay
 
     name, resume = method.name, values["resume"]
     given = loop_values(values)
