@@ -20,7 +20,7 @@ import typer
 from ..errors import UsageError
 from ..training.methods import METHODS, Method
 from ..training.options import LoopOptions
-from . import app
+from . import app, output
 from .options import BatchSize, Quiet
 from .output import say
 
@@ -213,7 +213,7 @@ def _run(method: Method, options, values: dict):
         _stop(f"interrupted by a second {e}: stopped at once, this step not saved; "
               f"--resume {run_dir} continues from the last checkpoint", 128 + e.signum)
     for path in result.exported:
-        result(str(path))
+        output.result(str(path))
     where = f"step {result.step} of {_planned(result.run_dir)}"
     if result.finished:
         _stop(f"{name}: finished at {where}; run directory {result.run_dir}", 0)
