@@ -1,5 +1,5 @@
 # Two front-door targets: `make demo` (set up, upscale examples/ with the shipped model)
-# and `make test` (set up, run the tests). Both create .venv on first use.
+# and `make test` (set up, lint with ruff, run the tests). Both create .venv on first use.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
@@ -13,6 +13,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/i2i upscale examples/inputs/ -o out/ --overwrite
 
 test: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed

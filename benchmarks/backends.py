@@ -9,7 +9,7 @@ hits all of them alike:
   plain         a plain PyTorch loop: fp32, NCHW, batch 1, torch.inference_mode, the same
                 pre- and post-processing as i2i (the adapter), the module called directly
   torch, onnxruntime, openvino, openvino-bf16   i2i (Engine.run_image) with --backend X
-                (i2i's torch backend runs stride-1 convolutions through NNPACK, fast_conv.py)
+                (i2i's torch backend runs stride-1 convolutions through NNPACK, i2i/kernels.py)
   auto          i2i with --backend auto (default --precision fp32)
   auto-prec     i2i with --backend auto --precision auto (bf16 where native and within tolerance)
 plus each one's max and mean difference to the plain loop (output units: 8-bit levels), and for
@@ -55,7 +55,7 @@ TARGETS = {"upscale-x4 640x480": ">= 2x plain (stretch 3x), <= 1 s", "stylize 10
            "resnet_9blocks 256x256": ">= 1.4x plain"}
 
 
-def rgb_image(path, size) -> "object":
+def rgb_image(path, size) -> object:
     return image_data(Image.open(path).convert("RGB").resize(size, Image.BICUBIC))
 
 
@@ -268,7 +268,7 @@ def folder_throughput(args, tmp: Path) -> None:
     i2i_translate_folder(engine, tmp / "in" / "0", tmp / "warm")  # first use: export + measure
     theirs = ours = 0.0
     ran = ""
-    for i, chunk in enumerate(chunks):
+    for i in range(len(chunks)):
         (tmp / "theirs" / str(i)).mkdir(parents=True)
         theirs += their_test_py(module, sorted((tmp / "in" / str(i)).iterdir()), tmp / "theirs" / str(i))
         seconds, ran = i2i_translate_folder(engine, tmp / "in" / str(i), tmp / "ours" / str(i))

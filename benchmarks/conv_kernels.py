@@ -1,4 +1,4 @@
-"""The layer-level figures behind i2i/archs/fast_conv.py, on this CPU (median of 5, ms per image):
+"""The layer-level figures behind i2i/kernels.py, on this CPU (median of 5, ms per image):
 one forward + backward of a stride-1 3x3 convolution, PyTorch's kernels vs NNPACK forward and
 input gradient (_NNPACKConvolution), for the wide and thin layers that decide where training
 uses it. (Inference runs on ONNX Runtime / OpenVINO: benchmarks/backends.py.)
@@ -15,8 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from benchmarks.common import emit, machine, median_seconds  # noqa: E402
-
-from i2i.archs.fast_conv import _NNPACKConvolution, nnpack_available  # noqa: E402
+from i2i.kernels import _NNPACKConvolution, nnpack_available  # noqa: E402
 
 
 def per_image_ms(fn, batch: int, repeats: int = 5) -> float:

@@ -31,7 +31,7 @@ from benchmarks.common import DATA, WEIGHTS, emit, machine  # noqa: E402
 from i2i.data.datasets import list_images, to_tensor  # noqa: E402
 from i2i.gan.dissect import ablation_effect, concept_fraction, dissect  # noqa: E402
 from i2i.gan.generator import LatentGenerator  # noqa: E402
-from i2i.gan.invert import Inverter, InversionOptions, square_image  # noqa: E402
+from i2i.gan.invert import InversionOptions, Inverter, square_image  # noqa: E402
 from i2i.gan.latents import sample_latents  # noqa: E402
 from i2i.lossnet import efficientnet_lite0  # noqa: E402
 

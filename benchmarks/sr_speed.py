@@ -18,7 +18,6 @@ from i2i.checkpoint import LoadedModel, load_model  # noqa: E402
 from i2i.engine.adapters import RGBAdapter  # noqa: E402
 from i2i.engine.engine import Engine  # noqa: E402
 
-
 # (channels, blocks): the shipped x4 sizes and smaller ones
 SIZES = [(48, 8), (32, 6), (32, 4), (28, 4), (32, 3)]
 

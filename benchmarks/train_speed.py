@@ -80,7 +80,7 @@ NETWORKS = [("resnet", {}, 1, 256), ("srresnet", {"channels": 48, "blocks": 8, "
 def kernels(repeats: int = 3) -> None:
     """One forward + backward of each network, PyTorch's kernels vs with NNPACK (use_nnpack)."""
     from i2i.archs.registry import build
-    from i2i.archs.fast_conv import use_nnpack
+    from i2i.kernels import use_nnpack
 
     for arch, options, batch, crop in NETWORKS:
         nets = {}

@@ -22,10 +22,10 @@ from PIL import Image, ImageDraw  # noqa: E402
 
 from benchmarks.clips import load_photo, pan_zoom, read_frames, write_clip  # noqa: E402
 from benchmarks.common import DATA, WEIGHTS  # noqa: E402
-from i2i.data.video_io import EncoderSettings  # noqa: E402
-from i2i.engine.video import VideoOptions  # noqa: E402
 from benchmarks.video import engine_for, run_clip  # noqa: E402
+from i2i.data.video_io import EncoderSettings  # noqa: E402
 from i2i.engine.adapters import RGBAdapter  # noqa: E402
+from i2i.engine.video import VideoOptions  # noqa: E402
 
 OUT = ROOT / "examples"
 SIZE, FRAMES, PAN = (320, 180), 24, 2

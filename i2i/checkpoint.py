@@ -16,13 +16,19 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .archs.common import ArchSpec, config_from_dict
 from .archs.registry import ARCHS, get_spec
 from .errors import CheckpointError
 from .task import IMAGE_SPACES, Task
 
+if TYPE_CHECKING:
+    import torch
+
 FORMAT_VERSION = "1"
+"""Stored as metadata "i2i.format": "MAJOR" or "MAJOR.MINOR". A minor version may add optional
+metadata and stays readable; a newer major version is refused (format_problem)."""
 MODEL_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt")
 """File types read as checkpoints (.pth/.pt/.ckpt through torch.load(weights_only=True))."""
 
@@ -51,13 +57,12 @@ class ModelInfo:
         }
 
     @classmethod
-    def from_metadata(cls, meta: dict[str, str]) -> "ModelInfo":
+    def from_metadata(cls, meta: dict[str, str]) -> ModelInfo:
         """ValueError (one line) for a missing field, invalid or nested-too-deep JSON, or values
         of the wrong kind; the caller adds the file name."""
-        version = meta.get("i2i.format", FORMAT_VERSION)
-        if version != FORMAT_VERSION:
-            raise ValueError(f"written in i2i checkpoint format {version!r}; this i2i reads "
-                             f"format {FORMAT_VERSION}")
+        problem = format_problem(meta.get("i2i.format", FORMAT_VERSION))
+        if problem:
+            raise ValueError(problem)
         missing = [k for k in ("arch", "options", "task") if k not in meta]
         if missing:
             raise ValueError(f"metadata lacks {', '.join(missing)}")
@@ -67,6 +72,18 @@ class ModelInfo:
                    task=Task.from_dict(_json_field(meta, "task", dict)),
                    name=meta.get("name", ""), description=meta.get("description", ""),
                    training=training)
+
+
+def format_problem(version: str) -> str | None:
+    """None when this i2i reads checkpoint format `version` (its major version is ours), else
+    why not, naming both versions."""
+    major = str(version).split(".")[0]
+    if major == FORMAT_VERSION.split(".")[0]:
+        return None
+    if major.isdigit() and int(major) > int(FORMAT_VERSION.split(".")[0]):
+        return (f"written in i2i checkpoint format {version!r}, newer than this i2i reads "
+                f"(format {FORMAT_VERSION!r}): upgrade i2i to load it")
+    return f"written in an unknown i2i checkpoint format {version!r}; this i2i reads format {FORMAT_VERSION!r}"
 
 
 def _json_field(meta: dict, key: str, kind: type):
@@ -83,15 +100,29 @@ def _json_field(meta: dict, key: str, kind: type):
 
 @dataclass
 class LoadedModel:
-    module: object  # torch.nn.Module, in eval mode
+    """A checkpoint loaded into its architecture: what load_model returns.
+
+    Run it through an Engine (engine/engine.py), which handles value ranges, padding, tiling and
+    batching; `module` is the bare network for those who call it themselves: it takes and
+    returns (B, C, H, W) float tensors in the range `task.value_range` says ("0,1", "-1,1" or
+    "0,255"), on the device it was loaded to, with H and W multiples of
+    `spec.size_multiple(config)` (the Engine pads to them).
+    """
+
+    module: torch.nn.Module
+    """The network, in eval mode, on the device load_model was given."""
     info: ModelInfo
+    """What the checkpoint says about itself: arch, options, task, name, training provenance."""
     spec: ArchSpec
     """The architecture's spec with this model's per-model fields filled in (for_config)."""
     config: object
+    """The architecture's config dataclass the module was built from."""
     path: str = ""
+    """The file it was loaded from."""
 
     @property
     def task(self) -> Task:
+        """What the model does: kind (upscale, translate, ...), scale, colour spaces, value range."""
         return self.info.task
 
 
@@ -157,7 +188,15 @@ def load_model(path, device="cpu") -> LoadedModel:
     """Load any supported checkpoint into its architecture: ours, a peer layout i2i reads
     itself, or anything spandrel recognises (.safetensors/.pth/.pt/.ckpt, weights only).
 
-    Raises CheckpointError, one line naming the file, for every failure.
+    path: a file (str or Path); models.resolve() turns a model name into one. device: a torch
+    device string ("cpu", "cuda", "cuda:1", ...) the module is moved to. Returns a LoadedModel
+    whose module is in eval mode. Nothing in the file is executed: safetensors, or
+    torch.load(weights_only=True); options from metadata are checked against the tensor shapes
+    before the module is built.
+
+    Raises CheckpointError, one line naming the file, for every failure: no such file, an
+    unreadable or unknown layout, metadata that does not match the tensors, or a checkpoint
+    format newer than this i2i reads.
     """
     path = Path(path)
     if not path.is_file():
@@ -185,6 +224,9 @@ def _load(path: Path, device) -> LoadedModel:
 
 
 def _info_from_metadata(meta: dict, path: Path) -> ModelInfo:
+    problem = format_problem(meta.get("i2i.format", FORMAT_VERSION))
+    if problem:
+        raise CheckpointError(f"{path}: {problem}")
     try:
         return ModelInfo.from_metadata(meta)
     except (ValueError, TypeError) as e:

@@ -14,8 +14,6 @@ from pathlib import Path
 from .checkpoint import MODEL_SUFFIXES
 from .errors import CheckpointError
 
-DEFAULTS = {"upscale": "upscale-x4", "stylize": "style-starry-night", "colorize": "colorize"}
-
 
 def weights_dir() -> Path:
     return Path(os.environ.get("I2I_WEIGHTS", Path(__file__).resolve().parent.parent / "weights"))

@@ -53,7 +53,7 @@ class Task:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Task":
+    def from_dict(cls, d: dict) -> Task:
         """ValueError for a non-dict, unknown keys or values outside the declared sets."""
         if not isinstance(d, dict):
             raise ValueError(f"task is not a JSON object: {str(d)[:60]}")

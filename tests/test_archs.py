@@ -8,7 +8,7 @@ import torch
 
 from i2i.archs.registry import ARCHS, build
 from i2i.checkpoint import ModelInfo, load_model, save_model
-from i2i.archs.fast_conv import _NNPACKConvolution, nnpack_available, use_nnpack
+from i2i.kernels import _NNPACKConvolution, nnpack_available, use_nnpack
 from i2i.task import IMAGE_SPACES, Task
 
 # Small options per architecture so the test stays quick; everything else is the default.

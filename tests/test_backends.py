@@ -8,18 +8,18 @@ import json
 import sys
 
 import numpy as np
+import peers
 import pytest
 import torch
+from test_archs import SMALL
 from torch import nn
 
-import peers
 from i2i.archs.registry import ARCHS, build, get_spec
 from i2i.checkpoint import LoadedModel, ModelInfo, load_model, save_model
 from i2i.engine.backends import RUNTIMES, ModelGraphs, runtime_missing
 from i2i.engine.runner import ModelRunner
 from i2i.errors import UsageError
 from i2i.task import Task
-from test_archs import SMALL
 
 INSTALLED = [name for name in RUNTIMES if runtime_missing(name) is None]
 TOLERANCE = 1e-3  # output units of [0, 1]; fp32 runtimes measure 1e-7 .. 4e-5 here
@@ -152,7 +152,7 @@ def test_engine_features_on_every_runtime(runtime, data, tmp_path):
     photo = Image.open(data / "sr/val/Set14/lenna.png").convert("RGB")
     Image.fromarray(np.dstack([np.asarray(photo.resize((30, 20))), rng.integers(0, 255, (20, 30), dtype=np.uint8)])).save(folder / "a_rgba.png")
     photo.convert("L").resize((30, 20)).save(folder / "b_gray.png")
-    Image.fromarray((np.asarray(photo.convert("L").resize((30, 20)), dtype=np.uint16) * 257)).save(folder / "c_g16.png")
+    Image.fromarray(np.asarray(photo.convert("L").resize((30, 20)), dtype=np.uint16) * 257).save(folder / "c_g16.png")
     photo.resize((150, 110)).save(folder / "d_big.png")
     _, cfg = build("srresnet", SMALL["srresnet"])
     model = _loaded("srresnet", SMALL["srresnet"], _task_for("srresnet", cfg))

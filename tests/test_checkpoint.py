@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import peers
 import pytest
 import torch
 from PIL import Image
 from torch import nn
 
-import peers
 from i2i.checkpoint import ModelInfo, convert, load_model, read_info, save_model
 from i2i.errors import CheckpointError
 from i2i.task import Task
@@ -280,6 +280,25 @@ HOSTILE = [
     ("task not JSON", dict(task="nope"), "'task' is not valid JSON"),
     ("newer format", {"i2i.format": "2"}, "format '2'"),
 ]
+
+
+def test_a_newer_format_version_is_refused_naming_the_file_and_both_versions(small_x2, tmp_path):
+    """Format "MAJOR[.MINOR]": a newer major version is refused with one line naming the file,
+    its version and ours; a newer minor version of our major still loads."""
+    from i2i.checkpoint import FORMAT_VERSION
+
+    path = _rewrite(small_x2, tmp_path, **{"i2i.format": "7"})
+    for reader in (read_info, load_model):
+        with pytest.raises(CheckpointError) as e:
+            reader(path)
+        message = str(e.value)
+        assert message.startswith(f"{path}: ") and "'7'" in message and f"'{FORMAT_VERSION}'" in message
+        assert "newer" in message and "upgrade i2i" in message
+    path = _rewrite(small_x2, tmp_path, **{"i2i.format": "x"})
+    with pytest.raises(CheckpointError, match="unknown i2i checkpoint format 'x'"):
+        load_model(path)
+    path = _rewrite(small_x2, tmp_path, **{"i2i.format": f"{FORMAT_VERSION}.3"})
+    assert load_model(path).info.arch == "srresnet"
 
 
 @pytest.mark.parametrize("label,meta,message", HOSTILE, ids=[h[0] for h in HOSTILE])

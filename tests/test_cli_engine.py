@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
+from test_image_io import bad_inputs
 
 from i2i.archs.registry import build
 from i2i.checkpoint import ModelInfo, save_model
 from i2i.task import Task
-from test_image_io import bad_inputs
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_training import TINY, kill_and_resume, records, tiny_options
 
 from i2i.checkpoint import load_model
 from i2i.data.image_io import read_image
@@ -15,7 +16,7 @@ from i2i.engine.engine import Engine
 from i2i.models import shipped
 from i2i.training.api import train
 from i2i.training.loop import LoopOptions
-from test_training import kill_and_resume, records, tiny_options
+from i2i.training.methods import METHODS
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
@@ -63,7 +64,7 @@ def test_cuda_cli_folder(cli, data, tmp_path):
     assert Image.open(tmp_path / "out/baby.png").size == (256, 192)
 
 
-@pytest.mark.parametrize("method", ["pix2pix", "cyclegan", "srgan", "style", "colorize"])
+@pytest.mark.parametrize("method", [m for m in METHODS if m in TINY])
 def test_recipe_trains_on_cuda(method, data, tmp_path):
     loop = LoopOptions(steps=4, log_every=1, sample_every=2, workers=1, device="cuda")
     result = train(method, tiny_options(method, data), loop, tmp_path / "run")

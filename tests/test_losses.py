@@ -64,9 +64,10 @@ def test_vgg16_without_weights_says_what_to_do():
 
 
 def test_a_few_style_steps_reduce_the_style_loss(data, tmp_path):
-    from i2i.training.loop import LoopOptions
-    from i2i.training.api import train
     from test_training import records, tiny_options
+
+    from i2i.training.api import train
+    from i2i.training.loop import LoopOptions
 
     options = tiny_options("style", data)
     train("style", options, LoopOptions(steps=12, log_every=1, workers=0, threads=2, seed=1), tmp_path / "run")

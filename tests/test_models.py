@@ -6,9 +6,9 @@ import json
 
 import pytest
 import torch
+from conftest import start_cli
 from PIL import Image
 
-from conftest import start_cli
 from i2i.errors import CheckpointError
 from i2i.models import resolve, user_models_dir
 

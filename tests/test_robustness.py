@@ -680,7 +680,7 @@ def test_error_lines_are_never_wrapped(cli, x2, tmp_path):
     r = cli("upscale", "--model", x2, folder, "-o", tmp_path / "out")
     assert r.returncode == 1
     lines = r.stderr.decode().splitlines()
-    assert lines[0] == f"error: {folder / name}: not an image (format not recognised)"
+    assert lines[0] == f"i2i: error: {folder / name}: not an image (format not recognised)"
     from i2i.errors import one_line
 
     assert one_line("Error(s) in loading state_dict:\n\tMissing key(s): a.\n") == \

@@ -9,12 +9,12 @@ import subprocess
 import sys
 
 import numpy as np
+import peers
 import pytest
 import torch
+from conftest import start_cli
 from PIL import Image
 
-import peers
-from conftest import start_cli
 from i2i.checkpoint import convert, load_model, read_info
 from i2i.errors import CheckpointError
 

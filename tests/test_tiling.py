@@ -6,9 +6,8 @@ import dataclasses
 import pytest
 import torch
 
-from i2i.archs.registry import build
+from i2i.archs.registry import build, get_spec
 from i2i.checkpoint import LoadedModel, ModelInfo
-from i2i.archs.registry import get_spec
 from i2i.engine.runner import ModelRunner
 from i2i.engine.tiling import ramp, tile_starts
 from i2i.task import Task

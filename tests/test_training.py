@@ -12,34 +12,44 @@ import pytest
 from i2i.errors import DataError, UsageError
 from i2i.training.api import recipe_classes, train
 from i2i.training.loop import LoopOptions
+from i2i.training.methods import METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def tiny_options(method: str, data: Path):
     options_cls, _ = recipe_classes(method)
-    common = {"batch_size": 2}
-    per_method = {
-        "pix2pix": dict(data=str(data / "facades"), direction="BtoA", holdout=40, num_downs=6, ngf=8,
-                        ndf=8, load_size=72, crop=64),
-        "cyclegan": dict(data=str(data / "monet2photo"), ngf=8, ndf=8, blocks=2, load_size=72,
-                         crop=64, pool_size=3),
-        "srgan": dict(data=(str(data / "sr/train/T91"),), val=(str(data / "sr/val/Set5"),), scale=2,
-                      channels=8, blocks=2, crop=16),
-        "style": dict(style=str(data / "styles/great_wave.jpg"), data=(str(data / "monet2photo/testB"),),
-                      width=8, res_blocks=1, crop=64, style_size=128),
-        "colorize": dict(data=(str(data / "monet2photo/testB"),), num_downs=6, ngf=8, ndf=8,
-                         load_size=72, crop=64),
-        "dcgan": dict(data=(str(data / "monet2photo/testB"),), size=32, ngf=8, ndf=8),
-    }
-    return options_cls(**common, **per_method[method])
+    return options_cls(batch_size=2, **TINY[method](data))
+
+
+# Options that make each registered method (training/methods.py) train in seconds.
+TINY = {
+    "pix2pix": lambda data: dict(data=str(data / "facades"), direction="BtoA", holdout=40, num_downs=6, ngf=8,
+                                 ndf=8, load_size=72, crop=64),
+    "cyclegan": lambda data: dict(data=str(data / "monet2photo"), ngf=8, ndf=8, blocks=2, load_size=72,
+                                  crop=64, pool_size=3),
+    "srgan": lambda data: dict(data=(str(data / "sr/train/T91"),), val=(str(data / "sr/val/Set5"),), scale=2,
+                               channels=8, blocks=2, crop=16),
+    "style": lambda data: dict(style=str(data / "styles/great_wave.jpg"), data=(str(data / "monet2photo/testB"),),
+                               width=8, res_blocks=1, crop=64, style_size=128),
+    "colorize": lambda data: dict(data=(str(data / "monet2photo/testB"),), num_downs=6, ngf=8, ndf=8,
+                                  load_size=72, crop=64),
+    "dcgan": lambda data: dict(data=(str(data / "monet2photo/testB"),), size=32, ngf=8, ndf=8),
+    # Generated pairs from the shipped generator: no data folder.
+    "dcgan-encoder": lambda data: dict(generator=str(ROOT / "weights/dcgan-landscapes.safetensors"), ndf=8),
+}
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_is_tested_with_tiny_options(method):
+    assert method in TINY, f"add tiny options for new training method {method}"
 
 
 def records(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("method", ["pix2pix", "cyclegan", "srgan", "style", "colorize", "dcgan"])
+@pytest.mark.parametrize("method", [m for m in METHODS if m in TINY])
 def test_recipe_trains_and_exports(method, data, tmp_path):
     loop = LoopOptions(steps=4, log_every=1, sample_every=2, workers=0, threads=2)
     result = train(method, tiny_options(method, data), loop, tmp_path / "run")
@@ -369,7 +379,7 @@ def test_checkpoints_written_before_tensor_rng_state_still_resume(data, tmp_path
     import torch
 
     from i2i.training.api import resume
-    from i2i.training.rundir import load_state
+    from i2i.training.state import load_state
 
     loop = LoopOptions(steps=2, log_every=1, sample_every=100, threads=1, workers=0, device="cpu")
     run = tmp_path / "run"
@@ -507,3 +517,26 @@ def test_tensorboard_event_files_follow_the_checkpoint(data, tmp_path):
     assert [e.step for e in d] == [1, 2, 3, 4] and d[-1].value != 99.0
     assert [e.value for e in d] == pytest.approx([r["d"] for r in records(run)])
     assert [e.step for e in events.Images("samples")] == [2, 3, 4]
+
+
+def test_sample_grid_pixels_equal_the_former_tiling(tmp_path):
+    """save_grid (torchvision's make_grid) draws the pixels the former cat-and-pad tiling drew,
+    for the training grids' shape: equal rows of equal-size images."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from i2i.training.plots import save_grid
+
+    def former(rows):
+        cells = [torch.cat([t.float().clamp(0, 1) for t in row], dim=2) for row in rows]
+        width = max(c.shape[2] for c in cells)
+        cells = [torch.nn.functional.pad(c, (0, width - c.shape[2])) for c in cells]
+        return (torch.cat(cells, dim=1).permute(1, 2, 0).numpy() * 255 + 0.5).astype("uint8")
+
+    g = torch.Generator().manual_seed(0)
+    rows = [[torch.rand(3, 24, 20, generator=g) * 1.2 - 0.1 for _ in range(3)] for _ in range(4)]
+    picture = save_grid(rows, tmp_path / "grid.png")
+    assert picture.shape == (96, 60, 3)
+    assert (picture == former(rows)).all()
+    assert (np.asarray(Image.open(tmp_path / "grid.png")) == picture).all()

@@ -64,9 +64,12 @@ def main() -> None:
             _exit(e.exit_code)
         if type(e).__name__ == "Abort":
             _fail("aborted", 130)
-        if hasattr(e, "show") and hasattr(e, "exit_code"):
-            e.show()
+        if type(e).__name__ == "NoArgsIsHelpError":
+            e.show()  # the help text, for a bare `i2i` or `i2i train`
             _exit(e.exit_code)
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # a click usage error
+            command = e.ctx.command_path if getattr(e, "ctx", None) else "i2i"
+            _fail(one_line(f"{e.format_message()} (see: {command} --help)"), e.exit_code)
         if os.environ.get("I2I_DEBUG"):
             raise
         _fail(one_line(f"internal error: {type(e).__name__}: {e} (set I2I_DEBUG=1 for the traceback)"), 1)
@@ -77,10 +80,9 @@ def main() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    try:
-        print(f"i2i: error: {message}", file=sys.stderr, flush=True)
-    except OSError:
-        pass  # no terminal any more (SIGHUP): the exit code still tells
+    from .output import error
+
+    error(message)
     _exit(code)
 
 

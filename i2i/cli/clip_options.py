@@ -1,5 +1,4 @@
-"""The options every inference command takes for clips (video files and animated images), and
-their progress display.
+"""The options every inference command takes for clips (video files and animated images).
 
 `@clip_options()` adds --codec, --crf, --pix-fmt, --temporal/--no-temporal, --norm-window,
 --smoothing and --cut-threshold to a command and hands the command one typed VideoOptions as its
@@ -9,9 +8,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-import time
 import typing
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,11 +23,11 @@ def _parameters(smoothing: float) -> list[inspect.Parameter]:
                  annotation=Annotated[annotation, typer.Option(*flags, **kwargs)])
 
     return [
-        option("codec", Optional[str], None, rich_help_panel="Video",
+        option("codec", str | None, None, rich_help_panel="Video",
                help="Video encoder: libx264 (default; libvpx-vp9 for .webm), libx265, libsvtav1, mpeg4..."),
-        option("crf", Optional[int], None, min=0, max=63, rich_help_panel="Video",
+        option("crf", int | None, None, min=0, max=63, rich_help_panel="Video",
                help="Constant rate factor, lower = better (default: 18 for x264, 30 for VP9)."),
-        option("pix_fmt", Optional[str], None, rich_help_panel="Video",
+        option("pix_fmt", str | None, None, rich_help_panel="Video",
                help="Output pixel format (default yuv420p; e.g. yuv444p, yuv420p10le)."),
         option("temporal", bool, True, "--temporal/--no-temporal", rich_help_panel="Video",
                help="Keep clips consistent in time (shared normalisation, motion-compensated smoothing); "
@@ -72,22 +70,3 @@ def clip_options(smoothing: float = 0.8):
         return wrapper
 
     return decorate
-
-
-class FrameProgress:
-    """A 'frames' line under the job's progress bar: frames done of the clip's, fps, ETA."""
-
-    def __init__(self, progress):
-        self.progress, self.task, self.job, self.started = progress, None, None, 0.0
-
-    def __call__(self, job, done: int, total: int | None):
-        if self.progress is None:
-            return
-        if job is not self.job:
-            self.job, self.started = job, time.perf_counter()
-            if self.task is None:
-                self.task = self.progress.add_task("frames", total=total, rate="")
-            self.progress.reset(self.task, total=total)
-        rate = done / max(time.perf_counter() - self.started, 1e-9)
-        self.progress.update(self.task, completed=done, total=max(total or 0, done) or None,
-                             rate=f"{rate:.2f} fps")

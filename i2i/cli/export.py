@@ -3,19 +3,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from . import app
 from .options import Overwrite
+from .output import result
 
 
 @app.command("export")
 def export(
     model: Annotated[str, typer.Argument(help="A checkpoint (ours, or a peer's .pth) or a shipped model name.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write.")],
-    image: Annotated[Optional[Path], typer.Option(help="Verify the export on this image (default: a bundled photo).")] = None,
+    image: Annotated[Path | None, typer.Option(help="Verify the export on this image (default: a bundled photo).")] = None,
     overwrite: Overwrite = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verification and metadata as JSON.")] = False,
 ):
@@ -39,11 +40,11 @@ def export(
     loaded = load_model(resolve(model))
     report = export_file(loaded, output, read_image(image) if image is not None else None)
     if as_json:
-        print(json.dumps({"output": str(output), "opset": OPSET, **report}, indent=2))
+        result(json.dumps({"output": str(output), "opset": OPSET, **report}, indent=2))
         return
     meta = report["metadata"]
-    print(f"{output}: {meta['i2i.arch']} {meta['i2i.options']}, opset {OPSET}, "
+    result(f"{output}: {meta['i2i.arch']} {meta['i2i.options']}, opset {OPSET}, "
           f"input (N, {report['input'][1]}, H, W) in [{meta['i2i.value_range']}], scale {meta['i2i.scale']}")
-    print(f"verified with {report['runtime']} on a {report['input'][3]}x{report['input'][2]} image, "
+    result(f"verified with {report['runtime']} on a {report['input'][3]}x{report['input'][2]} image, "
           f"batch of {report['input'][0]}: max difference to torch {report['max_diff']:.2e}, "
           f"mean {report['mean_diff']:.2e} (output range [0, 1])")

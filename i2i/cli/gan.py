@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from . import app
 from .options import Device, JsonOut, Quiet, Seed, Threads
+from .output import error, result, say
 
 GenModel = Annotated[str, typer.Option("--model", "-m", help="Latent generator: a shipped name (dcgan-landscapes) or a checkpoint file.")]
-Ablate = Annotated[Optional[list[str]], typer.Option(help="LAYER:UNIT[,UNIT...]: switch these units off (repeatable; see i2i dissect).")]
-Boost = Annotated[Optional[list[str]], typer.Option(help="LAYER:UNIT[,UNIT...][=VALUE]: hold these units on, at VALUE or their 99th-percentile activation (repeatable).")]
+Ablate = Annotated[list[str] | None, typer.Option(help="LAYER:UNIT[,UNIT...]: switch these units off (repeatable; see i2i dissect).")]
+Boost = Annotated[list[str] | None, typer.Option(help="LAYER:UNIT[,UNIT...][=VALUE]: hold these units on, at VALUE or their 99th-percentile activation (repeatable).")]
 
 
 def _edits(ablate, boost):
@@ -29,11 +29,11 @@ def generate(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (0000.png ... + latents.safetensors), or an image file with --grid.")] = Path("generated"),
     seed: Seed = 0,
     grid: Annotated[bool, typer.Option("--grid", help="Write one grid image to -o instead of one file per image.")] = False,
-    truncation: Annotated[Optional[float], typer.Option(help="Redraw latent entries beyond +-T (less varied, more typical images).")] = None,
-    interpolate: Annotated[Optional[tuple[str, str]], typer.Option(help="Walk from A to B (seeds, or latent files FILE or FILE[i]) by spherical interpolation.")] = None,
+    truncation: Annotated[float | None, typer.Option(help="Redraw latent entries beyond +-T (less varied, more typical images).")] = None,
+    interpolate: Annotated[tuple[str, str] | None, typer.Option(help="Walk from A to B (seeds, or latent files FILE or FILE[i]) by spherical interpolation.")] = None,
     steps: Annotated[int, typer.Option(help="Images along an --interpolate walk.", min=2)] = 8,
-    arithmetic: Annotated[Optional[str], typer.Option(help="Vector arithmetic over latents: \"A - B + C\", each a latent file (its mean), FILE[i,j,k] or seed:N.")] = None,
-    latent: Annotated[Optional[list[Path]], typer.Option(help="Generate from these latent files (from generate or invert; repeatable).")] = None,
+    arithmetic: Annotated[str | None, typer.Option(help="Vector arithmetic over latents: \"A - B + C\", each a latent file (its mean), FILE[i,j,k] or seed:N.")] = None,
+    latent: Annotated[list[Path] | None, typer.Option(help="Generate from these latent files (from generate or invert; repeatable).")] = None,
     ablate: Ablate = None, boost: Boost = None,
     device: Device = "auto", overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
 ):
@@ -49,7 +49,7 @@ def generate(
     written = api.generate(model, z_source, output, grid=grid, edits=_edits(ablate, boost),
                            device=device, overwrite=overwrite)
     for path in written:
-        print(path)
+        result(str(path))
 
 
 @app.command("invert")
@@ -57,7 +57,7 @@ def invert(
     images: Annotated[list[Path], typer.Argument(help="Real images (any size: the centred square is resized to the model's).")],
     model: GenModel = "dcgan-landscapes",
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder: NAME.png (reconstruction) and NAME.latent.safetensors per image.")] = Path("inverted"),
-    encoder: Annotated[Optional[str], typer.Option(help="Latent encoder whose guess is one of the starts (i2i train dcgan-encoder); 'none' for random starts only. Default: the shipped MODEL-encoder when there is one.")] = None,
+    encoder: Annotated[str | None, typer.Option(help="Latent encoder whose guess is one of the starts (i2i train dcgan-encoder); 'none' for random starts only. Default: the shipped MODEL-encoder when there is one.")] = None,
     starts: Annotated[int, typer.Option(help="Random starting latents per image.", min=0)] = 8,
     steps: Annotated[int, typer.Option(help="Adam steps per image (a quarter on all starts, the rest on the best).", min=1)] = 300,
     lr: Annotated[float, typer.Option(help="Adam learning rate on z.")] = 0.05,
@@ -73,7 +73,6 @@ def invert(
     """
     from ..gan import api
     from ..gan.invert import InversionOptions
-    from .render import err
 
     if threads:
         # Hundreds of small steps: on a busy CPU, threads waiting for each other cost more than they
@@ -86,13 +85,13 @@ def invert(
     for r in api.invert(model, images, output, options, encoder=encoder, device=device, overwrite=overwrite):
         if r.error:
             failures += 1
-            print(f"i2i: error: {r.error}", file=sys.stderr, flush=True)
+            error(r.error)
         elif not as_json:
-            print(r.output, flush=True)
+            result(r.output)
             if not quiet:
-                err.print(f"{r.input}: {r.psnr:.2f} dB (start: {r.start}, {r.seconds:.1f} s)", highlight=False)
+                say(f"{r.input}: {r.psnr:.2f} dB (start: {r.start}, {r.seconds:.1f} s)")
         if as_json:
-            print(json.dumps(r.to_dict()), flush=True)
+            result(json.dumps(r.to_dict()))
     if failures:
         raise typer.Exit(1)
 
@@ -101,7 +100,7 @@ def invert(
 def dissect(
     layer: Annotated[str, typer.Option(help="Generator layer: layer1 (4x4) ... layerN (see the error for a wrong name).")],
     model: GenModel = "dcgan-landscapes",
-    concept: Annotated[Optional[list[str]], typer.Option(help="sky, vegetation, bright, dark (colour rules), or NAME=MASK_DIR: masks 0000.png... for the images `i2i generate -n N --seed S` makes (repeatable; default: the four colour concepts).")] = None,
+    concept: Annotated[list[str] | None, typer.Option(help="sky, vegetation, bright, dark (colour rules), or NAME=MASK_DIR: masks 0000.png... for the images `i2i generate -n N --seed S` makes (repeatable; default: the four colour concepts).")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Report folder: report.md, report.json, heat maps.")] = Path("dissection"),
     n: Annotated[int, typer.Option("-n", help="Generated images the units are scored on.", min=1)] = 200,
     seed: Seed = 0,
@@ -119,4 +118,4 @@ def dissect(
 
     report = api.dissect(model, layer, concept or ["sky", "vegetation", "bright", "dark"], output,
                          n=n, seed=seed, quantile=quantile, top=top, ablate_top=ablate_top, device=device)
-    print(report)
+    result(str(report))

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from . import app
+from .output import result
 
 
 def summary(path: Path, meta) -> dict:
@@ -39,17 +40,17 @@ def info(checkpoint: Annotated[str, typer.Argument(help="A model name (see `i2i 
     data = summary(path, model_info(path))
     data["backends"] = _backends(path)
     if as_json:
-        print(json.dumps(data, indent=2))
+        result(json.dumps(data, indent=2))
         return
     for key, value in data.items():
         if key == "backends":
             _print_backends(value)
         elif isinstance(value, dict):
-            print(f"{key}:")
+            result(f"{key}:")
             for k, v in value.items():
-                print(f"  {k}: {json.dumps(v) if isinstance(v, (dict, list)) else v}")
+                result(f"  {k}: {json.dumps(v) if isinstance(v, (dict, list)) else v}")
         else:
-            print(f"{key}: {value}")
+            result(f"{key}: {value}")
 
 
 def _backends(checkpoint: Path) -> dict:
@@ -61,12 +62,12 @@ def _backends(checkpoint: Path) -> dict:
 
 
 def _print_backends(backends: dict) -> None:
-    print("backends: " + ", ".join(f"{k} {v}" for k, v in backends["installed"].items()))
+    result("backends: " + ", ".join(f"{k} {v}" for k, v in backends["installed"].items()))
     if not backends["ran"]:
-        print("  not run on this machine yet (the first run measures and remembers the fastest)")
+        result("  not run on this machine yet (the first run measures and remembers the fastest)")
     for r in backends["ran"]:
         times = ", ".join(f"{name} {s:.3f} s" for name, s in sorted(r["seconds"].items(), key=lambda kv: kv[1]))
-        print(f"  {r['size_class']} inputs, --backend/--precision {r['request']}, {r['threads']} threads: "
+        result(f"  {r['size_class']} inputs, --backend/--precision {r['request']}, {r['threads']} threads: "
               f"ran {r['chosen']} (on a {r['crop'][1]}x{r['crop'][0]} crop: {times})")
 
 
@@ -86,4 +87,4 @@ def convert(src: Annotated[Path, typer.Argument(help="Peer checkpoint (.pth/.pt/
     if dst.suffix.lower() != ".safetensors":
         raise UsageError(f"{dst}: the output must be a .safetensors file")
     meta = convert_checkpoint(src, dst, half=half)
-    print(f"{dst}: {meta.arch} {json.dumps(meta.options)}")
+    result(f"{dst}: {meta.arch} {json.dumps(meta.options)}")

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated
 
 import typer
 
 from . import app
+from .output import error, result, say
 
 
 @app.command("models")
@@ -25,25 +25,26 @@ def models(as_json: Annotated[bool, typer.Option("--json", help="One JSON line p
     found = all_models()
     failures = 0
     if not as_json:
-        print(f"# shipped: {weights_dir()}\n# user:    {user_models_dir()}", file=sys.stderr)
+        say(f"# shipped: {weights_dir()}")
+        say(f"# user:    {user_models_dir()}")
     for entry in found:
         row = {"name": entry.name, "source": entry.source, "path": str(entry.path)}
         try:
             meta = model_info(entry.path)
         except I2IError as e:
             failures += 1
-            print(f"i2i: error: {e}", file=sys.stderr)
+            error(str(e))
             row["error"] = str(e)
         else:
             arch = meta.options.get("arch", "") if meta.arch == "spandrel" else meta.arch
             row.update(task=meta.task.kind, scale=meta.task.scale, arch=arch,
                        channels=f"{meta.task.in_space}->{meta.task.out_space}")
         if as_json:
-            print(json.dumps(row), flush=True)
+            result(json.dumps(row))
         elif "error" not in row:
-            print(f"{row['name']:28} {row['task']:9} x{row['scale']:<3} {row['arch']:16} "
-                  f"{row['channels']:10} {row['source']:8} {row['path']}", flush=True)
+            result(f"{row['name']:28} {row['task']:9} x{row['scale']:<3} {row['arch']:16} "
+                  f"{row['channels']:10} {row['source']:8} {row['path']}")
     if not found and not as_json:
-        print("no models found", file=sys.stderr)
+        say("no models found")
     if failures:
         raise typer.Exit(1)

@@ -1,25 +1,42 @@
 """`translate`, `upscale`, `stylize`, `colorize`: the engine with a model and an adapter."""
 from __future__ import annotations
 
-import json
 import math
-import sys
 import time
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from ..errors import UsageError
 from . import app
-from .clip_options import FrameProgress, clip_options
-from .options import (Backend, BatchSize, Device, Ext, Inputs, JsonOut, MaxOutputPixels, MaxPixels, Output,
-                      Overwrite, Precision, QualityOpt, Quiet, SkipExisting, Suffix, Tile, TileOverlap)
+from .clip_options import clip_options
+from .options import (
+    Backend,
+    BatchSize,
+    Device,
+    Ext,
+    Inputs,
+    JsonOut,
+    MaxOutputPixels,
+    MaxPixels,
+    Output,
+    Overwrite,
+    Precision,
+    QualityOpt,
+    Quiet,
+    SkipExisting,
+    Suffix,
+    Tile,
+    TileOverlap,
+)
+from .output import result
 
 
 def _split_output(inputs: list[str], output: str | None) -> tuple[list[str], str]:
     if output is not None:
         return inputs, output
     if len(inputs) < 2:
-        raise typer.BadParameter("name an output: -o OUT (a folder, a file, or - for stdout)")
+        raise UsageError("name an output: -o OUT (a folder, a file, or - for stdout)")
     return inputs[:-1], inputs[-1]
 
 
@@ -38,8 +55,6 @@ RUNS_KIND = {"upscale": "i2i upscale --model", "restore": "i2i upscale --model",
 
 def check_task(command: str, model) -> None:
     """UsageError (exit 2), one line, when the model's task is not one this command runs."""
-    from ..errors import UsageError
-
     kind = model.task.kind
     if kind not in ACCEPTS[command]:
         article = "an" if kind[0] in "aeiou" else "a"
@@ -51,79 +66,67 @@ def check_task(command: str, model) -> None:
 def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, quality, overwrite,
             skip_existing, device, batch_size, precision, tile, tile_overlap, quiet, as_json,
             max_pixels, max_output_pixels=None, load=None, video=None, backend="auto") -> None:
-    """Shared body of every inference command; exits 1 if any input failed.
+    """Shared body of every inference command: plan the job, load the model, run, show the
+    results; exits 1 if any input failed.
 
     load(path) -> LoadedModel replaces load_model (e.g. to blend two models)."""
-    from contextlib import closing
-
     from ..checkpoint import load_model
     from ..data.image_io import DEFAULT_MAX_OUTPUT_PIXELS
-    from ..data.media_types import split_clips
-    from ..engine.engine import Engine, Result
-    from ..engine.inputs import OutputOptions, expand_inputs, plan_outputs
-    from ..engine.shard import shard, total_failures, world
-    from .render import job_progress, say
+    from ..engine.engine import Engine
+    from ..engine.inputs import OutputOptions
+    from ..engine.jobs import plan_job
 
     inputs, out = _split_output(inputs, output)
     opts = OutputOptions(out=out, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
                          skip_existing=skip_existing)
-    jobs, notes, missing = expand_inputs(inputs)
-    if out == "-" and len(jobs) != 1:
-        raise typer.BadParameter("-o - (stdout) takes exactly one input image")
-    n_inputs = len(jobs)
-    jobs, clips = split_clips(jobs)  # videos and animations: planned and run by engine/video.py
-    jobs, left_out, clashes = plan_outputs(jobs, opts)  # every rank plans all inputs alike
-    notes += left_out
-    if clips:
-        from ..engine.video import ClipProcessor, plan_clips
-
-        clips, clip_clashes = plan_clips(clips, jobs, opts, n_inputs)
-        clashes += clip_clashes
-    rank, size = world()
-    if size > 1:
-        jobs, clips = shard(jobs, rank, size), shard(clips, rank, size)
-        missing, clashes = (missing, clashes) if rank == 0 else ([], [])
+    plan = plan_job(inputs, opts)
     model = (load or load_model)(model_path)
     check_task(command, model)
     engine = Engine(model, make_adapter(model), device=device, batch_size=batch_size,
                     precision=precision, tile=tile, tile_overlap=tile_overlap, max_pixels=max_pixels,
                     max_output_pixels=max_output_pixels or DEFAULT_MAX_OUTPUT_PIXELS,
                     backend=backend)
-    quiet = quiet or as_json
-    for note in notes:
+    _show(plan, engine, opts, video, quiet=quiet or as_json, as_json=as_json)
+
+
+def _show(plan, engine, opts, video, *, quiet: bool, as_json: bool) -> None:
+    """Run the plan, showing notes, errors, progress and one result line per output."""
+    from contextlib import closing
+
+    from .output import FrameProgress, Results, error, job_progress, note, say
+
+    for skipped in plan.notes:
         if not quiet:
-            say(f"note: {note.source}: {note.reason}")
-    if not jobs and not clips and not missing and not clashes and not quiet and rank == 0:
-        say(f"note: no images found in {' '.join(inputs)}")
-    failures = len(missing)
-    for m in missing:
-        say(f"i2i: error: {m.source}: {m.reason}")
-    stdout = _Lines()
-    progress = job_progress(len(jobs) + len(clips) + len(clashes), quiet)
+            note(f"{skipped.source}: {skipped.reason}")
+    if plan.found_nothing and not quiet and plan.rank == 0:
+        note(f"no images found in {' '.join(plan.inputs)}")
+    for m in plan.missing:
+        error(f"{m.source}: {m.reason}")
+    stdout = Results()
+    total = len(plan.images) + len(plan.clips) + len(plan.clashes)
+    progress = job_progress(total, quiet)
     started, done = time.perf_counter(), 0
-    task = progress.add_task("images", total=len(jobs) + len(clips) + len(clashes), rate="") if progress else None
+    task = progress.add_task("images", total=total, rate="") if progress else None
     if progress:
         progress.start()
     shown_notes: list[str] = []
 
-    def report(r: Result) -> None:
-        nonlocal done, failures
+    def report(r) -> None:
+        nonlocal done
         done += 1
-        for note in engine.runner.notes[len(shown_notes):]:  # backend fallbacks, each said once
-            shown_notes.append(note)
+        for message in engine.runner.notes[len(shown_notes):]:  # backend fallbacks, each said once
+            shown_notes.append(message)
             if not quiet:
-                say(f"note: {note}", progress)
+                note(message, progress)
         if r.error:
-            failures += 1
-            say(f"error: {r.error}", progress)
-        for note in getattr(r, "notes", ()):  # a clip's streams left out, and the like
+            error(r.error, progress)
+        for message in getattr(r, "notes", ()):  # a clip's streams left out, and the like
             if not quiet:
-                say(f"note: {note}", progress)
+                note(message, progress)
         if as_json:
-            stdout.print(json.dumps({"input": r.input, "output": r.output, "size": r.out_size,
-                                     "seconds": r.seconds, "error": r.error, "skipped": r.skipped,
-                                     "backend": getattr(r, "backend", None),
-                                     **({"frames": r.frames} if hasattr(r, "frames") else {})}))
+            stdout.json({"input": r.input, "output": r.output, "size": r.out_size, "seconds": r.seconds,
+                         "error": r.error, "skipped": r.skipped, "backend": getattr(r, "backend", None),
+                         **({"frames": r.frames} if hasattr(r, "frames") else {})})
         elif r.ok and r.output and r.output != "-" and not r.skipped:
             stdout.print(r.output)
         if progress:
@@ -131,44 +134,19 @@ def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, q
             progress.update(task, completed=done, rate=f"{rate:.2f} img/s")
 
     try:
-        for clash in clashes:
-            report(Result(clash.source, error=f"{clash.source}: {clash.reason}"))
-        with closing(engine.process(jobs, opts)) as results:  # closed on a stop: pools drained
-            for r in results:
-                report(r)
-        if clips:
-            for r in ClipProcessor(engine, video).process(clips, opts, on_progress=FrameProgress(progress)):
+        with closing(plan.run(engine, opts, video=video, on_frames=FrameProgress(progress))) as results:
+            for r in results:  # closed on a stop: the engine's pools drained
                 report(r)
     finally:
         if progress:
             progress.stop()
-    failures = total_failures(failures)
+    failures = plan.failures_everywhere()
     if stdout.lost:
-        say(f"i2i: error: stdout was closed early ({stdout.lost}); result lines were lost")
+        error(f"stdout was closed early ({stdout.lost}); result lines were lost")
     if failures or stdout.lost:
-        if not as_json and rank == 0 and failures:
-            say(f"{failures} of {len(jobs) + len(clips) + len(missing) + len(clashes)} input(s) failed")
+        if not as_json and plan.rank == 0 and failures:
+            say(f"{failures} of {plan.total} input(s) failed")
         raise typer.Exit(1)
-
-
-class _Lines:
-    """Result lines on stdout, each written whole (the byte count is checked: under
-    PYTHONUNBUFFERED a pipe may take part of a write). A reader that goes away (`| head -1`)
-    ends the printing, not the job; the exit code then says so."""
-
-    def __init__(self):
-        self.lost: str | None = None
-
-    def print(self, line: str) -> None:
-        from ..data.image_io import write_all
-
-        if self.lost:
-            return
-        try:
-            sys.stdout.flush()
-            write_all(sys.stdout.buffer, (line + "\n").encode())
-        except OSError as e:
-            self.lost = e.strerror or str(e)
 
 
 def _finite(value: float | None) -> float | None:
@@ -198,7 +176,7 @@ def translate(
     from ..models import resolve
 
     if not model:
-        raise typer.BadParameter("--model is required (a checkpoint file or a model name)")
+        raise UsageError("--model is required (a checkpoint file or a model name)")
 
     def adapter(m):
         return RGBAdapter(task=m.task, keep_gray=m.task.kind == "restore")
@@ -213,9 +191,9 @@ def translate(
 @clip_options(smoothing=0.0)
 def upscale(
     inputs: Inputs, output: Output = None,
-    scale: Annotated[Optional[float], typer.Option(help="Any factor from 1 to 16: the model's own, then an exact resize (default: 4, or the --model's own).", min=1.0, max=16.0, callback=_finite)] = None,
+    scale: Annotated[float | None, typer.Option(help="Any factor from 1 to 16: the model's own, then an exact resize (default: 4, or the --model's own).", min=1.0, max=16.0, callback=_finite)] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (any in `i2i models`) or file (ours, or ESRGAN, Real-ESRGAN, SwinIR, ... through spandrel). Default upscale-x4-real, for photos as they come (JPEG, noise, blur); upscale-x4 / upscale-x2 for clean inputs (renders, lossless scans, benchmarks), upscale-x4-gan for clean inputs with more texture.")] = "",
-    denoise: Annotated[Optional[float], typer.Option(help="0..1, real-world model only: 0 keeps the GAN model's texture, 1 is its PSNR stage (cleanest, smoothest); in between blends the two networks.", min=0.0, max=1.0, callback=_finite)] = None,
+    denoise: Annotated[float | None, typer.Option(help="0..1, real-world model only: 0 keeps the GAN model's texture, 1 is its PSNR stage (cleanest, smoothest); in between blends the two networks.", min=0.0, max=1.0, callback=_finite)] = None,
     ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
     skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
     precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
@@ -268,7 +246,7 @@ def _default_sr(scale: float, models: dict) -> str:
 @app.command("stylize")
 @clip_options()
 def stylize(
-    inputs: Annotated[Optional[list[str]], typer.Argument(help="Images, folders, globs or -; without -o the last is the output.")] = None,
+    inputs: Annotated[list[str] | None, typer.Argument(help="Images, folders, globs or -; without -o the last is the output.")] = None,
     output: Output = None,
     style: Annotated[str, typer.Option(help="Style name (see --list, `i2i models`) or a checkpoint file.")] = "starry-night",
     strength: Annotated[float, typer.Option(help="0..1: blend of the stylized image with the input.", min=0.0, max=1.0, callback=_finite)] = 1.0,
@@ -294,10 +272,10 @@ def stylize(
         for name, path in shipped().items():
             if name.startswith("style-"):
                 meta = read_info(path)
-                print(f"{name.removeprefix('style-'):16} {meta.description}")
+                result(f"{name.removeprefix('style-'):16} {meta.description}")
         return
     if not inputs:
-        raise typer.BadParameter("give input images (or --list)")
+        raise UsageError("give input images (or --list)")
     run_job(resolve(style, prefix="style-"),
             lambda m: RGBAdapter(task=m.task, strength=strength, preserve_color=preserve_color),
             inputs, output, command="stylize", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,

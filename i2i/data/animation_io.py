@@ -7,8 +7,8 @@ end, as Pillow's animated encoders need them all at once; animations are short b
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image

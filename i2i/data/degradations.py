@@ -79,14 +79,14 @@ class RealDegradation:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RealDegradation":
+    def from_dict(cls, d: dict) -> RealDegradation:
         def stage(s: dict) -> StageOptions:
             return StageOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items()})
 
         return cls(first=stage(d["first"]), second=stage(d["second"]),
                    final_sinc_prob=d.get("final_sinc_prob", 0.8))
 
-    def with_overrides(self, overrides: dict) -> "RealDegradation":
+    def with_overrides(self, overrides: dict) -> RealDegradation:
         """A copy with some fields replaced, e.g. {"first": {"noise_range": [1, 15]}}.
         Raises ValueError naming an unknown field."""
         merged = self.to_dict()

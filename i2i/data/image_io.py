@@ -18,10 +18,11 @@ import os
 import re
 import socket
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -80,7 +81,7 @@ class ImageData:
     def is_gray(self) -> bool:
         return self.pixels.shape[2] == 1
 
-    def with_pixels(self, pixels, alpha=None) -> "ImageData":
+    def with_pixels(self, pixels, alpha=None) -> ImageData:
         return replace(self, pixels=pixels, alpha=alpha)
 
 

@@ -2,8 +2,9 @@
 OpenCV, so that deciding costs an image-only job nothing."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, TypeVar
+from typing import TypeVar
 
 from PIL import Image
 

@@ -10,10 +10,10 @@ Which backend runs is decided in selection.py; this module only knows how to run
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 from contextlib import nullcontext
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -45,7 +45,7 @@ def runtime_version(name: str) -> str | None:
         return None
 
 
-@lru_cache(maxsize=None)
+@functools.cache
 def _import(name: str):
     try:
         return importlib.import_module(name)
@@ -77,7 +77,7 @@ def versions() -> dict[str, str]:
     return found
 
 
-@lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def native_bf16() -> bool:
     """Whether OpenVINO runs bf16 natively on this CPU (AVX512-BF16 or AMX), per its plugin."""
     if runtime_missing("openvino"):
@@ -85,7 +85,7 @@ def native_bf16() -> bool:
     return "BF16" in _openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
-@lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def _openvino_core():
     return load_runtime("openvino").Core()
 
@@ -104,7 +104,7 @@ def _to_numpy(x: torch.Tensor) -> np.ndarray:
 class TorchBackend:
     """The module itself, eager. fp16/bf16 (CUDA only) run under autocast.
 
-    On the CPU in fp32, stride-1 convolutions go through NNPACK (archs/fast_conv.py): it beat
+    On the CPU in fp32, stride-1 convolutions go through NNPACK (i2i/kernels.py): it beat
     PyTorch's default kernels on every row of benchmarks/backends.py, and the runtimes on one
     (resnet_9blocks). Elsewhere channels_last lets cuDNN and oneDNN pick their fast kernels.
     """
@@ -112,7 +112,7 @@ class TorchBackend:
     name = "torch"
 
     def __init__(self, module, device: torch.device, dtype: torch.dtype = torch.float32):
-        from ..archs.fast_conv import use_nnpack
+        from ..kernels import use_nnpack
 
         self.device, self.dtype = device, dtype
         self.precision = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]

@@ -20,9 +20,9 @@ import json
 import os
 import platform
 import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 CACHE_ENV = "I2I_CACHE_DIR"
 

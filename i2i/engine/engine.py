@@ -11,23 +11,37 @@ import sys
 import time
 import traceback
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import torch
 
 from ..checkpoint import LoadedModel
-from ..data.image_io import (DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_MAX_PIXELS, MAX_SIDE, ImageData, OutputExists,
-                             atomic_output, atomic_write_bytes, describe_pixels, encode_image,
-                             exif_for, fill_transparent, profile_for, quantize, read_image,
-                             remove_stale_parts, scale_metadata, write_all)
+from ..data.image_io import (
+    DEFAULT_MAX_OUTPUT_PIXELS,
+    DEFAULT_MAX_PIXELS,
+    MAX_SIDE,
+    ImageData,
+    OutputExists,
+    atomic_output,
+    atomic_write_bytes,
+    describe_pixels,
+    encode_image,
+    exif_for,
+    fill_transparent,
+    profile_for,
+    quantize,
+    read_image,
+    remove_stale_parts,
+    scale_metadata,
+    write_all,
+)
 from ..data.png_stream import PNGBandWriter
 from ..errors import I2IError, ImageError, one_line
 from .inputs import STDIO, Job, OutputOptions, plan_outputs
 from .runner import ModelRunner
-
 
 PREFETCH_PIXELS = 32_000_000  # decoded pixels read ahead of the model, at most (about 0.8 GB)
 STREAM_ROWS = 64  # output rows converted and encoded at a time when streaming a PNG
@@ -60,6 +74,26 @@ class _Item:
 
 
 class Engine:
+    """A loaded model ready to run on images: one in memory (run_image), or many files (process).
+
+    model: a LoadedModel (checkpoint.load_model). adapter: how images become network inputs and
+    outputs become images for the model's task (engine/adapters.py: RGBAdapter for upscale,
+    translate and stylize; ColorizeAdapter). device: auto (CUDA when present), cpu, cuda, cuda:N
+    or mps. batch_size: same-size images per network call (default 8 on CUDA, else 4).
+    precision: fp32, fp16 or bf16 (CUDA; bf16 also through OpenVINO on CPUs that have it), or
+    auto. tile: tile side in input pixels (None: automatic above 1024x1024; 0: never tile);
+    tile_overlap: input pixels tiles share (default from the architecture's receptive field).
+    backend: auto (the fastest accurate one here, measured once and cached), torch,
+    onnxruntime or openvino. io_threads: decode and encode threads for process(). max_pixels:
+    inputs with more pixels are refused; max_output_pixels: likewise for outputs.
+
+    `runner` (engine/runner.py) runs the network: `runner.last_backend` names what ran the last
+    call, `runner.notes` collects one-line notes (backend fallbacks, measurements).
+
+    Raises UsageError for a device, backend or precision this machine cannot give, and for a
+    model that does not take images (a latent generator).
+    """
+
     def __init__(self, model: LoadedModel, adapter, *, device: str = "auto",
                  batch_size: int | None = None, precision: str = "fp32", tile: int | None = None,
                  tile_overlap: int | None = None, io_threads: int | None = None,
@@ -77,6 +111,19 @@ class Engine:
 
     # ---- one image, in memory (library use) ----
     def run_image(self, image: ImageData, name: str = "<image>") -> ImageData:
+        """The model's output for one decoded image (data.image_io.read_image), in memory.
+
+        image.pixels: (H, W, C) float32 in [0, 1], C 1 or 3; alpha, bit depth, ICC profile and
+        EXIF are carried over. The adapter makes it a (C, H, W) float tensor in [0, 1] in the
+        model's input space (gray, RGB or RGBA); the runner moves it to the device, maps it to
+        the model's value range (task.value_range), pads the bottom and right to the
+        architecture's size multiple (reflection where it fits, else edge replication), tiles
+        large images with blended overlaps, and crops the padding off the output. Returns an ImageData of the output size (e.g. (4H, 4W)
+        for a x4 model), pixels float32 in [0, 1], on the CPU; DPI is scaled so the print size
+        stays. name: used in error messages.
+
+        Raises ImageError (naming `name`) when the output would exceed max_output_pixels.
+        """
         image, x = self._prepare(image, name)
         return self._finish(image, self.runner(x[None])[0])
 
@@ -108,7 +155,18 @@ class Engine:
 
     # ---- many files, streamed ----
     def process(self, jobs: Iterable[Job], out: OutputOptions) -> Iterator[Result]:
-        """One Result per job. Jobs not yet planned (plan_outputs) are planned here."""
+        """Run files: decode in threads, batch same-size images through the model, encode and
+        write in threads. Yields one Result per job, in completion order (not always job order).
+
+        jobs: engine.inputs.Job (expand_inputs makes them from paths, folders and globs); jobs
+        not yet planned (plan_outputs) are planned here, and clashing outputs become failed
+        Results. out: output folder or file, format, suffix, quality, overwrite, skip_existing.
+        Outputs are written atomically (a hidden .part file, then renamed). Nothing is raised
+        for one input's failure: decoding, network, encoding and writing errors become that
+        Result's `error` (one line naming the file) and the other jobs still run. Close the
+        iterator (contextlib.closing) to stop early: queued work is dropped, writes under way
+        finish, and no temporary file is left behind.
+        """
         jobs = list(jobs)
         if any(job.output is None for job in jobs):
             jobs, _, clashes = plan_outputs(jobs, out)

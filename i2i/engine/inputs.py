@@ -18,8 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..data.image_io import (ALPHA_FORMATS, EXT_BY_FORMAT, FORMAT_BY_EXT, is_image_path,
-                             readable_formats)
+from ..data.image_io import ALPHA_FORMATS, EXT_BY_FORMAT, FORMAT_BY_EXT, is_image_path, readable_formats
 from ..data.media_types import is_media_path
 from ..errors import UsageError
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..archs.fast_conv import default_kernels
 from ..errors import I2IError
+from ..kernels import default_kernels
 from .norm_stats import FrozenStatistics, StatisticsRecorder, has_instance_norm, record_statistics, statistics_names
 
 OPSET = 17

@@ -5,12 +5,13 @@ selection.py picks per size class; everything around the network stays here, the
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 
 from ..checkpoint import LoadedModel
+from ..devices import resolve_device
 from ..errors import UsageError
 from .backends import BackendError, TorchBackend, label
 from .norm_stats import downscale_for_statistics, has_instance_norm
@@ -19,20 +20,6 @@ from .tiling import blend_weights, pad_to_multiple, tile_starts
 
 DEFAULT_TILE = 512          # input pixels per tile side
 AUTO_TILE_PIXELS = 1024 * 1024  # above this many input pixels, tile automatically (bounds memory)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UsageError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available here; use --device cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UsageError("--device mps: MPS is not available here; use --device cpu")
-    return device
 
 
 class ModelRunner:

@@ -22,15 +22,26 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 from ..errors import UsageError
 from . import cache
-from .backends import (BACKENDS, RUNTIME_CLASSES, RUNTIMES, BackendError, ModelGraphs, TorchBackend,
-                       label, load_runtime, native_bf16, runtime_missing, versions)
+from .backends import (
+    BACKENDS,
+    RUNTIME_CLASSES,
+    RUNTIMES,
+    BackendError,
+    ModelGraphs,
+    TorchBackend,
+    label,
+    load_runtime,
+    native_bf16,
+    runtime_missing,
+    versions,
+)
 
 MEASURE_SIDE = 192
 FP32_MAX_DIFF = 1 / 255

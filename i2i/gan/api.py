@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
 from ..errors import ImageError, UsageError
 from .generator import LatentGenerator, UnitEdit
-from .latents import (arithmetic, interpolate, latent_term, load_latents, neighbours, sample_latents,
-                      save_latents)
+from .latents import arithmetic, interpolate, latent_term, load_latents, neighbours, sample_latents, save_latents
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -56,7 +55,8 @@ def generate(model: str, source: LatentSource, output, *, grid: bool = False,
              edits: list[UnitEdit] = (), device: str = "auto", overwrite: bool = False) -> list[Path]:
     """Write generated images (folder: 0000.png ... and latents.safetensors; --grid: one image
     and GRID.latents.safetensors). With edits, the edited images (grid: before/after rows)."""
-    from .pictures import before_after, grid as make_grid, save_png, to_pil
+    from .pictures import before_after, save_png, to_pil
+    from .pictures import grid as make_grid
 
     output = Path(output)
     gen = LatentGenerator.load(model, device=device)

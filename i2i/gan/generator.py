@@ -33,14 +33,14 @@ class LatentGenerator:
 
     def __init__(self, module: nn.Module, z_dim: int, size: int, *, device: str = "auto",
                  name: str = ""):
-        from ..engine.runner import resolve_device
+        from ..devices import resolve_device
 
         self.device = resolve_device(device)
         self.module = module.eval().requires_grad_(False).to(self.device)
         self.z_dim, self.size, self.name = z_dim, size, name
 
     @classmethod
-    def load(cls, name_or_path: str, *, device: str = "auto") -> "LatentGenerator":
+    def load(cls, name_or_path: str, *, device: str = "auto") -> LatentGenerator:
         """A shipped generator by name (dcgan-landscapes) or a checkpoint file.
         Raises CheckpointError for unreadable files, UsageError for models of another kind."""
         from ..checkpoint import load_model

@@ -6,35 +6,39 @@ from dataclasses import fields
 from pathlib import Path
 
 from ..errors import UsageError
-from .loop import Event, LoopOptions, RunResult, Trainer, _noop
+from .loop import Event, RunResult, Trainer, _noop
+from .methods import method as registered_method
+from .options import LoopOptions
 
 LOOP_FIELDS = {f.name for f in fields(LoopOptions)}
 
 
-RECIPES = {
-    "pix2pix": ("pix2pix", "Pix2PixOptions", "Pix2PixRecipe"),
-    "cyclegan": ("cyclegan", "CycleGANOptions", "CycleGANRecipe"),
-    "srgan": ("srgan", "SRGANOptions", "SRGANRecipe"),
-    "style": ("style", "StyleOptions", "StyleRecipe"),
-    "colorize": ("colorize", "ColorizeOptions", "ColorizeRecipe"),
-    "dcgan": ("dcgan", "DCGANOptions", "DCGANRecipe"),
-    "dcgan-encoder": ("dcgan", "DCGANEncoderOptions", "DCGANEncoderRecipe"),
-}
-
-
 def recipe_classes(method: str):
-    """(options dataclass, recipe class) for a method, imported on demand (they import torch)."""
-    import importlib
-
-    if method not in RECIPES:
-        raise UsageError(f"unknown method {method!r}; known: {', '.join(RECIPES)}")
-    module_name, options_name, recipe_name = RECIPES[method]
-    module = importlib.import_module(f".{module_name}", __package__)
-    return getattr(module, options_name), getattr(module, recipe_name)
+    """(options dataclass, recipe class) for a registered method (methods.py); the recipe is
+    imported on demand (it imports torch). UsageError for an unknown method."""
+    entry = registered_method(method)
+    return entry.options, entry.recipe_class()
 
 
 def train(method: str, options, loop: LoopOptions, run_dir, *, command: str = "",
           on_event: Event = _noop, resume: bool = False) -> RunResult:
+    """Train a registered method (training/methods.py: pix2pix, cyclegan, srgan, style,
+    colorize, dcgan, dcgan-encoder) in `run_dir`, then export its model(s) there.
+
+    options: the method's options dataclass (training/options.py, e.g. Pix2PixOptions(data=...));
+    METHODS[method].loop_options() gives LoopOptions with the method's default steps and
+    intervals. run_dir: a new or empty folder; it receives run.json, metrics.jsonl, samples.png,
+    curves.png, checkpoints/ (resumable state) and NAME.safetensors (README "Run directories").
+    command: recorded in run.json and the exported model's provenance. on_event(kind, data):
+    called with "log", "checkpoint", "resume", "stopping" and "done" events (for a display).
+    resume=True continues from the latest checkpoint in run_dir (use resume() instead).
+
+    Returns a RunResult: run_dir, the step reached, whether all steps finished, the exported
+    paths, final metrics, and why an unfinished run stopped (a signal name or "max_minutes";
+    SIGINT/SIGTERM/SIGHUP stop after the current step with a checkpoint and an export).
+    Raises UsageError for an unknown method or a run_dir that already holds a run, and for
+    options the loop cannot honour (device, precision); DataError for unusable training data.
+    """
     _, recipe_cls = recipe_classes(method)
     run_dir = Path(run_dir)
     if not resume and (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
@@ -62,8 +66,11 @@ def resume(run_dir, *, max_minutes: float | None = None, steps: int | None = Non
     total (a finished pix2pix run whose rate had decayed to zero warms up again). The
     extending command is appended to the run's recorded command so the export says how it was
     trained. max_minutes, checkpoint_minutes and tensorboard, when given, replace the recorded ones.
-    Raises UsageError (naming run.json) for a directory that is not a readable run, and
-    CheckpointError for a checkpoint that cannot be loaded safely.
+    command and on_event: as for train().
+
+    Returns a RunResult as train() does. Raises UsageError (naming run.json) for a directory
+    that is not a readable run or a steps below 1, and CheckpointError (naming the file) for a
+    checkpoint that cannot be loaded safely or does not fit the run's recipe.
     """
     run_dir = Path(run_dir)
     info_path = run_dir / "run.json"

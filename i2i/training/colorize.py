@@ -1,7 +1,7 @@
 """Colorization recipe: pix2pix on Lab, L (1 channel) -> ab (2 channels), self-supervised."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -10,50 +10,8 @@ from ..checkpoint import ModelInfo, save_model
 from ..data.color import AB_SCALE, l_from_net, l_to_net, lab_to_rgb, rgb_to_lab
 from ..data.datasets import PhotoCrops, is_grayish
 from ..task import Task
-from .common import check_upsample, unwrap
+from .common import unwrap
 from .pix2pix import Pix2PixRecipe
-
-
-@dataclass(frozen=True, kw_only=True)
-class ColorizeOptions:
-    data: tuple[str, ...]
-    """Folders of colour photos (grayscale ones are skipped)."""
-    num_downs: int = 7
-    """U-Net depth (7 = unet_128: crops must be multiples of 128)."""
-    ngf: int = 32
-    """Generator filters."""
-    ndf: int = 32
-    """Discriminator filters."""
-    n_layers: int = 3
-    """PatchGAN layers."""
-    norm: str = "instance"
-    """instance or batch."""
-    dropout: bool = False
-    """Dropout in the U-Net decoder."""
-    upsample: str = "transposed"
-    """Generator x2 steps: transposed convolutions (the reference's; they leave a checkerboard)
-    or resize (nearest x2 then a 3x3 convolution, Odena et al. 2016)."""
-    load_size: int = 256
-    """Photos are resized to this short side before cropping (match `colorize --render-size`)."""
-    crop: int = 128
-    """Random crop."""
-    batch_size: int = 4
-    """Photos per step."""
-    lr: float = 2e-4
-    """Adam learning rate."""
-    lambda_l1: float = 100.0
-    """L1 weight on ab."""
-    gan: bool = True
-    """False: L1 alone (the desaturated baseline)."""
-    gan_mode: str = "vanilla"
-    """vanilla or lsgan."""
-    name: str = "colorize"
-    """Exported model name."""
-    init: str = ""
-    """Start the generator from this exported model (same architecture); the discriminator starts fresh."""
-
-    def __post_init__(self):
-        check_upsample(self.upsample)
 
 
 class ColorizeRecipe(Pix2PixRecipe):

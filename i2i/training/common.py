@@ -71,12 +71,3 @@ def warm_start(net, arch: str, config, path: str) -> None:
         raise UsageError(f"--init {path}: a {init.info.arch} {init.config} does not match "
                          f"this run's generator {config}")
     net.load_state_dict(init.module.state_dict())
-
-
-def check_upsample(value: str) -> None:
-    """UsageError for an --upsample the pix2pix/CycleGAN generators do not have."""
-    from ..archs.upsampling import UPSAMPLE_MODES
-    from ..errors import UsageError
-
-    if value not in UPSAMPLE_MODES:
-        raise UsageError(f"--upsample must be {' or '.join(UPSAMPLE_MODES)}, not {value!r}")

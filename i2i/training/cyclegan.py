@@ -3,7 +3,7 @@ and a history pool of generated images for the discriminators (Zhu et al.)."""
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -15,47 +15,9 @@ from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import UnpairedCrops
 from ..losses import gan_loss, set_requires_grad
 from ..task import Task
-from .common import adam, check_upsample, constant_then_linear, unwrap
+from .common import adam, constant_then_linear, unwrap
 from .pix2pix import _init_weights
 from .recipe import Recipe
-
-
-@dataclass(frozen=True, kw_only=True)
-class CycleGANOptions:
-    data: str
-    """Folder with trainA/ and trainB/."""
-    ngf: int = 64
-    """Generator filters."""
-    ndf: int = 64
-    """Discriminator filters."""
-    blocks: int = 9
-    """Residual blocks per generator (9 = resnet_9blocks)."""
-    n_layers: int = 3
-    """PatchGAN layers."""
-    norm: str = "instance"
-    """instance or batch."""
-    upsample: str = "transposed"
-    """Generator x2 steps: transposed convolutions (the reference's; they leave a checkerboard)
-    or resize (nearest x2 then a 3x3 convolution, Odena et al. 2016)."""
-    load_size: int = 286
-    """Resize before cropping."""
-    crop: int = 256
-    """Random crop."""
-    batch_size: int = 1
-    """Images per domain per step."""
-    lr: float = 2e-4
-    """Adam learning rate (beta1 0.5)."""
-    lambda_cycle: float = 10.0
-    """Cycle-consistency weight, both ways."""
-    lambda_identity: float = 0.5
-    """Identity loss weight, relative to lambda_cycle."""
-    pool_size: int = 50
-    """History of generated images shown to the discriminators."""
-    name: str = ""
-    """Exported name prefix (NAME-AtoB, NAME-BtoA)."""
-
-    def __post_init__(self):
-        check_upsample(self.upsample)
 
 
 class ImagePool:

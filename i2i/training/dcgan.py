@@ -9,15 +9,21 @@ lr 2e-4, beta1 0.5, batch 128, N(0, 0.02) init, the non-saturating generator los
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..archs.dcgan import (DCGANDiscriminator, DCGANDiscriminatorConfig, DCGANEncoderConfig,
-                           DCGANGenerator, DCGANGeneratorConfig, init_weights)
+from ..archs.dcgan import (
+    DCGANDiscriminator,
+    DCGANDiscriminatorConfig,
+    DCGANEncoderConfig,
+    DCGANGenerator,
+    DCGANGeneratorConfig,
+    init_weights,
+)
 from ..checkpoint import ModelInfo, load_model, save_model
 from ..data.datasets import PhotoCrops
 from ..errors import UsageError
@@ -27,46 +33,6 @@ from .common import adam, unwrap
 from .recipe import Recipe
 
 GRID_SIDE = 8  # the fixed-z sample grid is 8 x 8 images
-
-
-@dataclass(frozen=True, kw_only=True)
-class DCGANOptions:
-    data: tuple[str, ...]
-    """Folders of training photos (any size: resized to load_size short side, then cropped)."""
-    size: int = 64
-    """Image side: 64 (the paper's) or 128, or any power of two from 32 to 256."""
-    z_dim: int = 100
-    """Latent vector length."""
-    ngf: int = 64
-    """Generator filters in its last hidden layer (ngf * 8 at 4x4 for size 64)."""
-    ndf: int = 64
-    """Discriminator filters in its first layer."""
-    load_size: int = 0
-    """Short side photos are resized to before the random crop (0: size * 9 / 8)."""
-    batch_size: int = 128
-    """Images per step (the paper's 128)."""
-    lr: float = 2e-4
-    """Adam learning rate for both networks."""
-    beta1: float = 0.5
-    """Adam beta1 (the paper lowers it from 0.9 for stability)."""
-    name: str = ""
-    """Exported model name (default: dcgan-DATAFOLDER)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class DCGANEncoderOptions:
-    generator: str
-    """The trained DCGAN generator (checkpoint file or shipped name) to invert."""
-    ndf: int = 64
-    """Encoder filters in its first layer."""
-    batch_size: int = 64
-    """Generated pairs per step."""
-    lr: float = 2e-4
-    """Adam learning rate."""
-    image_weight: float = 1.0
-    """Weight of the pixel MSE between G(E(G(z))) and G(z), beside the latent MSE."""
-    name: str = ""
-    """Exported model name (default: GENERATOR-encoder)."""
 
 
 def fixed_latents(n: int, z_dim: int, seed: int) -> torch.Tensor:

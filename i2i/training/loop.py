@@ -11,59 +11,26 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
-from ..archs.fast_conv import use_nnpack
-from ..engine.runner import resolve_device
-from ..errors import CheckpointError, UsageError
+from ..devices import resolve_device
+from ..errors import UsageError
+from ..kernels import use_nnpack
+from .options import LoopOptions
 from .plots import save_curves, save_grid
 from .recipe import Recipe
-from .rundir import (agree_with_checkpoint, checkpoint_path, latest_checkpoint, load_state,
-                     save_state)
+from .rundir import agree_with_checkpoint
+from .state import capture, checkpoint_path, latest_checkpoint, load_state, restore, save_state
 
 # Signals that stop a run cleanly after the current step (a second one aborts at once).
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
                      if hasattr(signal, name))
-
-
-@dataclass(frozen=True, kw_only=True)
-class LoopOptions:
-    steps: int = 1000
-    """Total optimisation steps."""
-    seed: int = 0
-    """Seeds weights, data order and augmentation."""
-    device: str = "auto"
-    """auto, cpu, cuda, cuda:N or mps."""
-    precision: str = "auto"
-    """auto: bf16 autocast on CUDA devices that support it, fp32 elsewhere; fp32; bf16."""
-    deterministic: bool = False
-    """Deterministic kernels: on CUDA a resumed run then repeats an uninterrupted one exactly
-    (on the CPU it does regardless). Can cost speed on CUDA."""
-    workers: int = 1
-    """Data loading worker processes (0 loads in the main process)."""
-    max_minutes: float | None = None
-    """Stop cleanly (with a checkpoint) after this much training time in this process."""
-    checkpoint_minutes: float = 3.0
-    """Write a resumable checkpoint at least this often (0: after every step)."""
-    keep_checkpoints: int = 3
-    """Resumable checkpoints kept in the run directory."""
-    log_every: int = 10
-    """Steps between metrics.jsonl lines."""
-    sample_every: int = 200
-    """Steps between sample grids and loss-curve refreshes."""
-    eval_every: int = 0
-    """Steps between validations (0: only at the end)."""
-    threads: int = 0
-    """CPU threads for torch (0: torch's default)."""
-    tensorboard: bool = False
-    """Also write TensorBoard event files (losses, metrics, sample grids) to RUN/tensorboard;
-    needs the tensorboard package (pip install 'i2i[tensorboard]')."""
 
 
 @dataclass
@@ -104,26 +71,6 @@ class _StepSampler(torch.utils.data.Sampler):
 
     def __len__(self):
         return self.stop - self.start
-
-
-def _rng_state() -> dict:
-    """Every RNG the loop and recipes draw from, as tensors and plain values (weights_only)."""
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
-             "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss]}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    name, keys, pos, has_gauss, gauss = state["numpy"]
-    keys = keys.numpy() if isinstance(keys, torch.Tensor) else keys  # older checkpoints: an array
-    np.random.set_state((name, keys.astype(np.uint32), pos, has_gauss, gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 class Trainer:
@@ -304,10 +251,9 @@ class Trainer:
 
     # ---- checkpoints ----
     def _save_checkpoint(self, step: int) -> None:
-        state = {"step": step, "recipe": self.recipe.state_dict(), "rng": _rng_state(),
-                 "train_seconds": self.train_seconds, "records": self.records}
         path = checkpoint_path(self.run_dir, step)
-        save_state(state, path, self.loop.keep_checkpoints)
+        save_state(capture(step, self.recipe, self.train_seconds, self.records), path,
+                   self.loop.keep_checkpoints)
         if self.board:
             self.board.flush()  # events up to the checkpoint are on disk with it
         self.on_event("checkpoint", {"step": step, "path": str(path)})
@@ -318,13 +264,7 @@ class Trainer:
         if path is None:
             return 0
         state = load_state(path)
-        try:
-            self.recipe.load_state_dict(state["recipe"])
-            _set_rng_state(state["rng"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as e:
-            first = (str(e).strip().splitlines() or [""])[0][:200]
-            raise CheckpointError(f"{path}: does not fit this run's {self.recipe.method} recipe "
-                                  f"({type(e).__name__}: {first})") from None
+        restore(state, self.recipe, path)
         self.train_seconds = state["train_seconds"]
         self.records = [r for r in state["records"] if r["step"] <= state["step"]]
         self.on_event("resume", {"step": state["step"], "path": str(path)})

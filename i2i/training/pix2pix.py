@@ -1,7 +1,7 @@
 """pix2pix recipe: U-Net generator, conditional PatchGAN, L1 + cGAN (Isola et al.)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -13,54 +13,8 @@ from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import PairedCrops, load_pairs
 from ..losses import gan_loss, set_requires_grad
 from ..task import Task
-from .common import adam, check_upsample, constant_then_linear, unwrap, warm_start
+from .common import adam, constant_then_linear, unwrap, warm_start
 from .recipe import Recipe
-
-
-@dataclass(frozen=True, kw_only=True)
-class Pix2PixOptions:
-    data: str
-    """Aligned dataset root (train/ of A|B images) or a folder with A/ and B/."""
-    direction: str = "AtoB"
-    """AtoB or BtoA."""
-    holdout: int = 0
-    """Hold back the last N images (natural name order) for evaluation; never trained on."""
-    num_downs: int = 8
-    """U-Net depth: 8 = unet_256, 7 = unet_128."""
-    ngf: int = 64
-    """Generator filters."""
-    ndf: int = 64
-    """Discriminator filters."""
-    n_layers: int = 3
-    """PatchGAN layers (3 = 70x70)."""
-    norm: str = "batch"
-    """batch or instance."""
-    dropout: bool = True
-    """Dropout in the U-Net decoder."""
-    upsample: str = "transposed"
-    """Generator x2 steps: transposed convolutions (the reference's; they leave a checkerboard)
-    or resize (nearest x2 then a 3x3 convolution, Odena et al. 2016)."""
-    load_size: int = 286
-    """Resize before cropping."""
-    crop: int = 256
-    """Random crop."""
-    batch_size: int = 1
-    """Pairs per step."""
-    lr: float = 2e-4
-    """Adam learning rate (beta1 0.5)."""
-    lambda_l1: float = 100.0
-    """Weight of L1 against the cGAN term."""
-    gan: bool = True
-    """False trains with L1 alone (the blur baseline)."""
-    gan_mode: str = "vanilla"
-    """vanilla or lsgan."""
-    name: str = ""
-    """Exported model name."""
-    init: str = ""
-    """Start the generator from this exported model (same architecture); the discriminator starts fresh."""
-
-    def __post_init__(self):
-        check_upsample(self.upsample)
 
 
 class Pix2PixRecipe(Recipe):

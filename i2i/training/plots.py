@@ -15,14 +15,21 @@ SMOOTHING = 0.9  # exponential moving average weight, as TensorBoard's default s
 
 
 def save_grid(rows, path) -> np.ndarray:
-    """rows: list of lists of (3, H, W) tensors in [0, 1]; each row's images side by side.
-    Writes a PNG and returns the (H, W, 3) uint8 picture (for TensorBoard)."""
+    """rows: list of lists of (3, H, W) tensors in [0, 1]; each row's images side by side, no
+    gaps (torchvision's make_grid, padding 0). Cells smaller than the largest are padded with
+    black on the right and bottom, short rows with black cells. Writes a PNG and returns the
+    (H, W, 3) uint8 picture (for TensorBoard)."""
     import torch
+    from torchvision.utils import make_grid
 
-    cells = [torch.cat([t.detach().float().cpu().clamp(0, 1) for t in row], dim=2) for row in rows]
-    width = max(c.shape[2] for c in cells)
-    cells = [torch.nn.functional.pad(c, (0, width - c.shape[2])) for c in cells]
-    grid = torch.cat(cells, dim=1)
+    rows = [[t.detach().float().cpu().clamp(0, 1) for t in row] for row in rows]
+    columns = max(len(row) for row in rows)
+    height = max(t.shape[1] for row in rows for t in row)
+    width = max(t.shape[2] for row in rows for t in row)
+    black = torch.zeros(3, height, width)
+    cells = [torch.nn.functional.pad(t, (0, width - t.shape[2], 0, height - t.shape[1]))
+             for row in rows for t in row + [black] * (columns - len(row))]
+    grid = make_grid(cells, nrow=columns, padding=0)
     array = (grid.permute(1, 2, 0).numpy() * 255 + 0.5).astype("uint8")
     atomic_save(Image.fromarray(array), path, format="PNG")
     return array

@@ -1,7 +1,6 @@
 """The contract between the one training loop and each method's recipe."""
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,7 @@ class Recipe(ABC):
     def export(self, run_dir: Path, provenance: dict) -> list[Path]:
         """Write the trained generator(s) as self-describing checkpoints."""
 
-    def wrap_distributed(self, wrap) -> None:
+    def wrap_distributed(self, wrap) -> None:  # noqa: B027 (an optional hook: nothing to wrap by default)
         """Replace trained networks with `wrap(module)` (synchronized batch norm on CUDA)."""
 
     def networks(self) -> list:
@@ -81,6 +80,3 @@ class Recipe(ABC):
                         p.grad /= world
         optimizer.step()
 
-
-def options_to_dict(options) -> dict:
-    return dataclasses.asdict(options)

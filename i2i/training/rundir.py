@@ -10,70 +10,13 @@ A run directory holds only what the loop writes (README "Run directories"):
     checkpoints/step_NNNNNNN.pt   resumable training state (the last few)
     NAME.safetensors         exported model(s)
 
-Training state is read with `torch.load(weights_only=True)`: tensors, containers, plain
-numbers and strings (and numpy arrays, allow-listed, from older checkpoints) only, so a crafted
-checkpoint cannot run code when a run is resumed.
+The resumable training state in checkpoints/ is written and read by state.py.
 """
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
-
-import torch
-
-from ..errors import CheckpointError
-
-STATE_KEYS = ("step", "recipe", "rng", "train_seconds", "records")
-
-
-def checkpoint_path(run_dir: Path, step: int) -> Path:
-    return run_dir / "checkpoints" / f"step_{step:07d}.pt"
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    ckpts = sorted((run_dir / "checkpoints").glob("step_*.pt"))
-    return ckpts[-1] if ckpts else None
-
-
-def save_state(state: dict, path: Path, keep: int) -> None:
-    """Write training state atomically (hidden .part, then rename); keep the newest `keep`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.part"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-    for old in sorted(path.parent.glob("step_*.pt"))[:-keep]:
-        old.unlink()
-
-
-def load_state(path: Path) -> dict:
-    """Training state saved by save_state, read without executing code.
-
-    Raises CheckpointError naming the file when it is unreadable, holds anything but tensors,
-    containers and plain values (a pickle that would run code), or lacks the expected keys.
-    """
-    try:
-        with torch.serialization.safe_globals(_numpy_array_globals()):
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise CheckpointError(f"{path}: not a training checkpoint that loads without running code "
-                              f"({first[:200]})") from None
-    missing = [k for k in STATE_KEYS if not isinstance(state, dict) or k not in state]
-    if missing:
-        raise CheckpointError(f"{path}: not an i2i training checkpoint (missing {', '.join(missing)})")
-    return state
-
-
-def _numpy_array_globals() -> list:
-    """What a plain numpy array unpickles through, allow-listed: checkpoints written before the
-    RNG state was stored as a tensor hold numpy's state as an array (data, not code)."""
-    import numpy as np
-
-    core = np._core if hasattr(np, "_core") else np.core  # numpy 2 renamed it
-    reconstruct = core.multiarray._reconstruct
-    return [np.ndarray, np.dtype, reconstruct, type(np.dtype(np.uint32))]
 
 
 def agree_with_checkpoint(run_dir: Path, step: int, records: list[dict]) -> None:

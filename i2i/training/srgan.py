@@ -7,9 +7,8 @@ phone photos suffer, and validates on Set5/Set14 degraded by the fixed FixedDegr
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -20,68 +19,13 @@ from ..archs.srresnet import SRResNet, SRResNetConfig
 from ..archs.unet_discriminator import UNetDiscriminatorConfig, UNetDiscriminatorSN
 from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import SRPatches, list_images, to_tensor
-from ..data.degradations import FixedDegradation, RealDegradation
-from ..errors import UsageError
+from ..data.degradations import FixedDegradation
 from ..data.image_io import load_rgb
 from ..losses import gan_loss, set_requires_grad
 from ..metrics import psnr_y, ssim_y
 from ..task import Task
 from .common import EMA, adam, cosine_lambda, unwrap, warm_start
 from .recipe import Recipe
-
-
-@dataclass(frozen=True, kw_only=True)
-class SRGANOptions:
-    data: tuple[str, ...]
-    """Folders of high-resolution training images."""
-    val: tuple[str, ...] = ()
-    """Folders of HR validation images (PSNR-Y / SSIM-Y)."""
-    scale: int = 4
-    """Upscaling factor: 2, 3 or 4."""
-    channels: int = 48
-    """Generator feature channels."""
-    blocks: int = 8
-    """Generator residual blocks."""
-    upsampler: str = "direct"
-    """direct (fast) or progressive (MSRResNet layout)."""
-    crop: int = 32
-    """Low-resolution training patch size."""
-    batch_size: int = 16
-    """Patches per step."""
-    lr: float = 1e-3
-    """Peak learning rate (cosine decay to 1% of it)."""
-    ema: float = 0.999
-    """Decay of the exported EMA weights."""
-    gan: bool = False
-    """Stage 2: add adversarial and perceptual losses."""
-    init: str = ""
-    """Stage-1 checkpoint the GAN stage starts from."""
-    pixel_weight: float = 1.0
-    """L1 weight (stage 2 keeps some to stay tied to the target)."""
-    perceptual_weight: float = 1.0
-    """Feature L1 weight on the loss network (stage 2)."""
-    adv_weight: float = 0.005
-    """Adversarial weight (stage 2)."""
-    loss_net: str = "efficientnet_lite0"
-    """Perceptual loss network."""
-    name: str = ""
-    """Name stored in the exported checkpoint."""
-    degradation: Literal["bicubic", "real"] = "bicubic"
-    """How LR patches are made: clean bicubic, or Real-ESRGAN's random real-world pipeline."""
-    real_degradation: RealDegradation = RealDegradation()
-    """Ranges and probabilities of the real pipeline (Real-ESRGAN's x4 defaults)."""
-    sharpen_hr: bool = False
-    """Unsharp-mask the HR patches first (Real-ESRGAN's USM targets: crisper outputs)."""
-    discriminator: Literal["patchgan", "unet"] = "patchgan"
-    """Stage 2's D: the PatchGAN, or Real-ESRGAN's U-Net with spectral norm."""
-
-    def __post_init__(self):
-        if self.degradation not in ("bicubic", "real"):
-            raise UsageError(f"--degradation must be bicubic or real, not {self.degradation!r}")
-        if self.discriminator not in ("patchgan", "unet"):
-            raise UsageError(f"--discriminator must be patchgan or unet, not {self.discriminator!r}")
-        if isinstance(self.real_degradation, dict):  # read back from run.json on resume
-            object.__setattr__(self, "real_degradation", RealDegradation.from_dict(self.real_degradation))
 
 
 class SRGANRecipe(Recipe):

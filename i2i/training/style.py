@@ -1,7 +1,7 @@
 """Fast style transfer recipe (Johnson et al.): TransformerNet, perceptual content + Gram style + TV."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -15,40 +15,6 @@ from ..losses import gram, total_variation
 from ..task import Task
 from .common import adam, unwrap
 from .recipe import Recipe
-
-
-@dataclass(frozen=True, kw_only=True)
-class StyleOptions:
-    style: str
-    """The painting to imitate."""
-    data: tuple[str, ...]
-    """Folders of content photos."""
-    width: int = 16
-    """TransformerNet base width (pytorch/examples uses 32; 16 is ~4x cheaper)."""
-    res_blocks: int = 5
-    """Residual blocks."""
-    crop: int = 192
-    """Training crop size."""
-    style_size: int = 384
-    """Long side the painting is resized to before taking its Gram matrices."""
-    batch_size: int = 4
-    """Photos per step."""
-    lr: float = 2e-3
-    """Adam learning rate."""
-    content_weight: float = 1.0
-    """Weight of the content (feature) loss."""
-    style_weight: float = 10.0
-    """Weight of the Gram (style) loss."""
-    tv_weight: float = 1e-4
-    """Total-variation smoothing weight (on 0-255 images)."""
-    content_layer: int = 2
-    """Index of the loss network feature used for content."""
-    loss_net: str = "efficientnet_lite0"
-    """efficientnet_lite0 (offline default) or vgg16 (needs local weights)."""
-    loss_weights: str = ""
-    """Weights file for --loss-net vgg16."""
-    name: str = ""
-    """Exported model name (style-NAME)."""
 
 
 class StyleRecipe(Recipe):

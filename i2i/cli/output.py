@@ -1,0 +1,135 @@
+"""The command line's one output channel. Everything a command prints goes through here:
+
+    stdout   results, one line each (a written file, or a JSON object with --json): result()
+    stderr   notes ("note: ..."), errors ("i2i: error: ..."), progress bars and training lines
+
+Each message is one line, never wrapped, whatever its length (error lines are read line by line),
+and printed as it is: no markup, so a file name such as photo[b].png prints unchanged.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+# soft_wrap: a message is one line however long, never broken at the console's width (80
+# columns when stderr is a file or a pipe): error lines are read line by line.
+err = Console(stderr=True, soft_wrap=True)
+
+
+ERROR = "i2i: error: "  # the prefix of every error line, whichever command prints it
+
+
+def say(message: str, progress=None) -> None:
+    """One plain line on stderr (above the progress bar when one is shown)."""
+    try:
+        (progress.console if progress else err).print(message, markup=False, highlight=False, soft_wrap=True)
+    except OSError:
+        pass  # no terminal any more (SIGHUP): the exit code still tells
+
+
+def error(message: str, progress=None) -> None:
+    """An error line on stderr: `i2i: error: MESSAGE`."""
+    say(ERROR + message, progress)
+
+
+def note(message: str, progress=None) -> None:
+    """A note on stderr: `note: MESSAGE` (skipped files, backend fallbacks, ...)."""
+    say(f"note: {message}", progress)
+
+
+def result(line: str) -> None:
+    """A result line on stdout (a written file, a table row, a JSON object)."""
+    print(line, flush=True)
+
+
+class Results:
+    """Result lines on stdout, each written whole (the byte count is checked: under
+    PYTHONUNBUFFERED a pipe may take part of a write). A reader that goes away (`| head -1`)
+    ends the printing, not the job: `lost` then says why, and the command's exit code says so."""
+
+    def __init__(self):
+        self.lost: str | None = None
+
+    def print(self, line: str) -> None:
+        from ..data.image_io import write_all
+
+        if self.lost:
+            return
+        try:
+            sys.stdout.flush()
+            write_all(sys.stdout.buffer, (line + "\n").encode())
+        except OSError as e:
+            self.lost = e.strerror or str(e)
+
+    def json(self, row: dict) -> None:
+        self.print(json.dumps(row))
+
+
+class TrainingDisplay:
+    """Shows step, losses, it/s and ETA; one line per log when stderr is not a terminal."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.progress = None
+        self.task = None
+
+    def __enter__(self):
+        if not self.quiet and err.is_terminal:
+            self.progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[losses]}"), TextColumn("{task.fields[rate]}"),
+                                     TimeRemainingColumn(), console=err)
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress:
+            self.progress.__exit__(*exc)
+
+    def __call__(self, kind: str, data: dict) -> None:
+        if self.quiet:
+            return
+        if kind == "log":
+            losses = " ".join(f"{k}={v:.4g}" for k, v in data.items()
+                              if k not in ("step", "time", "rate", "total", "kind") and isinstance(v, float))
+            rate = f"{data['rate']:.2f} it/s" if data.get("rate") else ""
+            if self.progress:
+                if self.task is None:
+                    self.task = self.progress.add_task("train", total=data["total"], losses="", rate="")
+                self.progress.update(self.task, completed=data["step"], losses=losses, rate=rate)
+            else:
+                say(f"step {data['step']}/{data['total']} {losses} {rate}")
+        elif kind in ("checkpoint", "resume"):
+            say(f"{kind}: step {data['step']} ({data['path']})", self.progress)
+        elif kind == "stopping":
+            say(f"{data.get('signal', 'stop')}: stopping after this step (the same again aborts at once)", self.progress)
+
+
+def job_progress(total: int, quiet: bool):
+    if quiet or not err.is_terminal:
+        return None
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=err)
+
+
+class FrameProgress:
+    """A 'frames' line under the job's progress bar: frames done of the clip's, fps, ETA."""
+
+    def __init__(self, progress):
+        self.progress, self.task, self.job, self.started = progress, None, None, 0.0
+
+    def __call__(self, job, done: int, total: int | None):
+        if self.progress is None:
+            return
+        if job is not self.job:
+            self.job, self.started = job, time.perf_counter()
+            if self.task is None:
+                self.task = self.progress.add_task("frames", total=total, rate="")
+            self.progress.reset(self.task, total=total)
+        rate = done / max(time.perf_counter() - self.started, 1e-9)
+        self.progress.update(self.task, completed=done, total=max(total or 0, done) or None,
+                             rate=f"{rate:.2f} fps")

@@ -1,0 +1,244 @@
+"""Every training option, declared once: its type, default and help text (torch-free).
+
+Each method's options are a frozen dataclass; the loop's are LoopOptions. A field's metadata
+carries its help text, and `i2i train METHOD` builds its command-line options from these fields
+(cli/train.py), so a default or a help line is changed here and nowhere else. Metadata keys:
+
+    help   the help text (the command line's, and the field's documentation)
+    cli    False: a library-only option, not on the command line
+    flag   the command-line spelling when it is not --field-name; for a bool field, a switch
+           that flips the default (--l1-only sets gan=False)
+    path   a str field given as a file or folder path
+    json   a nested options dataclass given as JSON overrides of its defaults
+    resume on the command line, None means "the default, or with --resume the run's"
+    min    the smallest value the command line accepts
+
+The options are stored in run.json (resume) and in exported models' metadata.
+"""
+
+from dataclasses import MISSING, dataclass, field
+from typing import Literal
+
+
+def option(default=MISSING, help: str = "", *, default_factory=MISSING, **cli):
+    """A dataclass field with its help text and command-line spelling (see the module doc)."""
+    return field(default=default, default_factory=default_factory, metadata={"help": help, **cli})
+
+
+def _real_degradation():
+    from ..data.degradations import RealDegradation  # imports torch: only when an SRGANOptions is made
+
+    return RealDegradation()
+
+
+def _check_upsample(value: str) -> None:
+    """The U-Net and ResNet generators' x2 steps (archs/upsampling.py's UPSAMPLE_MODES)."""
+    if value not in ("transposed", "resize"):
+        from ..errors import UsageError
+
+        raise UsageError(f"--upsample must be transposed or resize, not {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoopOptions:
+    """The one training loop's options, shared by every method (training/loop.py)."""
+
+    steps: int = option(1000, "Total training steps (default: the method's); with --resume, extends the run to "
+                              "this many.", resume=True)
+    seed: int = option(0, "Random seed (weights, data order, augmentation).")
+    device: str = option("auto", "auto, cpu, cuda, cuda:N or mps (auto = CUDA when present).")
+    precision: str = option("auto", "auto (bf16 autocast on CUDA GPUs that have it, else fp32), fp32 or bf16.")
+    deterministic: bool = option(False, "Deterministic kernels (can be slower on CUDA): a resumed run repeats an "
+                                        "uninterrupted one exactly.")
+    workers: int = option(1, "Data loading worker processes.")
+    threads: int = option(0, "CPU threads for torch (0 = torch's default).")
+    max_minutes: float | None = option(None, "Stop cleanly with a checkpoint after this many minutes.")
+    sample_every: int = option(200, "Steps between sample grids and curve refreshes.")
+    eval_every: int = option(0, "Steps between validations (0 = at the end only).")
+    checkpoint_minutes: float = option(3.0, "Minutes between resumable checkpoints (default 3; 0 = after every "
+                                            "step); with --resume, replaces the run's.", resume=True, min=0.0)
+    tensorboard: bool = option(False, "Also write TensorBoard event files to RUN_DIR/tensorboard (needs: pip "
+                                      "install 'i2i[tensorboard]'); with --resume, default: as the run did.",
+                               resume=True, flag="--tensorboard/--no-tensorboard")
+    keep_checkpoints: int = option(3, "Resumable checkpoints kept in the run directory.", cli=False)
+    log_every: int = option(10, "Steps between metrics.jsonl lines.", cli=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SRGANOptions:
+    """Super-resolution: stage 1 SRResNet with L1, stage 2 (gan=True) SRGAN (training/srgan.py)."""
+
+    data: tuple[str, ...] = option(help="Folder of HR training images (repeatable).")
+    val: tuple[str, ...] = option((), "Folder of HR validation images (repeatable).")
+    scale: int = option(4, "Upscaling factor: 2, 3 or 4.")
+    channels: int = option(48, "Generator feature channels.")
+    blocks: int = option(8, "Generator residual blocks.")
+    upsampler: str = option("direct", "direct (fast) or progressive (MSRResNet).")
+    crop: int = option(32, "Low-resolution patch size.")
+    batch_size: int = option(16, "Patches per step.")
+    lr: float = option(1e-3, "Peak learning rate (cosine decay).")
+    gan: bool = option(False, "Stage 2: adversarial + perceptual loss.")
+    ema: float = option(0.999, "Decay of the exported EMA weights (lower for short runs).")
+    init: str = option("", "Stage-1 checkpoint for --gan.", path=True)
+    name: str = option("", "Name of the exported model.")
+    pixel_weight: float = option(1.0, "L1 weight (stage 2 keeps some to stay tied to the target).", cli=False)
+    adv_weight: float = option(0.005, "--gan: adversarial loss weight.")
+    perceptual_weight: float = option(1.0, "--gan: perceptual (feature L1) loss weight.")
+    loss_net: str = option("efficientnet_lite0", "Perceptual loss network.", cli=False)
+    degradation: Literal["bicubic", "real"] = option(
+        "bicubic", "bicubic (clean downscales) or real (Real-ESRGAN's blur, noise, JPEG pipeline).")
+    real_degradation: "RealDegradation" = option(  # noqa: F821 (data/degradations.py; imports torch)
+        help="JSON overrides of the real pipeline's ranges (see i2i/data/degradations.py), e.g. "
+             "'{\"first\": {\"noise_range\": [1, 15]}}'.",
+        default_factory=_real_degradation, flag="--degradation-options", json=True)
+    sharpen_hr: bool = option(False, "Unsharp-mask the HR targets (Real-ESRGAN's USM).")
+    discriminator: Literal["patchgan", "unet"] = option(
+        "patchgan", "--gan discriminator: patchgan, or unet (U-Net with spectral norm, Real-ESRGAN).")
+
+    def __post_init__(self):
+        from ..errors import UsageError
+
+        if self.degradation not in ("bicubic", "real"):
+            raise UsageError(f"--degradation must be bicubic or real, not {self.degradation!r}")
+        if self.discriminator not in ("patchgan", "unet"):
+            raise UsageError(f"--discriminator must be patchgan or unet, not {self.discriminator!r}")
+        if isinstance(self.real_degradation, dict):  # read back from run.json on resume
+            from ..data.degradations import RealDegradation
+
+            object.__setattr__(self, "real_degradation", RealDegradation.from_dict(self.real_degradation))
+
+
+@dataclass(frozen=True, kw_only=True)
+class StyleOptions:
+    """Fast style transfer: a TransformerNet for one painting (training/style.py)."""
+
+    style: str = option(help="The painting to imitate.", path=True)
+    data: tuple[str, ...] = option(help="Folder of content photos (repeatable).")
+    width: int = option(16, "TransformerNet base width.")  # pytorch/examples uses 32; 16 is ~4x cheaper
+    res_blocks: int = option(5, "Residual blocks.", cli=False)
+    crop: int = option(192, "Training crop size.")
+    style_size: int = option(384, "Long side of the painting for the Gram targets.")
+    batch_size: int = option(4, "Photos per step.")
+    content_weight: float = option(1.0, "Content loss weight.")
+    style_weight: float = option(10.0, "Style loss weight.")
+    tv_weight: float = option(1e-4, "Total variation weight.")  # on 0-255 images
+    lr: float = option(2e-3, "Adam learning rate.")
+    content_layer: int = option(2, "Index of the loss network feature used for content.", cli=False)
+    loss_net: str = option("efficientnet_lite0", "efficientnet_lite0 or vgg16.")
+    loss_weights: str = option("", "VGG16 weights file for --loss-net vgg16.", path=True)
+    name: str = option("", "Style name (model is saved as style-NAME).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pix2PixOptions:
+    """pix2pix: U-Net generator, conditional PatchGAN, L1 + cGAN (training/pix2pix.py)."""
+
+    data: str = option(help="Aligned dataset (train/ of A|B images) or A/ + B/ folders.", path=True)
+    direction: str = option("AtoB", "AtoB or BtoA.")
+    holdout: int = option(0, "Hold back the last N images for evaluation.")  # natural name order; never trained on
+    num_downs: int = option(8, "U-Net depth: 8 = unet_256, 7 = unet_128.")
+    ngf: int = option(64, "Generator filters.")
+    ndf: int = option(64, "Discriminator filters.")
+    n_layers: int = option(3, "PatchGAN layers (3 = 70x70).", cli=False)
+    norm: str = option("batch", "batch or instance.")
+    dropout: bool = option(True, "Dropout in the U-Net decoder.", cli=False)
+    upsample: Literal["transposed", "resize"] = option(
+        "transposed", "Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no "
+                      "checkerboard; Odena et al. 2016).")
+    load_size: int = option(286, "Resize before the random crop.")
+    crop: int = option(256, "Random crop size.")
+    batch_size: int = option(1, "Pairs per step.")
+    lambda_l1: float = option(100.0, "L1 weight.")
+    gan: bool = option(True, "No adversarial term (the blur baseline).", flag="--l1-only")
+    gan_mode: str = option("vanilla", "vanilla or lsgan.", cli=False)
+    lr: float = option(2e-4, "Adam learning rate.")
+    name: str = option("", "Exported model name.")
+    init: str = option("", "Start the generator from this exported model (same architecture).", path=True)
+
+    def __post_init__(self):
+        _check_upsample(self.upsample)
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class CycleGANOptions:
+    """CycleGAN: unpaired, LSGAN, cycle + identity loss, image pool (training/cyclegan.py)."""
+
+    data: str = option(help="Folder with trainA/ and trainB/.", path=True)
+    ngf: int = option(64, "Generator filters.")
+    ndf: int = option(64, "Discriminator filters.")
+    blocks: int = option(9, "Residual blocks (9 or 6).")
+    n_layers: int = option(3, "PatchGAN layers.", cli=False)
+    norm: str = option("instance", "instance or batch.", cli=False)
+    upsample: Literal["transposed", "resize"] = option(
+        "transposed", "Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no "
+                      "checkerboard; Odena et al. 2016).")
+    load_size: int = option(286, "Resize before the random crop.")
+    crop: int = option(256, "Random crop size.")
+    batch_size: int = option(1, "Images per domain per step.")
+    lambda_cycle: float = option(10.0, "Cycle loss weight.")
+    lambda_identity: float = option(0.5, "Identity weight (relative to cycle).")
+    pool_size: int = option(50, "Image history pool size.")
+    lr: float = option(2e-4, "Adam learning rate.")
+    name: str = option("", "Exported name prefix.")  # NAME-AtoB, NAME-BtoA
+
+    def __post_init__(self):
+        _check_upsample(self.upsample)
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class ColorizeOptions:
+    """Colorization: Lab L -> ab with pix2pix's networks, L1 + cGAN (training/colorize.py)."""
+
+    data: tuple[str, ...] = option(help="Folder of colour photos (repeatable).")  # grayscale ones are skipped
+    ngf: int = option(32, "Generator filters.")
+    ndf: int = option(32, "Discriminator filters.")
+    crop: int = option(128, "Random crop size (a multiple of 2**num_downs).")
+    load_size: int = option(256, "Short side photos are resized to.")  # match `colorize --render-size`
+    num_downs: int = option(7, "U-Net depth: 7 = unet_128, 8 = unet_256.")
+    n_layers: int = option(3, "PatchGAN layers.", cli=False)
+    norm: str = option("instance", "instance or batch.", cli=False)
+    dropout: bool = option(False, "Dropout in the U-Net decoder.", cli=False)
+    upsample: Literal["transposed", "resize"] = option(
+        "transposed", "Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no "
+                      "checkerboard; Odena et al. 2016).")
+    batch_size: int = option(4, "Photos per step.")
+    lambda_l1: float = option(100.0, "L1 weight on ab.")
+    gan: bool = option(True, "No adversarial term (the desaturated baseline).", flag="--l1-only")
+    gan_mode: str = option("vanilla", "vanilla or lsgan.", cli=False)
+    lr: float = option(2e-4, "Adam learning rate.")
+    name: str = option("colorize", "Exported model name.")
+    init: str = option("", "Start the generator from this exported model (same architecture).", path=True)
+
+    def __post_init__(self):
+        _check_upsample(self.upsample)
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class DCGANOptions:
+    """DCGAN: latent vector -> image, unconditional (training/dcgan.py)."""
+
+    data: tuple[str, ...] = option(help="Folder of training photos (repeatable).")
+    size: int = option(64, "Image side: 64 or 128 (a power of two, 32 to 256).")
+    z_dim: int = option(100, "Latent vector length.")
+    ngf: int = option(64, "Generator filters in its last hidden layer.")
+    ndf: int = option(64, "Discriminator filters in its first layer.")
+    load_size: int = option(0, "Short side photos are resized to before the random crop (0 = size * 9/8).")
+    batch_size: int = option(128, "Images per step (the paper's 128).")
+    lr: float = option(2e-4, "Adam learning rate (beta1 0.5).")
+    beta1: float = option(0.5, "Adam beta1 (the paper lowers it from 0.9 for stability).", cli=False)
+    name: str = option("", "Exported model name (default: dcgan-DATAFOLDER).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DCGANEncoderOptions:
+    """An image -> latent encoder for a trained DCGAN generator (training/dcgan.py)."""
+
+    generator: str = option(help="The DCGAN generator to invert (file or shipped name).")
+    ndf: int = option(64, "Encoder filters in its first layer.")
+    batch_size: int = option(64, "Generated pairs per step.")
+    lr: float = option(2e-4, "Adam learning rate.")
+    image_weight: float = option(1.0, "Weight of the reconstruction MSE beside the latent MSE.")
+    name: str = option("", "Exported model name (default: GENERATOR-encoder).")
