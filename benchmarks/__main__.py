@@ -5,6 +5,7 @@ Run: python -m benchmarks                  (or: make bench) every CPU script
      python -m benchmarks cuda_speed.py    the GPU figures (on a machine with CUDA)
 The figures and logs of scripts not run are kept from the existing RESULTS.md.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -15,8 +16,22 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
-SCRIPTS = ["sr_quality.py", "sr_real.py", "sr_speed.py", "style_speed.py", "style_quality.py", "pix2pix_quality.py", "train_speed.py",
-           "colorize_quality.py", "engine.py", "png_level.py", "conv_kernels.py", "gan_toolkit.py", "video.py", "backends.py"]
+SCRIPTS = [
+    "sr_quality.py",
+    "sr_real.py",
+    "sr_speed.py",
+    "style_speed.py",
+    "style_quality.py",
+    "pix2pix_quality.py",
+    "train_speed.py",
+    "colorize_quality.py",
+    "engine.py",
+    "png_level.py",
+    "conv_kernels.py",
+    "gan_toolkit.py",
+    "video.py",
+    "backends.py",
+]
 GPU_SCRIPTS = ["cuda_speed.py"]
 
 
@@ -55,8 +70,7 @@ def main() -> None:
     chosen = sys.argv[1:] or SCRIPTS
     unknown = sorted(set(chosen) - set(SCRIPTS + GPU_SCRIPTS))
     if unknown:
-        sys.exit(f"unknown benchmark script(s): {', '.join(unknown)}; "
-                 f"choose from {', '.join(SCRIPTS + GPU_SCRIPTS)}")
+        sys.exit(f"unknown benchmark script(s): {', '.join(unknown)}; choose from {', '.join(SCRIPTS + GPU_SCRIPTS)}")
     results = previous_results()
     for script in chosen:
         results[script] = run_script(script)
@@ -67,10 +81,11 @@ def main() -> None:
         table += rows
         logs.append(log)
     today = datetime.date.today().isoformat()
-    text = (f"# Benchmark results\n\nMachine: {machine()} (cuda_speed.py: the GPU machine its log "
-            f"names). Date: {today}. Produced by `python -m benchmarks`; each log says when and "
-            f"where its script ran.\n\n" + "\n".join(table)
-            + "\n\n# Logs\n\n" + "\n".join(log for log in logs if log))
+    text = (
+        f"# Benchmark results\n\nMachine: {machine()} (cuda_speed.py: the GPU machine its log "
+        f"names). Date: {today}. Produced by `python -m benchmarks`; each log says when and "
+        f"where its script ran.\n\n" + "\n".join(table) + "\n\n# Logs\n\n" + "\n".join(log for log in logs if log)
+    )
     RESULTS.write_text(text)
     print(f"wrote {RESULTS}")
 

@@ -22,6 +22,7 @@ Every runtime and torch get --threads intra-op threads.
 
 Run: python benchmarks/backends.py [--rounds 5] [--images 50] [--threads 2] [--only rows,folder,help]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,11 @@ VARIANTS = {  # name -> (backend, precision)
     "auto-prec": ("auto", "auto"),
 }
 FOLDER_CHUNK = 10
-TARGETS = {"upscale-x4 640x480": ">= 2x plain (stretch 3x), <= 1 s", "stylize 1024x768": ">= 2x plain",
-           "resnet_9blocks 256x256": ">= 1.4x plain"}
+TARGETS = {
+    "upscale-x4 640x480": ">= 2x plain (stretch 3x), <= 1 s",
+    "stylize 1024x768": ">= 2x plain",
+    "resnet_9blocks 256x256": ">= 1.4x plain",
+}
 
 
 def rgb_image(path, size) -> object:
@@ -65,19 +69,38 @@ def rows(tmp: Path):
 
     photo = image_data(photo_640x480())
     rgb = lambda m: RGBAdapter(task=m.task, keep_gray=m.task.kind == "upscale")  # noqa: E731
-    out = [("upscale-x4 640x480", WEIGHTS / "upscale-x4.safetensors", rgb, photo),
-           ("upscale-x2 640x480", WEIGHTS / "upscale-x2.safetensors", rgb, photo),
-           ("stylize 1024x768", WEIGHTS / "style-starry-night.safetensors", rgb,
-            rgb_image(DATA / "sr/val/Set14/lenna.png", (1024, 768)))]
-    gray = image_data(Image.open(DATA / "sr/train/BSD200/100075.png").convert("L").convert("RGB")
-                      .resize((1024, 768), Image.BICUBIC))
-    out.append(("colorize 1024x768", WEIGHTS / "colorize.safetensors",
-                lambda m: ColorizeAdapter(task=m.task, multiple=m.spec.size_multiple(m.config)), gray))
+    out = [
+        ("upscale-x4 640x480", WEIGHTS / "upscale-x4.safetensors", rgb, photo),
+        ("upscale-x2 640x480", WEIGHTS / "upscale-x2.safetensors", rgb, photo),
+        (
+            "stylize 1024x768",
+            WEIGHTS / "style-starry-night.safetensors",
+            rgb,
+            rgb_image(DATA / "sr/val/Set14/lenna.png", (1024, 768)),
+        ),
+    ]
+    gray = image_data(
+        Image.open(DATA / "sr/train/BSD200/100075.png").convert("L").convert("RGB").resize((1024, 768), Image.BICUBIC)
+    )
+    out.append(
+        (
+            "colorize 1024x768",
+            WEIGHTS / "colorize.safetensors",
+            lambda m: ColorizeAdapter(task=m.task, multiple=m.spec.size_multiple(m.config)),
+            gray,
+        )
+    )
     facade = Image.open(DATA / "facades/train/1.jpg").convert("RGB")
     labels = facade.crop((256, 0, 512, 256))  # A|B pairs; the shipped model is BtoA: labels -> photo
     out.append(("facades 256x256", WEIGHTS / "facades-label2photo.safetensors", rgb, image_data(labels)))
-    out.append(("resnet_9blocks 256x256", resnet_9blocks(tmp), rgb,
-                rgb_image(sorted((DATA / "monet2photo/testB").iterdir())[0], (256, 256))))
+    out.append(
+        (
+            "resnet_9blocks 256x256",
+            resnet_9blocks(tmp),
+            rgb,
+            rgb_image(sorted((DATA / "monet2photo/testB").iterdir())[0], (256, 256)),
+        )
+    )
     return out
 
 
@@ -105,8 +128,9 @@ def plain_loop(model, adapter):
         h, w = x.shape[-2:]
         with torch.inference_mode():
             y = module(pad_to_multiple(task.to_net(x), m)[0])
-        y = task.from_net(y[..., :h * s, :w * s]).clamp(0, 1)
+        y = task.from_net(y[..., : h * s, : w * s]).clamp(0, 1)
         return adapter.finish(image, y[0])
+
     return run
 
 
@@ -144,7 +168,7 @@ def compare_rows(args, tmp: Path) -> None:
         times = {v: [] for v in runs}
         order = list(runs)
         for r in range(args.rounds):  # each round starts one variant later: no fixed neighbours
-            for variant in order[r % len(order):] + order[:r % len(order)]:
+            for variant in order[r % len(order) :] + order[: r % len(order)]:
                 start = time.perf_counter()
                 runs[variant](image)
                 times[variant].append(time.perf_counter() - start)
@@ -157,11 +181,15 @@ def compare_rows(args, tmp: Path) -> None:
             d = np.abs(outputs[variant].astype(np.float64) - ref)
             diffs[variant] = (float(d.max()) * 255, float(d.mean()) * 255)
             ran = engines[variant].ran() if variant in engines else ""
-            print(f"{variant:15} {med[variant]:8.3f} {med['plain'] / med[variant]:8.2f}x "
-                  f"{diffs[variant][0]:9.4f} {diffs[variant][1]:10.5f}  {ran}")
+            print(
+                f"{variant:15} {med[variant]:8.3f} {med['plain'] / med[variant]:8.2f}x "
+                f"{diffs[variant][0]:9.4f} {diffs[variant][1]:10.5f}  {ran}"
+            )
         first = next(v for v in runs if v in engines and v != "torch")
-        print(f"first use of a runtime ({first}: export + measuring every backend, cache empty): "
-              f"{first_use[first]:.2f} s, against {med[first]:.3f} s later")
+        print(
+            f"first use of a runtime ({first}: export + measuring every backend, cache empty): "
+            f"{first_use[first]:.2f} s, against {med[first]:.3f} s later"
+        )
         tag = name
         emit(f"{tag} plain loop seconds", med["plain"], "s")
         for variant in runs:
@@ -178,8 +206,10 @@ def compare_rows(args, tmp: Path) -> None:
             chosen = by_label.get(engines[auto].ran())
             fastest = min(pool, key=med.get)
             if chosen is not None:
-                print(f"{auto} chose {engines[auto].ran()}: {med[chosen]:.3f} s; fastest {fastest}: "
-                      f"{med[fastest]:.3f} s; {auto} itself {med[auto]:.3f} s")
+                print(
+                    f"{auto} chose {engines[auto].ran()}: {med[chosen]:.3f} s; fastest {fastest}: "
+                    f"{med[fastest]:.3f} s; {auto} itself {med[auto]:.3f} s"
+                )
                 emit(f"{tag} {auto} choice / fastest", med[chosen] / med[fastest], "x", "<= 1.10")
             emit(f"{tag} {auto} itself / fastest", med[auto] / med[fastest], "x")
         if "openvino-bf16" in diffs:
@@ -200,6 +230,7 @@ def sr_quality_change(tag: str, model, runs: dict, engines: dict) -> None:
         def upscale(lr, size):
             out = run(image_data(lr)).pixels
             return Image.fromarray((np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8))
+
         return upscale
 
     # fp32 runtimes differ from the plain loop by ~1e-4 of a level (the table above): their PSNR
@@ -217,6 +248,7 @@ def sr_quality_change(tag: str, model, runs: dict, engines: dict) -> None:
 
 # ---- folder throughput against pytorch-CycleGAN-and-pix2pix's test.py ----------------------
 
+
 def their_test_py(module, files, out_dir: Path) -> float:
     """What `python test.py --model test --no_dropout` does per image (one process, batch 1,
     num_threads 0): PIL load, Resize(256, BICUBIC) + ToTensor + Normalize(0.5), the generator
@@ -224,8 +256,13 @@ def their_test_py(module, files, out_dir: Path) -> float:
     per-image prints are left out: they cost next to nothing.) Returns seconds for all `files`."""
     from torchvision import transforms
 
-    transform = transforms.Compose([transforms.Resize([256, 256], transforms.InterpolationMode.BICUBIC),
-                                    transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
+    transform = transforms.Compose(
+        [
+            transforms.Resize([256, 256], transforms.InterpolationMode.BICUBIC),
+            transforms.ToTensor(),
+            transforms.Normalize((0.5,) * 3, (0.5,) * 3),
+        ]
+    )
     start = time.perf_counter()
     for f in files:
         x = transform(Image.open(f).convert("RGB"))[None]
@@ -255,8 +292,8 @@ def folder_throughput(args, tmp: Path) -> None:
     from i2i.engine.adapters import RGBAdapter
     from i2i.engine.engine import Engine
 
-    files = list_images(DATA / "monet2photo/testB")[:args.images]
-    chunks = [files[i:i + FOLDER_CHUNK] for i in range(0, len(files), FOLDER_CHUNK)]
+    files = list_images(DATA / "monet2photo/testB")[: args.images]
+    chunks = [files[i : i + FOLDER_CHUNK] for i in range(0, len(files), FOLDER_CHUNK)]
     for i, chunk in enumerate(chunks):
         (tmp / "in" / str(i)).mkdir(parents=True)
         for f in chunk:
@@ -274,8 +311,10 @@ def folder_throughput(args, tmp: Path) -> None:
         seconds, ran = i2i_translate_folder(engine, tmp / "in" / str(i), tmp / "ours" / str(i))
         ours += seconds
     t, o = theirs / len(files), ours / len(files)
-    print(f"\n## folder of {len(files)} 256x256 photos, resnet_9blocks: their test.py {t:.3f} s/image, "
-          f"i2i translate {o:.3f} s/image ({ran}), {t / o:.2f}x (chunks of {FOLDER_CHUNK}, alternating)")
+    print(
+        f"\n## folder of {len(files)} 256x256 photos, resnet_9blocks: their test.py {t:.3f} s/image, "
+        f"i2i translate {o:.3f} s/image ({ran}), {t / o:.2f}x (chunks of {FOLDER_CHUNK}, alternating)"
+    )
     emit("translate folder resnet_9blocks s/image", o, "s")
     emit("test.py folder resnet_9blocks s/image", t, "s")
     emit("translate folder vs test.py", t / o, "x", ">= 1.4")

@@ -4,6 +4,7 @@ another photo, an audio tone and subtitles, in any of the containers i2i reads.
 Used by tests/test_video.py and benchmarks/video.py (the flicker figure needs a clip whose
 motion is known exactly: an integer pan with no zoom).
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -13,8 +14,7 @@ import av
 import numpy as np
 from PIL import Image
 
-AUDIO_CODEC = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus",
-               ".avi": "pcm_s16le"}
+AUDIO_CODEC = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus", ".avi": "pcm_s16le"}
 SUBTITLE_CODEC = {".mkv": "subrip", ".mp4": "mov_text", ".mov": "mov_text", ".webm": "webvtt"}
 VIDEO_CODEC = {".webm": "libvpx-vp9"}
 
@@ -23,9 +23,17 @@ def load_photo(path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-def pan_zoom(photo: np.ndarray, size: tuple[int, int], frames: int, *, pan: tuple[float, float] = (2, 0),
-             zoom: float = 1.0, start: tuple[float, float] = (0, 0), noise: float = 0.0,
-             seed: int = 0) -> list[np.ndarray]:
+def pan_zoom(
+    photo: np.ndarray,
+    size: tuple[int, int],
+    frames: int,
+    *,
+    pan: tuple[float, float] = (2, 0),
+    zoom: float = 1.0,
+    start: tuple[float, float] = (0, 0),
+    noise: float = 0.0,
+    seed: int = 0,
+) -> list[np.ndarray]:
     """`frames` views (H, W, 3) uint8 of `photo`, moving `pan` px per frame (in photo pixels)
     and narrowing the view by the factor `zoom` per frame; size = (width, height) of the clip.
 
@@ -40,11 +48,11 @@ def pan_zoom(photo: np.ndarray, size: tuple[int, int], frames: int, *, pan: tupl
     for t in range(frames):
         x0, y0 = start[0] + pan[0] * t, start[1] + pan[1] * t
         if zoom == 1.0 and float(x0).is_integer() and float(y0).is_integer():
-            view = photo[int(y0):int(y0) + h, int(x0):int(x0) + w]
+            view = photo[int(y0) : int(y0) + h, int(x0) : int(x0) + w]
             if view.shape[:2] != (h, w):
                 raise ValueError(f"photo {photo.shape[1]}x{photo.shape[0]} too small for this pan")
         else:
-            s = zoom ** -t  # the view's side, relative to the clip's
+            s = zoom**-t  # the view's side, relative to the clip's
             cx, cy = x0 + w / 2, y0 + h / 2
             box = (cx - w * s / 2, cy - h * s / 2, cx + w * s / 2, cy + h * s / 2)
             view = np.asarray(pil.resize((w, h), Image.BICUBIC, box=box))
@@ -59,9 +67,18 @@ def tone(seconds: float, rate: int = 48000, hz: float = 440.0) -> np.ndarray:
     return (0.25 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
 
 
-def write_clip(path, frames: list[np.ndarray], *, fps: float = 24, times_ms: list[int] | None = None,
-               audio: bool = True, subtitles: list[tuple[float, float, str]] | None = None,
-               rotation: int = 0, sar: Fraction | None = None, codec: str | None = None) -> Path:
+def write_clip(
+    path,
+    frames: list[np.ndarray],
+    *,
+    fps: float = 24,
+    times_ms: list[int] | None = None,
+    audio: bool = True,
+    subtitles: list[tuple[float, float, str]] | None = None,
+    rotation: int = 0,
+    sar: Fraction | None = None,
+    codec: str | None = None,
+) -> Path:
     """Encode `frames` (H, W, 3 uint8) into `path`, its container chosen by the extension.
 
     times_ms: each frame's start in milliseconds (variable frame rate; the time base becomes
@@ -126,7 +143,7 @@ def _write_audio(out, stream, samples: np.ndarray):
     step = stream.codec_context.frame_size or 1024
     fmt = "s16" if stream.codec_context.name == "pcm_s16le" else "flt"
     for k in range(0, len(samples), step):
-        chunk = samples[None, k:k + step]
+        chunk = samples[None, k : k + step]
         if fmt == "s16":
             chunk = (chunk * 32767).astype(np.int16)
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format=fmt, layout="mono")
@@ -147,9 +164,16 @@ def probe(path) -> dict:
     as (time s, bytes)."""
     with av.open(str(path)) as c:
         v = c.streams.video[0]
-        info = {"format": c.format.name, "codec": v.codec_context.name, "size": (v.width, v.height),
-                "pix_fmt": v.codec_context.pix_fmt, "sar": v.sample_aspect_ratio, "rotation": 0,
-                "streams": [s.type for s in c.streams], "packets": {}}
+        info = {
+            "format": c.format.name,
+            "codec": v.codec_context.name,
+            "size": (v.width, v.height),
+            "pix_fmt": v.codec_context.pix_fmt,
+            "sar": v.sample_aspect_ratio,
+            "rotation": 0,
+            "streams": [s.type for s in c.streams],
+            "packets": {},
+        }
         times, end = [], 0.0
         for i, f in enumerate(c.decode(video=0)):
             if i == 0:
@@ -160,6 +184,5 @@ def probe(path) -> dict:
     with av.open(str(path)) as c:
         for p in c.demux():
             if p.stream.type in ("audio", "subtitle") and p.size:
-                info["packets"].setdefault(p.stream.type, []).append(
-                    (round(float(p.pts * p.time_base), 3), bytes(p)))
+                info["packets"].setdefault(p.stream.type, []).append((round(float(p.pts * p.time_base), 3), bytes(p)))
     return info

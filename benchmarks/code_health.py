@@ -9,6 +9,7 @@ ten longest functions, and public docstring coverage. A function's length is its
 enclosing class's) does not start with an underscore; methods of a private class are private.
 Duplicated code is not measured here: run the `duplicates` tool for that.
 """
+
 from __future__ import annotations
 
 import ast
@@ -66,8 +67,9 @@ def main(package: Path) -> None:
     if train.is_file():
         print(f"lines of {train.relative_to(package.parent)}: {len(train.read_text().splitlines())}")
     sizes = [n for n, _ in lengths]
-    print(f"functions: {len(sizes)}; median length {statistics.median(sizes):g} lines, "
-          f"mean {statistics.mean(sizes):.1f}")
+    print(
+        f"functions: {len(sizes)}; median length {statistics.median(sizes):g} lines, mean {statistics.mean(sizes):.1f}"
+    )
     print("longest functions:")
     for n, name in sorted(lengths, reverse=True)[:10]:
         print(f"  {n:4d}  {name}")

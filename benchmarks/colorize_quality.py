@@ -8,6 +8,7 @@ original) to benchmarks/colorize_sheet.png, or --sheet PATH.
 
 Run: python benchmarks/colorize_quality.py [--candidate PATH] [--sheet PATH]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,9 @@ def evaluate(colorize, files):
 
 def engine_colorizer(path):
     model = load_model(path)
-    engine = Engine(model, ColorizeAdapter(task=model.task, multiple=model.spec.size_multiple(model.config)),
-                    device="cpu")
+    engine = Engine(
+        model, ColorizeAdapter(task=model.task, multiple=model.spec.size_multiple(model.config)), device="cpu"
+    )
     return lambda img: rgb_of(engine.run_image(img))[None]
 
 
@@ -72,8 +74,9 @@ def main() -> None:
     parser.add_argument("--model", default=str(WEIGHTS / "colorize.safetensors"))
     parser.add_argument("--l1-only", default=str(ROOT / "runs/colorize-l1/colorize-l1only.safetensors"))
     parser.add_argument("--candidate", help="a retrained model to compare with the shipped one")
-    parser.add_argument("--sheet", default=str(ROOT / "benchmarks/colorize_sheet.png"),
-                        help="where the contact sheet goes")
+    parser.add_argument(
+        "--sheet", default=str(ROOT / "benchmarks/colorize_sheet.png"), help="where the contact sheet goes"
+    )
     args = parser.parse_args()
     files = list_images(DATA / "monet2photo/testB")
     print(f"# colorization on {len(files)} photos of monet2photo/testB, {machine()}")
@@ -92,8 +95,10 @@ def main() -> None:
         gain = statistics.fmean(p - g for p, g in zip(psnrs, gray_psnrs))
         p, c, c_median = statistics.fmean(psnrs), statistics.fmean(ratios), statistics.median(ratios)
         rows[label] = shown
-        print(f"{label:20} PSNR {p:6.2f} dB (median {statistics.median(psnrs):6.2f}, {gain:+.3f} vs gray)  "
-              f"colourfulness ratio {c:.3f} (median {c_median:.3f})")
+        print(
+            f"{label:20} PSNR {p:6.2f} dB (median {statistics.median(psnrs):6.2f}, {gain:+.3f} vs gray)  "
+            f"colourfulness ratio {c:.3f} (median {c_median:.3f})"
+        )
         emit(f"colorize {label} PSNR", p, "dB", ">= gray baseline" if target else "")
         emit(f"colorize {label} colourfulness ratio", c, "", target)
         if label != "gray baseline":

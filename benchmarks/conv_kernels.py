@@ -5,6 +5,7 @@ uses it. (Inference runs on ONNX Runtime / OpenVINO: benchmarks/backends.py.)
 
 Run: python benchmarks/conv_kernels.py
 """
+
 from __future__ import annotations
 
 import sys

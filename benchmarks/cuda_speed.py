@@ -6,6 +6,7 @@ Prints nothing measured where there is no CUDA device; not part of the default C
 
 Run: python benchmarks/cuda_speed.py   (or: python -m benchmarks cuda_speed.py)
 """
+
 from __future__ import annotations
 
 import sys
@@ -54,16 +55,25 @@ def upscale_folder(pil: Image.Image, tmp: Path) -> None:
         seconds = time.perf_counter() - started
         assert not any(r.error for r in results), [r.error for r in results if r.error]
     rate = FOLDER_IMAGES / seconds
-    print(f"upscale-x4 fp16 folder of {FOLDER_IMAGES} 640x480 PNGs: {rate:.2f} images/s "
-          f"(PNG encoding of 2560x1920 outputs included)")
+    print(
+        f"upscale-x4 fp16 folder of {FOLDER_IMAGES} 640x480 PNGs: {rate:.2f} images/s "
+        f"(PNG encoding of 2560x1920 outputs included)"
+    )
     emit("cuda upscale-x4 folder images/s (640x480 PNG in and out)", rate, "img/s")
 
 
 def training(tmp: Path) -> None:
     for method, batch in (("pix2pix", 1), ("pix2pix", 16), ("cyclegan", 1), ("cyclegan", 8)):
         for precision in ("fp32", "bf16"):
-            rate = ours(method, 20, tmp / f"{method}-{batch}-{precision}", batch_size=batch,
-                        device="cuda", precision=precision, workers=4)
+            rate = ours(
+                method,
+                20,
+                tmp / f"{method}-{batch}-{precision}",
+                batch_size=batch,
+                device="cuda",
+                precision=precision,
+                workers=4,
+            )
             print(f"train {method} (batch {batch}, 256x256) {precision}: {rate:.2f} it/s")
             emit(f"cuda train {method} batch {batch} {precision} it/s", rate, "it/s")
 

@@ -7,6 +7,7 @@
 
 Run: python benchmarks/engine.py [--images 24] [--rss-size 6000x4000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,14 +81,18 @@ def throughput(n_images: int, repeats: int = 3) -> None:
                 oursl.append(i2i_translate(path, tmp / "in", tmp / f"ours-{arch}-{r}", len(files)))
             base, ours = statistics.median(bases), statistics.median(oursl)
             name = {"unet": "unet_256", "resnet": "resnet_9blocks"}[arch]
-            print(f"{name}: plain loop {base:.2f} img/s, i2i translate {ours:.2f} img/s "
-                  f"ratio {ours / base:.2f} on {len(files)} images (medians of {repeats} runs)")
+            print(
+                f"{name}: plain loop {base:.2f} img/s, i2i translate {ours:.2f} img/s "
+                f"ratio {ours / base:.2f} on {len(files)} images (medians of {repeats} runs)"
+            )
             emit(f"translate {name} images/s", ours, "img/s")
             emit(f"translate {name} ratio vs plain loop", ours / base, "x", ">= 1.5")
 
 
-_RSS_WRAPPER = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
-                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+_RSS_WRAPPER = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
 
 
 def peak_rss(size: str) -> None:
@@ -103,10 +108,11 @@ def peak_rss(size: str) -> None:
         command = [sys.executable, "-m", "i2i", "upscale", str(src), "-o", str(Path(tmp) / "out.png"), "--quiet"]
         start = time.perf_counter()
         # A wrapper process whose only child is the upscale: its RUSAGE_CHILDREN is that child's peak.
-        report = subprocess.run([sys.executable, "-c", _RSS_WRAPPER, *command], check=True,
-                                capture_output=True, text=True)
+        report = subprocess.run(
+            [sys.executable, "-c", _RSS_WRAPPER, *command], check=True, capture_output=True, text=True
+        )
         seconds = time.perf_counter() - start
-        rss_gib = int(report.stdout.split()[-1]) / 2 ** 20
+        rss_gib = int(report.stdout.split()[-1]) / 2**20
         out_size = Image.open(Path(tmp) / "out.png").size
     assert out_size == (4 * w, 4 * h), out_size
     print(f"upscale x4 of {w}x{h}: peak RSS {rss_gib:.2f} GiB, {seconds:.0f} s")
@@ -126,8 +132,20 @@ def folder_scaling(n_images: int) -> None:
         for f in files:
             Image.open(f).resize((128, 128), Image.BICUBIC).save(tmp / "in" / (f.stem + ".png"))
         for n in (1, 2):
-            cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(n), "-m", "i2i",
-                   "upscale", str(tmp / "in"), "-o", str(tmp / f"out{n}"), "--quiet"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nproc_per_node",
+                str(n),
+                "-m",
+                "i2i",
+                "upscale",
+                str(tmp / "in"),
+                "-o",
+                str(tmp / f"out{n}"),
+                "--quiet",
+            ]
             env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // n))}
             start = time.perf_counter()
             subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)

@@ -13,6 +13,7 @@
 
 Run: python benchmarks/gan_toolkit.py [--photos 8] (CPU, one thread)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,7 +55,7 @@ def blurred_noise(n: int, size: int, seed: int = 0) -> torch.Tensor:
     """Gaussian noise blurred (sigma 3 px): colour blobs with no structure."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 3, size, size, generator=g)
-    k = torch.exp(-torch.arange(-9, 10, dtype=torch.float32) ** 2 / (2 * 3.0 ** 2))
+    k = torch.exp(-(torch.arange(-9, 10, dtype=torch.float32) ** 2) / (2 * 3.0**2))
     k = (k / k.sum()).view(1, 1, 1, -1).repeat(3, 1, 1, 1)
     x = F.conv2d(F.pad(x, (9, 9, 0, 0), mode="reflect"), k, groups=3)
     x = F.conv2d(F.pad(x, (0, 0, 9, 9), mode="reflect"), k.transpose(2, 3), groups=3)
@@ -65,7 +66,7 @@ def blurred_noise(n: int, size: int, seed: int = 0) -> torch.Tensor:
 def features(net, images: torch.Tensor, batch: int = 50) -> np.ndarray:
     out = []
     for i in range(0, len(images), batch):
-        x = F.interpolate(images[i:i + batch], size=FEATURE_SIZE, mode="bilinear", align_corners=False)
+        x = F.interpolate(images[i : i + batch], size=FEATURE_SIZE, mode="bilinear", align_corners=False)
         out.append(net(x)[-1].mean((2, 3)).double().numpy())
     return np.concatenate(out)
 
@@ -85,12 +86,15 @@ def sample_quality(gen: LatentGenerator) -> None:
     generated = features(net, gen(sample_latents(1000, gen.z_dim, seed=1000)))
     noise = features(net, blurred_noise(1000, gen.size))
     half = len(real) // 2
-    emit("FD generated (1000) vs trainB (400)", frechet_distance(generated, real), "",
-         "below blurred noise")
+    emit("FD generated (1000) vs trainB (400)", frechet_distance(generated, real), "", "below blurred noise")
     emit("FD blurred noise (1000) vs trainB (400)", frechet_distance(noise, real))
     emit(f"FD generated ({half}) vs trainB first half ({half})", frechet_distance(generated[:half], real[:half]))
-    emit(f"FD trainB second half vs first half ({half} each)", frechet_distance(real[half:], real[:half]), "",
-         "what real photos score")
+    emit(
+        f"FD trainB second half vs first half ({half} each)",
+        frechet_distance(real[half:], real[:half]),
+        "",
+        "what real photos score",
+    )
 
 
 def inversion(gen: LatentGenerator, photos: int) -> None:
@@ -106,8 +110,11 @@ def inversion(gen: LatentGenerator, photos: int) -> None:
             guesses = gen(encoder(torch.stack(targets) * 2 - 1))
         from i2i.gan.invert import psnr
 
-        emit(f"inversion PSNR, encoder guess alone, testB {photos} photos",
-             sum(psnr(g, t) for g, t in zip(guesses, targets)) / photos, "dB")
+        emit(
+            f"inversion PSNR, encoder guess alone, testB {photos} photos",
+            sum(psnr(g, t) for g, t in zip(guesses, targets)) / photos,
+            "dB",
+        )
     for name, inverter in modes.items():
         started = time.process_time()
         values = [inverter.invert(t).psnr for t in targets]
@@ -123,11 +130,17 @@ def sky_ablation(gen: LatentGenerator) -> None:
     report = dissect(gen, SKY_LAYER, concepts={"sky": None}, n=200, seed=0)
     before, after = ablation_effect(gen, report, "sky", SKY_UNITS, n=256, seed=1)
     units = ",".join(map(str, report.top_units("sky", SKY_UNITS)))
-    print(f"top sky units of {SKY_LAYER}: {units} (IoU {report.ranking['sky'][0].iou:.3f} .. "
-          f"{report.ranking['sky'][SKY_UNITS - 1].iou:.3f})")
+    print(
+        f"top sky units of {SKY_LAYER}: {units} (IoU {report.ranking['sky'][0].iou:.3f} .. "
+        f"{report.ranking['sky'][SKY_UNITS - 1].iou:.3f})"
+    )
     emit("sky pixels in 256 samples, before ablation", 100 * concept_fraction(before, "sky"), "%")
-    emit(f"sky pixels after switching off the top {SKY_UNITS} sky units of {SKY_LAYER}",
-         100 * concept_fraction(after, "sky"), "%", "visibly less sky")
+    emit(
+        f"sky pixels after switching off the top {SKY_UNITS} sky units of {SKY_LAYER}",
+        100 * concept_fraction(after, "sky"),
+        "%",
+        "visibly less sky",
+    )
     z = sample_latents(256, gen.z_dim, seed=1)
     g = torch.Generator().manual_seed(0)
     control = []
@@ -135,8 +148,12 @@ def sky_ablation(gen: LatentGenerator) -> None:
         chosen = tuple(torch.randperm(len(report.ranking["sky"]), generator=g)[:SKY_UNITS].tolist())
         with gen.edited([UnitEdit(layer=SKY_LAYER, units=chosen)]):
             control.append(concept_fraction(gen(z), "sky"))
-    emit(f"sky pixels after switching off {SKY_UNITS} random units of {SKY_LAYER} (control, 5 draws)",
-         100 * sum(control) / len(control), "%", "near the before figure")
+    emit(
+        f"sky pixels after switching off {SKY_UNITS} random units of {SKY_LAYER} (control, 5 draws)",
+        100 * sum(control) / len(control),
+        "%",
+        "near the before figure",
+    )
 
 
 def main() -> None:
@@ -147,8 +164,11 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"machine: {machine()}")
     gen = LatentGenerator.load(str(WEIGHTS / "dcgan-landscapes.safetensors"), device="cpu")
-    parts = {"quality": lambda: sample_quality(gen), "sky": lambda: sky_ablation(gen),
-             "inversion": lambda: inversion(gen, args.photos)}
+    parts = {
+        "quality": lambda: sample_quality(gen),
+        "sky": lambda: sky_ablation(gen),
+        "inversion": lambda: inversion(gen, args.photos),
+    }
     for part in args.parts.split(","):
         parts[part]()
 

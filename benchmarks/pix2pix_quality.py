@@ -9,6 +9,7 @@ The held-back images are the last N of facades/train in natural order (N = the m
 
 Run: python benchmarks/pix2pix_quality.py [--l1-only PATH] [--candidate PATH]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,10 @@ def main() -> None:
             print(f"{label}: {path} not found (train it with the command in weights/README.md)")
             continue
         n, l1, sharp, board = score(Path(path), checkerboard=True)
-        print(f"{label:20} on {n} held-back pairs: L1 {l1:.4f}  sharpness ratio {sharp:.3f}  "
-              f"checkerboard ratio {board:.2f}")
+        print(
+            f"{label:20} on {n} held-back pairs: L1 {l1:.4f}  sharpness ratio {sharp:.3f}  "
+            f"checkerboard ratio {board:.2f}"
+        )
         emit(f"pix2pix {key} L1 (held-back)", l1)
         emit(f"pix2pix {key} sharpness ratio", sharp, "", target)
         emit(f"pix2pix {key} checkerboard ratio (median)", board, "", "lower; 1 = ground truth's")

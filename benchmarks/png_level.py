@@ -3,6 +3,7 @@
 
 Run: python benchmarks/png_level.py
 """
+
 from __future__ import annotations
 
 import io

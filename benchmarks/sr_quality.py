@@ -4,6 +4,7 @@ bicubic) for bicubic and every shipped upscale model on Set5 and Set14.
 Run: python benchmarks/sr_quality.py [--candidate PATH]   (a retrained model, printed beside the
 shipped ones as candidate-NAME)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,6 +66,7 @@ def model_upscaler(path):
         y = model.module(to_tensor(lr)[None]).clamp(0, 1)[0]
         arr = (y.permute(1, 2, 0).numpy() * 255 + 0.5).astype("uint8")
         return Image.fromarray(arr)
+
     return model, run
 
 
@@ -90,7 +92,9 @@ def main() -> None:
         params = sum(t.numel() for t in model.module.parameters())
         for set_name in ("Set5", "Set14"):
             p, s, hf = evaluate(run, set_name, scale)
-            print(f"x{scale} {set_name:6} {path.stem:18} PSNR {p:6.2f}  SSIM {s:.4f}  HF ratio {hf:.3f}  ({params / 1e3:.0f}k params)")
+            print(
+                f"x{scale} {set_name:6} {path.stem:18} PSNR {p:6.2f}  SSIM {s:.4f}  HF ratio {hf:.3f}  ({params / 1e3:.0f}k params)"
+            )
             target = TARGETS.get((scale, set_name), "") if not path.stem.endswith("gan") else ""
             emit(f"sr {path.stem} {set_name} PSNR-Y", p, "dB", target)
             emit(f"sr {path.stem} {set_name} SSIM-Y", s, "")

@@ -5,6 +5,7 @@ PSNR / SSIM on Y against the clean HR, 4 px shaved; HF ratio = high-frequency en
 
 Run: python benchmarks/sr_real.py [--candidate PATH]   (a retrained x4 model, as candidate-NAME)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,10 +49,10 @@ def main() -> None:
         for set_name in ("Set5", "Set14"):
             p, s, hf = evaluate(run, set_name, SCALE, degrade)
             gain = p - base[set_name]
-            print(f"{set_name:6} {name:20} PSNR {p:6.2f}  SSIM {s:.4f}  HF ratio {hf:.3f}  "
-                  f"({gain:+.2f} dB vs bicubic)")
-            target = {"upscale-x4-real-psnr": f">= bicubic + {MARGIN_PSNR}",
-                      "upscale-x4-real": "> bicubic"}.get(name, "")
+            print(f"{set_name:6} {name:20} PSNR {p:6.2f}  SSIM {s:.4f}  HF ratio {hf:.3f}  ({gain:+.2f} dB vs bicubic)")
+            target = {"upscale-x4-real-psnr": f">= bicubic + {MARGIN_PSNR}", "upscale-x4-real": "> bicubic"}.get(
+                name, ""
+            )
             emit(f"sr-real {name} {set_name} PSNR-Y gain over bicubic", gain, "dB", target)
             emit(f"sr-real {name} {set_name} SSIM-Y", s, "")
             emit(f"sr-real {name} {set_name} high-frequency ratio", hf, "")

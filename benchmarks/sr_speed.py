@@ -5,6 +5,7 @@ which widths and depths fit a time budget on this machine.
 
 Run: python benchmarks/sr_speed.py
 """
+
 from __future__ import annotations
 
 import sys
@@ -42,9 +43,11 @@ def main() -> None:
         if path.stem == "upscale-x4":
             shipped_x4 = model
         seconds = seconds_per_image(model, image)
-        out_mpix = 640 * 480 * model.task.scale ** 2 / 1e6
-        print(f"{path.stem}: 640x480 -> x{model.task.scale} in {seconds:.3f} s median "
-              f"({out_mpix / seconds:.2f} output MPix/s)")
+        out_mpix = 640 * 480 * model.task.scale**2 / 1e6
+        print(
+            f"{path.stem}: 640x480 -> x{model.task.scale} in {seconds:.3f} s median "
+            f"({out_mpix / seconds:.2f} output MPix/s)"
+        )
         target = "<= 1.0 s" if path.stem == "upscale-x4" else ""
         emit(f"{path.stem} 640x480 seconds", seconds, "s", target)
         emit(f"{path.stem} output MPix/s", out_mpix / seconds, "MPix/s")
@@ -52,8 +55,10 @@ def main() -> None:
         model = untrained_x4(channels, blocks, shipped_x4)
         params = sum(p.numel() for p in model.module.parameters())
         seconds = seconds_per_image(model, image)
-        print(f"srresnet x4 {channels} ch {blocks} blocks ({params / 1e3:.0f}k params, untrained): "
-              f"640x480 in {seconds:.3f} s median")
+        print(
+            f"srresnet x4 {channels} ch {blocks} blocks ({params / 1e3:.0f}k params, untrained): "
+            f"640x480 in {seconds:.3f} s median"
+        )
         emit(f"srresnet x4 {channels}ch {blocks}b 640x480 seconds", seconds, "s")
 
 

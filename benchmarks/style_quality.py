@@ -22,6 +22,7 @@ the old one at a content distance no more than 1.2x the old one); --sheet writes
 sheet (photo | each style, for 3 photos; with candidates a second row of the new ones),
 by default to examples/styles_before_after.png.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -107,8 +108,12 @@ def score(measure: Measure, model, inputs: list[torch.Tensor], baseline: dict) -
         outputs.append(y)
         styles.append(measure.style_distance(measure.grams(y), target))
         contents.append(measure.content_distance(y, measure.features(x)))
-    return {"style": statistics.fmean(styles) / baseline[painting], "content": statistics.fmean(contents),
-            "painting": painting.name, "outputs": outputs}
+    return {
+        "style": statistics.fmean(styles) / baseline[painting],
+        "content": statistics.fmean(contents),
+        "painting": painting.name,
+        "outputs": outputs,
+    }
 
 
 def parse_candidates(values: list[str]) -> dict[str, Path]:
@@ -135,12 +140,12 @@ def contact_sheet(path: Path, inputs, shipped: dict, candidates: dict) -> None:
     rows = []
     for i, x in enumerate(inputs[:3]):
         names = list(shipped)
-        rows.append(labelled_row([pil(x), *[pil(shipped[n]["outputs"][i]) for n in names]],
-                                 ["photo", *names], 192))
+        rows.append(labelled_row([pil(x), *[pil(shipped[n]["outputs"][i]) for n in names]], ["photo", *names], 192))
         if candidates:
             new = [pil((candidates.get(n) or shipped[n])["outputs"][i]) for n in names]
-            rows.append(labelled_row([pil(x), *new],
-                                     ["photo", *[f"{n} (new)" if n in candidates else n for n in names]], 192))
+            rows.append(
+                labelled_row([pil(x), *new], ["photo", *[f"{n} (new)" if n in candidates else n for n in names]], 192)
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     stack(rows).save(path)
     print(f"contact sheet: {path}")
@@ -149,39 +154,56 @@ def contact_sheet(path: Path, inputs, shipped: dict, candidates: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--styles", nargs="*", help="style names (default: every weights/style-*.safetensors)")
-    parser.add_argument("--candidate", action="append", default=[], metavar="NAME=PATH",
-                        help="a retrained style to compare with the shipped one (repeatable)")
+    parser.add_argument(
+        "--candidate",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="a retrained style to compare with the shipped one (repeatable)",
+    )
     parser.add_argument("--photos", type=int, default=PHOTOS, help="how many testB photos (first N)")
-    parser.add_argument("--sheet", nargs="?", const=str(ROOT / "examples/styles_before_after.png"),
-                        help="write a contact sheet (default path: examples/styles_before_after.png)")
+    parser.add_argument(
+        "--sheet",
+        nargs="?",
+        const=str(ROOT / "examples/styles_before_after.png"),
+        help="write a contact sheet (default path: examples/styles_before_after.png)",
+    )
     args = parser.parse_args()
     candidates = parse_candidates(args.candidate)
     files = {p.stem.removeprefix("style-"): p for p in sorted(WEIGHTS.glob("style-*.safetensors"))}
     names = args.styles or sorted(set(files) | set(candidates))
     inputs = photos(args.photos)
-    print(f"# style quality on {len(inputs)} photos of monet2photo/testB ({SHORT_SIDE} px short side), "
-          f"EfficientNet-Lite2 features, {machine()}")
+    print(
+        f"# style quality on {len(inputs)} photos of monet2photo/testB ({SHORT_SIDE} px short side), "
+        f"EfficientNet-Lite2 features, {machine()}"
+    )
     measure, baseline = Measure(), {}
     shipped, new = {}, {}
     for name in names:
         if name in files:
             shipped[name] = found = score(measure, load_model(files[name]), inputs, baseline)
-            print(f"style-{name:18} ({found['painting']}): style distance ratio {found['style']:.3f}  "
-                  f"content distance {found['content']:.3f}")
+            print(
+                f"style-{name:18} ({found['painting']}): style distance ratio {found['style']:.3f}  "
+                f"content distance {found['content']:.3f}"
+            )
             emit(f"style-{name} style distance ratio", found["style"], "", "lower; 1 = unstyled photo")
             emit(f"style-{name} content distance", found["content"])
         elif name not in candidates:
             print(f"style-{name}: not shipped (no {WEIGHTS}/style-{name}.safetensors)")
         if name in candidates:
             new[name] = cand = score(measure, load_model(candidates[name]), inputs, baseline)
-            line = (f"  candidate {candidates[name]}: style distance ratio {cand['style']:.3f}  "
-                    f"content distance {cand['content']:.3f}")
+            line = (
+                f"  candidate {candidates[name]}: style distance ratio {cand['style']:.3f}  "
+                f"content distance {cand['content']:.3f}"
+            )
             if name in shipped:
                 old = shipped[name]
                 better = cand["style"] < old["style"] and cand["content"] <= CONTENT_MAX * old["content"]
-                line += (f"  (old {old['style']:.3f} / {old['content']:.3f}: "
-                         f"{'meets' if better else 'misses'} the bar: lower style distance at "
-                         f"<= {CONTENT_MAX}x the content distance)")
+                line += (
+                    f"  (old {old['style']:.3f} / {old['content']:.3f}: "
+                    f"{'meets' if better else 'misses'} the bar: lower style distance at "
+                    f"<= {CONTENT_MAX}x the content distance)"
+                )
             print(line)
             emit(f"style-{name} candidate style distance ratio", cand["style"])
             emit(f"style-{name} candidate content distance", cand["content"])

@@ -3,6 +3,7 @@ of 512 px photos through `i2i stylize`.
 
 Run: python benchmarks/style_speed.py
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -46,8 +47,22 @@ def main() -> None:
         for f in files:
             Image.open(f).resize((512, 512), Image.BICUBIC).save(tmp / "in" / f.name)
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "i2i", "stylize", "--style", str(path), str(tmp / "in"),
-                        "-o", str(tmp / "out"), "--quiet"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "i2i",
+                "stylize",
+                "--style",
+                str(path),
+                str(tmp / "in"),
+                "-o",
+                str(tmp / "out"),
+                "--quiet",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         rate = len(files) / (time.perf_counter() - start)
     print(f"folder of {len(files)} 512x512 photos: {rate:.2f} images/s (including start-up)")
     emit("stylize 512px folder images/s", rate, "img/s")

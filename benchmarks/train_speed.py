@@ -8,6 +8,7 @@ Also: training it/s with 1 and 2 torchrun processes (gloo) for pix2pix.
 
 Run: python benchmarks/train_speed.py [--steps 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,14 +29,15 @@ from benchmarks.common import DATA, ROOT, emit, machine  # noqa: E402
 from i2i.training.api import recipe_classes, train  # noqa: E402
 from i2i.training.loop import LoopOptions  # noqa: E402
 
-OPTIONS = {"pix2pix": dict(data=str(DATA / "facades"), direction="BtoA"),
-           "cyclegan": dict(data=str(DATA / "monet2photo"))}
+OPTIONS = {
+    "pix2pix": dict(data=str(DATA / "facades"), direction="BtoA"),
+    "cyclegan": dict(data=str(DATA / "monet2photo")),
+}
 
 
 def ours(method: str, steps: int, run_dir: Path, batch_size: int = 1, **loop_values) -> float:
     options_cls, _ = recipe_classes(method)
-    loop = LoopOptions(**{"steps": steps + 2, "log_every": 1, "sample_every": 10 ** 6, "workers": 1,
-                          **loop_values})
+    loop = LoopOptions(**{"steps": steps + 2, "log_every": 1, "sample_every": 10**6, "workers": 1, **loop_values})
     train(method, options_cls(**OPTIONS[method], batch_size=batch_size), loop, run_dir)
     recs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     times = [r["time"] for r in recs if "time" in r]
@@ -73,8 +75,11 @@ def default_optimizers(recipe) -> None:
 
 
 # Networks as the shipped models train them: (arch, options, batch, crop)
-NETWORKS = [("resnet", {}, 1, 256), ("srresnet", {"channels": 48, "blocks": 8, "scale": 4, "upsampler": "direct"}, 16, 32),
-            ("transformer_net", {"width": 16}, 4, 160)]
+NETWORKS = [
+    ("resnet", {}, 1, 256),
+    ("srresnet", {"channels": 48, "blocks": 8, "scale": 4, "upsampler": "direct"}, 16, 32),
+    ("transformer_net", {"width": 16}, 4, 160),
+]
 
 
 def kernels(repeats: int = 3) -> None:
@@ -98,18 +103,48 @@ def kernels(repeats: int = 3) -> None:
                 seconds[mode].append(time.perf_counter() - start)
         rates = {mode: statistics.median(s[1:]) for mode, s in seconds.items()}
         ratio = rates["default"] / rates["nnpack"]
-        print(f"{arch} forward+backward, batch {batch} at {crop}px: {rates['default']:.3f} s default, "
-              f"{rates['nnpack']:.3f} s with NNPACK, {ratio:.2f}x")
+        print(
+            f"{arch} forward+backward, batch {batch} at {crop}px: {rates['default']:.3f} s default, "
+            f"{rates['nnpack']:.3f} s with NNPACK, {ratio:.2f}x"
+        )
         emit(f"train step {arch} NNPACK speed-up", ratio, "x")
 
 
 def distributed(steps: int, tmp: Path) -> None:
     for n in (1, 2):
         run = tmp / f"ddp{n}"
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(n), "-m", "i2i",
-               "train", "pix2pix", "--data", str(DATA / "facades"), "--direction", "BtoA", "--ngf", "32",
-               "--ndf", "32", "--crop", "128", "--load-size", "143", "--num-downs", "7",
-               "--steps", "40", "--workers", "0", "--run-dir", str(run), "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            str(n),
+            "-m",
+            "i2i",
+            "train",
+            "pix2pix",
+            "--data",
+            str(DATA / "facades"),
+            "--direction",
+            "BtoA",
+            "--ngf",
+            "32",
+            "--ndf",
+            "32",
+            "--crop",
+            "128",
+            "--load-size",
+            "143",
+            "--num-downs",
+            "7",
+            "--steps",
+            "40",
+            "--workers",
+            "0",
+            "--run-dir",
+            str(run),
+            "--quiet",
+        ]
         env = {**os.environ, "OMP_NUM_THREADS": str(2 // n)}
         subprocess.run(cmd, check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
         recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -130,8 +165,10 @@ def main() -> None:
         for method in ("pix2pix", "cyclegan"):
             base = plain(method, args.steps)
             mine = ours(method, args.steps, tmp / method)
-            print(f"{method}: plain loop {base:.3f} it/s, i2i loop {mine:.3f} it/s, ratio {mine / base:.2f} "
-                  f"(medians of {args.steps} steps after 2 warm-up steps)")
+            print(
+                f"{method}: plain loop {base:.3f} it/s, i2i loop {mine:.3f} it/s, ratio {mine / base:.2f} "
+                f"(medians of {args.steps} steps after 2 warm-up steps)"
+            )
             emit(f"train {method} it/s", mine, "it/s")
             emit(f"train {method} ratio vs plain loop", mine / base, "x", ">= 1.5")
         distributed(args.steps, tmp)

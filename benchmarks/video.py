@@ -24,6 +24,7 @@ process, with the commands' default options.
 
 Run: python benchmarks/video.py [--frames 32] [--speed-frames 8] [--keep DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,8 @@ TARGET = {"stylize": 2.5, "colorize": 1.5}
 def flicker(frames, pan: int = PAN, margin: int = MARGIN) -> float:
     """Mean |frame[t+1](x) - frame[t](x + pan)| over t and x: (T, H, W, C) values in, same units out."""
     a = np.asarray(frames, dtype=np.float32)
-    later = a[1:, margin:-margin, margin:-margin - pan]
-    earlier = a[:-1, margin:-margin, margin + pan:-margin]
+    later = a[1:, margin:-margin, margin : -margin - pan]
+    earlier = a[:-1, margin:-margin, margin + pan : -margin]
     return float(np.abs(later - earlier).mean())
 
 
@@ -75,8 +76,9 @@ def sharpness(frames) -> float:
 
 def make_clip(path: Path, frames: int, noise: float, codec: str | None = None) -> Path:
     photo = load_photo(DATA / "sr/val/Set14/monarch.png")
-    return write_clip(path, pan_zoom(photo, (640, 360), frames, pan=(PAN, 0), start=(0, 76), noise=noise),
-                      fps=24, codec=codec)
+    return write_clip(
+        path, pan_zoom(photo, (640, 360), frames, pan=(PAN, 0), start=(0, 76), noise=noise), fps=24, codec=codec
+    )
 
 
 def engine_for(model_path: Path, adapter_for) -> Engine:
@@ -87,8 +89,9 @@ def engine_for(model_path: Path, adapter_for) -> Engine:
 def run_clip(engine: Engine, clip: Path, out: Path, video: VideoOptions) -> tuple[float, Path]:
     """-> (frames per second, output path) of one clip through the clip pipeline."""
     start = time.perf_counter()
-    [result] = ClipProcessor(engine, video).process([Job(str(clip), Path(clip.name))],
-                                                    OutputOptions(out=str(out), overwrite=True))
+    [result] = ClipProcessor(engine, video).process(
+        [Job(str(clip), Path(clip.name))], OutputOptions(out=str(out), overwrite=True)
+    )
     seconds = time.perf_counter() - start
     assert result.ok, result.error
     return result.frames / seconds, Path(result.output)
@@ -99,20 +102,24 @@ def model_only_fps(engine: Engine, frames: list[np.ndarray]) -> float:
     x = [engine.adapter.prepare(_image_data(f)) for f in frames]
     start = time.perf_counter()
     for i in range(0, len(x), engine.batch_size):
-        engine.runner(torch.stack(x[i:i + engine.batch_size]))
+        engine.runner(torch.stack(x[i : i + engine.batch_size]))
     return len(x) / (time.perf_counter() - start)
 
 
 def speed(work: Path, n: int, upscale: Path, style: Path) -> None:
     clip = make_clip(work / "pan_h264.mp4", n, noise=2.0)
     frames = read_frames(clip)
-    for name, path, adapter_for in (("upscale x2", upscale, lambda m: RGBAdapter(task=m.task, keep_gray=True)),
-                                    ("stylize", style, lambda m: RGBAdapter(task=m.task))):
+    for name, path, adapter_for in (
+        ("upscale x2", upscale, lambda m: RGBAdapter(task=m.task, keep_gray=True)),
+        ("stylize", style, lambda m: RGBAdapter(task=m.task)),
+    ):
         engine = engine_for(path, adapter_for)
         alone = model_only_fps(engine, frames)
         fps, _ = run_clip(engine, clip, work / name.replace(" ", "-"), VideoOptions())
-        print(f"{name}: {fps:.3f} fps through the clip pipeline ({n} frames 640x360, H.264 in and out), "
-              f"model alone {alone:.3f} fps: ratio {fps / alone:.2f}")
+        print(
+            f"{name}: {fps:.3f} fps through the clip pipeline ({n} frames 640x360, H.264 in and out), "
+            f"model alone {alone:.3f} fps: ratio {fps / alone:.2f}"
+        )
         emit(f"video {name} 640x360 fps", fps, "fps")
         emit(f"video {name} pipeline / model alone", fps / alone, "x", "close to 1")
 
@@ -121,22 +128,27 @@ def consistency(work: Path, n: int, noise: float, style: Path, colorize: Path) -
     clip = make_clip(work / f"pan_sigma{noise}.mkv", n, noise=noise, codec="ffv1")
     source = read_frames(clip)
     base, base_ab = flicker(source), flicker(chroma(source))
-    print(f"sigma {noise}: input {len(source)} frames 640x360 (FFV1), flicker {base:.3f} levels, "
-          f"chroma {base_ab:.3f} Lab units")
+    print(
+        f"sigma {noise}: input {len(source)} frames 640x360 (FFV1), flicker {base:.3f} levels, "
+        f"chroma {base_ab:.3f} Lab units"
+    )
     emit(f"video sigma {noise} input flicker", base, "levels")
     for name, path, adapter_for in (
-            ("stylize", style, lambda m: RGBAdapter(task=m.task)),
-            ("colorize", colorize,
-             lambda m: ColorizeAdapter(task=m.task, multiple=m.spec.size_multiple(m.config)))):
+        ("stylize", style, lambda m: RGBAdapter(task=m.task)),
+        ("colorize", colorize, lambda m: ColorizeAdapter(task=m.task, multiple=m.spec.size_multiple(m.config))),
+    ):
         engine = engine_for(path, adapter_for)
-        _, plain = run_clip(engine, clip, work / f"{name}-sigma{noise}-frame-by-frame",
-                            VideoOptions(encoder=LOSSLESS, consistent=False))
+        _, plain = run_clip(
+            engine, clip, work / f"{name}-sigma{noise}-frame-by-frame", VideoOptions(encoder=LOSSLESS, consistent=False)
+        )
         _, smooth = run_clip(engine, clip, work / f"{name}-sigma{noise}-temporal", VideoOptions(encoder=LOSSLESS))
         plain_frames, smooth_frames = read_frames(plain), read_frames(smooth)
         off, on = flicker(plain_frames) / base, flicker(smooth_frames) / base
         kept = sharpness(smooth_frames) / sharpness(plain_frames)
-        print(f"  {name}: flicker frame by frame {off:.2f}x the input's, temporal {on:.2f}x "
-              f"({off / on:.1f}x lower); sharpness kept {kept:.3f}")
+        print(
+            f"  {name}: flicker frame by frame {off:.2f}x the input's, temporal {on:.2f}x "
+            f"({off / on:.1f}x lower); sharpness kept {kept:.3f}"
+        )
         tag = f"video sigma {noise} {name}"
         emit(f"{tag} flicker frame by frame", off, "x input")
         emit(f"{tag} flicker temporal", on, "x input", f"<= {TARGET[name]}")
@@ -145,8 +157,10 @@ def consistency(work: Path, n: int, noise: float, style: Path, colorize: Path) -
         if name == "colorize":
             off_ab = flicker(chroma(plain_frames)) / base_ab
             on_ab = flicker(chroma(smooth_frames)) / base_ab
-            print(f"  colorize chroma: frame by frame {off_ab:.2f}x the input's, temporal {on_ab:.2f}x "
-                  f"({off_ab / on_ab:.1f}x lower)")
+            print(
+                f"  colorize chroma: frame by frame {off_ab:.2f}x the input's, temporal {on_ab:.2f}x "
+                f"({off_ab / on_ab:.1f}x lower)"
+            )
             emit(f"{tag} chroma flicker frame by frame", off_ab, "x input")
             emit(f"{tag} chroma flicker temporal", on_ab, "x input")
 

@@ -2,6 +2,7 @@
 
 Run: python examples/make_examples.py
 """
+
 from __future__ import annotations
 
 import sys
@@ -63,8 +64,11 @@ def upscale_example(models) -> None:
     hr = Image.open(DATA / "sr/val/Set14/comic.png").convert("RGB").crop((20, 60, 180, 220))
     lr = hr.resize((40, 40), Image.BICUBIC)
     rgb = lambda m: RGBAdapter(task=m.task)  # noqa: E731
-    images = [lr.resize((160, 160), Image.NEAREST), lr.resize((160, 160), Image.BICUBIC),
-              run(models["upscale-x4"], lr, rgb)]
+    images = [
+        lr.resize((160, 160), Image.NEAREST),
+        lr.resize((160, 160), Image.BICUBIC),
+        run(models["upscale-x4"], lr, rgb),
+    ]
     labels = ["input (40x40, nearest)", "bicubic x4", "i2i upscale x4"]
     if "upscale-x4-gan" in models:
         images.append(run(models["upscale-x4-gan"], lr, rgb))
@@ -91,11 +95,30 @@ def _noisy(im: Image.Image, sigma: float, seed: int = 0) -> Image.Image:
 def real_inputs() -> list[tuple[str, Image.Image]]:
     """Low-quality inputs as users have them, none from the SR training data."""
     photo = Image.open(list_images(DATA / "monet2photo/testB")[11]).convert("RGB").resize((96, 96), Image.BICUBIC)
-    baby = Image.open(DATA / "sr/val/Set5/baby.png").convert("RGB").crop((96, 48, 416, 368)).resize((80, 80), Image.BICUBIC)
-    comic = Image.open(DATA / "sr/val/Set14/comic.png").convert("RGB").crop((0, 40, 240, 280)).resize((80, 80), Image.BICUBIC)
-    text = Image.open(DATA / "sr/val/Set14/ppt3.png").convert("RGB").crop((40, 20, 360, 340)).resize((80, 80), Image.BICUBIC)
-    return [("photo, JPEG q30", _jpeg(photo, 30)), ("photo, noise sigma 10", _noisy(baby, 10)),
-            ("drawing, JPEG q50", _jpeg(comic, 50)), ("text, JPEG q60", _jpeg(text, 60))]
+    baby = (
+        Image.open(DATA / "sr/val/Set5/baby.png")
+        .convert("RGB")
+        .crop((96, 48, 416, 368))
+        .resize((80, 80), Image.BICUBIC)
+    )
+    comic = (
+        Image.open(DATA / "sr/val/Set14/comic.png")
+        .convert("RGB")
+        .crop((0, 40, 240, 280))
+        .resize((80, 80), Image.BICUBIC)
+    )
+    text = (
+        Image.open(DATA / "sr/val/Set14/ppt3.png")
+        .convert("RGB")
+        .crop((40, 20, 360, 340))
+        .resize((80, 80), Image.BICUBIC)
+    )
+    return [
+        ("photo, JPEG q30", _jpeg(photo, 30)),
+        ("photo, noise sigma 10", _noisy(baby, 10)),
+        ("drawing, JPEG q50", _jpeg(comic, 50)),
+        ("text, JPEG q60", _jpeg(text, 60)),
+    ]
 
 
 def upscale_real_example(models) -> None:
@@ -129,8 +152,13 @@ def facades_example(models) -> None:
         return
     info = load_model(models["facades-label2photo"]).info.training
     pairs = load_pairs(DATA / "facades", "BtoA", info["holdout"], part="held")[:3]
-    rows = [labelled_row([label, run(models["facades-label2photo"], label, lambda m: RGBAdapter(task=m.task)), photo],
-                         ["label map (held back)", "i2i translate", "ground truth"]) for label, photo in pairs]
+    rows = [
+        labelled_row(
+            [label, run(models["facades-label2photo"], label, lambda m: RGBAdapter(task=m.task)), photo],
+            ["label map (held back)", "i2i translate", "ground truth"],
+        )
+        for label, photo in pairs
+    ]
     stack(rows).save(OUT / "facades_before_after.png")
 
 
@@ -140,10 +168,16 @@ def colorize_example(models) -> None:
     rows = []
     for f in list_images(DATA / "monet2photo/testB")[3:6]:
         photo = Image.open(f).convert("RGB")
-        out = run(models["colorize"], photo.convert("L"),
-                  lambda m: ColorizeAdapter(task=m.task, multiple=m.spec.size_multiple(m.config)))
-        rows.append(labelled_row([photo.convert("L").convert("RGB"), out, photo],
-                                 ["grayscale input", "i2i colorize", "original"]))
+        out = run(
+            models["colorize"],
+            photo.convert("L"),
+            lambda m: ColorizeAdapter(task=m.task, multiple=m.spec.size_multiple(m.config)),
+        )
+        rows.append(
+            labelled_row(
+                [photo.convert("L").convert("RGB"), out, photo], ["grayscale input", "i2i colorize", "original"]
+            )
+        )
     stack(rows).save(OUT / "colorize_before_after.png")
 
 
@@ -157,8 +191,12 @@ def monet_comparison(models) -> None:
     rows = []
     for f in list_images(DATA / "monet2photo/testB")[6:10]:
         photo = Image.open(f).convert("RGB")
-        rows.append(labelled_row([photo, run(models["style-monet"], photo, rgb), run(cyclegan, photo, rgb)],
-                                 ["photo (testB)", "style-monet (shipped)", "CycleGAN photo->Monet"]))
+        rows.append(
+            labelled_row(
+                [photo, run(models["style-monet"], photo, rgb), run(cyclegan, photo, rgb)],
+                ["photo (testB)", "style-monet (shipped)", "CycleGAN photo->Monet"],
+            )
+        )
     stack(rows).save(OUT / "monet_comparison.png")
 
 
@@ -198,14 +236,25 @@ def dcgan_examples(models) -> None:
             found = inverter.invert(target)
             with gen.edited([sky_off]):
                 edited = gen(found.z[None])[0]
-            rows.append(labelled_row([to_pil(target), to_pil(found.image), to_pil(edited)],
-                                     ["real (held back)", f"inverted, {found.psnr:.1f} dB", "sky units off"],
-                                     height=128))
+            rows.append(
+                labelled_row(
+                    [to_pil(target), to_pil(found.image), to_pil(edited)],
+                    ["real (held back)", f"inverted, {found.psnr:.1f} dB", "sky units off"],
+                    height=128,
+                )
+            )
     stack(rows).save(OUT / "dcgan_inversion.png")
 
 
-EXAMPLES = {"upscale": upscale_example, "upscale-real": upscale_real_example, "style": style_example, "facades": facades_example,
-            "colorize": colorize_example, "monet": monet_comparison, "dcgan": dcgan_examples}
+EXAMPLES = {
+    "upscale": upscale_example,
+    "upscale-real": upscale_real_example,
+    "style": style_example,
+    "facades": facades_example,
+    "colorize": colorize_example,
+    "monet": monet_comparison,
+    "dcgan": dcgan_examples,
+}
 
 
 def main() -> None:

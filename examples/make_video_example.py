@@ -8,6 +8,7 @@ frame and with temporal consistency.
 
 Run: python examples/make_video_example.py
 """
+
 from __future__ import annotations
 
 import sys
@@ -52,20 +53,36 @@ def main() -> None:
         clip = write_clip(Path(tmp) / "pan.mkv", frames, audio=False, codec="ffv1")
         _, plain = run_clip(engine, clip, Path(tmp) / "plain", VideoOptions(encoder=lossless, consistent=False))
         _, smooth = run_clip(engine, clip, Path(tmp) / "temporal", VideoOptions(encoder=lossless))
-        rows = {"input": read_frames(clip), "frame by frame": read_frames(plain),
-                "temporal (default)": read_frames(smooth)}
+        rows = {
+            "input": read_frames(clip),
+            "frame by frame": read_frames(plain),
+            "temporal (default)": read_frames(smooth),
+        }
     t = FRAMES // 2
     strip = []
     for name, seq in rows.items():
-        cells = [label(Image.fromarray(seq[t]), f"{name}, frame {t}"),
-                 label(Image.fromarray(seq[t + 1]), f"frame {t + 1}"),
-                 label(Image.fromarray(pan_difference(seq[t], seq[t + 1])), "change after the pan, x4")]
+        cells = [
+            label(Image.fromarray(seq[t]), f"{name}, frame {t}"),
+            label(Image.fromarray(seq[t + 1]), f"frame {t + 1}"),
+            label(Image.fromarray(pan_difference(seq[t], seq[t + 1])), "change after the pan, x4"),
+        ]
         strip.append(np.concatenate([np.asarray(c) for c in cells], axis=1))
     Image.fromarray(np.concatenate(strip, axis=0)).save(OUT / "video_stylize_strip.png", optimize=True)
-    animation = [label(Image.fromarray(np.concatenate([seq[i] for seq in rows.values()], axis=1)),
-                       "input | frame by frame | temporal") for i in range(FRAMES)]
-    animation[0].save(OUT / "video_stylize_before_after.webp", save_all=True, append_images=animation[1:],
-                      duration=1000 // 12, loop=0, quality=70)
+    animation = [
+        label(
+            Image.fromarray(np.concatenate([seq[i] for seq in rows.values()], axis=1)),
+            "input | frame by frame | temporal",
+        )
+        for i in range(FRAMES)
+    ]
+    animation[0].save(
+        OUT / "video_stylize_before_after.webp",
+        save_all=True,
+        append_images=animation[1:],
+        duration=1000 // 12,
+        loop=0,
+        quality=70,
+    )
     print(OUT / "video_stylize_strip.png", OUT / "video_stylize_before_after.webp")
 
 

@@ -9,6 +9,7 @@ Python API (imports torch on first use; README "Python"):
     export_onnx(model, "model.onnx")   # verified against torch; task metadata in metadata_props
     train("pix2pix", Pix2PixOptions(data="facades/"), METHODS["pix2pix"].loop_options(), "runs/p2p")
 """
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

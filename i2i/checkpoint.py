@@ -9,6 +9,7 @@ are checked against the tensor shapes in the safetensors header (read without th
 and the task against the architecture. Every failure is one CheckpointError line that names
 the file (exit code 2 in the CLI).
 """
+
 from __future__ import annotations
 
 import json
@@ -68,10 +69,14 @@ class ModelInfo:
             raise ValueError(f"metadata lacks {', '.join(missing)}")
         options = _json_field(meta, "options", dict)
         training = _json_field(meta, "training", dict) if "training" in meta else {}
-        return cls(arch=meta["arch"], options=options,
-                   task=Task.from_dict(_json_field(meta, "task", dict)),
-                   name=meta.get("name", ""), description=meta.get("description", ""),
-                   training=training)
+        return cls(
+            arch=meta["arch"],
+            options=options,
+            task=Task.from_dict(_json_field(meta, "task", dict)),
+            name=meta.get("name", ""),
+            description=meta.get("description", ""),
+            training=training,
+        )
 
 
 def format_problem(version: str) -> str | None:
@@ -81,8 +86,10 @@ def format_problem(version: str) -> str | None:
     if major == FORMAT_VERSION.split(".")[0]:
         return None
     if major.isdigit() and int(major) > int(FORMAT_VERSION.split(".")[0]):
-        return (f"written in i2i checkpoint format {version!r}, newer than this i2i reads "
-                f"(format {FORMAT_VERSION!r}): upgrade i2i to load it")
+        return (
+            f"written in i2i checkpoint format {version!r}, newer than this i2i reads "
+            f"(format {FORMAT_VERSION!r}): upgrade i2i to load it"
+        )
     return f"written in an unknown i2i checkpoint format {version!r}; this i2i reads format {FORMAT_VERSION!r}"
 
 
@@ -238,14 +245,18 @@ def _checked_config(info: ModelInfo, shapes: dict, path: Path):
     try:
         spec = get_spec(info.arch)
     except KeyError:
-        raise CheckpointError(f"{path}: unknown architecture {info.arch!r} "
-                              f"(this i2i knows {', '.join(ARCHS)})") from None
+        raise CheckpointError(
+            f"{path}: unknown architecture {info.arch!r} (this i2i knows {', '.join(ARCHS)})"
+        ) from None
     try:
         cfg = config_from_dict(spec.config, info.options)
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: bad options for {info.arch}: {_one_line(e)}") from None
-    problem = (_options_against_shapes(spec, cfg, shapes) or _task_against_arch(info.task, spec, cfg)
-               or _shape_mismatch(spec, cfg, shapes))
+    problem = (
+        _options_against_shapes(spec, cfg, shapes)
+        or _task_against_arch(info.task, spec, cfg)
+        or _shape_mismatch(spec, cfg, shapes)
+    )
     if problem:
         raise CheckpointError(f"{path}: {problem}")
     return spec.for_config(cfg), cfg
@@ -259,8 +270,9 @@ def _instantiate(state, info: ModelInfo, spec: ArchSpec, cfg, path: Path, device
         try:
             module = spec.from_weights(cfg, state)
         except (ValueError, KeyError, RuntimeError, AssertionError) as e:
-            raise CheckpointError(f"{path}: weights do not fit {info.arch} "
-                                  f"{info.options.get('arch', '')}: {_one_line(e)}") from None
+            raise CheckpointError(
+                f"{path}: weights do not fit {info.arch} {info.options.get('arch', '')}: {_one_line(e)}"
+            ) from None
     else:
         module = spec.build(cfg)
         module.load_state_dict(state, strict=True)  # shapes and keys were checked: cannot fail
@@ -269,6 +281,7 @@ def _instantiate(state, info: ModelInfo, spec: ArchSpec, cfg, path: Path, device
 
 
 # ---- reading files --------------------------------------------------------------------------
+
 
 def _read_header(path: Path) -> tuple[dict, dict]:
     """(name -> meta tensor of the stored shape and dtype, metadata) without reading tensors."""
@@ -282,9 +295,18 @@ def _read_header(path: Path) -> tuple[dict, dict]:
         raise CheckpointError(f"{path}: not a readable safetensors file ({_one_line(e)})") from None
 
 
-_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
-           "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8",
-           "BOOL": "bool"}
+_DTYPES = {
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
+    "BOOL": "bool",
+}
 
 
 def _meta_tensor(view):
@@ -321,17 +343,19 @@ def _read_torch_file(path: Path):
     except pickle.UnpicklingError as e:
         culprit = re.search(r"GLOBAL ([\w.]+)", str(e))
         named = f"it names {culprit.group(1)}" if culprit else _one_line(e)
-        raise CheckpointError(f"{path}: refused: not a plain weights file; loading it would "
-                              f"build objects or run code it contains ({named})") from None
+        raise CheckpointError(
+            f"{path}: refused: not a plain weights file; loading it would "
+            f"build objects or run code it contains ({named})"
+        ) from None
     except RuntimeError as e:
         if "TorchScript" in str(e):
-            raise CheckpointError(f"{path}: refused: a TorchScript archive holds code; i2i reads "
-                                  "weights only (save the model's state_dict instead)") from None
-        raise CheckpointError(f"{path}: cannot read as a weights-only torch file "
-                              f"({_one_line(e)})") from None
+            raise CheckpointError(
+                f"{path}: refused: a TorchScript archive holds code; i2i reads "
+                "weights only (save the model's state_dict instead)"
+            ) from None
+        raise CheckpointError(f"{path}: cannot read as a weights-only torch file ({_one_line(e)})") from None
     except Exception as e:
-        raise CheckpointError(f"{path}: cannot read as a weights-only torch file "
-                              f"({_one_line(e)})") from None
+        raise CheckpointError(f"{path}: cannot read as a weights-only torch file ({_one_line(e)})") from None
 
 
 # The wrappers and prefixes that training code puts around a state dict, as spandrel's
@@ -352,15 +376,18 @@ def _canonical(obj, path: Path) -> dict:
         obj = next(iter(obj.values()))
     for prefix in _PREFIXES:
         if obj and all(isinstance(k, str) and k.startswith(prefix) for k in obj):
-            obj = {k[len(prefix):]: v for k, v in obj.items()}
+            obj = {k[len(prefix) :]: v for k, v in obj.items()}
     odd = next((k for k, v in obj.items() if not hasattr(v, "shape")), None)
     if not obj or odd is not None:
-        raise CheckpointError(f"{path}: not a state dict of tensors"
-                              + (f" (entry {str(odd)[:40]!r} is a {type(obj[odd]).__name__})" if odd is not None else " (empty)"))
+        raise CheckpointError(
+            f"{path}: not a state dict of tensors"
+            + (f" (entry {str(odd)[:40]!r} is a {type(obj[odd]).__name__})" if odd is not None else " (empty)")
+        )
     return dict(obj)
 
 
 # ---- checks before building -------------------------------------------------------------------
+
 
 def _options_against_shapes(spec: ArchSpec, cfg, shapes: dict) -> str | None:
     """Why the options do not describe these tensors, or None: the options the tensors
@@ -388,8 +415,7 @@ def _options_against_shapes(spec: ArchSpec, cfg, shapes: dict) -> str | None:
         if key == "norm":  # instance and none both leave no tensors: only batch norm shows
             have, value = have == "batch", value == "batch"
         if have != value:
-            return (f"metadata option {key} = {getattr(cfg, key)!r} disagrees with the tensors "
-                    f"({derived[key]!r})")
+            return f"metadata option {key} = {getattr(cfg, key)!r} disagrees with the tensors ({derived[key]!r})"
     return None
 
 
@@ -408,8 +434,10 @@ def _shape_mismatch(spec: ArchSpec, cfg, shapes: dict) -> str | None:
     if wrong:
         k = wrong[0]
         more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
-        return (f"tensor {k} has shape {_dims(shapes[k].shape)}, {spec.id} with these options "
-                f"needs {_dims(expected[k])}{more}")
+        return (
+            f"tensor {k} has shape {_dims(shapes[k].shape)}, {spec.id} with these options "
+            f"needs {_dims(expected[k])}{more}"
+        )
     if missing:
         return f"lacks {len(missing)} tensor(s) {spec.id} needs: {_few(missing)}"
     if extra:
@@ -425,8 +453,9 @@ def _task_against_arch(task: Task, spec: ArchSpec, cfg) -> str | None:
     if task.scale != scale:
         return f"task scale {task.scale} disagrees with the {spec.id} network's scale {scale}"
     if (task.kind == "upscale") != (scale > 1):
-        return (f"a {task.kind} task at scale {scale}: upscale models enlarge (scale > 1), "
-                "every other kind keeps the size")
+        return (
+            f"a {task.kind} task at scale {scale}: upscale models enlarge (scale > 1), every other kind keeps the size"
+        )
     cin, cout = spec.channels(cfg)
     if task.in_channels != cin:
         return f"task in_space {task.in_space} ({task.in_channels} channels) disagrees with the network's {cin} input channels"
@@ -441,6 +470,7 @@ def _task_against_arch(task: Task, spec: ArchSpec, cfg) -> str | None:
 # Each reader takes a state dict (real or meta tensors) and returns the architecture options
 # its keys and shapes determine, or None when the keys are not that layout. ValueError: the
 # layout is recognised but i2i's architecture cannot hold it.
+
 
 def _count(state, pattern: str) -> int:
     rx = re.compile(pattern)
@@ -465,10 +495,16 @@ def _read_srresnet(state):
     if scale is None or out_ch is None:
         return None
     if out_ch != in_ch:
-        raise ValueError(f"an MSRResNet with {in_ch} channels in and {out_ch} out: i2i's "
-                         "srresnet gives as many channels as it takes")
-    return dict(scale=scale, channels=feat, blocks=_count(state, r"body\.(\d+)\.conv1\.weight"),
-                upsampler=upsampler, in_channels=in_ch)
+        raise ValueError(
+            f"an MSRResNet with {in_ch} channels in and {out_ch} out: i2i's srresnet gives as many channels as it takes"
+        )
+    return dict(
+        scale=scale,
+        channels=feat,
+        blocks=_count(state, r"body\.(\d+)\.conv1\.weight"),
+        upsampler=upsampler,
+        in_channels=in_ch,
+    )
 
 
 def _root(channels: int, per: int) -> int | None:
@@ -481,9 +517,12 @@ def _read_transformer_net(state):
     if "conv1.conv2d.weight" not in state or "deconv3.conv2d.weight" not in state:
         return None
     first = state["conv1.conv2d.weight"]
-    return dict(width=int(first.shape[0]), res_blocks=_count(state, r"res(\d+)\.conv1\.conv2d\.weight"),
-                in_channels=int(first.shape[1]),
-                out_channels=int(state["deconv3.conv2d.weight"].shape[0]))
+    return dict(
+        width=int(first.shape[0]),
+        res_blocks=_count(state, r"res(\d+)\.conv1\.conv2d\.weight"),
+        in_channels=int(first.shape[1]),
+        out_channels=int(state["deconv3.conv2d.weight"].shape[0]),
+    )
 
 
 def _upsampling(state, key: str):
@@ -505,11 +544,14 @@ def _read_unet(state):
     while f"model.model.1{'.model.3' * (depth - 1)}.model.1.weight" in state:
         depth += 1
     first = state["model.model.0.weight"]
-    return dict(in_channels=int(first.shape[1]), out_channels=up[1],
-                num_downs=depth,  # outermost + (depth - 1) nested blocks, each one downsampling
-                ngf=int(first.shape[0]),
-                norm="batch" if "model.model.1.model.2.weight" in state else "instance",
-                upsample=up[0])
+    return dict(
+        in_channels=int(first.shape[1]),
+        out_channels=up[1],
+        num_downs=depth,  # outermost + (depth - 1) nested blocks, each one downsampling
+        ngf=int(first.shape[0]),
+        norm="batch" if "model.model.1.model.2.weight" in state else "instance",
+        upsample=up[0],
+    )
 
 
 def _read_resnet(state):
@@ -524,23 +566,35 @@ def _read_resnet(state):
         return None
     first = state["model.1.weight"]
     # With dropout the second conv moves from conv_block.5 to .6 (where batch norm would sit).
-    return dict(in_channels=int(first.shape[1]), out_channels=int(last.shape[0]),
-                ngf=int(first.shape[0]), blocks=blocks,
-                norm="batch" if "model.2.weight" in state else "instance",
-                dropout=getattr(state.get("model.10.conv_block.6.weight"), "ndim", 0) == 4,
-                upsample=up[0])
+    return dict(
+        in_channels=int(first.shape[1]),
+        out_channels=int(last.shape[0]),
+        ngf=int(first.shape[0]),
+        blocks=blocks,
+        norm="batch" if "model.2.weight" in state else "instance",
+        dropout=getattr(state.get("model.10.conv_block.6.weight"), "ndim", 0) == 4,
+        upsample=up[0],
+    )
 
 
 def _read_patchgan(state):
-    convs = sorted((int(m.group(1)), v) for k, v in state.items()
-                   if (m := re.fullmatch(r"model\.(\d+)\.weight", k)) and v.ndim == 4)
+    convs = sorted(
+        (int(m.group(1)), v)
+        for k, v in state.items()
+        if (m := re.fullmatch(r"model\.(\d+)\.weight", k)) and v.ndim == 4
+    )
     if not convs or convs[0][0] != 0:
         return None
     first = convs[0][1]
-    norm = "batch" if any(v.ndim == 1 for k, v in state.items()
-                          if re.fullmatch(r"model\.\d+\.weight", k)) else "instance"
-    return dict(in_channels=int(first.shape[1]), ndf=int(first.shape[0]),
-                n_layers=0 if first.shape[-1] == 1 else len(convs) - 2, norm=norm)
+    norm = (
+        "batch" if any(v.ndim == 1 for k, v in state.items() if re.fullmatch(r"model\.\d+\.weight", k)) else "instance"
+    )
+    return dict(
+        in_channels=int(first.shape[1]),
+        ndf=int(first.shape[0]),
+        n_layers=0 if first.shape[-1] == 1 else len(convs) - 2,
+        norm=norm,
+    )
 
 
 def _read_unet_discriminator(state):
@@ -565,8 +619,12 @@ def _read_dcgan_generator(state):
     if len(convs) < 2:
         return None
     # ConvTranspose2d weights are (in, out, k, k): z in first, image channels out last.
-    return dict(z_dim=int(convs[0].shape[0]), size=4 * 2 ** (len(convs) - 1),
-                ngf=int(convs[-1].shape[0]), channels=int(convs[-1].shape[1]))
+    return dict(
+        z_dim=int(convs[0].shape[0]),
+        size=4 * 2 ** (len(convs) - 1),
+        ngf=int(convs[-1].shape[0]),
+        channels=int(convs[-1].shape[1]),
+    )
 
 
 def _read_dcgan_discriminator(state, encoder: bool = False):
@@ -574,8 +632,12 @@ def _read_dcgan_discriminator(state, encoder: bool = False):
     if len(convs) < 2:
         return None
     out = int(convs[-1].shape[0])
-    return dict(size=4 * 2 ** (len(convs) - 1), ndf=int(convs[0].shape[0]),
-                channels=int(convs[0].shape[1]), z_dim=out if encoder or out != 1 else 0)
+    return dict(
+        size=4 * 2 ** (len(convs) - 1),
+        ndf=int(convs[0].shape[0]),
+        channels=int(convs[0].shape[1]),
+        z_dim=out if encoder or out != 1 else 0,
+    )
 
 
 OPTIONS_FROM_SHAPES = {
@@ -597,8 +659,10 @@ def _spaces(in_ch: int, out_ch: int, what: str) -> tuple[str, str]:
     if (in_ch, out_ch) == (1, 2):
         return "L", "ab"  # pytorch-CycleGAN-and-pix2pix --dataset_mode colorization
     if in_ch not in IMAGE_SPACES or out_ch not in IMAGE_SPACES:
-        raise ValueError(f"a {what} taking {in_ch} channel(s) and giving {out_ch}: i2i feeds and "
-                         "writes 1 (gray), 3 (RGB) or 4 (RGBA) channels, or Lab L -> ab")
+        raise ValueError(
+            f"a {what} taking {in_ch} channel(s) and giving {out_ch}: i2i feeds and "
+            "writes 1 (gray), 3 (RGB) or 4 (RGBA) channels, or Lab L -> ab"
+        )
     return IMAGE_SPACES[in_ch], IMAGE_SPACES[out_ch]
 
 
@@ -606,8 +670,7 @@ def _drop_legacy_instance_norm(state, norm: str) -> dict:
     """Checkpoints saved with PyTorch < 0.4 carry InstanceNorm running statistics: unused."""
     if norm == "batch":
         return state
-    return {k: v for k, v in state.items()
-            if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+    return {k: v for k, v in state.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
 
 
 def _detect_ours(state: dict, path: Path):
@@ -619,8 +682,7 @@ def _detect_ours(state: dict, path: Path):
                 break
         else:
             return None
-        in_space, out_space = _spaces(options["in_channels"],
-                                      options.get("out_channels", options["in_channels"]), arch)
+        in_space, out_space = _spaces(options["in_channels"], options.get("out_channels", options["in_channels"]), arch)
     except ValueError as e:
         raise CheckpointError(f"{path}: {e}") from None
     clean = state
@@ -628,16 +690,16 @@ def _detect_ours(state: dict, path: Path):
         clean = {k: v for k, v in state.items() if not re.match(r".*in\d+\.running_(mean|var)$", k)}
         task = Task(kind="stylize", value_range="0,255", in_space=in_space, out_space=out_space)
     elif arch == "srresnet":
-        task = Task(kind="upscale", value_range="0,1", scale=options["scale"],
-                    in_space=in_space, out_space=out_space)
+        task = Task(kind="upscale", value_range="0,1", scale=options["scale"], in_space=in_space, out_space=out_space)
     else:
         clean = _drop_legacy_instance_norm(state, options["norm"])
         if arch == "unet":
             options["dropout"] = True  # pix2pix's default; dropout has no weights to tell
         kind = "colorize" if out_space == "ab" else "translate"
         task = Task(kind=kind, value_range="-1,1", in_space=in_space, out_space=out_space)
-    return clean, ModelInfo(arch=arch, options=options, task=task, name=path.stem,
-                            training={"source": f"converted from {path}"})
+    return clean, ModelInfo(
+        arch=arch, options=options, task=task, name=path.stem, training={"source": f"converted from {path}"}
+    )
 
 
 def _load_with_spandrel(state: dict, path: Path, device) -> LoadedModel:
@@ -651,18 +713,27 @@ def _load_with_spandrel(state: dict, path: Path, device) -> LoadedModel:
     except TypeError as e:
         raise CheckpointError(f"{path}: {e}") from None
     except Exception as e:
-        raise CheckpointError(f"{path}: spandrel cannot build it: {type(e).__name__}: "
-                              f"{_one_line(e)}") from None
+        raise CheckpointError(f"{path}: spandrel cannot build it: {type(e).__name__}: {_one_line(e)}") from None
     cfg = spandrel_models.config_of(descriptor)
     try:
         in_space, out_space = _spaces(cfg.in_channels, cfg.out_channels, f"spandrel {cfg.arch} model")
-        task = Task(kind="upscale" if cfg.scale > 1 else "restore", value_range="0,1",
-                    scale=cfg.scale, in_space=in_space, out_space=out_space)
+        task = Task(
+            kind="upscale" if cfg.scale > 1 else "restore",
+            value_range="0,1",
+            scale=cfg.scale,
+            in_space=in_space,
+            out_space=out_space,
+        )
     except ValueError as e:
         raise CheckpointError(f"{path}: {e}") from None
-    info = ModelInfo(arch="spandrel", options=asdict(cfg), task=task, name=path.stem,
-                     description=f"{cfg.arch} ({cfg.purpose}) detected by spandrel",
-                     training={"source": f"converted from {path}"})
+    info = ModelInfo(
+        arch="spandrel",
+        options=asdict(cfg),
+        task=task,
+        name=path.stem,
+        description=f"{cfg.arch} ({cfg.purpose}) detected by spandrel",
+        training={"source": f"converted from {path}"},
+    )
     module = spandrel_models.SpandrelModule(descriptor)
     module.eval().requires_grad_(False).to(device)
     spec = get_spec("spandrel").for_config(cfg)
@@ -677,6 +748,7 @@ def convert(src, dst, *, half: bool = False) -> ModelInfo:
 
 
 # ---- messages -----------------------------------------------------------------------------
+
 
 def _one_line(e) -> str:
     text = " ".join(str(e).split())

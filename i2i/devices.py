@@ -1,4 +1,5 @@
 """Choosing the torch device: one answer for inference (engine) and training alike."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Typed errors. Each message is one line that names the thing and says what to do."""
+
 from __future__ import annotations
 
 import re

@@ -15,6 +15,7 @@ is why it stays. The polyphase NNPACK form of the U-Net's up-convolutions served
 and lost to the runtimes on both U-Net rows (colorize 0.096 vs 0.090 s, facades 0.031 vs
 0.028 s): it is gone.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -71,8 +72,9 @@ def _per_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     x = x.contiguous()
     if x.shape[0] == 1:
         return torch._nnpack_spatial_convolution(x, weight, bias, padding)
-    return torch.cat([torch._nnpack_spatial_convolution(x[i:i + 1], weight, bias, padding)
-                      for i in range(x.shape[0])])
+    return torch.cat(
+        [torch._nnpack_spatial_convolution(x[i : i + 1], weight, bias, padding) for i in range(x.shape[0])]
+    )
 
 
 class _NNPACKConvolution(torch.autograd.Function):
@@ -97,16 +99,32 @@ class _NNPACKConvolution(torch.autograd.Function):
         want_w, want_b = ctx.needs_input_grad[1], ctx.needs_input_grad[2] and ctx.has_bias
         if want_w or want_b:
             _, grad_w, grad_b = torch.ops.aten.convolution_backward(
-                grad, x, weight, [weight.shape[0]] if ctx.has_bias else None, [1, 1], ctx.padding,
-                [1, 1], False, [0, 0], 1, [False, want_w, want_b])
+                grad,
+                x,
+                weight,
+                [weight.shape[0]] if ctx.has_bias else None,
+                [1, 1],
+                ctx.padding,
+                [1, 1],
+                False,
+                [0, 0],
+                1,
+                [False, want_w, want_b],
+            )
         return grad_x, grad_w, grad_b, None
 
 
 def _eligible(conv: nn.Module) -> bool:
-    return (type(conv) is nn.Conv2d and conv.stride == (1, 1) and conv.dilation == (1, 1)
-            and conv.kernel_size != (1, 1)
-            and isinstance(conv.padding, tuple) and conv.padding < conv.kernel_size
-            and conv.groups == 1 and conv.padding_mode == "zeros")
+    return (
+        type(conv) is nn.Conv2d
+        and conv.stride == (1, 1)
+        and conv.dilation == (1, 1)
+        and conv.kernel_size != (1, 1)
+        and isinstance(conv.padding, tuple)
+        and conv.padding < conv.kernel_size
+        and conv.groups == 1
+        and conv.padding_mode == "zeros"
+    )
 
 
 def use_nnpack(module: nn.Module) -> int:
@@ -119,7 +137,6 @@ def use_nnpack(module: nn.Module) -> int:
             conv.__class__ = NNPACKConv2d  # same parameters and state-dict keys
             count += 1
     return count
-
 
 
 @contextmanager

@@ -1,4 +1,5 @@
 """Losses: GAN objectives (vanilla, lsgan), Gram matrices, total variation, perceptual features."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -25,8 +26,7 @@ def gram(features: torch.Tensor) -> torch.Tensor:
 
 
 def total_variation(img: torch.Tensor) -> torch.Tensor:
-    return (img[..., 1:, :] - img[..., :-1, :]).abs().mean() + \
-        (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
+    return (img[..., 1:, :] - img[..., :-1, :]).abs().mean() + (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
 
 
 def set_requires_grad(module, flag: bool) -> None:

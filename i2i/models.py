@@ -4,6 +4,7 @@ A name is a file stem: `--model RealESRGAN_x4plus` finds `RealESRGAN_x4plus.pth`
 models folder ($I2I_MODELS, default the platform's user data folder + i2i/models, e.g.
 ~/.local/share/i2i/models on Linux). Shipped models come first. Nothing is ever downloaded.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -49,8 +50,13 @@ def user_models() -> dict[str, Path]:
     if not folder.is_dir():
         return {}
     found: dict[str, Path] = {}
-    files = [p for p in folder.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES and p.is_file()
-             and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    files = [
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in MODEL_SUFFIXES
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
     for p in sorted(files, key=lambda p: (MODEL_SUFFIXES.index(p.suffix.lower()), str(p))):
         found.setdefault(p.stem, p)
     return dict(sorted(found.items()))
@@ -59,8 +65,9 @@ def user_models() -> dict[str, Path]:
 def all_models() -> list[ModelFile]:
     """Every model reachable by name, shipped first; a user file named like a shipped one is
     listed too, though its name resolves to the shipped model."""
-    return ([ModelFile(n, p, "shipped") for n, p in shipped().items()]
-            + [ModelFile(n, p, "user") for n, p in user_models().items()])
+    return [ModelFile(n, p, "shipped") for n, p in shipped().items()] + [
+        ModelFile(n, p, "user") for n, p in user_models().items()
+    ]
 
 
 def resolve(name_or_path: str, *, prefix: str = "") -> Path:
@@ -83,8 +90,10 @@ def resolve(name_or_path: str, *, prefix: str = "") -> Path:
         hits = folded.get(candidate.lower(), [])
         if len(hits) == 1:
             return models[hits[0]]
-    raise CheckpointError(f"no model named {name_or_path!r} in {weights_dir()} or "
-                          f"{user_models_dir()}; {_suggestions(name_or_path, list(models), prefix)}")
+    raise CheckpointError(
+        f"no model named {name_or_path!r} in {weights_dir()} or "
+        f"{user_models_dir()}; {_suggestions(name_or_path, list(models), prefix)}"
+    )
 
 
 def _suggestions(name: str, names: list[str], prefix: str) -> str:

@@ -1,4 +1,5 @@
 """What a model takes and gives: stored in every checkpoint so the engine knows how to feed it."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
@@ -33,11 +34,9 @@ class Task:
     """Output size / input size."""
 
     def __post_init__(self):
-        for name, allowed in (("kind", Kind), ("in_space", Space), ("out_space", Space),
-                              ("value_range", ValueRange)):
+        for name, allowed in (("kind", Kind), ("in_space", Space), ("out_space", Space), ("value_range", ValueRange)):
             if getattr(self, name) not in get_args(allowed):
-                raise ValueError(f"task {name} {getattr(self, name)!r} is not one of "
-                                 f"{', '.join(get_args(allowed))}")
+                raise ValueError(f"task {name} {getattr(self, name)!r} is not one of {', '.join(get_args(allowed))}")
         if type(self.scale) is not int or not 1 <= self.scale <= 16:
             raise ValueError(f"task scale {self.scale!r} is not a whole number from 1 to 16")
 

@@ -34,6 +34,7 @@ Run: python scripts/retrain_shipped.py [--models NAME ...] [--minutes 60] [--dev
          [--data ../shared/data] [--out runs/retrain-CANDIDATES] [--precision auto] [--smoke]
      python scripts/retrain_shipped.py --list
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,10 +52,14 @@ ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "weights"
 CALIBRATION_STEPS = 12
 BUDGET_SHARE = 0.85  # of --minutes for the planned schedule: evaluation, samples and checkpoints take the rest
-REAL_DEGRADATION = ('{"first": {"noise_range": [1, 15], "poisson_scale_range": [0.05, 1.5], "jpeg_range": [40, 95]}, '
-                    '"second": {"noise_range": [1, 10], "poisson_scale_range": [0.05, 1.0], "jpeg_range": [40, 95]}}')
-SR_DATA = {"--data": ["{DATA}/sr/train/T91", "{DATA}/sr/train/BSD200"],
-           "--val": ["{DATA}/sr/val/Set5", "{DATA}/sr/val/Set14"]}
+REAL_DEGRADATION = (
+    '{"first": {"noise_range": [1, 15], "poisson_scale_range": [0.05, 1.5], "jpeg_range": [40, 95]}, '
+    '"second": {"noise_range": [1, 10], "poisson_scale_range": [0.05, 1.0], "jpeg_range": [40, 95]}}'
+)
+SR_DATA = {
+    "--data": ["{DATA}/sr/train/T91", "{DATA}/sr/train/BSD200"],
+    "--val": ["{DATA}/sr/val/Set5", "{DATA}/sr/val/Set14"],
+}
 SR_SMOKE = {"--channels": 8, "--blocks": 2, "--crop": 16, "--batch-size": 2, "--eval-every": 0}
 
 
@@ -91,19 +96,49 @@ class Retrain:
 
 def _style(name: str, painting: str) -> Retrain:
     return Retrain(
-        name=f"style-{name}", method="style", steps=10000, export=f"style-{name}.safetensors",
-        flags={"--style": f"{{DATA}}/styles/{painting}", "--data": ["{DATA}/monet2photo/trainB"], "--name": name,
-               "--width": 32, "--crop": 256, "--batch-size": 16, "--style-weight": 1.5, "--tv-weight": 5e-3,
-               "--sample-every": 500},
-        benchmark=("style_quality.py", "--styles", name, "--candidate", f"{name}={{CANDIDATE}}",
-                   "--sheet", f"{{OUT}}/style-{name}.sheet.png"),
+        name=f"style-{name}",
+        method="style",
+        steps=10000,
+        export=f"style-{name}.safetensors",
+        flags={
+            "--style": f"{{DATA}}/styles/{painting}",
+            "--data": ["{DATA}/monet2photo/trainB"],
+            "--name": name,
+            "--width": 32,
+            "--crop": 256,
+            "--batch-size": 16,
+            "--style-weight": 1.5,
+            "--tv-weight": 5e-3,
+            "--sample-every": 500,
+        },
+        benchmark=(
+            "style_quality.py",
+            "--styles",
+            name,
+            "--candidate",
+            f"{name}={{CANDIDATE}}",
+            "--sheet",
+            f"{{OUT}}/style-{name}.sheet.png",
+        ),
         smoke={"--width": 8, "--crop": 64, "--style-size": 128, "--batch-size": 2},
-        smoke_benchmark=("--photos", "2"))
+        smoke_benchmark=("--photos", "2"),
+    )
 
 
-FACADES = {"--data": "{DATA}/facades", "--direction": "BtoA", "--holdout": 40, "--num-downs": 7, "--ngf": 32,
-           "--ndf": 32, "--norm": "instance", "--load-size": 286, "--crop": 256, "--batch-size": 4,
-           "--name": "facades-label2photo", "--sample-every": 1000}
+FACADES = {
+    "--data": "{DATA}/facades",
+    "--direction": "BtoA",
+    "--holdout": 40,
+    "--num-downs": 7,
+    "--ngf": 32,
+    "--ndf": 32,
+    "--norm": "instance",
+    "--load-size": 286,
+    "--crop": 256,
+    "--batch-size": 4,
+    "--name": "facades-label2photo",
+    "--sample-every": 1000,
+}
 FACADES_SMOKE = {"--num-downs": 6, "--ngf": 8, "--ndf": 8, "--load-size": 72, "--crop": 64, "--batch-size": 2}
 
 RECIPES = [
@@ -113,51 +148,172 @@ RECIPES = [
     _style("monet", "water_lilies.jpg"),
     _style("composition-vii", "composition_vii.jpg"),
     # 360 training pairs x 200 epochs / batch 4
-    Retrain(name="facades-label2photo", method="pix2pix", steps=18000, export="facades-label2photo.safetensors",
-            flags=FACADES, benchmark=("pix2pix_quality.py", "--candidate", "{CANDIDATE}"), smoke=FACADES_SMOKE),
-    Retrain(name="facades-label2photo-resize", method="pix2pix", steps=18000, shipped="facades-label2photo",
-            export="facades-label2photo.safetensors", flags={**FACADES, "--upsample": "resize"},
-            benchmark=("pix2pix_quality.py", "--candidate", "{CANDIDATE}"), smoke=FACADES_SMOKE),
+    Retrain(
+        name="facades-label2photo",
+        method="pix2pix",
+        steps=18000,
+        export="facades-label2photo.safetensors",
+        flags=FACADES,
+        benchmark=("pix2pix_quality.py", "--candidate", "{CANDIDATE}"),
+        smoke=FACADES_SMOKE,
+    ),
+    Retrain(
+        name="facades-label2photo-resize",
+        method="pix2pix",
+        steps=18000,
+        shipped="facades-label2photo",
+        export="facades-label2photo.safetensors",
+        flags={**FACADES, "--upsample": "resize"},
+        benchmark=("pix2pix_quality.py", "--candidate", "{CANDIDATE}"),
+        smoke=FACADES_SMOKE,
+    ),
     # about 635 colour photos x 200 epochs / batch 16
-    Retrain(name="colorize", method="colorize", steps=8000, export="colorize.safetensors",
-            flags={"--data": ["{DATA}/sr/train/T91", "{DATA}/sr/train/BSD200", "{DATA}/monet2photo/trainB"],
-                   "--crop": 256, "--load-size": 256, "--batch-size": 16, "--sample-every": 500},
-            benchmark=("colorize_quality.py", "--candidate", "{CANDIDATE}", "--sheet", "{OUT}/colorize.sheet.png"),
-            smoke={"--num-downs": 6, "--ngf": 8, "--ndf": 8, "--crop": 64, "--load-size": 72, "--batch-size": 2}),
+    Retrain(
+        name="colorize",
+        method="colorize",
+        steps=8000,
+        export="colorize.safetensors",
+        flags={
+            "--data": ["{DATA}/sr/train/T91", "{DATA}/sr/train/BSD200", "{DATA}/monet2photo/trainB"],
+            "--crop": 256,
+            "--load-size": 256,
+            "--batch-size": 16,
+            "--sample-every": 500,
+        },
+        benchmark=("colorize_quality.py", "--candidate", "{CANDIDATE}", "--sheet", "{OUT}/colorize.sheet.png"),
+        smoke={"--num-downs": 6, "--ngf": 8, "--ndf": 8, "--crop": 64, "--load-size": 72, "--batch-size": 2},
+    ),
     # BasicSR's MSRResNet schedule is 1M iterations; the budget sets how far it gets.
-    Retrain(name="upscale-x4", method="srgan", steps=1_000_000, export="upscale-x4.safetensors",
-            flags={**SR_DATA, "--scale": 4, "--channels": 64, "--blocks": 16, "--crop": 48, "--batch-size": 16,
-                   "--name": "upscale-x4", "--eval-every": 5000, "--sample-every": 5000},
-            benchmark=("sr_quality.py", "--candidate", "{CANDIDATE}"), smoke=SR_SMOKE),
-    Retrain(name="upscale-x2", method="srgan", steps=1_000_000, export="upscale-x2.safetensors",
-            flags={**SR_DATA, "--scale": 2, "--channels": 64, "--blocks": 16, "--crop": 48, "--batch-size": 16,
-                   "--name": "upscale-x2", "--eval-every": 5000, "--sample-every": 5000},
-            benchmark=("sr_quality.py", "--candidate", "{CANDIDATE}"), smoke={**SR_SMOKE, "--scale": 2}),
-    Retrain(name="upscale-x4-gan", method="srgan", steps=100_000, export="upscale-x4-gan.safetensors",
-            init="upscale-x4",
-            flags={**SR_DATA, "--scale": 4, "--gan": True, "--crop": 48, "--batch-size": 16, "--lr": 2e-4,
-                   "--ema": 0.999, "--name": "upscale-x4-gan", "--eval-every": 5000, "--sample-every": 5000},
-            benchmark=("sr_quality.py", "--candidate", "{CANDIDATE}"), smoke=SR_SMOKE),
-    Retrain(name="upscale-x4-real-psnr", method="srgan", steps=400_000, export="upscale-x4-real-psnr.safetensors",
-            init="upscale-x4",
-            flags={**SR_DATA, "--scale": 4, "--degradation": "real", "--degradation-options": REAL_DEGRADATION,
-                   "--crop": 48, "--batch-size": 16, "--lr": 5e-4, "--name": "upscale-x4-real-psnr",
-                   "--eval-every": 5000, "--sample-every": 5000},
-            benchmark=("sr_real.py", "--candidate", "{CANDIDATE}"), smoke=SR_SMOKE),
-    Retrain(name="upscale-x4-real", method="srgan", steps=100_000, export="upscale-x4-real.safetensors",
-            init="upscale-x4-real-psnr",
-            flags={**SR_DATA, "--scale": 4, "--degradation": "real", "--degradation-options": REAL_DEGRADATION,
-                   "--gan": True, "--adv-weight": 0.01, "--crop": 48, "--batch-size": 16, "--lr": 1e-4,
-                   "--ema": 0.999, "--name": "upscale-x4-real", "--eval-every": 5000, "--sample-every": 5000},
-            benchmark=("sr_real.py", "--candidate", "{CANDIDATE}"), smoke=SR_SMOKE),
-    Retrain(name="dcgan-landscapes", method="dcgan", steps=20000, export="dcgan-landscapes.safetensors",
-            flags={"--data": ["{DATA}/monet2photo/trainB"], "--size": 64, "--ngf": 64, "--ndf": 64,
-                   "--batch-size": 128, "--name": "dcgan-landscapes", "--sample-every": 1000},
-            smoke={"--size": 32, "--ngf": 8, "--ndf": 8, "--batch-size": 4}),
-    Retrain(name="dcgan-landscapes-encoder", method="dcgan-encoder", steps=20000,
-            export="dcgan-landscapes-encoder.safetensors", init="dcgan-landscapes", init_flag="--generator",
-            flags={"--ndf": 64, "--batch-size": 128, "--name": "dcgan-landscapes-encoder", "--sample-every": 1000},
-            smoke={"--ndf": 8, "--batch-size": 4}),
+    Retrain(
+        name="upscale-x4",
+        method="srgan",
+        steps=1_000_000,
+        export="upscale-x4.safetensors",
+        flags={
+            **SR_DATA,
+            "--scale": 4,
+            "--channels": 64,
+            "--blocks": 16,
+            "--crop": 48,
+            "--batch-size": 16,
+            "--name": "upscale-x4",
+            "--eval-every": 5000,
+            "--sample-every": 5000,
+        },
+        benchmark=("sr_quality.py", "--candidate", "{CANDIDATE}"),
+        smoke=SR_SMOKE,
+    ),
+    Retrain(
+        name="upscale-x2",
+        method="srgan",
+        steps=1_000_000,
+        export="upscale-x2.safetensors",
+        flags={
+            **SR_DATA,
+            "--scale": 2,
+            "--channels": 64,
+            "--blocks": 16,
+            "--crop": 48,
+            "--batch-size": 16,
+            "--name": "upscale-x2",
+            "--eval-every": 5000,
+            "--sample-every": 5000,
+        },
+        benchmark=("sr_quality.py", "--candidate", "{CANDIDATE}"),
+        smoke={**SR_SMOKE, "--scale": 2},
+    ),
+    Retrain(
+        name="upscale-x4-gan",
+        method="srgan",
+        steps=100_000,
+        export="upscale-x4-gan.safetensors",
+        init="upscale-x4",
+        flags={
+            **SR_DATA,
+            "--scale": 4,
+            "--gan": True,
+            "--crop": 48,
+            "--batch-size": 16,
+            "--lr": 2e-4,
+            "--ema": 0.999,
+            "--name": "upscale-x4-gan",
+            "--eval-every": 5000,
+            "--sample-every": 5000,
+        },
+        benchmark=("sr_quality.py", "--candidate", "{CANDIDATE}"),
+        smoke=SR_SMOKE,
+    ),
+    Retrain(
+        name="upscale-x4-real-psnr",
+        method="srgan",
+        steps=400_000,
+        export="upscale-x4-real-psnr.safetensors",
+        init="upscale-x4",
+        flags={
+            **SR_DATA,
+            "--scale": 4,
+            "--degradation": "real",
+            "--degradation-options": REAL_DEGRADATION,
+            "--crop": 48,
+            "--batch-size": 16,
+            "--lr": 5e-4,
+            "--name": "upscale-x4-real-psnr",
+            "--eval-every": 5000,
+            "--sample-every": 5000,
+        },
+        benchmark=("sr_real.py", "--candidate", "{CANDIDATE}"),
+        smoke=SR_SMOKE,
+    ),
+    Retrain(
+        name="upscale-x4-real",
+        method="srgan",
+        steps=100_000,
+        export="upscale-x4-real.safetensors",
+        init="upscale-x4-real-psnr",
+        flags={
+            **SR_DATA,
+            "--scale": 4,
+            "--degradation": "real",
+            "--degradation-options": REAL_DEGRADATION,
+            "--gan": True,
+            "--adv-weight": 0.01,
+            "--crop": 48,
+            "--batch-size": 16,
+            "--lr": 1e-4,
+            "--ema": 0.999,
+            "--name": "upscale-x4-real",
+            "--eval-every": 5000,
+            "--sample-every": 5000,
+        },
+        benchmark=("sr_real.py", "--candidate", "{CANDIDATE}"),
+        smoke=SR_SMOKE,
+    ),
+    Retrain(
+        name="dcgan-landscapes",
+        method="dcgan",
+        steps=20000,
+        export="dcgan-landscapes.safetensors",
+        flags={
+            "--data": ["{DATA}/monet2photo/trainB"],
+            "--size": 64,
+            "--ngf": 64,
+            "--ndf": 64,
+            "--batch-size": 128,
+            "--name": "dcgan-landscapes",
+            "--sample-every": 1000,
+        },
+        smoke={"--size": 32, "--ngf": 8, "--ndf": 8, "--batch-size": 4},
+    ),
+    Retrain(
+        name="dcgan-landscapes-encoder",
+        method="dcgan-encoder",
+        steps=20000,
+        export="dcgan-landscapes-encoder.safetensors",
+        init="dcgan-landscapes",
+        init_flag="--generator",
+        flags={"--ndf": 64, "--batch-size": 128, "--name": "dcgan-landscapes-encoder", "--sample-every": 1000},
+        smoke={"--ndf": 8, "--batch-size": 4},
+    ),
 ]
 BY_NAME = {r.name: r for r in RECIPES}
 
@@ -184,8 +340,9 @@ def init_flags(recipe: Retrain, out: Path, smoke: bool) -> tuple[dict, str]:
     if not start.is_file():
         start = WEIGHTS / f"{recipe.init}.safetensors"
     if not start.is_file():
-        raise FileNotFoundError(f"{recipe.name} starts from {recipe.init}: neither {out}/{recipe.init}.safetensors "
-                                f"nor {start} exists")
+        raise FileNotFoundError(
+            f"{recipe.name} starts from {recipe.init}: neither {out}/{recipe.init}.safetensors nor {start} exists"
+        )
     flags = {recipe.init_flag: str(start)}
     if recipe.method == "srgan":
         options = read_info(start).options
@@ -196,8 +353,11 @@ def init_flags(recipe: Retrain, out: Path, smoke: bool) -> tuple[dict, str]:
 
 
 def seconds_per_step(run_dir: Path) -> float:
-    times = [json.loads(line)["time"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()
-             if '"kind"' not in line]
+    times = [
+        json.loads(line)["time"]
+        for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+        if '"kind"' not in line
+    ]
     if len(times) >= 3:  # the first step carries the warm-up
         return (times[-1] - times[0]) / (len(times) - 1)
     return times[-1] / max(1, len(times))
@@ -212,9 +372,23 @@ def planned_steps(recipe: Retrain, base: list[str], run_dir: Path, minutes: floa
     """The recipe's schedule, shortened to what fits BUDGET_SHARE of the budget here."""
     calibrate = run_dir.parent / "calibrate"
     shutil.rmtree(calibrate, ignore_errors=True)
-    r = subprocess.run([*base, "--steps", str(CALIBRATION_STEPS), "--run-dir", str(calibrate), "--quiet",
-                        "--sample-every", "100000", "--checkpoint-minutes", "100000"],
-                       cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            *base,
+            "--steps",
+            str(CALIBRATION_STEPS),
+            "--run-dir",
+            str(calibrate),
+            "--quiet",
+            "--sample-every",
+            "100000",
+            "--checkpoint-minutes",
+            "100000",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
         raise RuntimeError(f"calibration run failed (exit {r.returncode}): {r.stderr.strip()[-500:]}")
     per_step = seconds_per_step(calibrate)
@@ -240,8 +414,9 @@ def run_benchmark(recipe: Retrain, candidate: Path, out: Path, smoke: bool) -> d
     args = [a.replace("{CANDIDATE}", str(candidate)).replace("{OUT}", str(out)) for a in args]
     if smoke:
         args += list(recipe.smoke_benchmark)
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT,
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT, capture_output=True, text=True
+    )
     log_path = out / f"{recipe.name}.benchmark.txt"
     log_path.write_text(f"$ python benchmarks/{script} {' '.join(args)}\n{r.stdout}{r.stderr[-3000:]}")
     return {"benchmark": str(log_path), "benchmark_exit": r.returncode, "figures": figures(r.stdout)}
@@ -256,8 +431,18 @@ def retrain(recipe: Retrain, args, out: Path, log) -> dict:
     started = time.monotonic()
     entry: dict = {"replaces": f"weights/{recipe.replaces}.safetensors"}
     if (run_dir / "run.json").is_file():
-        command = [sys.executable, "-m", "i2i", "train", recipe.method, "--resume", str(run_dir),
-                   "--max-minutes", str(args.minutes), "--quiet"]
+        command = [
+            sys.executable,
+            "-m",
+            "i2i",
+            "train",
+            recipe.method,
+            "--resume",
+            str(run_dir),
+            "--max-minutes",
+            str(args.minutes),
+            "--quiet",
+        ]
         log(f"{recipe.name}: resuming {run_dir}")
     else:
         flags = {**recipe.flags, **(recipe.smoke if args.smoke else {})}
@@ -265,12 +450,32 @@ def retrain(recipe: Retrain, args, out: Path, log) -> dict:
         flags.update(extra)
         if start:
             entry["starts_from"] = start
-        base = [sys.executable, "-m", "i2i", "train", recipe.method, *as_args(flags, args.data),
-                "--device", args.device, "--precision", args.precision, "--workers", str(args.workers)]
+        base = [
+            sys.executable,
+            "-m",
+            "i2i",
+            "train",
+            recipe.method,
+            *as_args(flags, args.data),
+            "--device",
+            args.device,
+            "--precision",
+            args.precision,
+            "--workers",
+            str(args.workers),
+        ]
         log(f"{recipe.name}: training on {args.device}")
         steps = 2 if args.smoke else planned_steps(recipe, base, run_dir, args.minutes, log)
-        command = [*base, "--steps", str(steps), "--max-minutes", str(args.minutes), "--run-dir", str(run_dir),
-                   "--quiet"]
+        command = [
+            *base,
+            "--steps",
+            str(steps),
+            "--max-minutes",
+            str(args.minutes),
+            "--run-dir",
+            str(run_dir),
+            "--quiet",
+        ]
     entry["command"] = shlex.join(command[2:])  # from "i2i", as a user would type it
     r = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     entry["train_exit"] = r.returncode
@@ -291,19 +496,34 @@ def retrain(recipe: Retrain, args, out: Path, log) -> dict:
 
 
 def write_summary(out: Path, results: dict, args) -> None:
-    meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "device": args.device,
-            "minutes_per_model": args.minutes, "precision": args.precision, "smoke": args.smoke,
-            "data": str(args.data)}
+    meta = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "device": args.device,
+        "minutes_per_model": args.minutes,
+        "precision": args.precision,
+        "smoke": args.smoke,
+        "data": str(args.data),
+    }
     (out / "summary.json").write_text(json.dumps({**meta, "models": results}, indent=2) + "\n")
-    lines = ["# Retrained candidates", "",
-             f"{meta['date']}, device {args.device}, {args.minutes:g} min per model, precision {args.precision}"
-             + (" (smoke run: tiny sizes, not candidates to ship)" if args.smoke else "") + ".",
-             "Nothing here is in weights/: compare the figures (shipped and candidate side by side, from the "
-             "benchmark named) and the contact sheets, then copy a winner by hand.", ""]
+    lines = [
+        "# Retrained candidates",
+        "",
+        f"{meta['date']}, device {args.device}, {args.minutes:g} min per model, precision {args.precision}"
+        + (" (smoke run: tiny sizes, not candidates to ship)" if args.smoke else "")
+        + ".",
+        "Nothing here is in weights/: compare the figures (shipped and candidate side by side, from the "
+        "benchmark named) and the contact sheets, then copy a winner by hand.",
+        "",
+    ]
     for name, entry in results.items():
-        lines += [f"## {name}", "", f"* status: {entry.get('status')}; candidate: {entry.get('candidate', '-')}; "
-                  f"replaces {entry.get('replaces', '-')}; {entry.get('minutes', '-')} min",
-                  f"* command: `{entry.get('command', '-')}`", f"* benchmark: {entry.get('benchmark', '-')}"]
+        lines += [
+            f"## {name}",
+            "",
+            f"* status: {entry.get('status')}; candidate: {entry.get('candidate', '-')}; "
+            f"replaces {entry.get('replaces', '-')}; {entry.get('minutes', '-')} min",
+            f"* command: `{entry.get('command', '-')}`",
+            f"* benchmark: {entry.get('benchmark', '-')}",
+        ]
         if entry.get("figures"):
             lines += ["", "| figure | value |", "|---|---|"]
             lines += [f"| {k} | {v} |" for k, v in entry["figures"].items()]
@@ -314,25 +534,39 @@ def write_summary(out: Path, results: dict, args) -> None:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", nargs="+", metavar="NAME", help="default: all (see --list)")
     parser.add_argument("--minutes", type=float, default=60.0, help="training budget per model (default 60)")
     parser.add_argument("--device", default="auto", help="auto (cuda when available, else cpu), cuda, cuda:N or cpu")
-    parser.add_argument("--precision", default="auto",
-                        help="passed to i2i train: auto (bf16 autocast on CUDA GPUs that have it), bf16 or fp32")
-    parser.add_argument("--workers", type=int, default=None, help="data-loading processes (default 6 on CUDA, 1 on CPU)")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        help="passed to i2i train: auto (bf16 autocast on CUDA GPUs that have it), bf16 or fp32",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="data-loading processes (default 6 on CUDA, 1 on CPU)"
+    )
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "retrain-CANDIDATES")
-    parser.add_argument("--smoke", action="store_true", help="tiny networks, 2 steps, small benchmarks: checks the path")
-    parser.add_argument("--no-benchmark", dest="benchmark", action="store_false",
-                        help="train only (run the benchmarks later with --candidate)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny networks, 2 steps, small benchmarks: checks the path"
+    )
+    parser.add_argument(
+        "--no-benchmark",
+        dest="benchmark",
+        action="store_false",
+        help="train only (run the benchmarks later with --candidate)",
+    )
     parser.add_argument("--list", action="store_true", help="print the models and their recipes, then exit")
     args = parser.parse_args(argv)
     if args.list:
         for r in RECIPES:
-            print(f"{r.name:28} i2i train {r.method} {' '.join(as_args(r.flags, args.data))} "
-                  f"(schedule {r.steps} steps{'; starts from ' + r.init if r.init else ''})")
+            print(
+                f"{r.name:28} i2i train {r.method} {' '.join(as_args(r.flags, args.data))} "
+                f"(schedule {r.steps} steps{'; starts from ' + r.init if r.init else ''})"
+            )
         sys.exit(0)
     unknown = [m for m in args.models or [] if m not in BY_NAME]
     if unknown:

@@ -1,4 +1,5 @@
 """Shared fixtures: the real data beside the repo, and running the real CLI."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,14 @@ def data() -> Path:
 def run_cli(*args, input: bytes | None = None, cwd=None, env=None) -> subprocess.CompletedProcess:
     """Run `python -m i2i ARGS` as a user would; returns the completed process (bytes out)."""
     full_env = {**os.environ, "OMP_NUM_THREADS": "2", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "i2i", *map(str, args)], input=input,
-                          capture_output=True, cwd=cwd, env=full_env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "i2i", *map(str, args)],
+        input=input,
+        capture_output=True,
+        cwd=cwd,
+        env=full_env,
+        timeout=600,
+    )
 
 
 @pytest.fixture
@@ -40,5 +47,6 @@ def start_cli(*args, env=None) -> subprocess.Popen:
     """Like run_cli, but not waited for (one thread each): CLI runs whose time is mostly
     start-up can go side by side. Collect with .communicate()."""
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "i2i", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=full_env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "i2i", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env
+    )

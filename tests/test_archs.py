@@ -1,4 +1,5 @@
 """Every registered architecture: output shapes, and save -> load gives identical outputs."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,7 +28,6 @@ SMALL = {
 
 # Built from options; "spandrel" modules are built from their weights (tests/test_spandrel.py).
 BUILT = sorted(a for a in ARCHS if ARCHS[a].from_weights is None)
-
 
 
 def example_input(spec, cfg, batch: int = 2):
@@ -106,8 +106,9 @@ def test_nnpack_convolution_gradients_match_the_default(kernel, padding, bias):
 
 
 @pytest.mark.skipif(not nnpack_available(), reason="this torch build has no NNPACK")
-@pytest.mark.parametrize("channels,kernel,size,used", [(128, 3, 64, True), (8, 9, 64, True),
-                                                       (48, 3, 64, False), (128, 3, 32, False)])
+@pytest.mark.parametrize(
+    "channels,kernel,size,used", [(128, 3, 64, True), (8, 9, 64, True), (48, 3, 64, False), (128, 3, 32, False)]
+)
 def test_training_uses_nnpack_only_where_it_pays(channels, kernel, size, used, monkeypatch):
     conv = torch.nn.Conv2d(channels, channels, kernel, padding=kernel // 2)
     use_nnpack(conv)
@@ -141,7 +142,7 @@ def test_dcgan_follows_the_paper_layout(size):
     for name, layer in g.layers().items():
         layer.register_forward_hook(lambda m, i, o, name=name: features.__setitem__(name, o.shape))
     g.eval()(torch.randn(1, 100))
-    assert [s[-1] for s in features.values()] == [4 * 2 ** i for i in range(len(features))]
+    assert [s[-1] for s in features.values()] == [4 * 2**i for i in range(len(features))]
     with pytest.raises(ValueError, match="power of two"):
         build("dcgan_generator", {"size": 48})
 
@@ -167,10 +168,11 @@ def test_nnpack_convolutions_match_the_default_kernels(arch_id):
 # Options that leave no trace in the weights (so nothing can be sized by them).
 NOT_IN_WEIGHTS = {"unet": {"dropout"}, "unet_discriminator": {"skip"}}
 VARIANTS = {  # non-default options whose reading from shapes is easy to get wrong
-    "unet": [{"norm": "instance", "in_channels": 1, "out_channels": 2},
-             {"upsample": "resize", "out_channels": 2}],
-    "resnet": [{"norm": "batch", "dropout": True, "out_channels": 1},
-               {"upsample": "resize", "norm": "batch", "out_channels": 1}],
+    "unet": [{"norm": "instance", "in_channels": 1, "out_channels": 2}, {"upsample": "resize", "out_channels": 2}],
+    "resnet": [
+        {"norm": "batch", "dropout": True, "out_channels": 1},
+        {"upsample": "resize", "norm": "batch", "out_channels": 1},
+    ],
     "srresnet": [{"upsampler": "direct", "scale": 3}, {"scale": 4, "in_channels": 1}],
     "transformer_net": [{"in_channels": 1}],
     "patchgan": [{"n_layers": 0, "norm": "instance"}, {"n_layers": 2, "in_channels": 3}],
@@ -196,9 +198,16 @@ def test_every_option_that_sizes_a_module_is_read_from_its_shapes(arch_id):
                 assert value == getattr(cfg, key), (arch_id, variant, key)
 
 
-@pytest.mark.parametrize("arch_id,extra", [(a, {}) for a in BUILT if ARCHS[a].generator]
-                         + [("unet", {"norm": "instance"}), ("resnet", {"norm": "batch"}),
-                            ("unet", {"upsample": "resize"}), ("resnet", {"upsample": "resize"})])
+@pytest.mark.parametrize(
+    "arch_id,extra",
+    [(a, {}) for a in BUILT if ARCHS[a].generator]
+    + [
+        ("unet", {"norm": "instance"}),
+        ("resnet", {"norm": "batch"}),
+        ("unet", {"upsample": "resize"}),
+        ("resnet", {"upsample": "resize"}),
+    ],
+)
 def test_every_generator_runs_on_tiny_images(arch_id, extra):
     """1x1, 3x5 and 7x2 inputs: padded up to the architecture's min_size and size_multiple,
     then cropped back (reflection padding and instance norm need more than one pixel)."""
@@ -209,8 +218,12 @@ def test_every_generator_runs_on_tiny_images(arch_id, extra):
     torch.manual_seed(0)
     module, cfg = build(arch_id, {**SMALL[arch_id], **extra})
     spec = get_spec(arch_id)
-    model = LoadedModel(module=module.eval(), spec=spec, config=cfg,
-                        info=ModelInfo(arch=arch_id, options=dataclasses.asdict(cfg), task=Task()))
+    model = LoadedModel(
+        module=module.eval(),
+        spec=spec,
+        config=cfg,
+        info=ModelInfo(arch=arch_id, options=dataclasses.asdict(cfg), task=Task()),
+    )
     runner = ModelRunner(model, device="cpu")
     s, channels = spec.scale(cfg), getattr(cfg, "in_channels", 3)
     for h, w in ((1, 1), (5, 3), (2, 7)):
@@ -241,8 +254,9 @@ def test_resize_upsampling_builds_round_trips_and_is_read_back(arch_id, tmp_path
     with torch.no_grad():
         assert torch.equal(loaded.module(x), y)
     # Metadata that claims the other mode is refused before anything is built.
-    wrong = ModelInfo(arch=arch_id, options={**dataclasses.asdict(cfg), "upsample": "transposed"},
-                      task=matching_task(arch_id, cfg))
+    wrong = ModelInfo(
+        arch=arch_id, options={**dataclasses.asdict(cfg), "upsample": "transposed"}, task=matching_task(arch_id, cfg)
+    )
     save_model(tmp_path / "wrong.safetensors", module, wrong)
     with pytest.raises(Exception, match="upsample"):
         load_model(tmp_path / "wrong.safetensors")

@@ -1,6 +1,7 @@
 """Inference backends: every architecture and peer layout on every installed runtime equals torch,
 at odd sizes, in batches and in tiles (with whole-image instance-norm statistics); the export
 cache is rebuilt when it should be; `i2i export` round-trips; a missing runtime is said and skipped."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,8 +53,11 @@ def _randomize(module: nn.Module) -> nn.Module:
     with torch.no_grad():
         for name, t in module.state_dict().items():
             if t.is_floating_point():
-                t.copy_(torch.rand(t.shape, generator=g) + 0.5 if name.endswith("running_var")
-                        else torch.randn(t.shape, generator=g) * 0.1)
+                t.copy_(
+                    torch.rand(t.shape, generator=g) + 0.5
+                    if name.endswith("running_var")
+                    else torch.randn(t.shape, generator=g) * 0.1
+                )
     return module.eval()
 
 
@@ -117,8 +121,17 @@ def test_every_peer_layout_runs_on_every_runtime(layout, runtime, data, tmp_path
 
 @pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")
 @pytest.mark.parametrize("runtime", INSTALLED)
-@pytest.mark.parametrize("family", ["esrgan-old-layout", "realesrgan-x2plus-unshuffle", "srvggnet-compact",
-                                    "swinir", "realcugan", "span-dataparallel-safetensors"])
+@pytest.mark.parametrize(
+    "family",
+    [
+        "esrgan-old-layout",
+        "realesrgan-x2plus-unshuffle",
+        "srvggnet-compact",
+        "swinir",
+        "realcugan",
+        "span-dataparallel-safetensors",
+    ],
+)
 def test_every_community_family_runs_on_every_runtime_or_says_why(family, runtime, data, tmp_path):
     """Community files (through spandrel) on a runtime: torch's output within tolerance, or, for
     a network whose export fails or disagrees, torch itself with a note naming the runtime."""
@@ -150,7 +163,9 @@ def test_engine_features_on_every_runtime(runtime, data, tmp_path):
     folder.mkdir()
     rng = np.random.default_rng(0)
     photo = Image.open(data / "sr/val/Set14/lenna.png").convert("RGB")
-    Image.fromarray(np.dstack([np.asarray(photo.resize((30, 20))), rng.integers(0, 255, (20, 30), dtype=np.uint8)])).save(folder / "a_rgba.png")
+    Image.fromarray(
+        np.dstack([np.asarray(photo.resize((30, 20))), rng.integers(0, 255, (20, 30), dtype=np.uint8)])
+    ).save(folder / "a_rgba.png")
     photo.convert("L").resize((30, 20)).save(folder / "b_gray.png")
     Image.fromarray(np.asarray(photo.convert("L").resize((30, 20)), dtype=np.uint16) * 257).save(folder / "c_g16.png")
     photo.resize((150, 110)).save(folder / "d_big.png")
@@ -186,8 +201,8 @@ def test_instance_norm_tiles_get_whole_image_statistics_on_the_runtime(data):
     whole = ModelRunner(model, device="cpu", backend="torch", tile=0)(x)
     for y0 in range(0, 512, 128):
         for x0 in range(0, 512, 128):
-            a = whole[..., y0:y0 + 128, x0:x0 + 128].mean(dim=(2, 3))
-            b = tiled[..., y0:y0 + 128, x0:x0 + 128].mean(dim=(2, 3))
+            a = whole[..., y0 : y0 + 128, x0 : x0 + 128].mean(dim=(2, 3))
+            b = tiled[..., y0 : y0 + 128, x0 : x0 + 128].mean(dim=(2, 3))
             assert (a - b).abs().max().item() < 0.03
 
 
@@ -221,7 +236,7 @@ class _BakedBatch(nn.Module):
         self.conv = nn.Conv2d(3, 3, 3, padding=1)
 
     def forward(self, x):
-        return torch.cat([self.conv(x[i:i + 1]) for i in range(x.shape[0])])
+        return torch.cat([self.conv(x[i : i + 1]) for i in range(x.shape[0])])
 
 
 def _custom(module: nn.Module) -> LoadedModel:
@@ -232,8 +247,10 @@ def _custom(module: nn.Module) -> LoadedModel:
 
 
 @pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")
-@pytest.mark.parametrize("module,problem", [(_Unexportable, "cannot export"), (_BakedWidth, "differs from torch"),
-                                            (_BakedBatch, "differs from torch")])
+@pytest.mark.parametrize(
+    "module,problem",
+    [(_Unexportable, "cannot export"), (_BakedWidth, "differs from torch"), (_BakedBatch, "differs from torch")],
+)
 def test_a_case_a_runtime_cannot_run_falls_back_to_torch_and_says_so(module, problem):
     model = _custom(module())
     x = torch.rand(2, 3, 36, 52)
@@ -418,7 +435,9 @@ def test_bf16_runs_only_within_tolerance(data):
 def test_help_imports_no_runtime():
     import subprocess
 
-    code = ("import sys, i2i.cli; i2i.cli._register(); "
-            "print([m for m in ('torch', 'onnx', 'onnxruntime', 'openvino') if m in sys.modules])")
+    code = (
+        "import sys, i2i.cli; i2i.cli._register(); "
+        "print([m for m in ('torch', 'onnx', 'onnxruntime', 'openvino') if m in sys.modules])"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "[]"

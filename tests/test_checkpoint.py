@@ -1,4 +1,5 @@
 """Self-describing checkpoints, and peers' checkpoints detected from key names and shapes."""
+
 from __future__ import annotations
 
 import json
@@ -38,12 +39,42 @@ def _same_output(peer: nn.Module, path, x, *, scale_in=1.0):
 
 
 PIX2PIX_CASES = [
-    ("unet_256 batch", lambda: peers.UnetGenerator(3, 3, 8, ngf=8), 256, {"arch": "unet", "num_downs": 8, "norm": "batch", "upsample": "transposed"}),
-    ("unet_128 instance", lambda: peers.UnetGenerator(3, 3, 7, ngf=8, norm_layer=peers.INSTANCE), 128, {"arch": "unet", "num_downs": 7, "norm": "instance"}),
-    ("colorization unet", lambda: peers.UnetGenerator(1, 2, 8, ngf=8), 256, {"arch": "unet", "in_channels": 1, "out_channels": 2}),
-    ("resnet_9blocks instance", lambda: peers.ResnetGenerator(3, 3, ngf=8, norm_layer=peers.INSTANCE, n_blocks=9), 64, {"arch": "resnet", "blocks": 9, "dropout": False, "upsample": "transposed"}),
-    ("resnet_6blocks dropout", lambda: peers.ResnetGenerator(3, 3, ngf=8, norm_layer=peers.INSTANCE, use_dropout=True, n_blocks=6), 64, {"arch": "resnet", "blocks": 6, "dropout": True}),
-    ("resnet_6blocks batch", lambda: peers.ResnetGenerator(3, 3, ngf=8, n_blocks=6), 64, {"arch": "resnet", "norm": "batch"}),
+    (
+        "unet_256 batch",
+        lambda: peers.UnetGenerator(3, 3, 8, ngf=8),
+        256,
+        {"arch": "unet", "num_downs": 8, "norm": "batch", "upsample": "transposed"},
+    ),
+    (
+        "unet_128 instance",
+        lambda: peers.UnetGenerator(3, 3, 7, ngf=8, norm_layer=peers.INSTANCE),
+        128,
+        {"arch": "unet", "num_downs": 7, "norm": "instance"},
+    ),
+    (
+        "colorization unet",
+        lambda: peers.UnetGenerator(1, 2, 8, ngf=8),
+        256,
+        {"arch": "unet", "in_channels": 1, "out_channels": 2},
+    ),
+    (
+        "resnet_9blocks instance",
+        lambda: peers.ResnetGenerator(3, 3, ngf=8, norm_layer=peers.INSTANCE, n_blocks=9),
+        64,
+        {"arch": "resnet", "blocks": 9, "dropout": False, "upsample": "transposed"},
+    ),
+    (
+        "resnet_6blocks dropout",
+        lambda: peers.ResnetGenerator(3, 3, ngf=8, norm_layer=peers.INSTANCE, use_dropout=True, n_blocks=6),
+        64,
+        {"arch": "resnet", "blocks": 6, "dropout": True},
+    ),
+    (
+        "resnet_6blocks batch",
+        lambda: peers.ResnetGenerator(3, 3, ngf=8, n_blocks=6),
+        64,
+        {"arch": "resnet", "norm": "batch"},
+    ),
 ]
 
 
@@ -92,8 +123,13 @@ def test_basicsr_msrresnet_converts(tmp_path, scale, wrapper):
     src = tmp_path / "msrresnet.pth"
     torch.save({wrapper: peer.state_dict()}, src)
     model = _same_output(peer, src, torch.rand(1, 3, 20, 24))
-    assert model.info.options == {"scale": scale, "channels": 16, "blocks": 3,
-                                  "upsampler": "progressive", "in_channels": 3}
+    assert model.info.options == {
+        "scale": scale,
+        "channels": 16,
+        "blocks": 3,
+        "upsampler": "progressive",
+        "in_channels": 3,
+    }
     assert model.task.scale == scale
 
 
@@ -124,9 +160,12 @@ def test_half_storage_round_trips(tmp_path):
     from i2i.archs.registry import build
 
     module, cfg = build("srresnet", {"scale": 2, "channels": 8, "blocks": 1})
-    info = ModelInfo(arch="srresnet", options={"scale": 2, "channels": 8, "blocks": 1},
-                     task=Task(kind="upscale", value_range="0,1", scale=2),
-                     training={"command": "i2i train srgan ...", "metrics": {"psnr": 1.0}})
+    info = ModelInfo(
+        arch="srresnet",
+        options={"scale": 2, "channels": 8, "blocks": 1},
+        task=Task(kind="upscale", value_range="0,1", scale=2),
+        training={"command": "i2i train srgan ...", "metrics": {"psnr": 1.0}},
+    )
     save_model(tmp_path / "m.safetensors", module, info, half=True)
     loaded = load_model(tmp_path / "m.safetensors")
     assert loaded.info.training["metrics"] == {"psnr": 1.0}
@@ -201,8 +240,10 @@ def test_msrresnet_gray(tmp_path):
     assert (model.task.in_space, model.task.out_space, model.task.scale) == ("gray", "gray", 2)
     out = Engine(model, RGBAdapter(task=model.task, keep_gray=True)).run_image(_rgb_image(10, 12))
     assert out.pixels.shape == (20, 24, 1)
-    torch.save({"params": peers.MSRResNet(num_in_ch=1, num_out_ch=3, num_feat=8, num_block=1).state_dict()},
-               tmp_path / "odd.pth")
+    torch.save(
+        {"params": peers.MSRResNet(num_in_ch=1, num_out_ch=3, num_feat=8, num_block=1).state_dict()},
+        tmp_path / "odd.pth",
+    )
     with pytest.raises(CheckpointError, match=r"odd\.pth: an MSRResNet with 1 channels in and 3 out"):
         load_model(tmp_path / "odd.pth")
 
@@ -225,6 +266,7 @@ def test_one_channel_pix2pix_through_the_cli(tmp_path, cli):
 
 # ---- untrusted metadata (issue 17, item 11) ---------------------------------------------------
 
+
 @pytest.fixture
 def small_x2(tmp_path):
     """Our x2 srresnet file: (path, tensors, metadata) to rewrite with hostile metadata."""
@@ -234,8 +276,15 @@ def small_x2(tmp_path):
 
     module, cfg = build("srresnet", {"scale": 2, "channels": 8, "blocks": 1})
     path = tmp_path / "x2.safetensors"
-    save_model(path, module, ModelInfo(arch="srresnet", options={"scale": 2, "channels": 8, "blocks": 1},
-                                       task=Task(kind="upscale", value_range="0,1", scale=2)))
+    save_model(
+        path,
+        module,
+        ModelInfo(
+            arch="srresnet",
+            options={"scale": 2, "channels": 8, "blocks": 1},
+            task=Task(kind="upscale", value_range="0,1", scale=2),
+        ),
+    )
     with safe_open(str(path), "pt") as f:
         return path, {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
 
@@ -255,12 +304,17 @@ def _options(**changes) -> str:
 
 
 def _task(**changes) -> str:
-    return json.dumps({"kind": "upscale", "in_space": "RGB", "out_space": "RGB",
-                       "value_range": "0,1", "scale": 2, **changes})
+    return json.dumps(
+        {"kind": "upscale", "in_space": "RGB", "out_space": "RGB", "value_range": "0,1", "scale": 2, **changes}
+    )
 
 
 HOSTILE = [
-    ("blocks 100000", dict(options=_options(blocks=100000)), "option blocks = 100000 disagrees with the tensors \\(1\\)"),
+    (
+        "blocks 100000",
+        dict(options=_options(blocks=100000)),
+        "option blocks = 100000 disagrees with the tensors \\(1\\)",
+    ),
     ("channels 512", dict(options=_options(channels=512)), "option channels = 512 disagrees"),
     ("channels abc", dict(options=_options(channels="abc")), "option channels = 'abc': must be a whole number"),
     ("scale true", dict(options=_options(scale=True)), "option scale = True: must be a whole number"),
@@ -276,7 +330,11 @@ HOSTILE = [
     ("task gray", dict(task=_task(in_space="gray")), "task in_space gray \\(1 channels\\) disagrees"),
     ("task colorize spaces", dict(task=_task(out_space="ab")), "out_space ab \\(2 channels\\) disagrees"),
     ("task unknown kind", dict(task=_task(kind="deblur")), "task kind 'deblur' is not one of"),
-    ("task unknown field", dict(task=json.dumps({"kind": "upscale", "scale": 2, "value_range": "0,1", "x": 1})), "unknown task field"),
+    (
+        "task unknown field",
+        dict(task=json.dumps({"kind": "upscale", "scale": 2, "value_range": "0,1", "x": 1})),
+        "unknown task field",
+    ),
     ("task not JSON", dict(task="nope"), "'task' is not valid JSON"),
     ("newer format", {"i2i.format": "2"}, "format '2'"),
 ]
@@ -320,8 +378,11 @@ def test_hostile_metadata_is_refused_before_building(small_x2, tmp_path, monkeyp
 def test_wrong_tensor_shapes_are_named(small_x2, tmp_path):
     tensors = dict(small_x2[1])
     tensors["body.0.conv2.weight"] = torch.zeros(8, 8, 1, 1)
-    with pytest.raises(CheckpointError, match=r"tensor body\.0\.conv2\.weight has shape 8x8x1x1, "
-                                              r"srresnet with these options needs 8x8x3x3"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"tensor body\.0\.conv2\.weight has shape 8x8x1x1, "
+        r"srresnet with these options needs 8x8x3x3",
+    ):
         load_model(_rewrite(small_x2, tmp_path, tensors=tensors))
     del tensors["body.0.conv2.weight"]
     with pytest.raises(CheckpointError, match=r"lacks 1 tensor\(s\) srresnet needs: body\.0\.conv2\.weight"):
@@ -333,8 +394,10 @@ def test_wrong_tensor_shapes_are_named(small_x2, tmp_path):
 
 def test_hostile_metadata_through_the_cli(small_x2, tmp_path, cli):
     Image.new("RGB", (64, 64), (90, 120, 200)).save(tmp_path / "in.png")
-    for meta, words in ((dict(options=_options(blocks=100000)), b"blocks = 100000"),
-                        (dict(task=_task(scale=0)), b"task scale 0")):
+    for meta, words in (
+        (dict(options=_options(blocks=100000)), b"blocks = 100000"),
+        (dict(task=_task(scale=0)), b"task scale 0"),
+    ):
         path = _rewrite(small_x2, tmp_path, **meta)
         r = cli("upscale", "--model", path, tmp_path / "in.png", "-o", tmp_path / "out.png")
         assert r.returncode == 2, r.stderr

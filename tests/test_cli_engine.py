@@ -1,4 +1,5 @@
 """End-to-end: the real CLI over real images, bad inputs, exit codes, and output rules."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,8 +24,13 @@ def sr_model(tmp_path_factory):
     torch.manual_seed(0)
     module, cfg = build("srresnet", {"scale": 2, "channels": 8, "blocks": 1})
     path = tmp_path_factory.mktemp("models") / "x2.safetensors"
-    save_model(path, module, ModelInfo(arch="srresnet", options=dataclasses.asdict(cfg),
-                                       task=Task(kind="upscale", value_range="0,1", scale=2)))
+    save_model(
+        path,
+        module,
+        ModelInfo(
+            arch="srresnet", options=dataclasses.asdict(cfg), task=Task(kind="upscale", value_range="0,1", scale=2)
+        ),
+    )
     return path
 
 
@@ -34,7 +40,9 @@ def photos(tmp_path, data):
     (folder / "sub").mkdir(parents=True)
     for name in ("baby.png", "bird.png"):
         Image.open(data / "sr/val/Set5" / name).resize((64, 48)).save(folder / name)
-    Image.open(sorted((data / "monet2photo/testB").iterdir())[0]).resize((40, 40)).save(folder / "sub/photo.jpg", quality=90)
+    Image.open(sorted((data / "monet2photo/testB").iterdir())[0]).resize((40, 40)).save(
+        folder / "sub/photo.jpg", quality=90
+    )
     (folder / "README.txt").write_text("not an image")
     return folder
 
@@ -125,8 +133,11 @@ def test_help_is_fast_and_has_examples(cli):
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "i2i", "--help"], capture_output=True, check=True)
     assert time.perf_counter() - t < 3  # generous: torch is not imported for help
-    r = subprocess.run([sys.executable, "-c", "import sys, i2i.cli; i2i.cli._register(); print('torch' in sys.modules)"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-c", "import sys, i2i.cli; i2i.cli._register(); print('torch' in sys.modules)"],
+        capture_output=True,
+        text=True,
+    )
     assert r.stdout.strip() == "False"
 
 

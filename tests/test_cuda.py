@@ -1,4 +1,5 @@
 """The same behaviour on a CUDA device: skipped where there is none (CI has none; run it on a GPU box)."""
+
 from __future__ import annotations
 
 import math
@@ -78,7 +79,6 @@ def test_recipe_trains_on_cuda(method, data, tmp_path):
 
 
 def test_cuda_sigkill_and_resume_reproduce_losses_with_deterministic_kernels(data, tmp_path):
-    straight, resumed = kill_and_resume("pix2pix", data, tmp_path, workers=0, device="cuda",
-                                        deterministic=True)
+    straight, resumed = kill_and_resume("pix2pix", data, tmp_path, workers=0, device="cuda", deterministic=True)
     for a, b in zip(straight, resumed):
         assert {k: v for k, v in a.items() if k != "time"} == {k: v for k, v in b.items() if k != "time"}

@@ -1,4 +1,5 @@
 """The real-world degradation pipeline (Real-ESRGAN's second order), step by step on a real image."""
+
 from __future__ import annotations
 
 import io
@@ -20,8 +21,9 @@ def patch(data) -> torch.Tensor:
     return to_tensor(load_rgb(data / "sr/val/Set5/butterfly.png").crop((40, 40, 168, 168)))
 
 
-@pytest.mark.parametrize("shape,beta", [("gaussian", 1.0), ("generalized", 0.5), ("generalized", 3.0),
-                                        ("plateau", 1.5)])
+@pytest.mark.parametrize(
+    "shape,beta", [("gaussian", 1.0), ("generalized", 0.5), ("generalized", 3.0), ("plateau", 1.5)]
+)
 def test_kernels_sum_to_one_and_follow_their_rotation(shape, beta):
     k = dg.gaussian_kernel(21, 3.0, 1.0, 0.0, beta=beta, shape=shape)
     assert k.shape == (21, 21) and abs(k.sum() - 1) < 1e-9 and (k >= 0).all()
@@ -49,7 +51,7 @@ def test_blur_keeps_flat_areas_and_size(patch):
     blurred = dg.filter2d(patch, k)
     assert blurred.shape == patch.shape
     # Blur removes high frequencies: neighbouring pixels differ less.
-    assert (blurred.diff(dim=-1).abs().mean() < 0.6 * patch.diff(dim=-1).abs().mean())
+    assert blurred.diff(dim=-1).abs().mean() < 0.6 * patch.diff(dim=-1).abs().mean()
 
 
 def test_jpeg_is_pillows_codec_at_that_quality(patch):

@@ -1,4 +1,5 @@
 """torchrun: data-parallel training with gloo on CPU, and folder jobs split between processes."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,8 +20,14 @@ TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "
 
 def torchrun(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """torchrun with two processes; on a timeout its workers die too (not only the launcher)."""
-    proc = subprocess.Popen([*TORCHRUN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+    proc = subprocess.Popen(
+        [*TORCHRUN, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -91,8 +98,13 @@ def test_folder_job_processes_every_input_exactly_once(data, tmp_path):
 
     module, cfg = build("srresnet", {"scale": 2, "channels": 4, "blocks": 1})
     model = tmp_path / "m.safetensors"
-    save_model(model, module, ModelInfo(arch="srresnet", options=dataclasses.asdict(cfg),
-                                        task=Task(kind="upscale", value_range="0,1", scale=2)))
+    save_model(
+        model,
+        module,
+        ModelInfo(
+            arch="srresnet", options=dataclasses.asdict(cfg), task=Task(kind="upscale", value_range="0,1", scale=2)
+        ),
+    )
     src = tmp_path / "in"
     src.mkdir()
     files = sorted((data / "monet2photo/testB").iterdir())[:7]

@@ -1,4 +1,5 @@
 """Unconditional GANs: generate, latent arithmetic, inversion, dissection (issue 21)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,8 +30,11 @@ def tiny_generator(tmp_path_factory) -> str:
     net = DCGANGenerator(cfg)
     init_weights(net)
     path = tmp_path_factory.mktemp("gen") / "tiny.safetensors"
-    save_model(path, calibrated(net, cfg.z_dim, batches=2, batch=32),
-               ModelInfo(arch="dcgan_generator", options=dataclasses.asdict(cfg), task=generate_task(), name="tiny"))
+    save_model(
+        path,
+        calibrated(net, cfg.z_dim, batches=2, batch=32),
+        ModelInfo(arch="dcgan_generator", options=dataclasses.asdict(cfg), task=generate_task(), name="tiny"),
+    )
     return str(path)
 
 
@@ -77,17 +81,36 @@ def test_generate_is_deterministic_per_seed(tiny_generator, tmp_path, cli):
     # The latents file regenerates the same pictures; a walk between seeds makes one strip.
     r = cli("generate", "--model", tiny_generator, "--latent", tmp_path / "a/latents.safetensors", "-o", tmp_path / "d")
     assert r.returncode == 0 and (tmp_path / "d/0002.png").read_bytes() == runs[0][2]
-    r = cli("generate", "--model", tiny_generator, "--arithmetic",
-            f"{tmp_path}/a/latents.safetensors[0,1] - seed:3 + {tmp_path}/a/latents.safetensors[2]",
-            "-n", "2", "-o", tmp_path / "sum")
+    r = cli(
+        "generate",
+        "--model",
+        tiny_generator,
+        "--arithmetic",
+        f"{tmp_path}/a/latents.safetensors[0,1] - seed:3 + {tmp_path}/a/latents.safetensors[2]",
+        "-n",
+        "2",
+        "-o",
+        tmp_path / "sum",
+    )
     assert r.returncode == 0, r.stderr
     from i2i.gan.latents import load_latents
 
     z = load_latents(tmp_path / "a/latents.safetensors")
     expected = z[:2].mean(0) - sample_latents(1, 16, seed=3)[0] + z[2]
     assert torch.allclose(load_latents(tmp_path / "sum/latents.safetensors")[0], expected)
-    r = cli("generate", "--model", tiny_generator, "--interpolate", "1", "2", "--steps", "5", "--grid",
-            "-o", tmp_path / "walk.png")
+    r = cli(
+        "generate",
+        "--model",
+        tiny_generator,
+        "--interpolate",
+        "1",
+        "2",
+        "--steps",
+        "5",
+        "--grid",
+        "-o",
+        tmp_path / "walk.png",
+    )
     assert r.returncode == 0, r.stderr
     assert Image.open(tmp_path / "walk.png").size == (5 * 34 + 2, 36)  # make_grid pads by 2
 
@@ -132,13 +155,13 @@ class TopPainter(torch.nn.Module):
 
     def forward(self, z):
         n = z.shape[0]
-        g = torch.Generator().manual_seed(int(z.abs().sum() * 1000) % 2 ** 31)
+        g = torch.Generator().manual_seed(int(z.abs().sum() * 1000) % 2**31)
         maps = torch.rand(n, self.UNITS, 8, 8, generator=g)
         top = torch.zeros(8, 8)
         top[:3] = 1.0
         maps[:, self.K] = top * (1 + z[:, :1, None].abs()) + 0.05 * maps[:, self.K]
         maps = self.layer1(maps)
-        up = torch.nn.functional.interpolate(maps[:, self.K:self.K + 1], size=(self.SIZE, self.SIZE))
+        up = torch.nn.functional.interpolate(maps[:, self.K : self.K + 1], size=(self.SIZE, self.SIZE))
         return (up.clamp(0, 1) * 2 - 1).expand(n, 3, self.SIZE, self.SIZE)
 
     def layers(self):
@@ -165,8 +188,25 @@ def test_sky_rule_marks_blue_tops_only():
 
 
 def test_dissect_command_writes_a_report(tiny_generator, tmp_path, cli):
-    r = cli("dissect", "--model", tiny_generator, "--layer", "layer2", "-n", "16", "--top", "2",
-            "--ablate-top", "2", "--concept", "sky", "--concept", "dark", "-o", tmp_path / "rep")
+    r = cli(
+        "dissect",
+        "--model",
+        tiny_generator,
+        "--layer",
+        "layer2",
+        "-n",
+        "16",
+        "--top",
+        "2",
+        "--ablate-top",
+        "2",
+        "--concept",
+        "sky",
+        "--concept",
+        "dark",
+        "-o",
+        tmp_path / "rep",
+    )
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "rep/report.json").read_text())
     assert report["layer"] == "layer2" and set(report["ranking"]) == {"sky", "dark"}
@@ -185,8 +225,18 @@ def test_invert_recovers_an_image_the_generator_made(tiny_generator, tmp_path, c
     r = cli("generate", "--model", tiny_generator, "-n", "1", "--seed", "11", "-o", tmp_path / "g")
     assert r.returncode == 0, r.stderr
     (tmp_path / "broken.png").write_bytes(b"not a png")
-    r = cli("invert", "--model", tiny_generator, tmp_path / "g/0000.png", tmp_path / "broken.png",
-            "-o", tmp_path / "inv", "--json", "--threads", "1")
+    r = cli(
+        "invert",
+        "--model",
+        tiny_generator,
+        tmp_path / "g/0000.png",
+        tmp_path / "broken.png",
+        "-o",
+        tmp_path / "inv",
+        "--json",
+        "--threads",
+        "1",
+    )
     assert r.returncode == 1
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert lines[0]["psnr"] >= 25, lines

@@ -1,4 +1,5 @@
 """Image I/O: modes, depth, alpha, EXIF, ICC, and every kind of bad input."""
+
 from __future__ import annotations
 
 import io
@@ -50,6 +51,7 @@ def test_icc_profile_is_kept(tmp_path):
 def _png_header_only(width: int, height: int) -> bytes:
     def chunk(kind, payload):
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
 
@@ -62,8 +64,12 @@ def bad_inputs(folder):
     (folder / "truncated.png").write_bytes(good.getvalue()[:60])
     (folder / "text.jpg").write_bytes(b"this is not an image at all")
     (folder / "bomb.png").write_bytes(_png_header_only(40000, 40000))
-    return {"zero.png": "empty file", "truncated.png": "truncated or corrupt",
-            "text.jpg": "not an image", "bomb.png": "megapixels, above the limit"}
+    return {
+        "zero.png": "empty file",
+        "truncated.png": "truncated or corrupt",
+        "text.jpg": "not an image",
+        "bomb.png": "megapixels, above the limit",
+    }
 
 
 def test_bad_inputs_raise_one_clear_error_each(tmp_path):
@@ -94,7 +100,7 @@ def test_png_band_writer_round_trips(channels, bit_depth):
     buf = io.BytesIO()
     writer = PNGBandWriter(buf, 33, 70, channels, bit_depth, exif=b"Exif\0\0II*\0\x08\0\0\0\0\0")
     for start in range(0, 70, 25):  # bands that do not align with the filter's chunks
-        writer.write(rows[start:start + 25])
+        writer.write(rows[start : start + 25])
     writer.close()
     back = Image.open(io.BytesIO(buf.getvalue()))
     assert back.size == (33, 70)

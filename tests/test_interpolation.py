@@ -1,4 +1,5 @@
 """Network interpolation and `i2i upscale --denoise`: 0 and 1 are the two models exactly."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,8 +21,11 @@ TASK = Task(kind="upscale", value_range="0,1", scale=2)
 def _save(path, seed: int, name: str, training: dict | None = None, channels: int = 8):
     torch.manual_seed(seed)
     module, cfg = build("srresnet", {"scale": 2, "channels": channels, "blocks": 1})
-    save_model(path, module, ModelInfo(arch="srresnet", options=dataclasses.asdict(cfg), task=TASK,
-                                       name=name, training=training or {}))
+    save_model(
+        path,
+        module,
+        ModelInfo(arch="srresnet", options=dataclasses.asdict(cfg), task=TASK, name=name, training=training or {}),
+    )
     return path
 
 
@@ -31,8 +35,7 @@ def pair(tmp_path):
     weights = tmp_path / "weights"
     weights.mkdir()
     psnr = _save(weights / "upscale-x2-real-psnr.safetensors", 1, "upscale-x2-real-psnr")
-    gan = _save(weights / "upscale-x2-real.safetensors", 2, "upscale-x2-real",
-                {"psnr_stage": "upscale-x2-real-psnr"})
+    gan = _save(weights / "upscale-x2-real.safetensors", 2, "upscale-x2-real", {"psnr_stage": "upscale-x2-real-psnr"})
     return weights, gan, psnr
 
 
@@ -46,7 +49,9 @@ def test_interpolation_ends_are_the_models_and_the_middle_is_the_mean(pair):
         mid = interpolate(a, b, 0.25).module.state_dict()
     for k, v in a.module.state_dict().items():
         assert torch.allclose(mid[k], 0.75 * v + 0.25 * b.module.state_dict()[k])
-    assert torch.equal(a.module.state_dict()["conv_first.weight"], load_model(gan).module.state_dict()["conv_first.weight"])
+    assert torch.equal(
+        a.module.state_dict()["conv_first.weight"], load_model(gan).module.state_dict()["conv_first.weight"]
+    )
 
 
 def test_interpolation_refuses_other_architectures_and_weights(pair, tmp_path):

@@ -1,4 +1,5 @@
 """Losses and the offline perceptual loss network."""
+
 from __future__ import annotations
 
 import pytest

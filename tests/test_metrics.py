@@ -1,4 +1,5 @@
 """Benchmark metrics that ask for more than a formula: what they must and must not react to."""
+
 from __future__ import annotations
 
 import torch

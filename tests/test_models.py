@@ -1,5 +1,6 @@
 """Models by name (shipped weights/, then the user models folder), `i2i models`, and each
 command refusing a model whose task it does not run."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,7 @@ def user_folder(tmp_path, monkeypatch):
     torch.manual_seed(0)
     state = Compact(num_feat=8, num_conv=2, upscale=4).state_dict()
     torch.save({"params": state}, folder / "RealESRGAN_x4plus.pth")
-    torch.save({"params": Compact(num_feat=8, num_conv=2, upscale=2).state_dict()},
-               folder / "anime" / "2x-anime.pth")
+    torch.save({"params": Compact(num_feat=8, num_conv=2, upscale=2).state_dict()}, folder / "anime" / "2x-anime.pth")
     torch.save({"params": state}, folder / ".trash" / "hidden.pth")
     (folder / "broken.pth").write_bytes(b"not a checkpoint")
     monkeypatch.setenv("I2I_MODELS", str(folder))
@@ -76,8 +76,14 @@ def test_models_listing_upscaling_by_name_and_typos(user_folder, image, tmp_path
     assert process.returncode == 1  # the broken file is an error, named; everything else listed
     rows = {row["name"]: row for row in map(json.loads, out.decode().splitlines())}
     assert rows["RealESRGAN_x4plus"] | {"path": None} == {
-        "name": "RealESRGAN_x4plus", "source": "user", "path": None, "task": "upscale", "scale": 4,
-        "arch": "Compact", "channels": "RGB->RGB"}
+        "name": "RealESRGAN_x4plus",
+        "source": "user",
+        "path": None,
+        "task": "upscale",
+        "scale": 4,
+        "arch": "Compact",
+        "channels": "RGB->RGB",
+    }
     assert rows["2x-anime"]["scale"] == 2 and "hidden" not in rows
     assert rows["upscale-x4"]["source"] == "shipped" and rows["style-monet"]["task"] == "stylize"
     assert "error" in rows["broken"] and b"broken.pth" in err
@@ -99,8 +105,10 @@ WRONG_TASK = [
 
 
 def test_each_command_refuses_a_model_of_another_task(image, tmp_path):
-    runs = [(args, words, start_cli(*args, image, "-o", tmp_path / f"{i}.png"))
-            for i, (args, words) in enumerate(WRONG_TASK)]
+    runs = [
+        (args, words, start_cli(*args, image, "-o", tmp_path / f"{i}.png"))
+        for i, (args, words) in enumerate(WRONG_TASK)
+    ]
     for args, words, process in runs:
         _, err = process.communicate(timeout=600)
         assert process.returncode == 2, (args, err)

@@ -1,4 +1,5 @@
 """The Python front door: README's "Python" example runs as written, with `from i2i import` only."""
+
 from __future__ import annotations
 
 import os
@@ -40,10 +41,16 @@ def test_readme_python_example_runs_on_a_real_photo(tmp_path, data):
     Image.open(photo).convert("RGB").crop((0, 0, 48, 40)).save(tmp_path / "photo.png")
     (tmp_path / "weights").symlink_to(ROOT / "weights")
     script = readme_python_example() + (
-        "\nimport numpy\n"
-        "print('SIZE', big.pixels.shape, float(big.pixels.min()), float(big.pixels.max()))\n")
-    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2"}, timeout=600)
+        "\nimport numpy\nprint('SIZE', big.pixels.shape, float(big.pixels.min()), float(big.pixels.max()))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2"},
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     size = re.search(r"SIZE \((\d+), (\d+), (\d+)\) (\S+) (\S+)", r.stdout)
     assert size and tuple(map(int, size.groups()[:3])) == (160, 192, 3)

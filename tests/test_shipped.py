@@ -1,4 +1,5 @@
 """Every shipped model in weights/: self-describing, runs through its command, keeps sizes."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,7 +19,7 @@ def test_weights_are_shipped_and_documented():
         assert info.training.get("command", "").startswith("i2i train"), name
         assert info.training.get("metrics"), name
         assert name in readme, f"{name} is not described in weights/README.md"
-        assert path.stat().st_size <= 25 * 2 ** 20
+        assert path.stat().st_size <= 25 * 2**20
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -28,10 +29,11 @@ def test_shipped_model_runs_and_keeps_size(name, data, tmp_path, cli):
         pytest.skip("latent models run through i2i generate / invert (tests/test_gan.py)")
     src = tmp_path / "in.jpg"
     Image.open(sorted((data / "monet2photo/testB").iterdir())[0]).resize((100, 76)).save(src)
-    command = {"upscale": ["upscale", "--model", MODELS[name]],
-               "stylize": ["stylize", "--style", MODELS[name]],
-               "colorize": ["colorize", "--model", MODELS[name]]}.get(info.task.kind,
-                                                                      ["translate", "--model", MODELS[name]])
+    command = {
+        "upscale": ["upscale", "--model", MODELS[name]],
+        "stylize": ["stylize", "--style", MODELS[name]],
+        "colorize": ["colorize", "--model", MODELS[name]],
+    }.get(info.task.kind, ["translate", "--model", MODELS[name]])
     r = cli(*command, src, "-o", tmp_path / "out.png")
     assert r.returncode == 0, r.stderr
     out = Image.open(tmp_path / "out.png")

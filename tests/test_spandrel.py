@@ -2,6 +2,7 @@
 through spandrel: each family is built with spandrel's own architecture code at a tiny size with
 random weights, saved in that family's published file layout, upscaled by the real CLI, and
 compared with spandrel's own forward."""
+
 from __future__ import annotations
 
 import json
@@ -47,21 +48,64 @@ def _quieter(module, layer: str, factor: float):
 
 # id: (module maker, file layout, file name, spandrel arch id, scale)
 FAMILIES = {
-    "esrgan-old-layout": (lambda: ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=2, scale=4),
-                          lambda s: s, "4x-UltraSharp.pth", "ESRGAN", 4),
-    "realesrgan-x4plus": (lambda: ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=2, scale=4),
-                          lambda s: {"params_ema": peers.esrgan_new_layout(s)}, "RealESRGAN_x4plus.pth", "ESRGAN", 4),
-    "realesrgan-x2plus-unshuffle": (lambda: ESRGAN(in_nc=12, out_nc=3, num_filters=8, num_blocks=1, scale=4, shuffle_factor=2),
-                                    lambda s: {"params_ema": peers.esrgan_new_layout(s)}, "RealESRGAN_x2plus.pth", "ESRGAN", 2),
-    "srvggnet-compact": (lambda: Compact(num_feat=8, num_conv=3, upscale=4),
-                         lambda s: {"params": s}, "realesr-general-x4v3.pth", "Compact", 4),
-    "swinir": (lambda: SwinIR(img_size=16, embed_dim=12, depths=[1], num_heads=[2], window_size=4,
-                              mlp_ratio=2, upscale=2, upsampler="pixelshuffle"),
-               lambda s: {"params_ema": s}, "001_classicalSR_DF2K_s64w8_SwinIR-M_x2.pth", "SwinIR", 2),
-    "realcugan": (lambda: UpCunet2x(in_channels=3, out_channels=3),
-                  lambda s: s, "up2x-latest-conservative.pth", "RealCUGAN", 2),
-    "span-dataparallel-safetensors": (lambda: _quieter(SPAN(num_in_ch=3, num_out_ch=3, feature_channels=8, upscale=2), "upsampler.0", 0.01),
-                                      _prefixed, "2x-span.safetensors", "SPAN", 2),
+    "esrgan-old-layout": (
+        lambda: ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=2, scale=4),
+        lambda s: s,
+        "4x-UltraSharp.pth",
+        "ESRGAN",
+        4,
+    ),
+    "realesrgan-x4plus": (
+        lambda: ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=2, scale=4),
+        lambda s: {"params_ema": peers.esrgan_new_layout(s)},
+        "RealESRGAN_x4plus.pth",
+        "ESRGAN",
+        4,
+    ),
+    "realesrgan-x2plus-unshuffle": (
+        lambda: ESRGAN(in_nc=12, out_nc=3, num_filters=8, num_blocks=1, scale=4, shuffle_factor=2),
+        lambda s: {"params_ema": peers.esrgan_new_layout(s)},
+        "RealESRGAN_x2plus.pth",
+        "ESRGAN",
+        2,
+    ),
+    "srvggnet-compact": (
+        lambda: Compact(num_feat=8, num_conv=3, upscale=4),
+        lambda s: {"params": s},
+        "realesr-general-x4v3.pth",
+        "Compact",
+        4,
+    ),
+    "swinir": (
+        lambda: SwinIR(
+            img_size=16,
+            embed_dim=12,
+            depths=[1],
+            num_heads=[2],
+            window_size=4,
+            mlp_ratio=2,
+            upscale=2,
+            upsampler="pixelshuffle",
+        ),
+        lambda s: {"params_ema": s},
+        "001_classicalSR_DF2K_s64w8_SwinIR-M_x2.pth",
+        "SwinIR",
+        2,
+    ),
+    "realcugan": (
+        lambda: UpCunet2x(in_channels=3, out_channels=3),
+        lambda s: s,
+        "up2x-latest-conservative.pth",
+        "RealCUGAN",
+        2,
+    ),
+    "span-dataparallel-safetensors": (
+        lambda: _quieter(SPAN(num_in_ch=3, num_out_ch=3, feature_channels=8, upscale=2), "upsampler.0", 0.01),
+        _prefixed,
+        "2x-span.safetensors",
+        "SPAN",
+        2,
+    ),
 }
 
 
@@ -116,15 +160,17 @@ def cli_runs(photo, tmp_path_factory):
         out = folder / family / "out.png"
         jobs[family] = (start_cli("upscale", "--model", path, photo, "-o", out, "--json"), out, descriptor)
     gray, gray_descriptor = make_gray_model(folder)
-    jobs["gray"] = (start_cli("upscale", "--model", gray, photo, "-o", folder / "gray.png"),
-                    folder / "gray.png", gray_descriptor)
+    jobs["gray"] = (
+        start_cli("upscale", "--model", gray, photo, "-o", folder / "gray.png"),
+        folder / "gray.png",
+        gray_descriptor,
+    )
     x4plus = folder / "realesrgan-x4plus" / FAMILIES["realesrgan-x4plus"][2]
     converted = folder / "x4plus.safetensors"
     jobs["convert"] = (start_cli("convert", x4plus, converted), converted, None)
     for name, (process, out, descriptor) in jobs.items():
         stdout, stderr = process.communicate(timeout=600)
-        runs[name] = (subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr),
-                      out, descriptor)
+        runs[name] = (subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), out, descriptor)
     return runs
 
 
@@ -187,10 +233,28 @@ def test_converted_checkpoint_reloads_without_detection(family, tmp_path, monkey
 
 
 MORE_FAMILIES = {  # in-process only: the same path as the CLI runs above, without a process each
-    "HAT": lambda: HAT(img_size=16, embed_dim=12, depths=(1,), num_heads=(2,), window_size=4, mlp_ratio=2,
-                       upscale=2, upsampler="pixelshuffle", compress_ratio=3, squeeze_factor=3),
-    "DAT": lambda: DAT(img_size=16, embed_dim=16, split_size=[2, 4], depth=[1], num_heads=[2],
-                       expansion_factor=2, upscale=2, upsampler="pixelshuffle"),
+    "HAT": lambda: HAT(
+        img_size=16,
+        embed_dim=12,
+        depths=(1,),
+        num_heads=(2,),
+        window_size=4,
+        mlp_ratio=2,
+        upscale=2,
+        upsampler="pixelshuffle",
+        compress_ratio=3,
+        squeeze_factor=3,
+    ),
+    "DAT": lambda: DAT(
+        img_size=16,
+        embed_dim=16,
+        split_size=[2, 4],
+        depth=[1],
+        num_heads=[2],
+        expansion_factor=2,
+        upscale=2,
+        upsampler="pixelshuffle",
+    ),
     "OmniSR": lambda: OmniSR(num_feat=8, block_num=1, window_size=4, up_scale=2),
     "PLKSR": lambda: PLKSR(dim=8, n_blocks=2, upscaling_factor=2, kernel_size=7),
     "DnCNN": lambda: DnCNN(in_nc=3, out_nc=3, nc=8, nb=17),  # a 1x restoration (denoise) model
@@ -241,8 +305,10 @@ def test_tiled_output_matches_whole(tmp_path, photo):
     big = tmp_path / "big.png"
     Image.open(photo).resize((52, 36), Image.BICUBIC).save(big)
     image = read_image(big)
-    outputs = [Engine(model, RGBAdapter(task=model.task), tile=tile, tile_overlap=12).run_image(image).pixels
-               for tile in (0, 24)]
+    outputs = [
+        Engine(model, RGBAdapter(task=model.task), tile=tile, tile_overlap=12).run_image(image).pixels
+        for tile in (0, 24)
+    ]
     assert outputs[0].shape == (144, 208, 3)
     assert np.abs(outputs[0] - outputs[1]).max() <= 1 / 255
 
@@ -253,9 +319,16 @@ def test_info_and_convert_through_the_cli(cli_runs, cli):
     r = cli("info", converted)
     assert r.returncode == 0, r.stderr
     text = r.stdout.decode()
-    for expected in ("name: RealESRGAN_x4plus", "arch: spandrel", "arch: ESRGAN", "scale: 4",
-                     "size_minimum: 2", "tiling: supported", "in: 3 (RGB)",
-                     "licence: architecture code from spandrel"):
+    for expected in (
+        "name: RealESRGAN_x4plus",
+        "arch: spandrel",
+        "arch: ESRGAN",
+        "scale: 4",
+        "size_minimum: 2",
+        "tiling: supported",
+        "in: 3 (RGB)",
+        "licence: architecture code from spandrel",
+    ):
         assert expected in text, text
 
 
@@ -269,10 +342,12 @@ def test_edited_options_of_a_converted_file_are_refused(tmp_path):
     with safe_open(str(dst), "pt") as f:
         tensors = {k: f.get_tensor(k) for k in f.keys()}
         meta = f.metadata()
-    for edit, message in (({"arch": "HAT"}, "not a spandrel HAT layout"),
-                          ({"arch": "NoSuchNet"}, "not a spandrel NoSuchNet layout"),
-                          ({"size_minimum": 100000}, "size_minimum = 100000"),
-                          ({"scale": 2}, "task scale 4 disagrees")):
+    for edit, message in (
+        ({"arch": "HAT"}, "not a spandrel HAT layout"),
+        ({"arch": "NoSuchNet"}, "not a spandrel NoSuchNet layout"),
+        ({"size_minimum": 100000}, "size_minimum = 100000"),
+        ({"scale": 2}, "task scale 4 disagrees"),
+    ):
         options = {**json.loads(meta["options"]), **edit}
         bad = tmp_path / "bad.safetensors"
         save_file(tensors, str(bad), metadata={**meta, "options": json.dumps(options)})
@@ -292,7 +367,7 @@ def test_extra_arches_are_flagged_non_commercial(tmp_path, monkeypatch):
     their licence is non-commercial. A stand-in package plays that role here."""
     package = tmp_path / "site" / "spandrel_extra_arches"
     package.mkdir(parents=True)
-    (package / "__init__.py").write_text('''
+    (package / "__init__.py").write_text("""
 import torch
 from spandrel import ArchRegistry, ArchSupport, Architecture, ImageModelDescriptor
 
@@ -313,7 +388,7 @@ class TinyNCArch(Architecture):
 
 EXTRA_REGISTRY = ArchRegistry()
 EXTRA_REGISTRY.add(ArchSupport.from_architecture(TinyNCArch()))
-''')
+""")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     monkeypatch.delitem(sys.modules, "spandrel_extra_arches", raising=False)
     conv = torch.nn.Conv2d(3, 3, 3, padding=1)

@@ -1,4 +1,5 @@
 """Tiling: seamless for convolutional SR nets, and no colour shift with instance norm."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,8 +17,12 @@ from i2i.task import Task
 def _model(arch, options, task):
     torch.manual_seed(0)
     module, cfg = build(arch, options)
-    return LoadedModel(module=module.eval(), info=ModelInfo(arch=arch, options=dataclasses.asdict(cfg), task=task),
-                       spec=get_spec(arch), config=cfg)
+    return LoadedModel(
+        module=module.eval(),
+        info=ModelInfo(arch=arch, options=dataclasses.asdict(cfg), task=task),
+        spec=get_spec(arch),
+        config=cfg,
+    )
 
 
 @pytest.mark.parametrize("length,tile,overlap", [(100, 40, 16), (64, 64, 8), (65, 64, 16), (10, 64, 8)])
@@ -32,7 +37,7 @@ def test_tiles_cover_everything(length, tile, overlap):
 def test_ramps_sum_to_one_over_overlap():
     o = 32
     left, right = ramp(64, o, False, True), ramp(64, o, True, False)
-    total = left[64 - o:] + right[:o]
+    total = left[64 - o :] + right[:o]
     assert torch.allclose(total, torch.ones(o))
 
 
@@ -40,7 +45,9 @@ def test_tiled_sr_matches_whole_image_within_one_level(data):
     from i2i.data.image_io import read_image
     from i2i.engine.adapters import rgb_of
 
-    model = _model("srresnet", {"scale": 2, "channels": 16, "blocks": 3}, Task(kind="upscale", value_range="0,1", scale=2))
+    model = _model(
+        "srresnet", {"scale": 2, "channels": 16, "blocks": 3}, Task(kind="upscale", value_range="0,1", scale=2)
+    )
     x = rgb_of(read_image(data / "sr/val/Set5/butterfly.png"))[None][..., :150, :170]
     whole = ModelRunner(model, device="cpu", tile=0)(x)
     tiled = ModelRunner(model, device="cpu", tile=64)(x)
@@ -59,8 +66,8 @@ def test_instance_norm_tiles_keep_brightness(data):
     # Per-tile statistics would shift each tile's mean; whole-image statistics keep it.
     for y0 in range(0, 512, 128):
         for x0 in range(0, 512, 128):
-            a = whole[..., y0:y0 + 128, x0:x0 + 128].mean(dim=(2, 3))
-            b = tiled[..., y0:y0 + 128, x0:x0 + 128].mean(dim=(2, 3))
+            a = whole[..., y0 : y0 + 128, x0 : x0 + 128].mean(dim=(2, 3))
+            b = tiled[..., y0 : y0 + 128, x0 : x0 + 128].mean(dim=(2, 3))
             assert (a - b).abs().max().item() < 0.03
 
 
@@ -71,5 +78,5 @@ def test_blend_weights_of_a_tile_grid_sum_to_one():
     weights = blend_weights(starts, 40, 100, 16)
     total = torch.zeros(100)
     for s, w in zip(starts, weights):
-        total[s:s + 40] += w
+        total[s : s + 40] += w
     assert torch.allclose(total, torch.ones(100))

@@ -2,6 +2,7 @@
 
 These run the commands in-process with the training itself replaced, so they check parsing only
 (tests/test_training.py runs real trainings through the real CLI)."""
+
 from __future__ import annotations
 
 from dataclasses import MISSING, fields
@@ -51,8 +52,9 @@ def test_every_cli_default_equals_its_dataclass_default(name, train_cli, tmp_pat
     command = typer.main.get_command(train_cli.train_app).commands[name]
     command.main(args, prog_name=f"i2i train {name}", standalone_mode=False)
     assert captured["options"] == method.options(**required)
-    expected_loop = dict(steps=method.steps, sample_every=method.sample_every, eval_every=method.eval_every,
-                         workers=method.workers)
+    expected_loop = dict(
+        steps=method.steps, sample_every=method.sample_every, eval_every=method.eval_every, workers=method.workers
+    )
     assert captured["loop"] == LoopOptions(**expected_loop)
 
     # And option by option, as --help shows them: a value default is the field's (the method's
@@ -83,5 +85,8 @@ def test_every_option_has_help_and_its_own_flag(train_cli):
 def test_a_missing_required_option_is_a_usage_error(cli):
     r = cli("train", "pix2pix", "--steps", "1")
     assert r.returncode == 2
-    assert r.stderr.decode().strip().endswith("--data is required: Aligned dataset (train/ of A|B images) or "
-                                              "A/ + B/ folders.")
+    assert (
+        r.stderr.decode()
+        .strip()
+        .endswith("--data is required: Aligned dataset (train/ of A|B images) or A/ + B/ folders.")
+    )

@@ -1,4 +1,5 @@
 """The one training loop with every recipe: real data, tiny sizes, a few steps."""
+
 from __future__ import annotations
 
 import json
@@ -24,16 +25,26 @@ def tiny_options(method: str, data: Path):
 
 # Options that make each registered method (training/methods.py) train in seconds.
 TINY = {
-    "pix2pix": lambda data: dict(data=str(data / "facades"), direction="BtoA", holdout=40, num_downs=6, ngf=8,
-                                 ndf=8, load_size=72, crop=64),
-    "cyclegan": lambda data: dict(data=str(data / "monet2photo"), ngf=8, ndf=8, blocks=2, load_size=72,
-                                  crop=64, pool_size=3),
-    "srgan": lambda data: dict(data=(str(data / "sr/train/T91"),), val=(str(data / "sr/val/Set5"),), scale=2,
-                               channels=8, blocks=2, crop=16),
-    "style": lambda data: dict(style=str(data / "styles/great_wave.jpg"), data=(str(data / "monet2photo/testB"),),
-                               width=8, res_blocks=1, crop=64, style_size=128),
-    "colorize": lambda data: dict(data=(str(data / "monet2photo/testB"),), num_downs=6, ngf=8, ndf=8,
-                                  load_size=72, crop=64),
+    "pix2pix": lambda data: dict(
+        data=str(data / "facades"), direction="BtoA", holdout=40, num_downs=6, ngf=8, ndf=8, load_size=72, crop=64
+    ),
+    "cyclegan": lambda data: dict(
+        data=str(data / "monet2photo"), ngf=8, ndf=8, blocks=2, load_size=72, crop=64, pool_size=3
+    ),
+    "srgan": lambda data: dict(
+        data=(str(data / "sr/train/T91"),), val=(str(data / "sr/val/Set5"),), scale=2, channels=8, blocks=2, crop=16
+    ),
+    "style": lambda data: dict(
+        style=str(data / "styles/great_wave.jpg"),
+        data=(str(data / "monet2photo/testB"),),
+        width=8,
+        res_blocks=1,
+        crop=64,
+        style_size=128,
+    ),
+    "colorize": lambda data: dict(
+        data=(str(data / "monet2photo/testB"),), num_downs=6, ngf=8, ndf=8, load_size=72, crop=64
+    ),
     "dcgan": lambda data: dict(data=(str(data / "monet2photo/testB"),), size=32, ngf=8, ndf=8),
     # Generated pairs from the shipped generator: no data folder.
     "dcgan-encoder": lambda data: dict(generator=str(ROOT / "weights/dcgan-landscapes.safetensors"), ndf=8),
@@ -91,11 +102,11 @@ def kill_and_resume(method: str, data: Path, tmp_path: Path, **loop_values) -> t
     """Metrics of an uninterrupted 6-step run and of one SIGKILLed after step 3, then resumed."""
     from i2i.training.api import resume
 
-    loop_values = dict(steps=6, log_every=1, sample_every=100, threads=1, checkpoint_minutes=0,
-                       seed=7, **loop_values)
+    loop_values = dict(steps=6, log_every=1, sample_every=100, threads=1, checkpoint_minutes=0, seed=7, **loop_values)
     train(method, tiny_options(method, data), LoopOptions(**loop_values), tmp_path / "straight")
-    script = KILLER.format(tests=str(ROOT / "tests"), loop=loop_values, method=method,
-                           data=str(data), run=str(tmp_path / "killed"))
+    script = KILLER.format(
+        tests=str(ROOT / "tests"), loop=loop_values, method=method, data=str(data), run=str(tmp_path / "killed")
+    )
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=ROOT)
     assert r.returncode == -9, r.stderr.decode()[-2000:]
     result = resume(tmp_path / "killed")
@@ -151,9 +162,34 @@ def test_init_starts_the_generator_from_an_exported_model(method, data, tmp_path
 
 
 def test_train_then_translate_end_to_end(data, tmp_path, cli):
-    r = cli("train", "pix2pix", "--data", data / "facades", "--direction", "BtoA", "--holdout", "390",
-            "--num-downs", "6", "--ngf", "8", "--ndf", "8", "--load-size", "72", "--crop", "64",
-            "--steps", "3", "--workers", "0", "--run-dir", tmp_path / "run", "--name", "tiny")
+    r = cli(
+        "train",
+        "pix2pix",
+        "--data",
+        data / "facades",
+        "--direction",
+        "BtoA",
+        "--holdout",
+        "390",
+        "--num-downs",
+        "6",
+        "--ngf",
+        "8",
+        "--ndf",
+        "8",
+        "--load-size",
+        "72",
+        "--crop",
+        "64",
+        "--steps",
+        "3",
+        "--workers",
+        "0",
+        "--run-dir",
+        tmp_path / "run",
+        "--name",
+        "tiny",
+    )
     assert r.returncode == 0, r.stderr
     model = tmp_path / "run" / "tiny.safetensors"
     assert r.stdout.decode().strip() == str(model)
@@ -189,15 +225,51 @@ def test_resize_upsampling_generators_train_and_export(method, data, tmp_path):
 
 
 def test_upsample_flag_reaches_the_generator_and_is_checked(data, tmp_path, cli):
-    r = cli("train", "pix2pix", "--data", data / "facades", "--direction", "BtoA", "--holdout", "395",
-            "--num-downs", "6", "--ngf", "4", "--ndf", "4", "--load-size", "72", "--crop", "64",
-            "--upsample", "resize", "--steps", "1", "--workers", "0", "--run-dir", tmp_path / "run",
-            "--name", "tiny")
+    r = cli(
+        "train",
+        "pix2pix",
+        "--data",
+        data / "facades",
+        "--direction",
+        "BtoA",
+        "--holdout",
+        "395",
+        "--num-downs",
+        "6",
+        "--ngf",
+        "4",
+        "--ndf",
+        "4",
+        "--load-size",
+        "72",
+        "--crop",
+        "64",
+        "--upsample",
+        "resize",
+        "--steps",
+        "1",
+        "--workers",
+        "0",
+        "--run-dir",
+        tmp_path / "run",
+        "--name",
+        "tiny",
+    )
     assert r.returncode == 0, r.stderr
     info = json.loads(cli("info", tmp_path / "run" / "tiny.safetensors", "--json").stdout)
     assert info["options"]["upsample"] == "resize"
-    r = cli("train", "cyclegan", "--data", data / "monet2photo", "--upsample", "deconv", "--steps", "1",
-            "--run-dir", tmp_path / "r2")
+    r = cli(
+        "train",
+        "cyclegan",
+        "--data",
+        data / "monet2photo",
+        "--upsample",
+        "deconv",
+        "--steps",
+        "1",
+        "--run-dir",
+        tmp_path / "r2",
+    )
     assert r.returncode == 2 and b"--upsample must be transposed or resize, not 'deconv'" in r.stderr
     assert not (tmp_path / "r2").exists()
 
@@ -205,8 +277,12 @@ def test_upsample_flag_reaches_the_generator_and_is_checked(data, tmp_path, cli)
 def test_bad_data_fails_early_with_one_message(data, tmp_path, cli):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no image files"):
-        train("srgan", tiny_options("srgan", data).__class__(data=(str(tmp_path / "empty"),)),
-              LoopOptions(steps=1), tmp_path / "run")
+        train(
+            "srgan",
+            tiny_options("srgan", data).__class__(data=(str(tmp_path / "empty"),)),
+            LoopOptions(steps=1),
+            tmp_path / "run",
+        )
     odd = tmp_path / "odd" / "train"
     odd.mkdir(parents=True)
     from PIL import Image
@@ -229,10 +305,10 @@ def test_srgan_stage_two_starts_from_stage_one(data, tmp_path):
 
     loop = LoopOptions(steps=2, log_every=1, sample_every=100, workers=0, threads=2)
     stage1 = train("srgan", tiny_options("srgan", data), loop, tmp_path / "s1")
-    options = dataclasses.replace(tiny_options("srgan", data), gan=True, init=str(stage1.exported[0]),
-                                  name="tiny-gan")
-    stage2 = train("srgan", options, LoopOptions(steps=3, log_every=1, sample_every=100, workers=0, threads=2),
-                   tmp_path / "s2")
+    options = dataclasses.replace(tiny_options("srgan", data), gan=True, init=str(stage1.exported[0]), name="tiny-gan")
+    stage2 = train(
+        "srgan", options, LoopOptions(steps=3, log_every=1, sample_every=100, workers=0, threads=2), tmp_path / "s2"
+    )
     recs = [r for r in records(tmp_path / "s2") if r.get("kind") != "eval"]
     for key in ("l1", "perceptual", "g_adv", "d"):
         assert all(math.isfinite(r[key]) for r in recs)
@@ -255,8 +331,9 @@ def test_srgan_real_degradation_gan_stage_with_unet_discriminator(data, tmp_path
 
     from i2i.checkpoint import load_model
 
-    options = dataclasses.replace(tiny_options("srgan", data), scale=4, degradation="real",
-                                  sharpen_hr=True, gan=True, discriminator="unet")
+    options = dataclasses.replace(
+        tiny_options("srgan", data), scale=4, degradation="real", sharpen_hr=True, gan=True, discriminator="unet"
+    )
     result = train("srgan", options, LoopOptions(steps=4, log_every=1, workers=0, threads=2), tmp_path / "run")
     losses = [r for r in records(tmp_path / "run") if r.get("kind") != "eval"]
     for name in ("l1", "perceptual", "g_adv", "d"):
@@ -277,6 +354,7 @@ def test_srgan_rejects_an_unknown_degradation(data):
 
 # ---- the run directory agrees with the checkpoint a run resumes from (issue 17, item 13) ----
 
+
 def test_resume_after_a_kill_before_the_first_checkpoint_starts_clean(data, tmp_path):
     """Killed at step 3 with no checkpoint yet: the resumed run starts over, its metrics.jsonl
     holds each step once, and a stale checkpoint .part is gone."""
@@ -285,9 +363,15 @@ def test_resume_after_a_kill_before_the_first_checkpoint_starts_clean(data, tmp_
     script = KILLER.replace('kind == "checkpoint" and data["step"] == 3', 'kind == "log" and data["step"] == 3')
     loop = dict(steps=5, log_every=1, sample_every=2, threads=1, workers=0, checkpoint_minutes=60, seed=1)
     run = tmp_path / "run"
-    r = subprocess.run([sys.executable, "-c", script.format(tests=str(ROOT / "tests"), loop=loop, method="dcgan",
-                                                            data=str(data), run=str(run))],
-                       capture_output=True, cwd=ROOT)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script.format(tests=str(ROOT / "tests"), loop=loop, method="dcgan", data=str(data), run=str(run)),
+        ],
+        capture_output=True,
+        cwd=ROOT,
+    )
     assert r.returncode == -9, r.stderr.decode()[-2000:]
     assert [rec["step"] for rec in records(run)] == [1, 2, 3]
     assert (run / "samples/step_0000002.png").is_file()
@@ -327,8 +411,11 @@ def test_resume_rewrites_what_lies_past_the_checkpoint(data, tmp_path):
     from i2i.checkpoint import ModelInfo, load_model, save_model
 
     model = load_model(first.exported[0])
-    save_model(later, model.module, ModelInfo(arch=model.info.arch, options=model.info.options,
-                                              task=model.task, training={"steps": 5}))
+    save_model(
+        later,
+        model.module,
+        ModelInfo(arch=model.info.arch, options=model.info.options, task=model.task, training={"steps": 5}),
+    )
     seen = {}
 
     def on_event(kind, info):
@@ -362,7 +449,9 @@ def test_resume_loads_training_state_without_running_code(data, tmp_path):
 
     evil = run / "checkpoints/step_0000002.pt"
     torch.save({"step": 2, "recipe": {}, "rng": {}, "train_seconds": 0.0, "records": [], "x": Payload()}, evil)
-    with pytest.raises(CheckpointError, match="step_0000002.pt: not a training checkpoint that loads without running code"):
+    with pytest.raises(
+        CheckpointError, match="step_0000002.pt: not a training checkpoint that loads without running code"
+    ):
         resume(run, steps=3)
     assert not marker.exists()
     torch.save({"step": 2, "recipe": {}, "rng": {}, "train_seconds": 0.0, "records": []}, evil)
@@ -394,12 +483,17 @@ def test_checkpoints_written_before_tensor_rng_state_still_resume(data, tmp_path
 
 # ---- how a run ends: exit codes and one closing line (issue 17, item 17) ----
 
+
 def _start_training(cli_args, run: Path) -> subprocess.Popen:
     import os
 
-    return subprocess.Popen([sys.executable, "-m", "i2i", "train", *map(str, cli_args), "--run-dir", str(run)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "i2i", "train", *map(str, cli_args), "--run-dir", str(run)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def _wait_for_steps(proc, run: Path, n: int) -> None:
@@ -414,9 +508,30 @@ def _wait_for_steps(proc, run: Path, n: int) -> None:
 
 
 def _tiny_dcgan_args(data: Path, steps: int) -> list:
-    return ["dcgan", "--data", data / "monet2photo/testB", "--size", "32", "--ngf", "8", "--ndf", "8",
-            "--batch-size", "2", "--steps", steps, "--workers", "0", "--threads", "1",
-            "--sample-every", "1000", "--checkpoint-minutes", "60", "--quiet"]
+    return [
+        "dcgan",
+        "--data",
+        data / "monet2photo/testB",
+        "--size",
+        "32",
+        "--ngf",
+        "8",
+        "--ndf",
+        "8",
+        "--batch-size",
+        "2",
+        "--steps",
+        steps,
+        "--workers",
+        "0",
+        "--threads",
+        "1",
+        "--sample-every",
+        "1000",
+        "--checkpoint-minutes",
+        "60",
+        "--quiet",
+    ]
 
 
 @pytest.mark.parametrize("signame,code", [("SIGINT", 130), ("SIGTERM", 143)])
@@ -480,6 +595,7 @@ def test_a_run_stopped_by_its_time_budget_exits_3(data, tmp_path, cli):
 
 # ---- pictures and event files a person can read (issue 22, item 6) ----
 
+
 def test_curves_have_one_panel_per_series_and_matplotlib_loads_lazily(tmp_path):
     from PIL import Image
 
@@ -492,8 +608,11 @@ def test_curves_have_one_panel_per_series_and_matplotlib_loads_lazily(tmp_path):
     assert smooth([2.0, 2.0, 2.0]) == pytest.approx([2.0, 2.0, 2.0])  # debiased: no pull toward 0
     save_curves(recs, tmp_path / "curves.png")
     assert Image.open(tmp_path / "curves.png").size == (900, round(3 * PANEL_HEIGHT * 100))
-    r = subprocess.run([sys.executable, "-c", "import sys, i2i.cli.train, i2i.training.loop; "
-                        "print('matplotlib' in sys.modules)"], capture_output=True, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-c", "import sys, i2i.cli.train, i2i.training.loop; print('matplotlib' in sys.modules)"],
+        capture_output=True,
+        cwd=ROOT,
+    )
     assert r.stdout.strip() == b"False", r.stderr
 
 

@@ -1,6 +1,7 @@
 """Clips end to end: videos in every container and animated images through the real CLI (frames,
 timing, size, rotation, aspect, audio and subtitles kept), bad clips, --skip-existing, encoder
 options, and temporal consistency (flicker down, nothing carried across a cut)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,8 +31,13 @@ def sr_model(tmp_path_factory):
     torch.manual_seed(0)
     module, cfg = build("srresnet", {"scale": 2, "channels": 8, "blocks": 1})
     path = tmp_path_factory.mktemp("models") / "x2.safetensors"
-    save_model(path, module, ModelInfo(arch="srresnet", options=dataclasses.asdict(cfg),
-                                       task=Task(kind="upscale", value_range="0,1", scale=2)))
+    save_model(
+        path,
+        module,
+        ModelInfo(
+            arch="srresnet", options=dataclasses.asdict(cfg), task=Task(kind="upscale", value_range="0,1", scale=2)
+        ),
+    )
     return path
 
 
@@ -50,8 +56,9 @@ def shots(data):
     """48 frames 96x64: a pan and zoom across one real photo, then a cut (frame 30) to another."""
     photos = sorted((data / "sr/train/BSD200").glob("*.png"))
     first, second = load_photo(photos[0]), load_photo(photos[3])
-    return (pan_zoom(first, (96, 64), 30, pan=(1.5, 0.5), zoom=1.01, start=(150, 100))
-            + pan_zoom(second, (96, 64), 18, pan=(2, 0), start=(100, 100)))
+    return pan_zoom(first, (96, 64), 30, pan=(1.5, 0.5), zoom=1.01, start=(150, 100)) + pan_zoom(
+        second, (96, 64), 18, pan=(2, 0), start=(100, 100)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +72,7 @@ def clips(tmp_path_factory, shots):
     write_clip(folder / "pan.mov", shots + shots[:12], fps=30, subtitles=SUBTITLES)
     write_clip(folder / "pan.avi", shots, fps=24)
     vfr = [0, 40, 90, 100, 180, 200] + [200 + 33 * k for k in range(1, 42)]
-    write_clip(folder / "vfr.mkv", shots[:len(vfr)], times_ms=vfr)
+    write_clip(folder / "vfr.mkv", shots[: len(vfr)], times_ms=vfr)
     return folder
 
 
@@ -108,7 +115,7 @@ def test_upscaled_video_frames_are_the_picture(cli, clips, tmp_path):
     for t in (0, 29, 30, 47):
         small = np.asarray(Image.fromarray(dst[t]).resize((96, 64), Image.BICUBIC), dtype=np.float64)
         mse = np.mean((small - src[t]) ** 2)
-        assert 10 * np.log10(255 ** 2 / mse) > 28, f"frame {t}"
+        assert 10 * np.log10(255**2 / mse) > 28, f"frame {t}"
 
 
 def test_animations_keep_kind_durations_loop_and_alpha(cli, translate_model, shots, tmp_path):
@@ -118,8 +125,10 @@ def test_animations_keep_kind_durations_loop_and_alpha(cli, translate_model, sho
     frames = [Image.fromarray(f) for f in shots[:8]]
     frames[0].save(folder / "a.gif", save_all=True, append_images=frames[1:], duration=durations, loop=0)
     frames[0].save(folder / "a.webp", save_all=True, append_images=frames[1:], duration=durations, loop=3)
-    alpha = [Image.fromarray(np.dstack([f, np.where(np.arange(96) < 20, 0, 255).astype(np.uint8)[None]
-                                        .repeat(64, 0)])) for f in shots[:8]]
+    alpha = [
+        Image.fromarray(np.dstack([f, np.where(np.arange(96) < 20, 0, 255).astype(np.uint8)[None].repeat(64, 0)]))
+        for f in shots[:8]
+    ]
     alpha[0].save(folder / "a.png", save_all=True, append_images=alpha[1:], duration=durations, loop=2)
     Image.fromarray(shots[0]).save(folder / "still.png")
     out = tmp_path / "out"
@@ -149,15 +158,15 @@ def test_bad_clips_fail_alone_and_leave_nothing(cli, sr_model, clips, tmp_path):
     good = tmp_path / "good.mp4"
     assert cli("upscale", "--model", sr_model, clips / "pan.mp4", "-o", good, env=ONE_THREAD).returncode == 0
     data = good.read_bytes()  # i2i's MP4s have their index first: a cut file still opens
-    (folder / "cut.mp4").write_bytes(data[:len(data) * 6 // 10])
+    (folder / "cut.mp4").write_bytes(data[: len(data) * 6 // 10])
     (folder / "noise.mkv").write_bytes(np.random.default_rng(0).bytes(5000))
     (folder / "empty.webm").write_bytes(b"")
     mkv = (clips / "pan.mkv").read_bytes()
-    (folder / "cut.mkv").write_bytes(mkv[:len(mkv) // 2])
+    (folder / "cut.mkv").write_bytes(mkv[: len(mkv) // 2])
     frames = [Image.fromarray(np.full((32, 32, 3), 40 * i, np.uint8)) for i in range(6)]
     frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:], duration=50)
     gif = (folder / "anim.gif").read_bytes()
-    (folder / "anim.gif").write_bytes(gif[:len(gif) * 7 // 10])
+    (folder / "anim.gif").write_bytes(gif[: len(gif) * 7 // 10])
     (folder / "ok.avi").write_bytes((clips / "pan.avi").read_bytes())
     out = tmp_path / "out"
     r = cli("upscale", "--model", sr_model, folder, "-o", out, env=ONE_THREAD)
@@ -186,14 +195,38 @@ def test_skip_existing_applies_to_whole_videos(cli, sr_model, clips, tmp_path):
 
 def test_encoder_options_and_their_errors(cli, sr_model, clips, tmp_path):
     out = tmp_path / "o.mkv"
-    r = cli("upscale", "--model", sr_model, clips / "pan.mkv", "-o", out, "--crf", "30", "--pix-fmt",
-            "yuv444p", "--codec", "libx264", env=ONE_THREAD)
+    r = cli(
+        "upscale",
+        "--model",
+        sr_model,
+        clips / "pan.mkv",
+        "-o",
+        out,
+        "--crf",
+        "30",
+        "--pix-fmt",
+        "yuv444p",
+        "--codec",
+        "libx264",
+        env=ONE_THREAD,
+    )
     assert r.returncode == 0, r.stderr
     assert (probe(out)["codec"], probe(out)["pix_fmt"]) == ("h264", "yuv444p")
     r = cli("upscale", "--model", sr_model, clips / "pan.mkv", "-o", tmp_path / "x.mkv", "--codec", "nonesuch")
     assert r.returncode == 2 and b"no video encoder 'nonesuch'" in r.stderr, r.stderr
-    r = cli("upscale", "--model", sr_model, clips / "pan.mkv", "-o", tmp_path / "x.mkv", "--codec", "mpeg4",
-            "--pix-fmt", "yuv444p", env=ONE_THREAD)
+    r = cli(
+        "upscale",
+        "--model",
+        sr_model,
+        clips / "pan.mkv",
+        "-o",
+        tmp_path / "x.mkv",
+        "--codec",
+        "mpeg4",
+        "--pix-fmt",
+        "yuv444p",
+        env=ONE_THREAD,
+    )
     assert r.returncode == 1 and b"mpeg4 takes yuv420p" in r.stderr
     assert not (tmp_path / "x.mkv").exists()
 
@@ -206,8 +239,11 @@ def test_encoder_settings_resolve_and_refuse():
     assert EncoderSettings().resolve(".webm")[0] == "libvpx-vp9"
     assert EncoderSettings().resolve(".mkv")[2]["crf"] == "18"
     assert EncoderSettings(codec="libx264", crf=23).resolve(".avi")[2]["crf"] == "23"
-    for bad, message in (({"codec": "mpeg4", "crf": 20}, "no constant rate factor"),
-                         ({"pix_fmt": "yuv7"}, "unknown pixel format"), ({"codec": "aac"}, "not a video encoder")):
+    for bad, message in (
+        ({"codec": "mpeg4", "crf": 20}, "no constant rate factor"),
+        ({"pix_fmt": "yuv7"}, "unknown pixel format"),
+        ({"codec": "aac"}, "not a video encoder"),
+    ):
         with pytest.raises(UsageError, match=message):
             EncoderSettings(**bad)
     assert even_size(95, 63, "yuv420p") == (94, 62) and even_size(95, 63, "yuv422p") == (94, 63)
@@ -216,8 +252,9 @@ def test_encoder_settings_resolve_and_refuse():
 
 def test_odd_sizes_are_cropped_even_for_yuv420(cli, data, tmp_path):
     frames = pan_zoom(load_photo(data / "sr/val/Set14/monarch.png"), (95, 63), 6, pan=(2, 0))
-    write_clip(tmp_path / "odd.mkv", [np.pad(f, ((0, 1), (0, 1), (0, 0)), mode="edge") for f in frames],
-               audio=False)  # even for the H.264 test clip itself; cropped below
+    write_clip(
+        tmp_path / "odd.mkv", [np.pad(f, ((0, 1), (0, 1), (0, 0)), mode="edge") for f in frames], audio=False
+    )  # even for the H.264 test clip itself; cropped below
     write_clip(tmp_path / "odd444.mkv", frames, audio=False, codec="ffv1")
     r = cli("stylize", tmp_path / "odd444.mkv", "-o", tmp_path / "styled.mkv", env=ONE_THREAD)
     assert r.returncode == 0, r.stderr
@@ -226,14 +263,16 @@ def test_odd_sizes_are_cropped_even_for_yuv420(cli, data, tmp_path):
 
 # ---- temporal consistency ----
 
+
 @pytest.fixture(scope="module")
 def noisy_cut(tmp_path_factory, data):
     """FFV1 (lossless) 96x64: 16 frames of a 2 px/frame pan with noise sigma 0.5, then a cut."""
     folder = tmp_path_factory.mktemp("noisy")
     photo = load_photo(data / "sr/val/Set14/monarch.png")
     other = load_photo(data / "sr/val/Set14/baboon.png")
-    frames = (pan_zoom(photo, (96, 64), 16, pan=(2, 0), start=(300, 200), noise=0.5)
-              + pan_zoom(other, (96, 64), 8, pan=(2, 0), start=(200, 200), noise=0.5, seed=1))
+    frames = pan_zoom(photo, (96, 64), 16, pan=(2, 0), start=(300, 200), noise=0.5) + pan_zoom(
+        other, (96, 64), 8, pan=(2, 0), start=(200, 200), noise=0.5, seed=1
+    )
     return write_clip(folder / "noisy.mkv", frames, audio=False, codec="ffv1")
 
 
@@ -261,8 +300,20 @@ def test_colorize_chroma_is_smoothed_and_l_kept(cli, noisy_cut, tmp_path):
 
     runs = {}
     for name, extra in (("plain", ["--no-temporal"]), ("temporal", [])):
-        r = cli("colorize", noisy_cut, "-o", tmp_path / f"{name}.mkv", "--render-size", "64",
-                "--codec", "ffv1", "--pix-fmt", "bgr0", *extra, env=ONE_THREAD)
+        r = cli(
+            "colorize",
+            noisy_cut,
+            "-o",
+            tmp_path / f"{name}.mkv",
+            "--render-size",
+            "64",
+            "--codec",
+            "ffv1",
+            "--pix-fmt",
+            "bgr0",
+            *extra,
+            env=ONE_THREAD,
+        )
         assert r.returncode == 0, r.stderr
         runs[name] = read_frames(tmp_path / f"{name}.mkv")
     plain, temporal = flicker(chroma(runs["plain"][:16])), flicker(chroma(runs["temporal"][:16]))
@@ -317,8 +368,10 @@ def test_motion_analysis_finds_the_pan_and_the_cut(data):
     assert torch.median((mixed - expected).abs()[:, 8:-8, 8:-8]) < 0.01
 
 
-_PEAK_RSS = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+_PEAK_RSS = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
 
 
 def test_memory_stays_flat_for_longer_clips(sr_model, shots, tmp_path):
@@ -330,10 +383,26 @@ def test_memory_stays_flat_for_longer_clips(sr_model, shots, tmp_path):
     peaks = {}
     for n in (30, 300):
         clip = write_clip(tmp_path / f"clip{n}.mp4", [shots[i % len(shots)] for i in range(n)], fps=30)
-        command = [sys.executable, "-m", "i2i", "upscale", "--model", str(sr_model), str(clip),
-                   "-o", str(tmp_path / f"out{n}.mp4"), "-q"]
-        report = subprocess.run([sys.executable, "-c", _PEAK_RSS, *command], check=True, capture_output=True,
-                                text=True, cwd=ROOT, env={**os.environ, **ONE_THREAD})
+        command = [
+            sys.executable,
+            "-m",
+            "i2i",
+            "upscale",
+            "--model",
+            str(sr_model),
+            str(clip),
+            "-o",
+            str(tmp_path / f"out{n}.mp4"),
+            "-q",
+        ]
+        report = subprocess.run(
+            [sys.executable, "-c", _PEAK_RSS, *command],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, **ONE_THREAD},
+        )
         peaks[n] = int(report.stdout.split()[-1]) / 1024  # MiB
         assert len(read_frames(tmp_path / f"out{n}.mp4")) == n
     print(f"peak RSS: {peaks}")
@@ -354,8 +423,9 @@ def test_clip_outputs_are_planned_before_anything_runs(tmp_path):
     _, errors = plan_clips([a], [], OutputOptions(out=str(tmp_path)), 1)
     assert "would replace it" in errors[0].reason
     image = Job(str(tmp_path / "p.png"), Path("p.png"), output=str(tmp_path / "out/b.gif"))
-    _, errors = plan_clips([Job(str(tmp_path / "b.gif"), Path("b.gif"))], [image],
-                           OutputOptions(out=str(tmp_path / "out")), 2)
+    _, errors = plan_clips(
+        [Job(str(tmp_path / "b.gif"), Path("b.gif"))], [image], OutputOptions(out=str(tmp_path / "out")), 2
+    )
     assert "also the output of" in errors[0].reason
     _, errors = plan_clips([a], [], OutputOptions(out="-"), 1)
     assert "stdout" in errors[0].reason

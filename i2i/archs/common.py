@@ -1,4 +1,5 @@
 """What every architecture declares once: its config dataclass, module builder and spec."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -85,8 +86,11 @@ def _type_problem(value, hint) -> str | None:
     origin = typing.get_origin(hint)
     if origin is Literal:
         allowed = typing.get_args(hint)
-        return None if value in allowed and type(value) in {type(a) for a in allowed} else \
-            f"must be one of {', '.join(map(repr, allowed))}"
+        return (
+            None
+            if value in allowed and type(value) in {type(a) for a in allowed}
+            else f"must be one of {', '.join(map(repr, allowed))}"
+        )
     if origin in (typing.Union, types.UnionType):
         problems = [_type_problem(value, h) for h in typing.get_args(hint)]
         return None if any(p is None for p in problems) else "; ".join(p for p in problems if p)

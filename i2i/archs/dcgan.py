@@ -10,6 +10,7 @@ The encoder (image -> latent) is the discriminator's body ending in `z_dim` outp
 one logit: the learned initialiser of GAN inversion (Zhu et al., "Generative Visual
 Manipulation on the Natural Image Manifold", ECCV 2016).
 """
+
 from __future__ import annotations
 
 import math
@@ -54,7 +55,7 @@ class DCGANEncoderConfig(DCGANDiscriminatorConfig):
 def _steps(size: int) -> int:
     """Stride-2 layers between 4x4 and `size` (size = 4 * 2**steps)."""
     steps = round(math.log2(size)) - 2
-    if size < 32 or size > 256 or 4 * 2 ** steps != size:
+    if size < 32 or size > 256 or 4 * 2**steps != size:
         raise ValueError(f"size must be a power of two from 32 to 256, not {size}")
     return steps
 
@@ -66,11 +67,13 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         steps = _steps(cfg.size)
         width = cfg.ngf * 2 ** (steps - 1)
-        layers = [nn.ConvTranspose2d(cfg.z_dim, width, 4, 1, 0, bias=False), nn.BatchNorm2d(width),
-                  nn.ReLU(True)]
+        layers = [nn.ConvTranspose2d(cfg.z_dim, width, 4, 1, 0, bias=False), nn.BatchNorm2d(width), nn.ReLU(True)]
         for _ in range(steps - 1):
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(width // 2), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width // 2),
+                nn.ReLU(True),
+            ]
             width //= 2
         layers += [nn.ConvTranspose2d(width, cfg.channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
@@ -93,8 +96,11 @@ class DCGANDiscriminator(nn.Module):
         width = cfg.ndf
         layers = [nn.Conv2d(cfg.channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         for _ in range(steps - 1):
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2),
-                       nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
             width *= 2
         layers.append(nn.Conv2d(width, cfg.z_dim or 1, 4, 1, 0, bias=False))
         self.main = nn.Sequential(*layers)
@@ -113,12 +119,35 @@ def init_weights(net: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-GENERATOR = ArchSpec(id="dcgan_generator", config=DCGANGeneratorConfig, build=DCGANGenerator,
-                     size_multiple=lambda cfg: 1, tiles=False, generator=False, takes="latent",
-                     latent_dim=lambda cfg: cfg.z_dim, image_size=lambda cfg: cfg.size)
-DISCRIMINATOR = ArchSpec(id="dcgan_discriminator", config=DCGANDiscriminatorConfig,
-                         build=DCGANDiscriminator, size_multiple=lambda cfg: cfg.size, tiles=False,
-                         generator=False, gives="logits", image_size=lambda cfg: cfg.size)
-ENCODER = ArchSpec(id="dcgan_encoder", config=DCGANEncoderConfig, build=DCGANDiscriminator,
-                   size_multiple=lambda cfg: cfg.size, tiles=False, generator=False, gives="latent",
-                   latent_dim=lambda cfg: cfg.z_dim, image_size=lambda cfg: cfg.size)
+GENERATOR = ArchSpec(
+    id="dcgan_generator",
+    config=DCGANGeneratorConfig,
+    build=DCGANGenerator,
+    size_multiple=lambda cfg: 1,
+    tiles=False,
+    generator=False,
+    takes="latent",
+    latent_dim=lambda cfg: cfg.z_dim,
+    image_size=lambda cfg: cfg.size,
+)
+DISCRIMINATOR = ArchSpec(
+    id="dcgan_discriminator",
+    config=DCGANDiscriminatorConfig,
+    build=DCGANDiscriminator,
+    size_multiple=lambda cfg: cfg.size,
+    tiles=False,
+    generator=False,
+    gives="logits",
+    image_size=lambda cfg: cfg.size,
+)
+ENCODER = ArchSpec(
+    id="dcgan_encoder",
+    config=DCGANEncoderConfig,
+    build=DCGANDiscriminator,
+    size_multiple=lambda cfg: cfg.size,
+    tiles=False,
+    generator=False,
+    gives="latent",
+    latent_dim=lambda cfg: cfg.z_dim,
+    image_size=lambda cfg: cfg.size,
+)

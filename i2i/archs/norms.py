@@ -1,4 +1,5 @@
 """Norm layers shared by the pix2pix/CycleGAN family, in the reference implementation's flavours."""
+
 from __future__ import annotations
 
 from typing import Literal

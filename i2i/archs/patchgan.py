@@ -1,4 +1,5 @@
 """PatchGAN and pixel discriminators (pytorch-CycleGAN-and-pix2pix layout)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,19 +27,27 @@ def _patch_layers(cfg: PatchGANConfig) -> list[nn.Module]:
     layers = [nn.Conv2d(cfg.in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
     mult = 1
     for n in range(1, cfg.n_layers + 1):
-        prev, mult = mult, min(2 ** n, 8)
+        prev, mult = mult, min(2**n, 8)
         stride = 2 if n < cfg.n_layers else 1
-        layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride, 1, bias=bias),
-                   norm_layer(cfg.norm, ndf * mult), nn.LeakyReLU(0.2, True)]
+        layers += [
+            nn.Conv2d(ndf * prev, ndf * mult, 4, stride, 1, bias=bias),
+            norm_layer(cfg.norm, ndf * mult),
+            nn.LeakyReLU(0.2, True),
+        ]
     layers.append(nn.Conv2d(ndf * mult, 1, 4, 1, 1))
     return layers
 
 
 def _pixel_layers(cfg: PatchGANConfig) -> list[nn.Module]:
     ndf, bias = cfg.ndf, conv_bias(cfg.norm)
-    return [nn.Conv2d(cfg.in_channels, ndf, 1), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(ndf, ndf * 2, 1, bias=bias), norm_layer(cfg.norm, ndf * 2),
-            nn.LeakyReLU(0.2, True), nn.Conv2d(ndf * 2, 1, 1, bias=bias)]
+    return [
+        nn.Conv2d(cfg.in_channels, ndf, 1),
+        nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ndf, ndf * 2, 1, bias=bias),
+        norm_layer(cfg.norm, ndf * 2),
+        nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ndf * 2, 1, 1, bias=bias),
+    ]
 
 
 class PatchGAN(nn.Module):
@@ -53,6 +62,12 @@ class PatchGAN(nn.Module):
         return self.model(x)
 
 
-SPEC = ArchSpec(id="patchgan", config=PatchGANConfig, build=PatchGAN,
-                size_multiple=lambda cfg: 1, generator=False, gives="logits",
-                channels=lambda cfg: (cfg.in_channels, 1))
+SPEC = ArchSpec(
+    id="patchgan",
+    config=PatchGANConfig,
+    build=PatchGAN,
+    size_multiple=lambda cfg: 1,
+    generator=False,
+    gives="logits",
+    channels=lambda cfg: (cfg.in_channels, 1),
+)

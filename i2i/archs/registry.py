@@ -1,4 +1,5 @@
 """The one list of architectures. Tests iterate over it."""
+
 from __future__ import annotations
 
 from . import dcgan, patchgan, resnet, spandrel_models, srresnet, transformer_net, unet, unet_discriminator
@@ -6,9 +7,18 @@ from .common import ArchSpec, config_from_dict
 
 ARCHS: dict[str, ArchSpec] = {
     spec.id: spec
-    for spec in (unet.SPEC, resnet.SPEC, patchgan.SPEC, srresnet.SPEC, transformer_net.SPEC,
-                 unet_discriminator.SPEC, dcgan.GENERATOR, dcgan.DISCRIMINATOR, dcgan.ENCODER,
-                 spandrel_models.SPEC)
+    for spec in (
+        unet.SPEC,
+        resnet.SPEC,
+        patchgan.SPEC,
+        srresnet.SPEC,
+        transformer_net.SPEC,
+        unet_discriminator.SPEC,
+        dcgan.GENERATOR,
+        dcgan.DISCRIMINATOR,
+        dcgan.ENCODER,
+        spandrel_models.SPEC,
+    )
 }
 
 

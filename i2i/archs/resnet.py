@@ -1,4 +1,5 @@
 """CycleGAN ResNet generator, module layout identical to pytorch-CycleGAN-and-pix2pix."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,8 +34,7 @@ class ResnetBlock(nn.Module):
     def __init__(self, dim: int, norm: Norm, dropout: bool):
         super().__init__()
         bias = conv_bias(norm)
-        layers = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(norm, dim),
-                  nn.ReLU(True)]
+        layers = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(norm, dim), nn.ReLU(True)]
         if dropout:
             layers.append(nn.Dropout(0.5))
         layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(norm, dim)]
@@ -50,16 +50,20 @@ class ResnetGenerator(nn.Module):
     def __init__(self, cfg: ResnetConfig):
         super().__init__()
         g, n, bias = cfg.ngf, cfg.norm, conv_bias(cfg.norm)
-        layers = [nn.ReflectionPad2d(3), nn.Conv2d(cfg.in_channels, g, 7, bias=bias),
-                  norm_layer(n, g), nn.ReLU(True)]
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(cfg.in_channels, g, 7, bias=bias), norm_layer(n, g), nn.ReLU(True)]
         for mult in (1, 2):
-            layers += [nn.Conv2d(g * mult, g * mult * 2, 3, 2, 1, bias=bias),
-                       norm_layer(n, g * mult * 2), nn.ReLU(True)]
+            layers += [
+                nn.Conv2d(g * mult, g * mult * 2, 3, 2, 1, bias=bias),
+                norm_layer(n, g * mult * 2),
+                nn.ReLU(True),
+            ]
         layers += [ResnetBlock(g * 4, n, cfg.dropout) for _ in range(cfg.blocks)]
         for mult in (4, 2):
-            layers += [upsampling_layer(cfg.upsample, g * mult, g * mult // 2, kernel=3,
-                                        output_padding=1, bias=bias),
-                       norm_layer(n, g * mult // 2), nn.ReLU(True)]
+            layers += [
+                upsampling_layer(cfg.upsample, g * mult, g * mult // 2, kernel=3, output_padding=1, bias=bias),
+                norm_layer(n, g * mult // 2),
+                nn.ReLU(True),
+            ]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(g, cfg.out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 

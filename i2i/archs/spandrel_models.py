@@ -12,6 +12,7 @@ Only spandrel's main registry (permissively licensed architectures) is used, unl
 has installed spandrel_extra_arches, whose architectures carry non-commercial licences: they
 are then recognised too, and `licence()` says so.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -82,20 +83,29 @@ def licence(arch_id: str) -> str:
 
     if arch_id in MAIN_REGISTRY:
         return "architecture code from spandrel's main registry (MIT); the weights keep their authors' licence"
-    return (f"{arch_id} comes from spandrel_extra_arches: a NON-COMMERCIAL licence applies to this "
-            "architecture; check it before any commercial use")
+    return (
+        f"{arch_id} comes from spandrel_extra_arches: a NON-COMMERCIAL licence applies to this "
+        "architecture; check it before any commercial use"
+    )
 
 
 def config_of(descriptor) -> SpandrelConfig:
     """The config that describes a loaded spandrel ImageModelDescriptor."""
     req = descriptor.size_requirements
     return SpandrelConfig(
-        arch=str(descriptor.architecture.id), scale=int(descriptor.scale),
-        in_channels=int(descriptor.input_channels), out_channels=int(descriptor.output_channels),
-        purpose=descriptor.purpose, size_minimum=int(req.minimum),
-        size_multiple=int(req.multiple_of), size_square=bool(req.square),
-        tiling=descriptor.tiling.name.lower(), fp16=bool(descriptor.supports_half),
-        bf16=bool(descriptor.supports_bfloat16), tags=",".join(descriptor.tags))
+        arch=str(descriptor.architecture.id),
+        scale=int(descriptor.scale),
+        in_channels=int(descriptor.input_channels),
+        out_channels=int(descriptor.output_channels),
+        purpose=descriptor.purpose,
+        size_minimum=int(req.minimum),
+        size_multiple=int(req.multiple_of),
+        size_square=bool(req.square),
+        tiling=descriptor.tiling.name.lower(),
+        fp16=bool(descriptor.supports_half),
+        bf16=bool(descriptor.supports_bfloat16),
+        tags=",".join(descriptor.tags),
+    )
 
 
 class SpandrelModule(nn.Module):
@@ -117,7 +127,7 @@ class SpandrelModule(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[0] == 1:  # no slicing: an exported graph keeps a free batch axis where the net has one
             return self._one(x)
-        return torch.cat([self._one(x[i:i + 1]) for i in range(x.shape[0])])
+        return torch.cat([self._one(x[i : i + 1]) for i in range(x.shape[0])])
 
     def _one(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
@@ -166,8 +176,7 @@ def recognises(arch_id: str, state: dict) -> bool:
         return False
 
 
-CHECKED = ("scale", "in_channels", "out_channels", "purpose", "size_minimum", "size_multiple",
-           "size_square")
+CHECKED = ("scale", "in_channels", "out_channels", "purpose", "size_minimum", "size_multiple", "size_square")
 """Options that must equal what spandrel reads from the weights. The advisory ones (tiling,
 fp16, bf16, tags) are taken as recorded: spandrel releases revise them."""
 
@@ -178,14 +187,18 @@ def build_from_weights(cfg: SpandrelConfig, state: dict) -> nn.Module:
     does not)."""
     support = registry().get(cfg.arch)
     if support is None:
-        raise ValueError(f"spandrel has no architecture {cfg.arch!r} (is spandrel_extra_arches "
-                         "needed and not installed, or is spandrel too old?)")
+        raise ValueError(
+            f"spandrel has no architecture {cfg.arch!r} (is spandrel_extra_arches "
+            "needed and not installed, or is spandrel too old?)"
+        )
     descriptor = _image_model(support.architecture.load(dict(state)))
     found = config_of(descriptor)
     for name in CHECKED:
         if getattr(found, name) != getattr(cfg, name):
-            raise ValueError(f"metadata says {name} = {getattr(cfg, name)!r}, but spandrel reads "
-                             f"{getattr(found, name)!r} from the weights")
+            raise ValueError(
+                f"metadata says {name} = {getattr(cfg, name)!r}, but spandrel reads "
+                f"{getattr(found, name)!r} from the weights"
+            )
     return SpandrelModule(descriptor)
 
 
@@ -193,8 +206,10 @@ def _image_model(descriptor):
     from spandrel import ImageModelDescriptor
 
     if not isinstance(descriptor, ImageModelDescriptor):
-        raise TypeError(f"{descriptor.architecture.id} is a {descriptor.purpose} model (it needs a "
-                        "mask); i2i runs image-to-image models only")
+        raise TypeError(
+            f"{descriptor.architecture.id} is a {descriptor.purpose} model (it needs a "
+            "mask); i2i runs image-to-image models only"
+        )
     return descriptor
 
 
@@ -210,6 +225,5 @@ SPEC = ArchSpec(
     size_multiple=lambda cfg: cfg.size_multiple,
     scale=lambda cfg: cfg.scale,
     channels=lambda cfg: (cfg.in_channels, cfg.out_channels),
-    per_model=lambda cfg: dict(tiles=cfg.tiling == "supported", half_precision=cfg.fp16,
-                               bfloat16=cfg.bf16),
+    per_model=lambda cfg: dict(tiles=cfg.tiling == "supported", half_precision=cfg.fp16, bfloat16=cfg.bf16),
 )

@@ -5,6 +5,7 @@ upconv1/2, conv_hr, conv_last), so its checkpoints load unchanged. upsampler="di
 single conv to 3*scale**2 channels and one pixel shuffle (as ESPCN/IMDN): almost all compute
 stays at low resolution, which buys more blocks per CPU-second.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,5 +1,6 @@
 """Johnson et al. fast style transfer network, layout identical to pytorch/examples
 fast_neural_style (conv1.conv2d, in1, res1.conv1, deconv1.conv2d, ...)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -2,6 +2,7 @@
 
 Keeping their nesting (model.model.1.model.3...) means their checkpoints load without renaming.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,9 +35,19 @@ class UNetConfig:
 
 
 class UNetBlock(nn.Module):
-    def __init__(self, outer: int, inner: int, *, input_nc: int | None = None, submodule=None,
-                 outermost=False, innermost=False, norm: Norm = "batch", dropout=False,
-                 upsample: Upsample = "transposed"):
+    def __init__(
+        self,
+        outer: int,
+        inner: int,
+        *,
+        input_nc: int | None = None,
+        submodule=None,
+        outermost=False,
+        innermost=False,
+        norm: Norm = "batch",
+        dropout=False,
+        upsample: Upsample = "transposed",
+    ):
         super().__init__()
         self.outermost = outermost
         bias = conv_bias(norm)
@@ -51,8 +62,7 @@ class UNetBlock(nn.Module):
             layers = [downrelu, downconv, uprelu, upconv, norm_layer(norm, outer)]
         else:
             upconv = upsampling_layer(upsample, inner * 2, outer, kernel=4, bias=bias)
-            layers = [downrelu, downconv, norm_layer(norm, inner), submodule,
-                      uprelu, upconv, norm_layer(norm, outer)]
+            layers = [downrelu, downconv, norm_layer(norm, inner), submodule, uprelu, upconv, norm_layer(norm, outer)]
             if dropout:
                 layers.append(nn.Dropout(0.5))
         self.model = nn.Sequential(*layers)
@@ -74,8 +84,9 @@ class UNetGenerator(nn.Module):
             block = UNetBlock(g * 8, g * 8, submodule=block, norm=n, dropout=cfg.dropout, upsample=up)
         for mult in (4, 2, 1):
             block = UNetBlock(g * mult, g * mult * 2, submodule=block, norm=n, upsample=up)
-        self.model = UNetBlock(cfg.out_channels, g, input_nc=cfg.in_channels, submodule=block,
-                               outermost=True, norm=n, upsample=up)
+        self.model = UNetBlock(
+            cfg.out_channels, g, input_nc=cfg.in_channels, submodule=block, outermost=True, norm=n, upsample=up
+        )
 
     def forward(self, x):
         return self.model(x)
@@ -85,7 +96,7 @@ SPEC = ArchSpec(
     id="unet",
     config=UNetConfig,
     build=UNetGenerator,
-    size_multiple=lambda cfg: 2 ** cfg.num_downs,
+    size_multiple=lambda cfg: 2**cfg.num_downs,
     channels=lambda cfg: (cfg.in_channels, cfg.out_channels),
     # The bottleneck sees the whole input: tiles would change the result.
     tiles=False,

@@ -5,6 +5,7 @@ ESRGAN with a U-Net: it returns a realness value per pixel rather than per patch
 the generator detailed feedback on local texture, and spectral normalisation keeps its training
 stable on the strongly degraded inputs of the real-world pipeline.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,6 +60,12 @@ class UNetDiscriminatorSN(nn.Module):
         return self.conv9(act(self.conv8(act(self.conv7(x6)))))
 
 
-SPEC = ArchSpec(id="unet_discriminator", config=UNetDiscriminatorConfig, build=UNetDiscriminatorSN,
-                size_multiple=lambda cfg: 8, generator=False, gives="logits",
-                channels=lambda cfg: (cfg.in_channels, 1))
+SPEC = ArchSpec(
+    id="unet_discriminator",
+    config=UNetDiscriminatorConfig,
+    build=UNetDiscriminatorSN,
+    size_multiple=lambda cfg: 8,
+    generator=False,
+    gives="logits",
+    channels=lambda cfg: (cfg.in_channels, 1),
+)

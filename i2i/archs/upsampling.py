@@ -4,6 +4,7 @@ Checkerboard Artifacts", Distill): a stride-2 transposed convolution whose kerne
 a multiple of its stride overlaps unevenly and paints a checkerboard at the 2-pixel period;
 nearest-neighbour x2 followed by a 3x3 convolution gives every output pixel the same footprint.
 """
+
 from __future__ import annotations
 
 from typing import Literal, get_args
@@ -14,8 +15,9 @@ Upsample = Literal["transposed", "resize"]
 UPSAMPLE_MODES: tuple[str, ...] = get_args(Upsample)
 
 
-def upsampling_layer(mode: Upsample, cin: int, cout: int, *, kernel: int, output_padding: int = 0,
-                     bias: bool = True) -> nn.Module:
+def upsampling_layer(
+    mode: Upsample, cin: int, cout: int, *, kernel: int, output_padding: int = 0, bias: bool = True
+) -> nn.Module:
     """(B, cin, H, W) -> (B, cout, 2H, 2W).
 
     transposed: ConvTranspose2d(cin, cout, kernel, stride 2, padding 1, output_padding), the
@@ -28,6 +30,5 @@ def upsampling_layer(mode: Upsample, cin: int, cout: int, *, kernel: int, output
     if mode == "transposed":
         return nn.ConvTranspose2d(cin, cout, kernel, 2, 1, output_padding=output_padding, bias=bias)
     if mode == "resize":
-        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
-                             nn.Conv2d(cin, cout, 3, 1, 1, bias=bias))
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1, bias=bias))
     raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE_MODES)}, not {mode!r}")

@@ -3,6 +3,7 @@
 Exit codes: 0 all done; 1 some inputs failed (or an internal error); 2 usage error (bad option,
 unusable checkpoint); 128 + N stopped by signal N: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,9 +15,9 @@ import typer
 app = typer.Typer(
     name="i2i",
     help="Image-to-image translation: upscale, stylize, colorize, translate, and train models.\n\n"
-         "Exit codes: 0 all done; 1 some inputs failed; 2 usage error; 130 stopped by Ctrl-C "
-         "(143 SIGTERM, 129 SIGHUP).\n\n"
-         "Example: i2i upscale photos/ -o out/",
+    "Exit codes: 0 all done; 1 some inputs failed; 2 usage error; 130 stopped by Ctrl-C "
+    "(143 SIGTERM, 129 SIGHUP).\n\n"
+    "Example: i2i upscale photos/ -o out/",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -4,6 +4,7 @@
 --smoothing and --cut-threshold to a command and hands the command one typed VideoOptions as its
 `video` argument, so the commands' own signatures stay about images.
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,25 +20,69 @@ NAMES = ("codec", "crf", "pix_fmt", "temporal", "norm_window", "smoothing", "cut
 
 def _parameters(smoothing: float) -> list[inspect.Parameter]:
     def option(name, annotation, default, *flags, **kwargs):
-        return P(name, P.KEYWORD_ONLY, default=default,
-                 annotation=Annotated[annotation, typer.Option(*flags, **kwargs)])
+        return P(
+            name, P.KEYWORD_ONLY, default=default, annotation=Annotated[annotation, typer.Option(*flags, **kwargs)]
+        )
 
     return [
-        option("codec", str | None, None, rich_help_panel="Video",
-               help="Video encoder: libx264 (default; libvpx-vp9 for .webm), libx265, libsvtav1, mpeg4..."),
-        option("crf", int | None, None, min=0, max=63, rich_help_panel="Video",
-               help="Constant rate factor, lower = better (default: 18 for x264, 30 for VP9)."),
-        option("pix_fmt", str | None, None, rich_help_panel="Video",
-               help="Output pixel format (default yuv420p; e.g. yuv444p, yuv420p10le)."),
-        option("temporal", bool, True, "--temporal/--no-temporal", rich_help_panel="Video",
-               help="Keep clips consistent in time (shared normalisation, motion-compensated smoothing); "
-                    "--no-temporal runs every frame on its own."),
-        option("norm_window", int, 16, min=1, rich_help_panel="Video",
-               help="Frames over which instance-norm statistics are pooled, reset at shot cuts (1 = per frame)."),
-        option("smoothing", float, smoothing, min=0.0, max=0.99, rich_help_panel="Video",
-               help="Weight of the motion-compensated previous frame in each output frame (0 = off)."),
-        option("cut_threshold", float, 0.4, min=0.01, max=1.0, rich_help_panel="Video",
-               help="Fraction of a frame that motion must leave unexplained to count as a shot cut."),
+        option(
+            "codec",
+            str | None,
+            None,
+            rich_help_panel="Video",
+            help="Video encoder: libx264 (default; libvpx-vp9 for .webm), libx265, libsvtav1, mpeg4...",
+        ),
+        option(
+            "crf",
+            int | None,
+            None,
+            min=0,
+            max=63,
+            rich_help_panel="Video",
+            help="Constant rate factor, lower = better (default: 18 for x264, 30 for VP9).",
+        ),
+        option(
+            "pix_fmt",
+            str | None,
+            None,
+            rich_help_panel="Video",
+            help="Output pixel format (default yuv420p; e.g. yuv444p, yuv420p10le).",
+        ),
+        option(
+            "temporal",
+            bool,
+            True,
+            "--temporal/--no-temporal",
+            rich_help_panel="Video",
+            help="Keep clips consistent in time (shared normalisation, motion-compensated smoothing); "
+            "--no-temporal runs every frame on its own.",
+        ),
+        option(
+            "norm_window",
+            int,
+            16,
+            min=1,
+            rich_help_panel="Video",
+            help="Frames over which instance-norm statistics are pooled, reset at shot cuts (1 = per frame).",
+        ),
+        option(
+            "smoothing",
+            float,
+            smoothing,
+            min=0.0,
+            max=0.99,
+            rich_help_panel="Video",
+            help="Weight of the motion-compensated previous frame in each output frame (0 = off).",
+        ),
+        option(
+            "cut_threshold",
+            float,
+            0.4,
+            min=0.01,
+            max=1.0,
+            rich_help_panel="Video",
+            help="Fraction of a frame that motion must leave unexplained to count as a shot cut.",
+        ),
     ]
 
 
@@ -58,9 +103,13 @@ def clip_options(smoothing: float = 0.8):
             values = {name: kwargs.pop(name) for name in NAMES}
             video = VideoOptions(
                 encoder=EncoderSettings(codec=values["codec"], crf=values["crf"], pix_fmt=values["pix_fmt"]),
-                temporal=TemporalOptions(norm_window=values["norm_window"], smoothing=values["smoothing"],
-                                         cut_threshold=values["cut_threshold"]),
-                consistent=values["temporal"])
+                temporal=TemporalOptions(
+                    norm_window=values["norm_window"],
+                    smoothing=values["smoothing"],
+                    cut_threshold=values["cut_threshold"],
+                ),
+                consistent=values["temporal"],
+            )
             return command(*args, video=video, **kwargs)
 
         wrapper.__signature__ = signature.replace(parameters=own + added)

@@ -1,4 +1,5 @@
 """`i2i export`: any checkpoint i2i can load -> a standalone ONNX file, verified against torch."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ from .output import result
 def export(
     model: Annotated[str, typer.Argument(help="A checkpoint (ours, or a peer's .pth) or a shipped model name.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write.")],
-    image: Annotated[Path | None, typer.Option(help="Verify the export on this image (default: a bundled photo).")] = None,
+    image: Annotated[
+        Path | None, typer.Option(help="Verify the export on this image (default: a bundled photo).")
+    ] = None,
     overwrite: Overwrite = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verification and metadata as JSON.")] = False,
 ):
@@ -43,8 +46,12 @@ def export(
         result(json.dumps({"output": str(output), "opset": OPSET, **report}, indent=2))
         return
     meta = report["metadata"]
-    result(f"{output}: {meta['i2i.arch']} {meta['i2i.options']}, opset {OPSET}, "
-          f"input (N, {report['input'][1]}, H, W) in [{meta['i2i.value_range']}], scale {meta['i2i.scale']}")
-    result(f"verified with {report['runtime']} on a {report['input'][3]}x{report['input'][2]} image, "
-          f"batch of {report['input'][0]}: max difference to torch {report['max_diff']:.2e}, "
-          f"mean {report['mean_diff']:.2e} (output range [0, 1])")
+    result(
+        f"{output}: {meta['i2i.arch']} {meta['i2i.options']}, opset {OPSET}, "
+        f"input (N, {report['input'][1]}, H, W) in [{meta['i2i.value_range']}], scale {meta['i2i.scale']}"
+    )
+    result(
+        f"verified with {report['runtime']} on a {report['input'][3]}x{report['input'][2]} image, "
+        f"batch of {report['input'][0]}: max difference to torch {report['max_diff']:.2e}, "
+        f"mean {report['mean_diff']:.2e} (output range [0, 1])"
+    )

@@ -1,4 +1,5 @@
 """`i2i generate`, `i2i invert`, `i2i dissect`: thin commands over i2i.gan."""
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,18 @@ from . import app
 from .options import Device, JsonOut, Quiet, Seed, Threads
 from .output import error, result, say
 
-GenModel = Annotated[str, typer.Option("--model", "-m", help="Latent generator: a shipped name (dcgan-landscapes) or a checkpoint file.")]
-Ablate = Annotated[list[str] | None, typer.Option(help="LAYER:UNIT[,UNIT...]: switch these units off (repeatable; see i2i dissect).")]
-Boost = Annotated[list[str] | None, typer.Option(help="LAYER:UNIT[,UNIT...][=VALUE]: hold these units on, at VALUE or their 99th-percentile activation (repeatable).")]
+GenModel = Annotated[
+    str, typer.Option("--model", "-m", help="Latent generator: a shipped name (dcgan-landscapes) or a checkpoint file.")
+]
+Ablate = Annotated[
+    list[str] | None, typer.Option(help="LAYER:UNIT[,UNIT...]: switch these units off (repeatable; see i2i dissect).")
+]
+Boost = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="LAYER:UNIT[,UNIT...][=VALUE]: hold these units on, at VALUE or their 99th-percentile activation (repeatable)."
+    ),
+]
 
 
 def _edits(ablate, boost):
@@ -25,17 +35,40 @@ def _edits(ablate, boost):
 @app.command("generate")
 def generate(
     model: GenModel = "dcgan-landscapes",
-    n: Annotated[int, typer.Option("-n", help="Number of images (with --arithmetic: the result and n-1 neighbours).", min=1)] = 16,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (0000.png ... + latents.safetensors), or an image file with --grid.")] = Path("generated"),
+    n: Annotated[
+        int, typer.Option("-n", help="Number of images (with --arithmetic: the result and n-1 neighbours).", min=1)
+    ] = 16,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Output folder (0000.png ... + latents.safetensors), or an image file with --grid."
+        ),
+    ] = Path("generated"),
     seed: Seed = 0,
-    grid: Annotated[bool, typer.Option("--grid", help="Write one grid image to -o instead of one file per image.")] = False,
-    truncation: Annotated[float | None, typer.Option(help="Redraw latent entries beyond +-T (less varied, more typical images).")] = None,
-    interpolate: Annotated[tuple[str, str] | None, typer.Option(help="Walk from A to B (seeds, or latent files FILE or FILE[i]) by spherical interpolation.")] = None,
+    grid: Annotated[
+        bool, typer.Option("--grid", help="Write one grid image to -o instead of one file per image.")
+    ] = False,
+    truncation: Annotated[
+        float | None, typer.Option(help="Redraw latent entries beyond +-T (less varied, more typical images).")
+    ] = None,
+    interpolate: Annotated[
+        tuple[str, str] | None,
+        typer.Option(help="Walk from A to B (seeds, or latent files FILE or FILE[i]) by spherical interpolation."),
+    ] = None,
     steps: Annotated[int, typer.Option(help="Images along an --interpolate walk.", min=2)] = 8,
-    arithmetic: Annotated[str | None, typer.Option(help="Vector arithmetic over latents: \"A - B + C\", each a latent file (its mean), FILE[i,j,k] or seed:N.")] = None,
-    latent: Annotated[list[Path] | None, typer.Option(help="Generate from these latent files (from generate or invert; repeatable).")] = None,
-    ablate: Ablate = None, boost: Boost = None,
-    device: Device = "auto", overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
+    arithmetic: Annotated[
+        str | None,
+        typer.Option(
+            help='Vector arithmetic over latents: "A - B + C", each a latent file (its mean), FILE[i,j,k] or seed:N.'
+        ),
+    ] = None,
+    latent: Annotated[
+        list[Path] | None, typer.Option(help="Generate from these latent files (from generate or invert; repeatable).")
+    ] = None,
+    ablate: Ablate = None,
+    boost: Boost = None,
+    device: Device = "auto",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
 ):
     """Generate images from a latent generator: samples, interpolations, latent arithmetic,
     and edits that switch units off or on (with --grid: a before/after grid).
@@ -44,25 +77,53 @@ def generate(
     """
     from ..gan import api
 
-    z_source = api.LatentSource(n=n, seed=seed, truncation=truncation, interpolate=interpolate,
-                                steps=steps, arithmetic=arithmetic, latents=tuple(latent or ()))
-    written = api.generate(model, z_source, output, grid=grid, edits=_edits(ablate, boost),
-                           device=device, overwrite=overwrite)
+    z_source = api.LatentSource(
+        n=n,
+        seed=seed,
+        truncation=truncation,
+        interpolate=interpolate,
+        steps=steps,
+        arithmetic=arithmetic,
+        latents=tuple(latent or ()),
+    )
+    written = api.generate(
+        model, z_source, output, grid=grid, edits=_edits(ablate, boost), device=device, overwrite=overwrite
+    )
     for path in written:
         result(str(path))
 
 
 @app.command("invert")
 def invert(
-    images: Annotated[list[Path], typer.Argument(help="Real images (any size: the centred square is resized to the model's).")],
+    images: Annotated[
+        list[Path], typer.Argument(help="Real images (any size: the centred square is resized to the model's).")
+    ],
     model: GenModel = "dcgan-landscapes",
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder: NAME.png (reconstruction) and NAME.latent.safetensors per image.")] = Path("inverted"),
-    encoder: Annotated[str | None, typer.Option(help="Latent encoder whose guess is one of the starts (i2i train dcgan-encoder); 'none' for random starts only. Default: the shipped MODEL-encoder when there is one.")] = None,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Output folder: NAME.png (reconstruction) and NAME.latent.safetensors per image."
+        ),
+    ] = Path("inverted"),
+    encoder: Annotated[
+        str | None,
+        typer.Option(
+            help="Latent encoder whose guess is one of the starts (i2i train dcgan-encoder); 'none' for random starts only. Default: the shipped MODEL-encoder when there is one."
+        ),
+    ] = None,
     starts: Annotated[int, typer.Option(help="Random starting latents per image.", min=0)] = 8,
-    steps: Annotated[int, typer.Option(help="Adam steps per image (a quarter on all starts, the rest on the best).", min=1)] = 300,
+    steps: Annotated[
+        int, typer.Option(help="Adam steps per image (a quarter on all starts, the rest on the best).", min=1)
+    ] = 300,
     lr: Annotated[float, typer.Option(help="Adam learning rate on z.")] = 0.05,
-    perceptual: Annotated[float, typer.Option(help="Weight of the perceptual (EfficientNet-Lite0 feature) distance beside pixel MSE.", min=0.0)] = 0.5,
-    seed: Seed = 0, device: Device = "auto", threads: Threads = 0, as_json: JsonOut = False,
+    perceptual: Annotated[
+        float,
+        typer.Option(help="Weight of the perceptual (EfficientNet-Lite0 feature) distance beside pixel MSE.", min=0.0),
+    ] = 0.5,
+    seed: Seed = 0,
+    device: Device = "auto",
+    threads: Threads = 0,
+    as_json: JsonOut = False,
     quiet: Quiet = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
 ):
@@ -98,15 +159,26 @@ def invert(
 
 @app.command("dissect")
 def dissect(
-    layer: Annotated[str, typer.Option(help="Generator layer: layer1 (4x4) ... layerN (see the error for a wrong name).")],
+    layer: Annotated[
+        str, typer.Option(help="Generator layer: layer1 (4x4) ... layerN (see the error for a wrong name).")
+    ],
     model: GenModel = "dcgan-landscapes",
-    concept: Annotated[list[str] | None, typer.Option(help="sky, vegetation, bright, dark (colour rules), or NAME=MASK_DIR: masks 0000.png... for the images `i2i generate -n N --seed S` makes (repeatable; default: the four colour concepts).")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Report folder: report.md, report.json, heat maps.")] = Path("dissection"),
+    concept: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="sky, vegetation, bright, dark (colour rules), or NAME=MASK_DIR: masks 0000.png... for the images `i2i generate -n N --seed S` makes (repeatable; default: the four colour concepts)."
+        ),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Report folder: report.md, report.json, heat maps.")
+    ] = Path("dissection"),
     n: Annotated[int, typer.Option("-n", help="Generated images the units are scored on.", min=1)] = 200,
     seed: Seed = 0,
     quantile: Annotated[float, typer.Option(help="A unit is 'on' above this quantile of its activations.")] = 0.9,
     top: Annotated[int, typer.Option(help="Units per concept shown with heat maps.", min=1)] = 5,
-    ablate_top: Annotated[int, typer.Option(help="Also draw each concept's before/after with its top K units off (0: no).", min=0)] = 8,
+    ablate_top: Annotated[
+        int, typer.Option(help="Also draw each concept's before/after with its top K units off (0: no).", min=0)
+    ] = 8,
     device: Device = "auto",
 ):
     """Find generator units whose maps match a concept (GAN dissection, Bau et al. 2019),
@@ -116,6 +188,16 @@ def dissect(
     """
     from ..gan import api
 
-    report = api.dissect(model, layer, concept or ["sky", "vegetation", "bright", "dark"], output,
-                         n=n, seed=seed, quantile=quantile, top=top, ablate_top=ablate_top, device=device)
+    report = api.dissect(
+        model,
+        layer,
+        concept or ["sky", "vegetation", "bright", "dark"],
+        output,
+        n=n,
+        seed=seed,
+        quantile=quantile,
+        top=top,
+        ablate_top=ablate_top,
+        device=device,
+    )
     result(str(report))

@@ -1,4 +1,5 @@
 """`i2i info` and `i2i convert`."""
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,15 @@ from .output import result
 def summary(path: Path, meta) -> dict:
     """What `i2i info` prints: metadata, channels as the network sees them, licence."""
     task = meta.task
-    data = {"file": str(path), "name": meta.name, "description": meta.description,
-            "arch": meta.arch, "options": meta.options, "task": task.to_dict(),
-            "channels": {"in": f"{task.in_channels} ({task.in_space})",
-                         "out": f"{task.out_channels} ({task.out_space})"}}
+    data = {
+        "file": str(path),
+        "name": meta.name,
+        "description": meta.description,
+        "arch": meta.arch,
+        "options": meta.options,
+        "task": task.to_dict(),
+        "channels": {"in": f"{task.in_channels} ({task.in_space})", "out": f"{task.out_channels} ({task.out_space})"},
+    }
     if meta.arch == "spandrel":
         from ..archs.spandrel_models import licence
 
@@ -27,8 +33,15 @@ def summary(path: Path, meta) -> dict:
 
 
 @app.command("info")
-def info(checkpoint: Annotated[str, typer.Argument(help="A model name (see `i2i models`) or checkpoint file: ours, a peer's .pth, or any model spandrel recognises.")],
-         as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False):
+def info(
+    checkpoint: Annotated[
+        str,
+        typer.Argument(
+            help="A model name (see `i2i models`) or checkpoint file: ours, a peer's .pth, or any model spandrel recognises."
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
+):
     """Show what a checkpoint is: architecture, options, task, channels, training command and metrics.
 
     Example: i2i info weights/upscale-x4.safetensors ; i2i info RealESRGAN_x4plus.pth
@@ -67,14 +80,18 @@ def _print_backends(backends: dict) -> None:
         result("  not run on this machine yet (the first run measures and remembers the fastest)")
     for r in backends["ran"]:
         times = ", ".join(f"{name} {s:.3f} s" for name, s in sorted(r["seconds"].items(), key=lambda kv: kv[1]))
-        result(f"  {r['size_class']} inputs, --backend/--precision {r['request']}, {r['threads']} threads: "
-              f"ran {r['chosen']} (on a {r['crop'][1]}x{r['crop'][0]} crop: {times})")
+        result(
+            f"  {r['size_class']} inputs, --backend/--precision {r['request']}, {r['threads']} threads: "
+            f"ran {r['chosen']} (on a {r['crop'][1]}x{r['crop'][0]} crop: {times})"
+        )
 
 
 @app.command("convert")
-def convert(src: Annotated[Path, typer.Argument(help="Peer checkpoint (.pth/.pt/.ckpt/.safetensors).")],
-            dst: Annotated[Path, typer.Argument(help="Output .safetensors file.")],
-            half: Annotated[bool, typer.Option("--half", help="Store weights as fp16.")] = False):
+def convert(
+    src: Annotated[Path, typer.Argument(help="Peer checkpoint (.pth/.pt/.ckpt/.safetensors).")],
+    dst: Annotated[Path, typer.Argument(help="Output .safetensors file.")],
+    half: Annotated[bool, typer.Option("--half", help="Store weights as fp16.")] = False,
+):
     """Convert a peer's checkpoint (pix2pix/CycleGAN, fast_neural_style, BasicSR, or any model
     spandrel recognises: ESRGAN, Real-ESRGAN, SwinIR, HAT, ...) to ours; it then loads without
     detection.

@@ -1,4 +1,5 @@
 """`i2i models`: every model reachable by name, with its task, scale and folder."""
+
 from __future__ import annotations
 
 import json
@@ -37,13 +38,19 @@ def models(as_json: Annotated[bool, typer.Option("--json", help="One JSON line p
             row["error"] = str(e)
         else:
             arch = meta.options.get("arch", "") if meta.arch == "spandrel" else meta.arch
-            row.update(task=meta.task.kind, scale=meta.task.scale, arch=arch,
-                       channels=f"{meta.task.in_space}->{meta.task.out_space}")
+            row.update(
+                task=meta.task.kind,
+                scale=meta.task.scale,
+                arch=arch,
+                channels=f"{meta.task.in_space}->{meta.task.out_space}",
+            )
         if as_json:
             result(json.dumps(row))
         elif "error" not in row:
-            result(f"{row['name']:28} {row['task']:9} x{row['scale']:<3} {row['arch']:16} "
-                  f"{row['channels']:10} {row['source']:8} {row['path']}")
+            result(
+                f"{row['name']:28} {row['task']:9} x{row['scale']:<3} {row['arch']:16} "
+                f"{row['channels']:10} {row['source']:8} {row['path']}"
+            )
     if not found and not as_json:
         say("no models found")
     if failures:

@@ -1,4 +1,5 @@
 """Typed option aliases shared by several commands."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -10,17 +11,56 @@ Seed = Annotated[int, typer.Option(help="Random seed (weights, data order, augme
 Threads = Annotated[int, typer.Option(help="CPU threads for torch (0 = torch's default).")]
 BatchSize = Annotated[int | None, typer.Option(help="Batch size (default: the method's).", min=1)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
-Inputs = Annotated[list[str], typer.Argument(help="Image files, folders (recursive), globs, or - for stdin. Without -o the last one is the output. In folders and globs, images are the files whose extension the installed Pillow reads (png, jpg, webp, avif, tif, bmp, gif, ...); hidden files and folders are skipped; a file named here is always tried.")]
-Output = Annotated[str | None, typer.Option("--output", "-o", help="Output folder, a single file (a path with an image extension, for one input), or - for stdout.")]
+Inputs = Annotated[
+    list[str],
+    typer.Argument(
+        help="Image files, folders (recursive), globs, or - for stdin. Without -o the last one is the output. In folders and globs, images are the files whose extension the installed Pillow reads (png, jpg, webp, avif, tif, bmp, gif, ...); hidden files and folders are skipped; a file named here is always tried."
+    ),
+]
+Output = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Output folder, a single file (a path with an image extension, for one input), or - for stdout.",
+    ),
+]
 Ext = Annotated[str, typer.Option(help="Output format: auto (keep the input's), png, jpg, webp, avif, tif, bmp, ...")]
 Suffix = Annotated[str, typer.Option(help="Appended to each output file's stem.")]
 QualityOpt = Annotated[int, typer.Option("--quality", help="JPEG/WebP quality.", min=1, max=100)]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
-SkipExisting = Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists (finish an interrupted job); an output another job writes meanwhile counts too.")]
-Precision = Annotated[str, typer.Option(help="fp32; fp16 (CUDA); bf16 (CUDA, or a CPU with native bf16 through OpenVINO, where the output stays within tolerance); auto (bf16 where that holds, else fp32).")]
-Backend = Annotated[str, typer.Option(help="What runs the network: auto (the fastest accurate one on this machine, measured once and remembered), torch, onnxruntime or openvino.")]
-Tile = Annotated[int | None, typer.Option(help="Tile side in input pixels (0 = never tile; default: automatic above 1024x1024).", min=0)]
+SkipExisting = Annotated[
+    bool,
+    typer.Option(
+        "--skip-existing",
+        help="Skip inputs whose output exists (finish an interrupted job); an output another job writes meanwhile counts too.",
+    ),
+]
+Precision = Annotated[
+    str,
+    typer.Option(
+        help="fp32; fp16 (CUDA); bf16 (CUDA, or a CPU with native bf16 through OpenVINO, where the output stays within tolerance); auto (bf16 where that holds, else fp32)."
+    ),
+]
+Backend = Annotated[
+    str,
+    typer.Option(
+        help="What runs the network: auto (the fastest accurate one on this machine, measured once and remembered), torch, onnxruntime or openvino."
+    ),
+]
+Tile = Annotated[
+    int | None,
+    typer.Option(help="Tile side in input pixels (0 = never tile; default: automatic above 1024x1024).", min=0),
+]
 TileOverlap = Annotated[int | None, typer.Option(help="Overlap between tiles in input pixels.", min=0)]
 JsonOut = Annotated[bool, typer.Option("--json", help="One JSON line per image on stdout.")]
-MaxPixels = Annotated[int, typer.Option(help="Refuse input images with more pixels than this (decompression bombs).", min=1)]
-MaxOutputPixels = Annotated[int, typer.Option(help="Refuse inputs whose output (or the network's) would have more pixels than this; checked before any work.", min=1)]
+MaxPixels = Annotated[
+    int, typer.Option(help="Refuse input images with more pixels than this (decompression bombs).", min=1)
+]
+MaxOutputPixels = Annotated[
+    int,
+    typer.Option(
+        help="Refuse inputs whose output (or the network's) would have more pixels than this; checked before any work.",
+        min=1,
+    ),
+]

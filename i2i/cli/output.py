@@ -6,6 +6,7 @@
 Each message is one line, never wrapped, whatever its length (error lines are read line by line),
 and printed as it is: no markup, so a file name such as photo[b].png prints unchanged.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,9 +80,15 @@ class TrainingDisplay:
 
     def __enter__(self):
         if not self.quiet and err.is_terminal:
-            self.progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-                                     TextColumn("{task.fields[losses]}"), TextColumn("{task.fields[rate]}"),
-                                     TimeRemainingColumn(), console=err)
+            self.progress = Progress(
+                TextColumn("[bold]train"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[losses]}"),
+                TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(),
+                console=err,
+            )
             self.progress.__enter__()
         return self
 
@@ -93,8 +100,11 @@ class TrainingDisplay:
         if self.quiet:
             return
         if kind == "log":
-            losses = " ".join(f"{k}={v:.4g}" for k, v in data.items()
-                              if k not in ("step", "time", "rate", "total", "kind") and isinstance(v, float))
+            losses = " ".join(
+                f"{k}={v:.4g}"
+                for k, v in data.items()
+                if k not in ("step", "time", "rate", "total", "kind") and isinstance(v, float)
+            )
             rate = f"{data['rate']:.2f} it/s" if data.get("rate") else ""
             if self.progress:
                 if self.task is None:
@@ -105,15 +115,23 @@ class TrainingDisplay:
         elif kind in ("checkpoint", "resume"):
             say(f"{kind}: step {data['step']} ({data['path']})", self.progress)
         elif kind == "stopping":
-            say(f"{data.get('signal', 'stop')}: stopping after this step (the same again aborts at once)", self.progress)
+            say(
+                f"{data.get('signal', 'stop')}: stopping after this step (the same again aborts at once)", self.progress
+            )
 
 
 def job_progress(total: int, quiet: bool):
     if quiet or not err.is_terminal:
         return None
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=err)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
 
 
 class FrameProgress:
@@ -131,5 +149,4 @@ class FrameProgress:
                 self.task = self.progress.add_task("frames", total=total, rate="")
             self.progress.reset(self.task, total=total)
         rate = done / max(time.perf_counter() - self.started, 1e-9)
-        self.progress.update(self.task, completed=done, total=max(total or 0, done) or None,
-                             rate=f"{rate:.2f} fps")
+        self.progress.update(self.task, completed=done, total=max(total or 0, done) or None, rate=f"{rate:.2f} fps")

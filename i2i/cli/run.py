@@ -1,4 +1,5 @@
 """`translate`, `upscale`, `stylize`, `colorize`: the engine with a model and an adapter."""
+
 from __future__ import annotations
 
 import math
@@ -47,10 +48,15 @@ ACCEPTS = {
     "stylize": ("stylize",),
     "colorize": ("colorize",),
 }
-RUNS_KIND = {"upscale": "i2i upscale --model", "restore": "i2i upscale --model",
-             "translate": "i2i translate --model", "stylize": "i2i stylize --style",
-             "colorize": "i2i colorize --model", "generate": "i2i generate --model",
-             "encode": "i2i invert --encoder"}
+RUNS_KIND = {
+    "upscale": "i2i upscale --model",
+    "restore": "i2i upscale --model",
+    "translate": "i2i translate --model",
+    "stylize": "i2i stylize --style",
+    "colorize": "i2i colorize --model",
+    "generate": "i2i generate --model",
+    "encode": "i2i invert --encoder",
+}
 
 
 def check_task(command: str, model) -> None:
@@ -58,14 +64,38 @@ def check_task(command: str, model) -> None:
     kind = model.task.kind
     if kind not in ACCEPTS[command]:
         article = "an" if kind[0] in "aeiou" else "a"
-        raise UsageError(f"{model.path}: {article} {kind} model; `i2i {command}` runs "
-                         f"{' and '.join(ACCEPTS[command])} models (run this one with "
-                         f"`{RUNS_KIND[kind]} {model.path}`)")
+        raise UsageError(
+            f"{model.path}: {article} {kind} model; `i2i {command}` runs "
+            f"{' and '.join(ACCEPTS[command])} models (run this one with "
+            f"`{RUNS_KIND[kind]} {model.path}`)"
+        )
 
 
-def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, quality, overwrite,
-            skip_existing, device, batch_size, precision, tile, tile_overlap, quiet, as_json,
-            max_pixels, max_output_pixels=None, load=None, video=None, backend="auto") -> None:
+def run_job(
+    model_path,
+    make_adapter,
+    inputs,
+    output,
+    *,
+    command,
+    ext,
+    suffix,
+    quality,
+    overwrite,
+    skip_existing,
+    device,
+    batch_size,
+    precision,
+    tile,
+    tile_overlap,
+    quiet,
+    as_json,
+    max_pixels,
+    max_output_pixels=None,
+    load=None,
+    video=None,
+    backend="auto",
+) -> None:
     """Shared body of every inference command: plan the job, load the model, run, show the
     results; exits 1 if any input failed.
 
@@ -77,15 +107,24 @@ def run_job(model_path, make_adapter, inputs, output, *, command, ext, suffix, q
     from ..engine.jobs import plan_job
 
     inputs, out = _split_output(inputs, output)
-    opts = OutputOptions(out=out, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
-                         skip_existing=skip_existing)
+    opts = OutputOptions(
+        out=out, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite, skip_existing=skip_existing
+    )
     plan = plan_job(inputs, opts)
     model = (load or load_model)(model_path)
     check_task(command, model)
-    engine = Engine(model, make_adapter(model), device=device, batch_size=batch_size,
-                    precision=precision, tile=tile, tile_overlap=tile_overlap, max_pixels=max_pixels,
-                    max_output_pixels=max_output_pixels or DEFAULT_MAX_OUTPUT_PIXELS,
-                    backend=backend)
+    engine = Engine(
+        model,
+        make_adapter(model),
+        device=device,
+        batch_size=batch_size,
+        precision=precision,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        max_pixels=max_pixels,
+        max_output_pixels=max_output_pixels or DEFAULT_MAX_OUTPUT_PIXELS,
+        backend=backend,
+    )
     _show(plan, engine, opts, video, quiet=quiet or as_json, as_json=as_json)
 
 
@@ -114,7 +153,7 @@ def _show(plan, engine, opts, video, *, quiet: bool, as_json: bool) -> None:
     def report(r) -> None:
         nonlocal done
         done += 1
-        for message in engine.runner.notes[len(shown_notes):]:  # backend fallbacks, each said once
+        for message in engine.runner.notes[len(shown_notes) :]:  # backend fallbacks, each said once
             shown_notes.append(message)
             if not quiet:
                 note(message, progress)
@@ -124,9 +163,18 @@ def _show(plan, engine, opts, video, *, quiet: bool, as_json: bool) -> None:
             if not quiet:
                 note(message, progress)
         if as_json:
-            stdout.json({"input": r.input, "output": r.output, "size": r.out_size, "seconds": r.seconds,
-                         "error": r.error, "skipped": r.skipped, "backend": getattr(r, "backend", None),
-                         **({"frames": r.frames} if hasattr(r, "frames") else {})})
+            stdout.json(
+                {
+                    "input": r.input,
+                    "output": r.output,
+                    "size": r.out_size,
+                    "seconds": r.seconds,
+                    "error": r.error,
+                    "skipped": r.skipped,
+                    "backend": getattr(r, "backend", None),
+                    **({"frames": r.frames} if hasattr(r, "frames") else {}),
+                }
+            )
         elif r.ok and r.output and r.output != "-" and not r.skipped:
             stdout.print(r.output)
         if progress:
@@ -159,13 +207,26 @@ def _finite(value: float | None) -> float | None:
 @app.command("translate")
 @clip_options()
 def translate(
-    inputs: Inputs, output: Output = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `i2i models`) or checkpoint file (ours or a peer's).")] = "",
-    ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
-    skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
-    precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
-    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
-    max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
+    inputs: Inputs,
+    output: Output = None,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model name (see `i2i models`) or checkpoint file (ours or a peer's).")
+    ] = "",
+    ext: Ext = "auto",
+    suffix: Suffix = "",
+    quality: QualityOpt = 95,
+    overwrite: Overwrite = False,
+    skip_existing: SkipExisting = False,
+    device: Device = "auto",
+    batch_size: BatchSize = None,
+    precision: Precision = "fp32",
+    tile: Tile = None,
+    tile_overlap: TileOverlap = None,
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+    max_pixels: MaxPixels = 200_000_000,
+    max_output_pixels: MaxOutputPixels = 1_000_000_000,
+    video=None,
     backend: Backend = "auto",
 ):
     """Run an image-to-image translation model (or a 1x restoration model) over images.
@@ -181,24 +242,77 @@ def translate(
     def adapter(m):
         return RGBAdapter(task=m.task, keep_gray=m.task.kind == "restore")
 
-    run_job(resolve(model), adapter, inputs, output, command="translate", ext=ext, suffix=suffix, quality=quality,
-            overwrite=overwrite, skip_existing=skip_existing, device=device, batch_size=batch_size,
-            precision=precision, tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json,
-            max_pixels=max_pixels, max_output_pixels=max_output_pixels, video=video, backend=backend)
+    run_job(
+        resolve(model),
+        adapter,
+        inputs,
+        output,
+        command="translate",
+        ext=ext,
+        suffix=suffix,
+        quality=quality,
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+        device=device,
+        batch_size=batch_size,
+        precision=precision,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        quiet=quiet,
+        as_json=as_json,
+        max_pixels=max_pixels,
+        max_output_pixels=max_output_pixels,
+        video=video,
+        backend=backend,
+    )
 
 
 @app.command("upscale")
 @clip_options(smoothing=0.0)
 def upscale(
-    inputs: Inputs, output: Output = None,
-    scale: Annotated[float | None, typer.Option(help="Any factor from 1 to 16: the model's own, then an exact resize (default: 4, or the --model's own).", min=1.0, max=16.0, callback=_finite)] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name (any in `i2i models`) or file (ours, or ESRGAN, Real-ESRGAN, SwinIR, ... through spandrel). Default upscale-x4-real, for photos as they come (JPEG, noise, blur); upscale-x4 / upscale-x2 for clean inputs (renders, lossless scans, benchmarks), upscale-x4-gan for clean inputs with more texture.")] = "",
-    denoise: Annotated[float | None, typer.Option(help="0..1, real-world model only: 0 keeps the GAN model's texture, 1 is its PSNR stage (cleanest, smoothest); in between blends the two networks.", min=0.0, max=1.0, callback=_finite)] = None,
-    ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
-    skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
-    precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
-    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
-    max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
+    inputs: Inputs,
+    output: Output = None,
+    scale: Annotated[
+        float | None,
+        typer.Option(
+            help="Any factor from 1 to 16: the model's own, then an exact resize (default: 4, or the --model's own).",
+            min=1.0,
+            max=16.0,
+            callback=_finite,
+        ),
+    ] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model name (any in `i2i models`) or file (ours, or ESRGAN, Real-ESRGAN, SwinIR, ... through spandrel). Default upscale-x4-real, for photos as they come (JPEG, noise, blur); upscale-x4 / upscale-x2 for clean inputs (renders, lossless scans, benchmarks), upscale-x4-gan for clean inputs with more texture.",
+        ),
+    ] = "",
+    denoise: Annotated[
+        float | None,
+        typer.Option(
+            help="0..1, real-world model only: 0 keeps the GAN model's texture, 1 is its PSNR stage (cleanest, smoothest); in between blends the two networks.",
+            min=0.0,
+            max=1.0,
+            callback=_finite,
+        ),
+    ] = None,
+    ext: Ext = "auto",
+    suffix: Suffix = "",
+    quality: QualityOpt = 95,
+    overwrite: Overwrite = False,
+    skip_existing: SkipExisting = False,
+    device: Device = "auto",
+    batch_size: BatchSize = None,
+    precision: Precision = "fp32",
+    tile: Tile = None,
+    tile_overlap: TileOverlap = None,
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+    max_pixels: MaxPixels = 200_000_000,
+    max_output_pixels: MaxOutputPixels = 1_000_000_000,
+    video=None,
     backend: Backend = "auto",
 ):
     """Upscale images with a super-resolution model (x4 by default), or run a 1x restoration model.
@@ -217,11 +331,30 @@ def upscale(
         loaded = load_model(p)
         return loaded if denoise is None else with_denoise(loaded, denoise, resolve)
 
-    run_job(path, lambda m: RGBAdapter(task=m.task, keep_gray=True, out_scale=scale), inputs, output,
-            command="upscale", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
-            skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
-            tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
-            max_output_pixels=max_output_pixels, load=load, video=video, backend=backend)
+    run_job(
+        path,
+        lambda m: RGBAdapter(task=m.task, keep_gray=True, out_scale=scale),
+        inputs,
+        output,
+        command="upscale",
+        ext=ext,
+        suffix=suffix,
+        quality=quality,
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+        device=device,
+        batch_size=batch_size,
+        precision=precision,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        quiet=quiet,
+        as_json=as_json,
+        max_pixels=max_pixels,
+        max_output_pixels=max_output_pixels,
+        load=load,
+        video=video,
+        backend=backend,
+    )
 
 
 REAL_WORLD_SR = ("upscale-x4-real", "upscale-x4-real-psnr")  # the defaults for photos, in order
@@ -235,8 +368,11 @@ def _default_sr(scale: float, models: dict) -> str:
     real = next((n for n in REAL_WORLD_SR if n in models), None)
     if real:
         return real
-    factors = sorted(int(n.removeprefix("upscale-x")) for n in models
-                     if n.startswith("upscale-x") and n.removeprefix("upscale-x").isdigit())
+    factors = sorted(
+        int(n.removeprefix("upscale-x"))
+        for n in models
+        if n.startswith("upscale-x") and n.removeprefix("upscale-x").isdigit()
+    )
     if not factors:
         raise CheckpointError("no upscale model is shipped in weights/ yet; pass --model FILE")
     chosen = next((f for f in factors if f >= scale), factors[-1])
@@ -246,17 +382,36 @@ def _default_sr(scale: float, models: dict) -> str:
 @app.command("stylize")
 @clip_options()
 def stylize(
-    inputs: Annotated[list[str] | None, typer.Argument(help="Images, folders, globs or -; without -o the last is the output.")] = None,
+    inputs: Annotated[
+        list[str] | None, typer.Argument(help="Images, folders, globs or -; without -o the last is the output.")
+    ] = None,
     output: Output = None,
-    style: Annotated[str, typer.Option(help="Style name (see --list, `i2i models`) or a checkpoint file.")] = "starry-night",
-    strength: Annotated[float, typer.Option(help="0..1: blend of the stylized image with the input.", min=0.0, max=1.0, callback=_finite)] = 1.0,
-    preserve_color: Annotated[bool, typer.Option("--preserve-color", help="Keep the input's colours; transfer luminance only.")] = False,
+    style: Annotated[
+        str, typer.Option(help="Style name (see --list, `i2i models`) or a checkpoint file.")
+    ] = "starry-night",
+    strength: Annotated[
+        float,
+        typer.Option(help="0..1: blend of the stylized image with the input.", min=0.0, max=1.0, callback=_finite),
+    ] = 1.0,
+    preserve_color: Annotated[
+        bool, typer.Option("--preserve-color", help="Keep the input's colours; transfer luminance only.")
+    ] = False,
     list_styles: Annotated[bool, typer.Option("--list", help="List shipped styles and exit.")] = False,
-    ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
-    skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
-    precision: Precision = "fp32", tile: Tile = None, tile_overlap: TileOverlap = None,
-    quiet: Quiet = False, as_json: JsonOut = False, max_pixels: MaxPixels = 200_000_000,
-    max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
+    ext: Ext = "auto",
+    suffix: Suffix = "",
+    quality: QualityOpt = 95,
+    overwrite: Overwrite = False,
+    skip_existing: SkipExisting = False,
+    device: Device = "auto",
+    batch_size: BatchSize = None,
+    precision: Precision = "fp32",
+    tile: Tile = None,
+    tile_overlap: TileOverlap = None,
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+    max_pixels: MaxPixels = 200_000_000,
+    max_output_pixels: MaxOutputPixels = 1_000_000_000,
+    video=None,
     backend: Backend = "auto",
 ):
     """Restyle images as a painting.
@@ -276,25 +431,56 @@ def stylize(
         return
     if not inputs:
         raise UsageError("give input images (or --list)")
-    run_job(resolve(style, prefix="style-"),
-            lambda m: RGBAdapter(task=m.task, strength=strength, preserve_color=preserve_color),
-            inputs, output, command="stylize", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
-            skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
-            tile=tile, tile_overlap=tile_overlap, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
-            max_output_pixels=max_output_pixels, video=video, backend=backend)
+    run_job(
+        resolve(style, prefix="style-"),
+        lambda m: RGBAdapter(task=m.task, strength=strength, preserve_color=preserve_color),
+        inputs,
+        output,
+        command="stylize",
+        ext=ext,
+        suffix=suffix,
+        quality=quality,
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+        device=device,
+        batch_size=batch_size,
+        precision=precision,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        quiet=quiet,
+        as_json=as_json,
+        max_pixels=max_pixels,
+        max_output_pixels=max_output_pixels,
+        video=video,
+        backend=backend,
+    )
 
 
 @app.command("colorize")
 @clip_options()
 def colorize(
-    inputs: Inputs, output: Output = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Colorization model name (see `i2i models`) or file.")] = "colorize",
+    inputs: Inputs,
+    output: Output = None,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Colorization model name (see `i2i models`) or file.")
+    ] = "colorize",
     render_size: Annotated[int, typer.Option(help="Short side at which chroma is predicted.", min=32, max=4096)] = 256,
-    saturation: Annotated[float, typer.Option(help="Multiplier on the predicted colour.", min=0.0, max=10.0, callback=_finite)] = 1.0,
-    ext: Ext = "auto", suffix: Suffix = "", quality: QualityOpt = 95, overwrite: Overwrite = False,
-    skip_existing: SkipExisting = False, device: Device = "auto", batch_size: BatchSize = None,
-    precision: Precision = "fp32", quiet: Quiet = False, as_json: JsonOut = False,
-    max_pixels: MaxPixels = 200_000_000, max_output_pixels: MaxOutputPixels = 1_000_000_000, video=None,
+    saturation: Annotated[
+        float, typer.Option(help="Multiplier on the predicted colour.", min=0.0, max=10.0, callback=_finite)
+    ] = 1.0,
+    ext: Ext = "auto",
+    suffix: Suffix = "",
+    quality: QualityOpt = 95,
+    overwrite: Overwrite = False,
+    skip_existing: SkipExisting = False,
+    device: Device = "auto",
+    batch_size: BatchSize = None,
+    precision: Precision = "fp32",
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+    max_pixels: MaxPixels = 200_000_000,
+    max_output_pixels: MaxOutputPixels = 1_000_000_000,
+    video=None,
     backend: Backend = "auto",
 ):
     """Colorize grayscale photos (colour inputs are reduced to lightness first).
@@ -304,10 +490,28 @@ def colorize(
     from ..engine.adapters import ColorizeAdapter
     from ..models import resolve
 
-    run_job(resolve(model),
-            lambda m: ColorizeAdapter(task=m.task, render_size=render_size, saturation=saturation,
-                                      multiple=m.spec.size_multiple(m.config)),
-            inputs, output, command="colorize", ext=ext, suffix=suffix, quality=quality, overwrite=overwrite,
-            skip_existing=skip_existing, device=device, batch_size=batch_size, precision=precision,
-            tile=0, tile_overlap=None, quiet=quiet, as_json=as_json, max_pixels=max_pixels,
-            max_output_pixels=max_output_pixels, video=video, backend=backend)
+    run_job(
+        resolve(model),
+        lambda m: ColorizeAdapter(
+            task=m.task, render_size=render_size, saturation=saturation, multiple=m.spec.size_multiple(m.config)
+        ),
+        inputs,
+        output,
+        command="colorize",
+        ext=ext,
+        suffix=suffix,
+        quality=quality,
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+        device=device,
+        batch_size=batch_size,
+        precision=precision,
+        tile=0,
+        tile_overlap=None,
+        quiet=quiet,
+        as_json=as_json,
+        max_pixels=max_pixels,
+        max_output_pixels=max_output_pixels,
+        video=video,
+        backend=backend,
+    )

@@ -1,6 +1,7 @@
 """`i2i train METHOD`: one command per registered method (training/methods.py), its options built
 from the method's options dataclass and the shared LoopOptions (training/options.py, where each
 option's type, default and help text live), then the one training loop."""
+
 from __future__ import annotations
 
 import inspect
@@ -24,12 +25,15 @@ from . import app, output
 from .options import BatchSize, Quiet
 from .output import say
 
-train_app = typer.Typer(help="Train a model. Example: i2i train srgan --data photos/ --scale 4\n\n"
-                             "Exit code 0: all steps done; 3: stopped by --max-minutes first; "
-                             "128 + the signal's number when stopped by a signal (130 Ctrl-C, "
-                             "143 SIGTERM, 129 SIGHUP); 2: usage or data error. A stopped run "
-                             "keeps its checkpoint and exported model: --resume RUN_DIR continues.",
-                        no_args_is_help=True, rich_markup_mode=None)
+train_app = typer.Typer(
+    help="Train a model. Example: i2i train srgan --data photos/ --scale 4\n\n"
+    "Exit code 0: all steps done; 3: stopped by --max-minutes first; "
+    "128 + the signal's number when stopped by a signal (130 Ctrl-C, "
+    "143 SIGTERM, 129 SIGHUP); 2: usage or data error. A stopped run "
+    "keeps its checkpoint and exported model: --resume RUN_DIR continues.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 # Exit code of a run that reached its --max-minutes budget before its last step.
 STOPPED_BY_BUDGET = 3
 app.add_typer(train_app, name="train")
@@ -43,6 +47,7 @@ _RUN_OPTIONS_AFTER = "max_minutes"
 
 
 # ---- dataclass fields -> command-line options ----
+
 
 def flag(f: Field) -> str:
     """The command-line spelling of an options field: --field-name unless its metadata names one."""
@@ -88,8 +93,12 @@ def cli_parameter(f: Field, default=MISSING) -> inspect.Parameter:
     annotation, value = cli_type_and_default(f, default)
     extra = {"min": f.metadata["min"]} if "min" in f.metadata else {}
     decls = [flag(f)] if annotation is bool or "flag" in f.metadata else []
-    return P(parameter_name(f), P.KEYWORD_ONLY, default=value,
-             annotation=Annotated[annotation, typer.Option(*decls, help=f.metadata["help"], **extra)])
+    return P(
+        parameter_name(f),
+        P.KEYWORD_ONLY,
+        default=value,
+        annotation=Annotated[annotation, typer.Option(*decls, help=f.metadata["help"], **extra)],
+    )
 
 
 def options_value(f: Field, given):
@@ -122,8 +131,7 @@ def _json_overrides(f: Field, given: str):
 
 def method_options(method: Method, values: dict):
     """The method's options dataclass from the command's values (the fields' parameter names)."""
-    kwargs = {f.name: options_value(f, values[parameter_name(f)]) for f in fields(method.options)
-              if on_command_line(f)}
+    kwargs = {f.name: options_value(f, values[parameter_name(f)]) for f in fields(method.options) if on_command_line(f)}
     if values["batch_size"] is not None:
         kwargs["batch_size"] = values["batch_size"]
     return method.options(**kwargs)
@@ -139,18 +147,23 @@ def loop_values(values: dict) -> dict:
 def parameters(method: Method) -> list[inspect.Parameter]:
     """The command's options: the method's, the batch size, the loop's (with the method's
     defaults), then the run directory, --resume and --quiet."""
-    method_defaults = {"sample_every": method.sample_every, "eval_every": method.eval_every,
-                       "workers": method.workers}
+    method_defaults = {"sample_every": method.sample_every, "eval_every": method.eval_every, "workers": method.workers}
     own = [cli_parameter(f) for f in fields(method.options) if on_command_line(f)]
     loop = []
     for f in fields(LoopOptions):
         if f.metadata.get("cli", True):
             loop.append(cli_parameter(f, method_defaults.get(f.name, MISSING)))
             if f.name == _RUN_OPTIONS_AFTER:
-                loop += [P("run_dir", P.KEYWORD_ONLY, default=None, annotation=RunDir),
-                         P("resume", P.KEYWORD_ONLY, default=None, annotation=Resume)]
-    return [*own, P("batch_size", P.KEYWORD_ONLY, default=None, annotation=BatchSize), *loop,
-            P("quiet", P.KEYWORD_ONLY, default=False, annotation=Quiet)]
+                loop += [
+                    P("run_dir", P.KEYWORD_ONLY, default=None, annotation=RunDir),
+                    P("resume", P.KEYWORD_ONLY, default=None, annotation=Resume),
+                ]
+    return [
+        *own,
+        P("batch_size", P.KEYWORD_ONLY, default=None, annotation=BatchSize),
+        *loop,
+        P("quiet", P.KEYWORD_ONLY, default=False, annotation=Quiet),
+    ]
 
 
 # Checks the command line makes beyond the options' own (the library accepts these cases).
@@ -187,6 +200,7 @@ def add_command(method: Method) -> None:
 
 # ---- running ----
 
+
 def _command() -> str:
     return shlex.join(["i2i", *sys.argv[1:]])
 
@@ -203,15 +217,25 @@ def _run(method: Method, options, values: dict):
     try:
         with TrainingDisplay(values["quiet"]) as display:
             if resume is not None:
-                result = resume_run(resume, max_minutes=given["max_minutes"], steps=given["steps"],
-                                    checkpoint_minutes=given["checkpoint_minutes"],
-                                    tensorboard=given["tensorboard"], command=_command(), on_event=display)
+                result = resume_run(
+                    resume,
+                    max_minutes=given["max_minutes"],
+                    steps=given["steps"],
+                    checkpoint_minutes=given["checkpoint_minutes"],
+                    tensorboard=given["tensorboard"],
+                    command=_command(),
+                    on_event=display,
+                )
             else:
-                result = train(name, options, method.loop_options(**given), run_dir, command=_command(),
-                               on_event=display)
+                result = train(
+                    name, options, method.loop_options(**given), run_dir, command=_command(), on_event=display
+                )
     except TrainingAborted as e:
-        _stop(f"interrupted by a second {e}: stopped at once, this step not saved; "
-              f"--resume {run_dir} continues from the last checkpoint", 128 + e.signum)
+        _stop(
+            f"interrupted by a second {e}: stopped at once, this step not saved; "
+            f"--resume {run_dir} continues from the last checkpoint",
+            128 + e.signum,
+        )
     for path in result.exported:
         output.result(str(path))
     where = f"step {result.step} of {_planned(result.run_dir)}"
@@ -221,8 +245,10 @@ def _run(method: Method, options, values: dict):
     if result.stopped_by == "max_minutes":
         _stop(f"{name}: stopped by --max-minutes at {where}; model exported; {again}", STOPPED_BY_BUDGET)
     if result.stopped_by in signal.Signals.__members__:
-        _stop(f"{name}: interrupted by {result.stopped_by} at {where}; checkpoint and model saved; {again}",
-              128 + signal.Signals[result.stopped_by])
+        _stop(
+            f"{name}: interrupted by {result.stopped_by} at {where}; checkpoint and model saved; {again}",
+            128 + signal.Signals[result.stopped_by],
+        )
     # A torchrun process that stopped because another one did.
     _stop(f"{name}: stopped with the other processes at {where}; {again}", 1)
 

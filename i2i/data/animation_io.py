@@ -5,6 +5,7 @@ Pillow hands out each frame fully composited (disposal and blending applied), so
 model sees are what a viewer shows. The writer holds the (encoded-size) output frames until the
 end, as Pillow's animated encoders need them all at once; animations are short by nature.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -33,8 +34,11 @@ class AnimationReader:
         self.width, self.height = self.image.size
         if self.width * self.height > max_pixels:
             self.image.close()
-            raise ImageError(path, f"{self.width}x{self.height} frames are above the limit of "
-                                   f"{max_pixels / 1e6:.0f} megapixels (raise it with --max-pixels)")
+            raise ImageError(
+                path,
+                f"{self.width}x{self.height} frames are above the limit of "
+                f"{max_pixels / 1e6:.0f} megapixels (raise it with --max-pixels)",
+            )
         try:
             self.total_frames = self.image.n_frames  # GIF: a scan of the file
         except Exception:  # a damaged frame: events() names it when it gets there

@@ -2,13 +2,14 @@
 
 Lab here: L in [0, 100], a/b roughly in [-110, 110]. Networks see L/50 - 1 and ab/110.
 """
+
 from __future__ import annotations
 
 import torch
 
-_RGB2XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
-                         [0.212671, 0.715160, 0.072169],
-                         [0.019334, 0.119193, 0.950227]])
+_RGB2XYZ = torch.tensor(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
+)
 _WHITE = torch.tensor([0.950456, 1.0, 1.088754])
 AB_SCALE = 110.0
 
@@ -42,7 +43,7 @@ def lab_to_rgb(lab):
     fy = (L + 16) / 116
     f = torch.cat([fy + a / 500, fy, fy - b / 200], 1)
     eps = 6 / 29
-    xyz = torch.where(f > eps, f ** 3, 3 * eps ** 2 * (f - 4 / 29))
+    xyz = torch.where(f > eps, f**3, 3 * eps**2 * (f - 4 / 29))
     xyz = xyz * _WHITE.to(lab).view(1, 3, 1, 1)
     rgb = _mix(torch.linalg.inv(_RGB2XYZ).to(lab), xyz)
     return _linear_to_srgb(rgb.clamp(min=0)).clamp(0, 1)

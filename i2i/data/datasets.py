@@ -2,6 +2,7 @@
 epoch k // n walks a seeded permutation, augmentation draws from a generator seeded by k.
 That is what makes resume exact and worker count irrelevant.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -43,7 +44,7 @@ class StepDataset(torch.utils.data.Dataset, ABC):
         self._perm_epoch, self._perm = -1, None
 
     def __len__(self):
-        return 2 ** 62  # indexed by global sample number, never exhausted
+        return 2**62  # indexed by global sample number, never exhausted
 
     def _index(self, k: int) -> int:
         n = len(self.base)
@@ -95,8 +96,7 @@ class SRPatches(StepDataset):
     image than the one it was shown, and LR is made from the sharpened patch, as in Real-ESRGAN.
     """
 
-    def __init__(self, folders, *, scale: int, crop: int, seed: int, degrade=None,
-                 sharpen_hr: bool = False):
+    def __init__(self, folders, *, scale: int, crop: int, seed: int, degrade=None, sharpen_hr: bool = False):
         super().__init__(seed)
         self.scale, self.crop, self.degrade, self.sharpen_hr = scale, crop, degrade, sharpen_hr
         files = [f for folder in folders for f in list_images(folder)]
@@ -129,8 +129,7 @@ class SRPatches(StepDataset):
 class PhotoCrops(StepDataset):
     """Square random crops of photos resized to a short side: {'image': (3, c, c)} in [0, 1]."""
 
-    def __init__(self, folders, *, crop: int, seed: int, resize: int | None = None,
-                 exclude=lambda im: False):
+    def __init__(self, folders, *, crop: int, seed: int, resize: int | None = None, exclude=lambda im: False):
         super().__init__(seed)
         self.crop = crop
         files = [f for folder in folders for f in list_images(folder)]
@@ -208,8 +207,10 @@ class PairedCrops(StepDataset):
         super().__init__(seed)
         if not pairs:
             raise DataError("no training pairs")
-        self.base = [(a.resize((load_size, load_size), Image.BICUBIC),
-                      b.resize((load_size, load_size), Image.BICUBIC)) for a, b in pairs]
+        self.base = [
+            (a.resize((load_size, load_size), Image.BICUBIC), b.resize((load_size, load_size), Image.BICUBIC))
+            for a, b in pairs
+        ]
         self.crop = crop
 
     def make(self, index, rng):
@@ -227,10 +228,8 @@ class UnpairedCrops(StepDataset):
     def __init__(self, root, *, load_size: int, crop: int, seed: int):
         super().__init__(seed)
         root = Path(root)
-        self.a = [load_rgb(f).resize((load_size, load_size), Image.BICUBIC)
-                  for f in list_images(root / "trainA")]
-        self.b = [load_rgb(f).resize((load_size, load_size), Image.BICUBIC)
-                  for f in list_images(root / "trainB")]
+        self.a = [load_rgb(f).resize((load_size, load_size), Image.BICUBIC) for f in list_images(root / "trainA")]
+        self.b = [load_rgb(f).resize((load_size, load_size), Image.BICUBIC) for f in list_images(root / "trainB")]
         self.base = self.a
         self.crop = crop
 

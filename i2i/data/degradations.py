@@ -11,6 +11,7 @@ function of (image, seed): the data workers stay deterministic and resume stays 
 
 Tensors are (C, H, W) float in [0, 1] on the CPU throughout.
 """
+
 from __future__ import annotations
 
 import io
@@ -60,8 +61,14 @@ class StageOptions:
 
 
 def _second_stage() -> StageOptions:
-    return StageOptions(blur_prob=0.8, blur_sigma=(0.2, 1.5), resize_prob=(0.3, 0.4, 0.3),
-                        resize_range=(0.3, 1.2), noise_range=(1.0, 25.0), poisson_scale_range=(0.05, 2.5))
+    return StageOptions(
+        blur_prob=0.8,
+        blur_sigma=(0.2, 1.5),
+        resize_prob=(0.3, 0.4, 0.3),
+        resize_range=(0.3, 1.2),
+        noise_range=(1.0, 25.0),
+        poisson_scale_range=(0.05, 2.5),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,8 +90,7 @@ class RealDegradation:
         def stage(s: dict) -> StageOptions:
             return StageOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items()})
 
-        return cls(first=stage(d["first"]), second=stage(d["second"]),
-                   final_sinc_prob=d.get("final_sinc_prob", 0.8))
+        return cls(first=stage(d["first"]), second=stage(d["second"]), final_sinc_prob=d.get("final_sinc_prob", 0.8))
 
     def with_overrides(self, overrides: dict) -> RealDegradation:
         """A copy with some fields replaced, e.g. {"first": {"noise_range": [1, 15]}}.
@@ -112,13 +118,15 @@ class RealDegradation:
 
 # ---- kernels ---------------------------------------------------------------------------------
 
+
 def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     r = np.arange(size, dtype=np.float64) - size // 2
     return np.meshgrid(r, r, indexing="xy")
 
 
-def gaussian_kernel(size: int, sigma_x: float, sigma_y: float, theta: float, *,
-                    beta: float = 1.0, shape: str = "gaussian") -> np.ndarray:
+def gaussian_kernel(
+    size: int, sigma_x: float, sigma_y: float, theta: float, *, beta: float = 1.0, shape: str = "gaussian"
+) -> np.ndarray:
     """A (size, size) anisotropic kernel summing to one.
 
     shape: gaussian exp(-q / 2), generalized exp(-q**beta / 2), plateau 1 / (1 + q**beta), where
@@ -127,7 +135,7 @@ def gaussian_kernel(size: int, sigma_x: float, sigma_y: float, theta: float, *,
     """
     c, s = math.cos(theta), math.sin(theta)
     rot = np.array([[c, -s], [s, c]])
-    cov = rot @ np.diag([sigma_x ** 2, sigma_y ** 2]) @ rot.T
+    cov = rot @ np.diag([sigma_x**2, sigma_y**2]) @ rot.T
     inv = np.linalg.inv(cov)
     xx, yy = _grid(size)
     q = inv[0, 0] * xx * xx + (inv[0, 1] + inv[1, 0]) * xx * yy + inv[1, 1] * yy * yy
@@ -150,7 +158,7 @@ def sinc_kernel(size: int, omega_c: float) -> np.ndarray:
     xx, yy = _grid(size)
     r = torch.from_numpy(np.sqrt(xx * xx + yy * yy))
     k = omega_c * torch.special.bessel_j1(omega_c * r) / (2 * math.pi * r.clamp_min(1e-12))
-    k[size // 2, size // 2] = omega_c ** 2 / (4 * math.pi)
+    k[size // 2, size // 2] = omega_c**2 / (4 * math.pi)
     k = k.numpy()
     return k / k.sum()
 
@@ -191,6 +199,7 @@ def filter2d(x: torch.Tensor, kernel: np.ndarray) -> torch.Tensor:
 
 # ---- resize, noise, JPEG ---------------------------------------------------------------------
 
+
 def resize(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
     """(C, H, W) -> (C, *size) with torch's area / bilinear / bicubic (no antialias, as Real-ESRGAN)."""
     size = (max(1, int(size[0])), max(1, int(size[1])))
@@ -230,8 +239,10 @@ def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
 
 # ---- the stages ------------------------------------------------------------------------------
 
-def degrade_stage(x: torch.Tensor, o: StageOptions, rng: np.random.Generator,
-                  target: tuple[int, int] | None) -> torch.Tensor:
+
+def degrade_stage(
+    x: torch.Tensor, o: StageOptions, rng: np.random.Generator, target: tuple[int, int] | None
+) -> torch.Tensor:
     """Blur, random resize, noise, JPEG. The resize is relative to `target` (stage two's LR size)
     or to the current size (stage one), as in Real-ESRGAN."""
     if rng.random() < o.blur_prob:
@@ -249,8 +260,13 @@ def degrade_stage(x: torch.Tensor, o: StageOptions, rng: np.random.Generator,
     return jpeg(x, int(rng.uniform(*o.jpeg_range)))
 
 
-def final_stage(x: torch.Tensor, size: tuple[int, int], sinc_prob: float, rng: np.random.Generator,
-                jpeg_range: tuple[float, float] = (30.0, 95.0)) -> torch.Tensor:
+def final_stage(
+    x: torch.Tensor,
+    size: tuple[int, int],
+    sinc_prob: float,
+    rng: np.random.Generator,
+    jpeg_range: tuple[float, float] = (30.0, 95.0),
+) -> torch.Tensor:
     """Resize to the LR size with a sinc filter, and JPEG, in random order (Real-ESRGAN)."""
     if rng.random() < sinc_prob:
         size_k = int(rng.choice(np.arange(7, MAX_KERNEL + 1, 2)))
@@ -271,6 +287,7 @@ def final_stage(x: torch.Tensor, size: tuple[int, int], sinc_prob: float, rng: n
 
 
 # ---- the fixed degradation of the benchmark and the validation -------------------------------
+
 
 @dataclass(frozen=True, kw_only=True)
 class FixedDegradation:
@@ -309,6 +326,7 @@ class FixedDegradation:
 
 # ---- target sharpening -----------------------------------------------------------------------
 
+
 def gaussian_blur_separable(x: torch.Tensor, size: int, sigma: float) -> torch.Tensor:
     """(C, H, W) blurred by a (size x size) Gaussian as two 1-D passes, reflect-padded.
     (A 2-D kernel of 101 px costs 50x more per pixel: it was most of a training step.)"""
@@ -322,8 +340,9 @@ def gaussian_blur_separable(x: torch.Tensor, size: int, sigma: float) -> torch.T
     return F.conv2d(y, g.view(1, 1, size, 1).expand(c, 1, size, 1), groups=c)[0]
 
 
-def unsharp_mask(x: torch.Tensor, *, weight: float = 0.5, threshold: float = 10 / 255,
-                 radius: int = 50) -> torch.Tensor:
+def unsharp_mask(
+    x: torch.Tensor, *, weight: float = 0.5, threshold: float = 10 / 255, radius: int = 50
+) -> torch.Tensor:
     """Real-ESRGAN's USMSharp of the HR target: sharpen where the detail exceeds `threshold`,
     blended through a soft mask so flat areas are untouched. (C, H, W) in [0, 1] -> same."""
     size = 2 * radius + 1

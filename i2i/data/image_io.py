@@ -9,6 +9,7 @@ only): 16-bit RGB(A) and gray+alpha PNG and TIFF files are read with OpenCV, 16-
 are written by our streaming PNG encoder (which keeps the metadata) and 16-bit colour TIFFs by
 OpenCV.
 """
+
 from __future__ import annotations
 
 import errno
@@ -31,12 +32,31 @@ from ..errors import ImageError
 
 DEFAULT_MAX_PIXELS = 200_000_000
 DEFAULT_MAX_OUTPUT_PIXELS = 1_000_000_000
-FORMAT_BY_EXT = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP",
-                 "tif": "TIFF", "tiff": "TIFF", "gif": "GIF", "ppm": "PPM", "pgm": "PPM",
-                 "tga": "TGA"}
+FORMAT_BY_EXT = {
+    "png": "PNG",
+    "jpg": "JPEG",
+    "jpeg": "JPEG",
+    "webp": "WEBP",
+    "bmp": "BMP",
+    "tif": "TIFF",
+    "tiff": "TIFF",
+    "gif": "GIF",
+    "ppm": "PPM",
+    "pgm": "PPM",
+    "tga": "TGA",
+}
 """Extensions i2i writes (-o FILE, --ext), with the Pillow format of each."""
-EXT_BY_FORMAT = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif",
-                 "GIF": "png", "PPM": "ppm", "TGA": "png", "MPO": "jpg"}
+EXT_BY_FORMAT = {
+    "PNG": "png",
+    "JPEG": "jpg",
+    "WEBP": "webp",
+    "BMP": "bmp",
+    "TIFF": "tif",
+    "GIF": "png",
+    "PPM": "ppm",
+    "TGA": "png",
+    "MPO": "jpg",
+}
 """The output extension --ext auto picks for a source format (png for formats it does not keep)."""
 Image.init()
 if "AVIF" in Image.SAVE:  # Pillow >= 11.3 built with libavif
@@ -87,6 +107,7 @@ class ImageData:
 
 # ---- which files are images ----
 
+
 @functools.cache
 def readable_formats() -> dict[str, str]:
     """{".ext": Pillow format} for every file extension the installed Pillow can decode.
@@ -122,6 +143,7 @@ def describe_pixels(n: int) -> str:
 
 # ---- decoding ----
 
+
 def read_image(source, *, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:
     """Decode a path or bytes; any failure becomes one ImageError naming the file."""
     name = name or str(source)
@@ -143,8 +165,11 @@ def read_image(source, *, name: str | None = None, max_pixels: int = DEFAULT_MAX
         raise ImageError(name, f"cannot read ({e.strerror or e})") from None
     w, h = im.size
     if w * h > max_pixels:
-        raise ImageError(name, f"{w}x{h} is {describe_pixels(w * h)}, above the limit of "
-                               f"{describe_pixels(max_pixels)} (raise it with --max-pixels)")
+        raise ImageError(
+            name,
+            f"{w}x{h} is {describe_pixels(w * h)}, above the limit of "
+            f"{describe_pixels(max_pixels)} (raise it with --max-pixels)",
+        )
     try:
         fmt = im.format or "PNG"
         if _is_deep_color(im, fmt):
@@ -229,8 +254,9 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | N
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             return ImageCms.profileToProfile(im, source, ImageCms.createProfile("sRGB"), outputMode="RGB"), None
         if im.mode == "LAB":  # Pillow has no plain LAB -> RGB conversion
-            return ImageCms.profileToProfile(im, ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"),
-                                             outputMode="RGB"), None
+            return ImageCms.profileToProfile(
+                im, ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), outputMode="RGB"
+            ), None
     except (ImageCms.PyCMSError, OSError, ValueError):
         pass  # an unusable profile: Pillow's plain conversion below
     return im.convert("RGB"), None
@@ -278,17 +304,28 @@ def _read_deep_color(im: Image.Image, source, fmt: str) -> ImageData:
     arr = orient(arr, orientation)
     alpha = None if alpha is None else orient(alpha, orientation)
     pixels = np.ascontiguousarray(arr, dtype=np.float32) / 65535
-    return ImageData(pixels, None if alpha is None else alpha.astype(np.float32) / 65535, 16, fmt,
-                     im.info.get("icc_profile") or None, im.info.get("exif") or None,
-                     _dpi(im.info, orientation in (5, 6, 7, 8)), dict(getattr(im, "text", None) or {}) or None)
+    return ImageData(
+        pixels,
+        None if alpha is None else alpha.astype(np.float32) / 65535,
+        16,
+        fmt,
+        im.info.get("icc_profile") or None,
+        im.info.get("exif") or None,
+        _dpi(im.info, orientation in (5, 6, 7, 8)),
+        dict(getattr(im, "text", None) or {}) or None,
+    )
 
 
 def orient(arr: np.ndarray, orientation: int) -> np.ndarray:
     """(H, W, ...) pixels stored with EXIF orientation 1-8 -> upright, as ImageOps.exif_transpose."""
     if orientation in (5, 6, 7, 8):
         # 5: transpose; 6: rotate 90 clockwise; 7: transverse; 8: rotate 90 anticlockwise
-        arr = {5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1),
-               7: lambda a: np.rot90(a, 2).swapaxes(0, 1), 8: lambda a: np.rot90(a, 1)}[orientation](arr)
+        arr = {
+            5: lambda a: a.swapaxes(0, 1),
+            6: lambda a: np.rot90(a, -1),
+            7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+            8: lambda a: np.rot90(a, 1),
+        }[orientation](arr)
     elif orientation == 2:
         arr = arr[:, ::-1]
     elif orientation == 3:
@@ -299,6 +336,7 @@ def orient(arr: np.ndarray, orientation: int) -> np.ndarray:
 
 
 # ---- transparency ----
+
 
 def fill_transparent(img: ImageData) -> ImageData:
     """Fully transparent pixels take the colour of the nearest visible pixel.
@@ -318,8 +356,7 @@ def fill_transparent(img: ImageData) -> ImageData:
     import cv2
 
     # Distance to the nearest zero pixel, labelled per zero pixel (numbered in raster order).
-    _, labels = cv2.distanceTransformWithLabels(hidden.astype(np.uint8), cv2.DIST_L2, 5,
-                                                labelType=cv2.DIST_LABEL_PIXEL)
+    _, labels = cv2.distanceTransformWithLabels(hidden.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
     ys, xs = np.nonzero(~hidden)
     nearest = labels[hidden] - 1
     pixels = img.pixels.copy()
@@ -328,6 +365,7 @@ def fill_transparent(img: ImageData) -> ImageData:
 
 
 # ---- encoding ----
+
 
 def quantize(pixels: np.ndarray, bit_depth: int = 8) -> np.ndarray:
     """Float samples in [0, 1] -> uint8 or uint16, scaled and rounded."""
@@ -467,8 +505,17 @@ def _encode_deep_color(img: ImageData, fmt: str) -> bytes:
 
         buf = io.BytesIO()
         w, h = img.size
-        writer = PNGBandWriter(buf, w, h, samples.shape[2], 16, icc_profile=profile_for(img.icc_profile, samples.shape[2]),
-                               exif=exif_for(img), dpi=img.dpi, text=img.text)
+        writer = PNGBandWriter(
+            buf,
+            w,
+            h,
+            samples.shape[2],
+            16,
+            icc_profile=profile_for(img.icc_profile, samples.shape[2]),
+            exif=exif_for(img),
+            dpi=img.dpi,
+            text=img.text,
+        )
         writer.write(samples)
         writer.close()
         return buf.getvalue()
@@ -479,8 +526,14 @@ def _encode_deep_color(img: ImageData, fmt: str) -> bytes:
     bgr = samples[..., [2, 1, 0, 3]] if samples.shape[2] == 4 else samples[..., ::-1]
     params = []
     if img.dpi:
-        params = [cv2.IMWRITE_TIFF_RESUNIT, 2, cv2.IMWRITE_TIFF_XDPI, max(1, round(img.dpi[0])),
-                  cv2.IMWRITE_TIFF_YDPI, max(1, round(img.dpi[1]))]
+        params = [
+            cv2.IMWRITE_TIFF_RESUNIT,
+            2,
+            cv2.IMWRITE_TIFF_XDPI,
+            max(1, round(img.dpi[0])),
+            cv2.IMWRITE_TIFF_YDPI,
+            max(1, round(img.dpi[1])),
+        ]
     ok, data = cv2.imencode(".tiff", np.ascontiguousarray(bgr), params)
     if not ok:
         raise ValueError("OpenCV could not encode a 16-bit TIFF")
@@ -551,8 +604,7 @@ def _create_from(tmp: str, path: Path) -> None:
     except FileExistsError:
         raise OutputExists(errno.EEXIST, "output exists", str(path)) from None
     except OSError as e:
-        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK,
-                           errno.ENOSYS):
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
             raise
     # No hard links on this file system (FAT, some network shares): claim the name exclusively,
     # then move the finished file onto the claim.

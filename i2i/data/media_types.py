@@ -1,5 +1,6 @@
 """Which files are clips (videos, animated images): cheap checks, without loading FFmpeg or
 OpenCV, so that deciding costs an image-only job nothing."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -4,6 +4,7 @@ Pillow encodes only whole images; a 6000x4000 photo upscaled x4 is 1.15 GB as 8-
 Pillow makes its own copy. Tiled inference finishes its output in row bands, so it writes them
 here as they come: memory stays at one band however large the result.
 """
+
 from __future__ import annotations
 
 import struct
@@ -27,10 +28,20 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 class PNGBandWriter:
     """Write a PNG to `stream`: header now, rows as write() is given them, the end at close()."""
 
-    def __init__(self, stream: BinaryIO, width: int, height: int, channels: int, bit_depth: int = 8,
-                 *, icc_profile: bytes | None = None, exif: bytes | None = None,
-                 dpi: tuple[float, float] | None = None, text: dict[str, str] | None = None,
-                 level: int = PNG_COMPRESS_LEVEL):
+    def __init__(
+        self,
+        stream: BinaryIO,
+        width: int,
+        height: int,
+        channels: int,
+        bit_depth: int = 8,
+        *,
+        icc_profile: bytes | None = None,
+        exif: bytes | None = None,
+        dpi: tuple[float, float] | None = None,
+        text: dict[str, str] | None = None,
+        level: int = PNG_COMPRESS_LEVEL,
+    ):
         if channels not in _COLOR_TYPE or bit_depth not in (8, 16):
             raise ValueError(f"unsupported PNG layout: {channels} channels, {bit_depth} bits")
         self.stream, self.width, self.height = stream, width, height
@@ -54,14 +65,15 @@ class PNGBandWriter:
         """rows: (n, width, channels) uint8 (8-bit) or uint16 (16-bit)."""
         expected = np.uint8 if self.bit_depth == 8 else np.uint16
         if rows.dtype != expected or rows.shape[1:] != (self.width, self.channels):
-            raise ValueError(f"rows must be (n, {self.width}, {self.channels}) {np.dtype(expected)}, "
-                             f"not {rows.shape} {rows.dtype}")
+            raise ValueError(
+                f"rows must be (n, {self.width}, {self.channels}) {np.dtype(expected)}, not {rows.shape} {rows.dtype}"
+            )
         if self.rows_written + len(rows) > self.height:
             raise ValueError("more rows than the image height")
         raw = rows.astype(">u2") if self.bit_depth == 16 else rows
         raw = np.ascontiguousarray(raw).view(np.uint8).reshape(len(rows), -1)
         for start in range(0, len(raw), _ROWS_PER_CHUNK):
-            block = raw[start:start + _ROWS_PER_CHUNK]
+            block = raw[start : start + _ROWS_PER_CHUNK]
             filtered = _paeth(block, self._previous, self.bpp)
             self._previous = block[-1].copy()
             out = self._compressor.compress(filtered.tobytes())

@@ -6,6 +6,7 @@ output stream's display matrix, so nothing is resampled to turn a portrait phone
 Timing is kept frame by frame: each output frame carries its input frame's presentation timestamp
 and duration in the input stream's time base, so variable frame rate and the audio sync survive.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,7 @@ import numpy as np
 from ..errors import ImageError, UsageError
 from .media_types import is_video_path  # noqa: F401  (re-exported)
 
-CONTAINER_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
-                    ".webm": "webm", ".avi": "avi"}
+CONTAINER_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 DEFAULT_CODEC = {".webm": "libvpx-vp9"}  # everything else: H.264
 FALLBACK_CODEC = "libx264"
 DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libvpx-vp9": 30, "libsvtav1": 30}
@@ -65,14 +65,16 @@ class EncoderSettings:
         if self.codec is not None:
             _encoder(self.codec)
         if self.crf is not None and self.codec is not None and self.codec not in DEFAULT_CRF:
-            raise UsageError(f"--crf applies to {', '.join(DEFAULT_CRF)}; {self.codec} has no "
-                             "constant rate factor (leave --crf out)")
+            raise UsageError(
+                f"--crf applies to {', '.join(DEFAULT_CRF)}; {self.codec} has no constant rate factor (leave --crf out)"
+            )
         if self.pix_fmt is not None:
             try:
                 av.VideoFormat(self.pix_fmt)
             except (ValueError, av.FFmpegError):
-                raise UsageError(f"--pix-fmt: unknown pixel format {self.pix_fmt!r} "
-                                 "(e.g. yuv420p, yuv444p, yuv420p10le)") from None
+                raise UsageError(
+                    f"--pix-fmt: unknown pixel format {self.pix_fmt!r} (e.g. yuv420p, yuv444p, yuv420p10le)"
+                ) from None
 
     def resolve(self, ext: str) -> tuple[str, str, dict]:
         """-> (encoder, pixel format, encoder options) for an output with this extension."""
@@ -91,8 +93,10 @@ def _encoder(name: str) -> av.codec.Codec:
     try:
         codec = av.codec.Codec(name, "w")
     except (ValueError, av.FFmpegError):
-        raise UsageError(f"--codec: no video encoder {name!r} in this FFmpeg build "
-                         "(e.g. libx264, libx265, libvpx-vp9, libsvtav1, mpeg4)") from None
+        raise UsageError(
+            f"--codec: no video encoder {name!r} in this FFmpeg build "
+            "(e.g. libx264, libx265, libvpx-vp9, libsvtav1, mpeg4)"
+        ) from None
     if codec.type != "video":
         raise UsageError(f"--codec: {name} is not a video encoder")
     return codec
@@ -129,22 +133,23 @@ class VideoReader:
             raise
 
     def _inspect(self, max_pixels: int):
-        video = [s for s in self.container.streams.video
-                 if not s.disposition & av.stream.Disposition.attached_pic]
+        video = [s for s in self.container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
         if not video:
             raise ImageError(self.path, "no video stream in this file")
         self.stream = video[0]
         self.stream.thread_type = "AUTO"  # frame and slice threads in the decoder
         self.copied = [s for s in self.container.streams if s.type in COPIED_TYPES]
-        self.dropped = [s for s in self.container.streams
-                        if s is not self.stream and s not in self.copied]
+        self.dropped = [s for s in self.container.streams if s is not self.stream and s not in self.copied]
         cc = self.stream.codec_context
         self.width, self.height = cc.width, cc.height
         if self.width * self.height == 0:
             raise ImageError(self.path, "video stream has no frame size (corrupt header?)")
         if self.width * self.height > max_pixels:
-            raise ImageError(self.path, f"{self.width}x{self.height} frames are above the limit of "
-                                        f"{max_pixels / 1e6:.0f} megapixels (raise it with --max-pixels)")
+            raise ImageError(
+                self.path,
+                f"{self.width}x{self.height} frames are above the limit of "
+                f"{max_pixels / 1e6:.0f} megapixels (raise it with --max-pixels)",
+            )
         self.time_base = self.stream.time_base or Fraction(1, 90000)
         self.rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(25)
         self.sample_aspect_ratio = self.stream.sample_aspect_ratio
@@ -247,9 +252,13 @@ class VideoWriter:
         options = {"movflags": "+faststart"} if CONTAINER_FORMAT[self.ext] in ("mp4", "mov") else {}
         self.container = av.open(str(self.path), "w", format=CONTAINER_FORMAT[self.ext], options=options)
         try:
-            self.container.metadata.update({k: v for k, v in src.container.metadata.items()
-                                            if k.lower() not in ("encoder", "major_brand", "minor_version",
-                                                                 "compatible_brands")})
+            self.container.metadata.update(
+                {
+                    k: v
+                    for k, v in src.container.metadata.items()
+                    if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands")
+                }
+            )
             stream = self.container.add_stream(self.codec, rate=src.rate, options=self.options)
             stream.width, stream.height, stream.pix_fmt = width, height, self.pix_fmt
             stream.time_base = src.time_base
@@ -274,8 +283,9 @@ class VideoWriter:
                 self.container.set_chapters(src.container.chapters())
             self.container.start_encoding()
         except av.FFmpegError as e:
-            raise ImageError(src.path, f"cannot write a {self.ext} output with {self.codec} and "
-                                       f"this file's streams ({_reason(e)})") from None
+            raise ImageError(
+                src.path, f"cannot write a {self.ext} output with {self.codec} and this file's streams ({_reason(e)})"
+            ) from None
         for packet in self.pending:
             self._mux(packet)
         self.pending.clear()
@@ -307,8 +317,9 @@ class VideoWriter:
         if self.colorspace is None:
             frame = frame.reformat(format=self.pix_fmt)
         else:
-            frame = frame.reformat(format=self.pix_fmt, dst_colorspace=self.colorspace,
-                                   dst_color_range=self.color_range)
+            frame = frame.reformat(
+                format=self.pix_fmt, dst_colorspace=self.colorspace, dst_color_range=self.color_range
+            )
         pts, duration = timing
         if self.last_pts is not None and pts <= self.last_pts:
             pts = self.last_pts + 1  # a broken source's repeated timestamp; encoders refuse it
@@ -322,8 +333,9 @@ class VideoWriter:
             for packet in self.video.encode(frame):
                 self.container.mux(packet)
         except av.FFmpegError as e:
-            raise ImageError(self.source.path, f"encoding with {self.codec} failed at frame {self.frames} "
-                                               f"({_reason(e)})") from None
+            raise ImageError(
+                self.source.path, f"encoding with {self.codec} failed at frame {self.frames} ({_reason(e)})"
+            ) from None
 
     def copy(self, packet: av.Packet):
         if self.container is None:
@@ -338,8 +350,10 @@ class VideoWriter:
             self.container.mux(packet)
         except av.FFmpegError as e:
             at = f" at {float(packet.pts * packet.time_base):.2f} s" if packet.pts is not None else ""
-            raise ImageError(self.source.path, f"cannot copy {source.type} stream #{source.index}{at} "
-                                               f"({_reason(e)}; corrupt timestamps?)") from None
+            raise ImageError(
+                self.source.path,
+                f"cannot copy {source.type} stream #{source.index}{at} ({_reason(e)}; corrupt timestamps?)",
+            ) from None
 
     def close(self):
         """Flush the encoder and finish the file."""
@@ -360,8 +374,9 @@ class VideoWriter:
 
 def _copy_stream_facts(src, dst):
     """Language, title and default/forced flags travel with each stream."""
-    dst.metadata.update({k: v for k, v in src.metadata.items()
-                         if k.lower() not in ("duration", "encoder", "handler_name", "vendor_id")})
+    dst.metadata.update(
+        {k: v for k, v in src.metadata.items() if k.lower() not in ("duration", "encoder", "handler_name", "vendor_id")}
+    )
     try:
         dst.disposition = src.disposition
     except (AttributeError, TypeError, ValueError):

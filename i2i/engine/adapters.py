@@ -3,6 +3,7 @@
 prepare(ImageData) -> (C, H, W) float in [0, 1] for the network;
 finish(ImageData, (C', H', W') output) -> the ImageData to write.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -50,8 +51,7 @@ def network_input(img: ImageData, space: str) -> torch.Tensor:
         return x if x.shape[0] == 1 else luma(x)
     rgb = x.expand(3, -1, -1) if x.shape[0] == 1 else x
     if space == "RGBA":
-        alpha = (torch.ones(1, *rgb.shape[1:]) if img.alpha is None
-                 else torch.from_numpy(img.alpha)[None])
+        alpha = torch.ones(1, *rgb.shape[1:]) if img.alpha is None else torch.from_numpy(img.alpha)[None]
         return torch.cat([rgb, alpha])
     return rgb
 
@@ -109,15 +109,21 @@ class RGBAdapter:
             alpha = resize_array(net_alpha.numpy(), size)
         else:
             alpha = None if img.alpha is None else resize_array(img.alpha, size)
-        return replace(img, pixels=np.ascontiguousarray(pixels, dtype=np.float32), alpha=alpha,
-                       bit_depth=self.bit_depth_out(img))
+        return replace(
+            img, pixels=np.ascontiguousarray(pixels, dtype=np.float32), alpha=alpha, bit_depth=self.bit_depth_out(img)
+        )
 
     # ---- band by band, for tiled outputs streamed to a file ----
     def streams(self, img: ImageData) -> bool:
         """Whether this image's output can be finished one row band at a time."""
         scale_kept = self.out_scale is None or self.out_scale == self.task.scale
-        return (scale_kept and self.strength == 1 and not self.preserve_color and img.alpha is None
-                and self.task.out_space != "RGBA")
+        return (
+            scale_kept
+            and self.strength == 1
+            and not self.preserve_color
+            and img.alpha is None
+            and self.task.out_space != "RGBA"
+        )
 
     def finish_band(self, img: ImageData, band: torch.Tensor) -> np.ndarray:
         """(C, rows, W) network output -> (rows, W, C') pixels, for images where streams() holds."""

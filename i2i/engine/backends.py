@@ -8,6 +8,7 @@ graph whose extra inputs are those statistics.
 
 Which backend runs is decided in selection.py; this module only knows how to run each one.
 """
+
 from __future__ import annotations
 
 import functools
@@ -37,6 +38,7 @@ class BackendError(I2IError):
 
 
 # ---- what is installed (cheap: no runtime is imported to answer) -----------------------------
+
 
 def runtime_version(name: str) -> str | None:
     try:
@@ -101,6 +103,7 @@ def _to_numpy(x: torch.Tensor) -> np.ndarray:
 
 # ---- torch -----------------------------------------------------------------------------------
 
+
 class TorchBackend:
     """The module itself, eager. fp16/bf16 (CUDA only) run under autocast.
 
@@ -123,8 +126,7 @@ class TorchBackend:
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device).contiguous(memory_format=self.memory_format)
-        autocast = (torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32
-                    else nullcontext())
+        autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32 else nullcontext()
         with torch.inference_mode(), autocast:
             return self.module(x).float()
 
@@ -139,6 +141,7 @@ class TorchBackend:
 
 
 # ---- exported graphs -------------------------------------------------------------------------
+
 
 class ModelGraphs:
     """A model's exported ONNX graphs in the on-disk cache, exported on first use."""
@@ -166,8 +169,7 @@ class ModelGraphs:
     def path(self, variant: str = "plain"):
         from .onnx_export import export
 
-        return cache.cached_file(self.graph_key(variant), ".onnx",
-                                 lambda p: export(self.model, p, variant))
+        return cache.cached_file(self.graph_key(variant), ".onnx", lambda p: export(self.model, p, variant))
 
     def discard(self, variant: str) -> None:
         cache.discard(self.graph_key(variant), ".onnx")
@@ -198,8 +200,9 @@ class RuntimeBackend:
                 except Exception as e:  # the runtime rejected the file: rebuild it, then give up
                     self.graphs.discard(variant)
                     if attempt:
-                        raise BackendError(f"{_LABEL[self.name]} cannot load the exported graph: "
-                                           f"{_first_line(e)}") from None
+                        raise BackendError(
+                            f"{_LABEL[self.name]} cannot load the exported graph: {_first_line(e)}"
+                        ) from None
         return self._sessions[variant]
 
     def __call__(self, x: torch.Tensor, stats: list[torch.Tensor] | None = None) -> torch.Tensor:

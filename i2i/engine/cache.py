@@ -12,6 +12,7 @@ Folder: $I2I_CACHE_DIR if set, else the user's cache folder from platformdirs
 Every file is written to a temporary name and renamed, so a crash or a second process
 never leaves a half-written entry under a real name.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,6 +38,7 @@ def cache_dir() -> Path:
 
 
 # ---- keys ----------------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=32)
 def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
@@ -70,8 +72,7 @@ def model_key(model) -> str:
 
     digest = hashlib.sha256()
     info = model.info
-    digest.update(json.dumps([info.arch, info.options, info.task.to_dict()], sort_keys=True,
-                             default=str).encode())
+    digest.update(json.dumps([info.arch, info.options, info.task.to_dict()], sort_keys=True, default=str).encode())
     digest.update(_source_sha256(type(model.module)).encode())
     for name, tensor in model.module.state_dict().items():
         t = tensor.detach().to("cpu").contiguous()
@@ -94,6 +95,7 @@ def cpu_name() -> str:
 
 
 # ---- files ---------------------------------------------------------------------------------
+
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,6 +144,7 @@ def discard(key: str, suffix: str) -> None:
 
 
 # ---- measurements --------------------------------------------------------------------------
+
 
 def _measured_path() -> Path:
     return cache_dir() / "measured.json"

@@ -4,6 +4,7 @@ Every inference command is this engine with an adapter for its task. It never pr
 one Result per input and the CLI renders them. Whatever goes wrong with one input (decoding,
 the network, encoding, writing) becomes that input's error; the others still run.
 """
+
 from __future__ import annotations
 
 import os
@@ -94,13 +95,24 @@ class Engine:
     model that does not take images (a latent generator).
     """
 
-    def __init__(self, model: LoadedModel, adapter, *, device: str = "auto",
-                 batch_size: int | None = None, precision: str = "fp32", tile: int | None = None,
-                 tile_overlap: int | None = None, io_threads: int | None = None,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,
-                 backend: str = "auto"):
-        self.runner = ModelRunner(model, device=device, precision=precision, tile=tile,
-                                  tile_overlap=tile_overlap, backend=backend)
+    def __init__(
+        self,
+        model: LoadedModel,
+        adapter,
+        *,
+        device: str = "auto",
+        batch_size: int | None = None,
+        precision: str = "fp32",
+        tile: int | None = None,
+        tile_overlap: int | None = None,
+        io_threads: int | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,
+        backend: str = "auto",
+    ):
+        self.runner = ModelRunner(
+            model, device=device, precision=precision, tile=tile, tile_overlap=tile_overlap, backend=backend
+        )
         self.adapter = adapter
         self.batch_size = batch_size or (8 if self.runner.device.type == "cuda" else 4)
         # On the CPU the cores belong to the network; a GPU leaves them to decoding and encoding.
@@ -141,17 +153,23 @@ class Engine:
         out_w, out_h = self.adapter.output_size(image.size)
         largest = max((out_w * out_h, (out_w, out_h)), (w * s * h * s, (w * s, h * s)))
         if largest[0] > self.max_output_pixels:
-            raise ImageError(name, f"the output would be {largest[1][0]}x{largest[1][1]} "
-                                   f"({describe_pixels(largest[0])}), above the limit of "
-                                   f"{describe_pixels(self.max_output_pixels)} (raise it with --max-output-pixels)")
+            raise ImageError(
+                name,
+                f"the output would be {largest[1][0]}x{largest[1][1]} "
+                f"({describe_pixels(largest[0])}), above the limit of "
+                f"{describe_pixels(self.max_output_pixels)} (raise it with --max-output-pixels)",
+            )
 
     def _check_format_limit(self, job: Job, image: ImageData) -> None:
         """A format's own size limit, found before the network runs rather than by the encoder."""
         limit = MAX_SIDE.get(job.format)
         out_w, out_h = self.adapter.output_size(image.size)
         if limit and max(out_w, out_h) > limit:
-            raise ImageError(job.source, f"the output would be {out_w}x{out_h}, but {job.format} holds at most "
-                                         f"{limit} pixels a side (choose another format with --ext or -o)")
+            raise ImageError(
+                job.source,
+                f"the output would be {out_w}x{out_h}, but {job.format} holds at most "
+                f"{limit} pixels a side (choose another format with --ext or -o)",
+            )
 
     # ---- many files, streamed ----
     def process(self, jobs: Iterable[Job], out: OutputOptions) -> Iterator[Result]:
@@ -235,7 +253,9 @@ class Engine:
                 if out.skip_existing:
                     return Result(job.source, output=job.output, skipped="exists")
                 if not out.overwrite:
-                    return Result(job.source, error=f"{job.output}: output exists (pass --overwrite or --skip-existing)")
+                    return Result(
+                        job.source, error=f"{job.output}: output exists (pass --overwrite or --skip-existing)"
+                    )
             if job.source == STDIO:
                 data = job.data if job.data is not None else sys.stdin.buffer.read()
                 image = read_image(data, name="<stdin>", max_pixels=self.max_pixels)
@@ -281,9 +301,17 @@ class Engine:
         stage = "inference"  # the tiles run while the file is written
         try:
             with atomic_output(job.output, overwrite=out.overwrite) as f:
-                writer = PNGBandWriter(f, w * s, h * s, channels, bit_depth,
-                                       icc_profile=profile_for(it.image.icc_profile, channels),
-                                       exif=exif_for(it.image, (w * s, h * s)), dpi=dpi, text=it.image.text)
+                writer = PNGBandWriter(
+                    f,
+                    w * s,
+                    h * s,
+                    channels,
+                    bit_depth,
+                    icc_profile=profile_for(it.image.icc_profile, channels),
+                    exif=exif_for(it.image, (w * s, h * s)),
+                    dpi=dpi,
+                    text=it.image.text,
+                )
                 band_dtype = torch.float16 if bit_depth == 8 else torch.float32
                 for band in self.runner.bands(it.tensor[None], band_dtype):
                     self._write_band(writer, it.image, band, bit_depth)
@@ -293,12 +321,18 @@ class Engine:
             return _appeared(job, out)
         except Exception as e:  # noqa: BLE001
             return Result(job.source, error=_failure(job, "writing" if isinstance(e, OSError) else stage, e))
-        return Result(job.source, output=job.output, in_size=it.image.size, out_size=(w * s, h * s),
-                      seconds=round(time.perf_counter() - it.started, 4), backend=self.runner.last_backend)
+        return Result(
+            job.source,
+            output=job.output,
+            in_size=it.image.size,
+            out_size=(w * s, h * s),
+            seconds=round(time.perf_counter() - it.started, 4),
+            backend=self.runner.last_backend,
+        )
 
     def _write_band(self, writer: PNGBandWriter, image: ImageData, band: torch.Tensor, bit_depth: int):
         for start in range(0, band.shape[1], STREAM_ROWS):  # bounds the float temporaries
-            chunk = band[:, start:start + STREAM_ROWS]
+            chunk = band[:, start : start + STREAM_ROWS]
             writer.write(quantize(self.adapter.finish_band(image, chunk), bit_depth))
 
     def _finish_and_write(self, it: _Item, y: torch.Tensor, out: OutputOptions) -> Result:
@@ -316,16 +350,24 @@ class Engine:
             return _appeared(job, out)
         except Exception as e:  # noqa: BLE001
             return Result(job.source, error=_failure(job, stage, e))
-        return Result(job.source, output=job.output, in_size=it.image.size, out_size=result_image.size,
-                      seconds=round(time.perf_counter() - it.started, 4), backend=it.backend)
+        return Result(
+            job.source,
+            output=job.output,
+            in_size=it.image.size,
+            out_size=result_image.size,
+            seconds=round(time.perf_counter() - it.started, 4),
+            backend=it.backend,
+        )
 
 
 def _appeared(job: Job, out: OutputOptions) -> Result:
     """The output was created by someone else (another job on the same folder) while we worked."""
     if out.skip_existing:
         return Result(job.source, output=job.output, skipped="exists")
-    return Result(job.source, error=f"{job.output}: output exists: another process wrote it meanwhile "
-                                    "(pass --overwrite or --skip-existing)")
+    return Result(
+        job.source,
+        error=f"{job.output}: output exists: another process wrote it meanwhile (pass --overwrite or --skip-existing)",
+    )
 
 
 def _failure(job: Job, stage: str, e: BaseException) -> str:

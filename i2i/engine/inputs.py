@@ -8,6 +8,7 @@ is always tried, whatever its name.
 Every output path is decided before anything runs (plan_outputs): two inputs never share an
 output, and files that are outputs of this very job are never taken as its inputs.
 """
+
 from __future__ import annotations
 
 import glob
@@ -156,8 +157,9 @@ def single_file_target(out: str, n_jobs: int) -> bool:
     return True
 
 
-def output_format(job: Job, source_format: str | None, has_alpha: bool, opts: OutputOptions,
-                  single_file: bool) -> tuple[str, str]:
+def output_format(
+    job: Job, source_format: str | None, has_alpha: bool, opts: OutputOptions, single_file: bool
+) -> tuple[str, str]:
     """-> (PIL format, extension) for one output."""
     if single_file:
         ext = Path(opts.out).suffix.lower().lstrip(".")
@@ -201,8 +203,7 @@ def plan_outputs(jobs: list[Job], opts: OutputOptions) -> tuple[list[Job], list[
     while True:
         planned = _name_outputs([looked[i] for i in candidates], opts, single)
         owner = {_key(job.output): job.source for job in planned if job.output != STDIO}
-        own_outputs = [j for j in planned if j.source != STDIO
-                       and owner.get(_key(j.source), j.source) != j.source]
+        own_outputs = [j for j in planned if j.source != STDIO and owner.get(_key(j.source), j.source) != j.source]
         if not own_outputs:
             break
         for j in own_outputs:
@@ -213,8 +214,9 @@ def plan_outputs(jobs: list[Job], opts: OutputOptions) -> tuple[list[Job], list[
     for job in planned:
         key = _key(job.output) if job.output != STDIO else None
         if key is not None and key in claimed:
-            errors.append(Skipped(job.source, f"its output {job.output} is also the output of {claimed[key]}; "
-                                              "rename one of them"))
+            errors.append(
+                Skipped(job.source, f"its output {job.output} is also the output of {claimed[key]}; rename one of them")
+            )
             continue
         if key is not None:
             claimed[key] = job.source

@@ -6,6 +6,7 @@ JobPlan.run then yields one Result per input: outputs that clash first (as error
 images through Engine.process, then the clips through ClipProcessor. `failed` counts this
 process's failed inputs; `failures_everywhere()` sums them over all processes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -50,8 +51,9 @@ class JobPlan:
     def found_nothing(self) -> bool:
         return not (self.images or self.clips or self.missing or self.clashes)
 
-    def run(self, engine: Engine, out: OutputOptions, *, video=None,
-            on_frames: Callable | None = None) -> Iterator[Result]:
+    def run(
+        self, engine: Engine, out: OutputOptions, *, video=None, on_frames: Callable | None = None
+    ) -> Iterator[Result]:
         """One Result per planned input, counting failures; close it (contextlib.closing) to stop
         early: the engine's decode and encode pools are drained, no output is left half-written.
         video: VideoOptions for the clips; on_frames(job, done, total) reports a clip's frames."""

@@ -9,6 +9,7 @@ InstanceNorm2d layer in `module.modules()` order. The same list is what the expo
 graphs exchange (StatisticsRecorder's outputs, FrozenStatistics' extra inputs), so a tile runs
 through ONNX Runtime or OpenVINO with the whole image's statistics too.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -60,9 +61,11 @@ def _recording(stats: list):
     def make(i, layer):
         def forward(x):
             mean, var = _mean_var(x)
-            stats[2 * i:2 * i + 2] = [mean, var]
+            stats[2 * i : 2 * i + 2] = [mean, var]
             return _normalise(layer, x, mean, var)
+
         return forward
+
     return make
 
 
@@ -70,7 +73,9 @@ def _frozen(stats):
     def make(i, layer):
         def forward(x):
             return _normalise(layer, x, stats[2 * i].to(x.dtype), stats[2 * i + 1].to(x.dtype))
+
         return forward
+
     return make
 
 
@@ -166,6 +171,7 @@ class FrameStatistics:
                     variances.append((s - m * m).clamp_min(0))
                 self.state[id(layer)] = (m, s)
                 return _normalise_folded(layer, x, torch.stack(means), torch.stack(variances))
+
             return forward
 
         try:

@@ -10,6 +10,7 @@ The exporter is torch.onnx's TorchScript tracer: it handles any nn.Module that t
 extra package, and gives dynamic axes directly. A module whose traced graph bakes in its sample
 size is caught by verification at another size (backends.py) and runs on torch instead.
 """
+
 from __future__ import annotations
 
 import io
@@ -102,9 +103,17 @@ def export(model, path: Path, variant: str = "plain", extra: dict[str, str] | No
         with warnings.catch_warnings(), redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             with torch.no_grad():
-                torch.onnx.export(net, args, str(path), opset_version=OPSET, input_names=inputs,
-                                  output_names=outputs, dynamic_axes=dynamic, do_constant_folding=True,
-                                  **_tracer_exporter())
+                torch.onnx.export(
+                    net,
+                    args,
+                    str(path),
+                    opset_version=OPSET,
+                    input_names=inputs,
+                    output_names=outputs,
+                    dynamic_axes=dynamic,
+                    do_constant_folding=True,
+                    **_tracer_exporter(),
+                )
     except Exception as e:  # any tracing or conversion failure: this module has no graph
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ExportError(f"cannot export {model.info.arch} to ONNX: {first}") from None
@@ -129,12 +138,16 @@ def _variant(module: nn.Module, variant: str, x: torch.Tensor):
         return module, (x,), ["input"], ["output"], {"input": image_axes, "output": out_axes}
     names = statistics_names(module)
     if variant == "record":
-        return (StatisticsRecorder(module), (x,), ["input"], names,
-                {"input": {2: "height", 3: "width"}})
+        return (StatisticsRecorder(module), (x,), ["input"], names, {"input": {2: "height", 3: "width"}})
     stats = record_statistics(module, x)
     stats = [s.clone() for s in stats]  # out of inference mode, for tracing
-    return (FrozenStatistics(module), (x, *stats), ["input", *names], ["output"],
-            {"input": image_axes, "output": out_axes})
+    return (
+        FrozenStatistics(module),
+        (x, *stats),
+        ["input", *names],
+        ["output"],
+        {"input": image_axes, "output": out_axes},
+    )
 
 
 def set_metadata(path: Path, props: dict[str, str]) -> None:
@@ -175,8 +188,9 @@ def verification_input(model, image) -> torch.Tensor:
     else:
         x = torch.cat([rgb, torch.ones_like(rgb[:, :1])], 1)[:, :channels] if channels > 3 else rgb
     x = torch.cat([x, x.flip(-1)])
-    return pad_to_multiple(model.task.to_net(x), model.spec.size_multiple(model.config),
-                           model.spec.min_size(model.config))[0]
+    return pad_to_multiple(
+        model.task.to_net(x), model.spec.size_multiple(model.config), model.spec.min_size(model.config)
+    )[0]
 
 
 def verify(model, path: Path, image) -> dict:
@@ -198,14 +212,21 @@ def verify(model, path: Path, image) -> dict:
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     got = model.task.from_net(torch.from_numpy(session.run(None, {"input": x.numpy()})[0])).clamp(0, 1)
     if got.shape != expected.shape:
-        raise ExportError(f"the exported graph gives shape {tuple(got.shape)} where torch gives "
-                          f"{tuple(expected.shape)} (its sizes are baked in)")
+        raise ExportError(
+            f"the exported graph gives shape {tuple(got.shape)} where torch gives "
+            f"{tuple(expected.shape)} (its sizes are baked in)"
+        )
     diff = (got - expected).abs()
-    report = {"max_diff": float(diff.max()), "mean_diff": float(diff.mean()),
-              "input": list(x.shape), "runtime": f"onnxruntime {ort.__version__}"}
+    report = {
+        "max_diff": float(diff.max()),
+        "mean_diff": float(diff.mean()),
+        "input": list(x.shape),
+        "runtime": f"onnxruntime {ort.__version__}",
+    }
     if report["max_diff"] > FP32_MAX_DIFF:
-        raise ExportError(f"the exported graph differs from torch by {report['max_diff'] * 255:.2f}/255 "
-                          f"(more than one 8-bit level)")
+        raise ExportError(
+            f"the exported graph differs from torch by {report['max_diff'] * 255:.2f}/255 (more than one 8-bit level)"
+        )
     return report
 
 

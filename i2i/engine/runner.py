@@ -3,6 +3,7 @@
 The network itself runs on a backend (backends.py: torch, ONNX Runtime, OpenVINO) that
 selection.py picks per size class; everything around the network stays here, the same for all.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from .norm_stats import downscale_for_statistics, has_instance_norm
 from .selection import BackendSelector, check_request
 from .tiling import blend_weights, pad_to_multiple, tile_starts
 
-DEFAULT_TILE = 512          # input pixels per tile side
+DEFAULT_TILE = 512  # input pixels per tile side
 AUTO_TILE_PIXELS = 1024 * 1024  # above this many input pixels, tile automatically (bounds memory)
 
 
@@ -31,8 +32,16 @@ class ModelRunner:
     (fallbacks, measurements) for the caller to show.
     """
 
-    def __init__(self, model: LoadedModel, *, device: str = "auto", precision: str = "fp32",
-                 tile: int | None = None, tile_overlap: int | None = None, backend: str = "auto"):
+    def __init__(
+        self,
+        model: LoadedModel,
+        *,
+        device: str = "auto",
+        precision: str = "fp32",
+        tile: int | None = None,
+        tile_overlap: int | None = None,
+        backend: str = "auto",
+    ):
         self.model, self.task, self.spec = model, model.task, model.spec
         if not self.spec.generator:
             use = "i2i generate, invert or dissect" if self.spec.takes == "latent" else "not an image-to-image model"
@@ -49,8 +58,7 @@ class ModelRunner:
         self.notes: list[str] = []
         self.torch = TorchBackend(model.module, self.device, self._torch_dtype(precision))
         self.module = self.torch.module
-        self.selector = BackendSelector(model, self.torch, backend=backend, precision=precision,
-                                        note=self._note)
+        self.selector = BackendSelector(model, self.torch, backend=backend, precision=precision, note=self._note)
         self.last_backend = ""
         self._stats: list[torch.Tensor] | None = None  # whole-image statistics while tiling
         self._pinned = None  # the backend every call uses inside a block (tiles, pooled frames)
@@ -78,7 +86,7 @@ class ModelRunner:
         h, w = x.shape[-2:]
         with torch.inference_mode():
             if self.wants_tiles(h, w):
-                return torch.cat([self._tiled(x[i:i + 1]) for i in range(x.shape[0])])
+                return torch.cat([self._tiled(x[i : i + 1]) for i in range(x.shape[0])])
             return self._net(x)
 
     def _net(self, x: torch.Tensor) -> torch.Tensor:
@@ -125,13 +133,13 @@ class ModelRunner:
                 with torch.inference_mode():
                     band = None
                     for xi, x0 in enumerate(xs):
-                        part = self._net(x[..., y0:y0 + th, x0:x0 + tw])[0]
+                        part = self._net(x[..., y0 : y0 + th, x0 : x0 + tw])[0]
                         if band is None:
                             band = torch.zeros(part.shape[0], th * s, w * s, dtype=dtype)
                             if carry is not None:
-                                band[:, :carry.shape[1]] = carry
+                                band[:, : carry.shape[1]] = carry
                         part.mul_(wy[yi][:, None]).mul_(wx[xi])
-                        band[:, :, x0 * s:(x0 + tw) * s] += part
+                        band[:, :, x0 * s : (x0 + tw) * s] += part
                     done = (ys[yi + 1] - y0) * s if yi + 1 < len(ys) else th * s
                     carry = band[:, done:].clone()
                     finished = band[:, :done]
@@ -173,8 +181,9 @@ class ModelRunner:
                     raise BackendError("its whole-image statistics graphs disagree with torch")
                 stats = backend.statistics(reference)
             except BackendError as e:
-                self._note(f"{label(backend)} cannot tile {self.spec.id} with whole-image statistics "
-                           f"({e}); tiles run on torch")
+                self._note(
+                    f"{label(backend)} cannot tile {self.spec.id} with whole-image statistics ({e}); tiles run on torch"
+                )
                 backend = self.torch
                 stats = backend.statistics(reference)
         self._stats, self._pinned, self._reference = stats, backend, reference

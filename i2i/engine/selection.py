@@ -18,6 +18,7 @@ Accurate means, on that real input, in output units of [0, 1]:
   bf16           mean and 99.9th percentile of |bf16 - torch fp32| within BF16_TOLERANCE of the
                  task; see there for the figures behind each
 """
+
 from __future__ import annotations
 
 import math
@@ -82,14 +83,17 @@ def check_request(backend: str, precision: str, device: torch.device) -> None:
     if backend in RUNTIMES:
         load_runtime(backend)  # BackendUnavailable: a one-line install hint
         if device.type != "cpu":
-            raise UsageError(f"--backend {backend} runs on the CPU here; with --device {device.type} "
-                             f"use --backend torch (or auto)")
+            raise UsageError(
+                f"--backend {backend} runs on the CPU here; with --device {device.type} use --backend torch (or auto)"
+            )
     if device.type == "cuda" or precision in ("fp32", "auto"):
         return
     if device.type != "cpu" or precision == "fp16":
-        raise UsageError(f"--precision {precision} needs a CUDA device"
-                         + (" (or bf16 on a CPU with native bf16)" if precision == "fp16" else "")
-                         + f"; on {device.type} use fp32")
+        raise UsageError(
+            f"--precision {precision} needs a CUDA device"
+            + (" (or bf16 on a CPU with native bf16)" if precision == "fp16" else "")
+            + f"; on {device.type} use fp32"
+        )
     # bf16 on the CPU: through OpenVINO, where the processor has it natively.
     if backend not in ("auto", "openvino"):
         raise UsageError("--precision bf16 on the CPU runs through OpenVINO; use --backend auto or openvino")
@@ -104,15 +108,23 @@ def size_class(x: torch.Tensor) -> str:
     """Inputs whose measurements would agree: by channels and power-of-two pixel count, with
     everything from MEASURE_SIDE**2 pixels up in one class (they are measured on the same crop)."""
     pixels = x.shape[-2] * x.shape[-1]
-    bits = min(int(math.log2(max(pixels, 1))), int(math.log2(MEASURE_SIDE ** 2)))
+    bits = min(int(math.log2(max(pixels, 1))), int(math.log2(MEASURE_SIDE**2)))
     return f"{x.shape[1]}ch-2^{bits}px"
 
 
 class BackendSelector:
     """Resolves the backend per size class, measuring once where the choice is open."""
 
-    def __init__(self, model, torch_backend: TorchBackend, *, backend: str, precision: str,
-                 note: Callable[[str], None], threads: int | None = None):
+    def __init__(
+        self,
+        model,
+        torch_backend: TorchBackend,
+        *,
+        backend: str,
+        precision: str,
+        note: Callable[[str], None],
+        threads: int | None = None,
+    ):
         self.model, self.torch = model, torch_backend
         self.requested, self.precision = backend, precision
         self.note = note
@@ -180,13 +192,21 @@ class BackendSelector:
         measurable = self._measurable()
         key = self._measure_key(cls)
         record = cache.read_measured().get(key)
-        just_measured = not (isinstance(record, dict) and isinstance(record.get("results"), dict)
-                             and all(c.label in record["results"] for c in measurable))
+        just_measured = not (
+            isinstance(record, dict)
+            and isinstance(record.get("results"), dict)
+            and all(c.label in record["results"] for c in measurable)
+        )
         if just_measured:
             record = self._measure(x, measurable)
-            record.update(file_sha256=self._file_sha256(), model=self.model.info.name or self.model.info.arch,
-                          size_class=cls, threads=self.threads, date=time.strftime("%Y-%m-%d %H:%M"),
-                          chosen={})
+            record.update(
+                file_sha256=self._file_sha256(),
+                model=self.model.info.name or self.model.info.arch,
+                size_class=cls,
+                threads=self.threads,
+                date=time.strftime("%Y-%m-%d %H:%M"),
+                chosen={},
+            )
         chosen = self._pick([c for c in measurable if self._allowed(c)], record["results"], just_measured)
         request, ran = f"{self.requested}/{self.precision}", chosen.label if chosen else "torch"
         if just_measured or record.get("chosen", {}).get(request) != ran:
@@ -196,15 +216,16 @@ class BackendSelector:
 
     def _pick(self, candidates: list[Candidate], results: dict, just_measured: bool) -> Candidate | None:
         """The candidate to run, None for torch; notes say why a requested one was passed over."""
-        ok = {c: results[c.label]["seconds"] for c in candidates
-              if results.get(c.label, {}).get("ok")}
+        ok = {c: results[c.label]["seconds"] for c in candidates if results.get(c.label, {}).get("ok")}
         for c in candidates:
             r = results.get(c.label, {})
             asked_for = self.requested == c.backend or (self.precision == "bf16" == c.precision)
             nothing_ran = not ok and c.precision == "fp32"  # torch runs it: say why
             if not r.get("ok") and (asked_for or just_measured or nothing_ran):
-                self.note(f"{c.label} is not used for {self.model.info.name or self.model.info.arch}: "
-                          f"{r.get('problem', 'not measured')}")
+                self.note(
+                    f"{c.label} is not used for {self.model.info.name or self.model.info.arch}: "
+                    f"{r.get('problem', 'not measured')}"
+                )
         if self.precision == "bf16":
             wanted = [c for c in ok if c.precision == "bf16"]
             if wanted:
@@ -225,8 +246,10 @@ class BackendSelector:
     def _measure(self, x: torch.Tensor, candidates: list[Candidate]) -> dict:
         crop = measurement_crop(x, self.model.spec.size_multiple(self.model.config))
         name = self.model.info.name or self.model.info.arch
-        self.note(f"measuring backends for {name} on a {crop.shape[-1]}x{crop.shape[-2]} crop "
-                  f"(once; remembered in {cache.cache_dir()})")
+        self.note(
+            f"measuring backends for {name} on a {crop.shape[-1]}x{crop.shape[-2]} crop "
+            f"(once; remembered in {cache.cache_dir()})"
+        )
         # Outputs are compared on the crop and its mirror image as one batch of two: a graph that
         # baked in its traced batch size (a Python loop over images) fails here, not later.
         pair = torch.cat([crop, crop.flip(-1)])
@@ -266,8 +289,10 @@ class BackendSelector:
                 entry["ok"], diff = self._accurate(c, outputs[name_], reference)
                 entry.update(diff)
                 if not entry["ok"]:
-                    entry["problem"] = (f"output differs from torch by {diff['max_diff'] * 255:.2f}/255 max, "
-                                        f"{diff['mean_diff'] * 255:.3f}/255 mean (over tolerance)")
+                    entry["problem"] = (
+                        f"output differs from torch by {diff['max_diff'] * 255:.2f}/255 max, "
+                        f"{diff['mean_diff'] * 255:.3f}/255 mean (over tolerance)"
+                    )
             results[name_] = entry
         return {"results": results, "crop": list(crop.shape[-2:])}
 
@@ -276,8 +301,11 @@ class BackendSelector:
             return False, {"max_diff": math.inf, "mean_diff": math.inf, "tail_diff": math.inf}
         d = (got - expected).abs().flatten()
         sample = d[torch.randperm(d.numel(), generator=torch.Generator().manual_seed(0))[:1_000_000]]
-        diff = {"max_diff": float(d.max()), "mean_diff": float(d.mean()),
-                "tail_diff": float(torch.quantile(sample, 0.999))}
+        diff = {
+            "max_diff": float(d.max()),
+            "mean_diff": float(d.mean()),
+            "tail_diff": float(torch.quantile(sample, 0.999)),
+        }
         if c.precision == "fp32":
             ok = diff["max_diff"] <= FP32_MAX_DIFF
         else:
@@ -303,7 +331,7 @@ class BackendSelector:
 def measurement_crop(x: torch.Tensor, multiple: int) -> torch.Tensor:
     """The first image of a batch, cropped to at most MEASURE_SIDE (rounded to the multiple)."""
     side = max(multiple, MEASURE_SIDE // multiple * multiple)
-    return x[:1, :, :min(x.shape[-2], side), :min(x.shape[-1], side)].contiguous()
+    return x[:1, :, : min(x.shape[-2], side), : min(x.shape[-1], side)].contiguous()
 
 
 def remembered(checkpoint_sha256: str) -> list[dict]:
@@ -312,14 +340,25 @@ def remembered(checkpoint_sha256: str) -> list[dict]:
     here = cache.cpu_name()
     found = []
     for key, record in cache.read_measured().items():
-        if not (isinstance(record, dict) and record.get("file_sha256") == checkpoint_sha256
-                and key.split("|")[3:4] == [here]):
+        if not (
+            isinstance(record, dict)
+            and record.get("file_sha256") == checkpoint_sha256
+            and key.split("|")[3:4] == [here]
+        ):
             continue
         seconds = {name: r.get("seconds") for name, r in record.get("results", {}).items() if r.get("ok")}
         for request, ran in sorted(record.get("chosen", {}).items()):
-            found.append({"size_class": record.get("size_class"), "request": request, "chosen": ran,
-                          "threads": record.get("threads"), "seconds": seconds,
-                          "crop": record.get("crop"), "date": record.get("date")})
+            found.append(
+                {
+                    "size_class": record.get("size_class"),
+                    "request": request,
+                    "chosen": ran,
+                    "threads": record.get("threads"),
+                    "seconds": seconds,
+                    "crop": record.get("crop"),
+                    "date": record.get("date"),
+                }
+            )
     return sorted(found, key=lambda r: (str(r["size_class"]), str(r["request"])))
 
 

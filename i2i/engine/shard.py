@@ -1,4 +1,5 @@
 """Splitting a folder job between torchrun processes: each input exactly once, deterministically."""
+
 from __future__ import annotations
 
 import os

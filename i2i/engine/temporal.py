@@ -18,6 +18,7 @@ Optical flow is OpenCV's DIS (Kroeger et al., "Fast Optical Flow using Dense Inv
 ECCV 2016), computed on the inputs, which are what the outputs' motion follows.
 A shot cut is a frame most of which the flow cannot explain; it resets both remedies.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -155,8 +156,7 @@ def warp(x: torch.Tensor, flow: np.ndarray, size: tuple[int, int]) -> torch.Tens
     fh, fw = flow.shape[:2]
     f = torch.from_numpy(cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR))
     f = f * torch.tensor([w / fw, h / fh])
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32),
-                            indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
     # grid_sample's normalised coordinates, align_corners=True: -1 and 1 are pixel centres 0 and n-1.
     gx = (xs + f[..., 0]) * (2 / max(1, w - 1)) - 1
     gy = (ys + f[..., 1]) * (2 / max(1, h - 1)) - 1

@@ -1,4 +1,5 @@
 """Pure functions for tiled inference: tile starts, blend weights, padding to a multiple."""
+
 from __future__ import annotations
 
 import torch
@@ -42,9 +43,9 @@ def blend_weights(starts: list[int], size: int, length: int, overlap: int) -> li
     ramps = [ramp(size, overlap, i > 0, i < len(starts) - 1) for i in range(len(starts))]
     total = torch.zeros(length)
     for start, r in zip(starts, ramps):
-        total[start:start + size] += r
+        total[start : start + size] += r
     total = total.clamp(min=1e-8)
-    return [r / total[start:start + size] for start, r in zip(starts, ramps)]
+    return [r / total[start : start + size] for start, r in zip(starts, ramps)]
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int, min_size: int = 1) -> tuple[torch.Tensor, tuple[int, int]]:

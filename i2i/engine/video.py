@@ -7,6 +7,7 @@ muxes them, copying the audio and subtitle packets as they come. The queues betw
 are bounded, so memory stays flat whatever the clip's length. Each clip is written to a temporary
 file renamed into place only when complete.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,8 +54,9 @@ ProgressCallback = Callable[[Job, int, "int | None"], None]
 """(job, frames done, frames expected or None), called after each batch."""
 
 
-def plan_clips(clips: list[Job], images: list[Job], out: OutputOptions,
-               n_inputs: int) -> tuple[list[Job], list[Skipped]]:
+def plan_clips(
+    clips: list[Job], images: list[Job], out: OutputOptions, n_inputs: int
+) -> tuple[list[Job], list[Skipped]]:
     """Each clip's output path, decided before anything runs (as inputs.plan_outputs does for
     images): -> (planned clips, errors for clips whose output is taken or is their own input).
 
@@ -68,17 +70,18 @@ def plan_clips(clips: list[Job], images: list[Job], out: OutputOptions,
     planned, errors = [], []
     for job in clips:
         if out.out == STDIO:
-            errors.append(Skipped(job.source, "videos and animations cannot be written to stdout; "
-                                              "name an output file or folder"))
+            errors.append(
+                Skipped(job.source, "videos and animations cannot be written to stdout; name an output file or folder")
+            )
             continue
         path = target if single else target / job.rel.with_name(job.rel.stem + out.suffix + job.rel.suffix.lower())
         key = os.path.realpath(path)
         if key == os.path.realpath(job.source):
-            errors.append(Skipped(job.source, f"its output {path} would replace it; name another "
-                                              "folder or a --suffix"))
+            errors.append(Skipped(job.source, f"its output {path} would replace it; name another folder or a --suffix"))
         elif key in claimed:
-            errors.append(Skipped(job.source, f"its output {path} is also the output of {claimed[key]}; "
-                                              "rename one of them"))
+            errors.append(
+                Skipped(job.source, f"its output {path} is also the output of {claimed[key]}; rename one of them")
+            )
         else:
             claimed[key] = job.source
             planned.append(replace(job, output=str(path), format=path.suffix.lower()))
@@ -92,8 +95,9 @@ class ClipProcessor:
         self.engine, self.runner, self.adapter = engine, engine.runner, engine.adapter
         self.options = options or VideoOptions()
 
-    def process(self, jobs: list[Job], out: OutputOptions,
-                on_progress: ProgressCallback | None = None) -> Iterator[ClipResult]:
+    def process(
+        self, jobs: list[Job], out: OutputOptions, on_progress: ProgressCallback | None = None
+    ) -> Iterator[ClipResult]:
         """One ClipResult per clip. Clips not yet planned (plan_clips) are planned here."""
         if any(job.output is None for job in jobs):
             jobs, errors = plan_clips(jobs, [], out, len(jobs))
@@ -118,8 +122,11 @@ class ClipProcessor:
         except OutputExists:  # another job on the same folder wrote it while this one worked
             if out.skip_existing:
                 return ClipResult(job.source, output=str(target), skipped="exists")
-            return ClipResult(job.source, error=f"{target}: output exists: another process wrote it "
-                                                "meanwhile (pass --overwrite or --skip-existing)")
+            return ClipResult(
+                job.source,
+                error=f"{target}: output exists: another process wrote it "
+                "meanwhile (pass --overwrite or --skip-existing)",
+            )
         except I2IError as e:
             return ClipResult(job.source, error=one_line(str(e)))
         except OSError as e:
@@ -134,10 +141,15 @@ class ClipProcessor:
     def _run(self, job: Job, target: Path, out: OutputOptions, on_progress) -> ClipResult:
         max_pixels = self.engine.max_pixels
         is_video = is_video_path(job.source)
-        reader = VideoReader(job.source, max_pixels=max_pixels) if is_video \
+        reader = (
+            VideoReader(job.source, max_pixels=max_pixels)
+            if is_video
             else AnimationReader(job.source, max_pixels=max_pixels)
-        notes = [f"{job.source}: {s.type} stream #{s.index} is not copied (only audio and subtitles are)"
-                 for s in reader.dropped]
+        )
+        notes = [
+            f"{job.source}: {s.type} stream #{s.index} is not copied (only audio and subtitles are)"
+            for s in reader.dropped
+        ]
         try:
             with atomic_path(target, overwrite=out.overwrite) as tmp:
                 ext = target.suffix.lower()
@@ -146,13 +158,18 @@ class ClipProcessor:
                 elif ext in ANIMATED_SUFFIXES and not is_video:
                     writer = AnimationWriter(tmp, ext, loop=reader.loop, quality=out.quality, source=job.source)
                 else:
-                    raise ImageError(target, "video inputs need a video output and animations an "
-                                             "animation output")
+                    raise ImageError(target, "video inputs need a video output and animations an animation output")
                 frames, size = _Pipeline(self, job, reader, writer, notes, on_progress).run()
         finally:
             reader.close()
-        return ClipResult(job.source, output=str(target), in_size=(reader.width, reader.height),
-                          out_size=size, frames=frames, notes=notes)
+        return ClipResult(
+            job.source,
+            output=str(target),
+            in_size=(reader.width, reader.height),
+            out_size=size,
+            frames=frames,
+            notes=notes,
+        )
 
 
 class _Pipeline:
@@ -168,8 +185,10 @@ class _Pipeline:
         self.statistics = None
         if runner.instance_norm and temporal.norm_window > 1:
             if tiled:
-                notes.append(f"{job.source}: frames this large are tiled, so each uses its own "
-                             "whole-frame normalisation statistics (--tile 0 pools them over frames)")
+                notes.append(
+                    f"{job.source}: frames this large are tiled, so each uses its own "
+                    "whole-frame normalisation statistics (--tile 0 pools them over frames)"
+                )
             else:
                 self.statistics = FrameStatistics(runner.module, temporal.norm_window)
         self.smoothing = MotionSmoothing(temporal.smoothing) if temporal.smoothing > 0 else None
@@ -181,8 +200,7 @@ class _Pipeline:
         pixels = reader.width * reader.height
         most = 2 * self.batch_size + 2
         self.decoded: queue.Queue = queue.Queue(max(2, min(most, PREFETCH_PIXELS // pixels)))
-        self.finished: queue.Queue = queue.Queue(
-            max(2, min(most, PREFETCH_PIXELS // (pixels * (1 + runner.scale ** 2)))))
+        self.finished: queue.Queue = queue.Queue(max(2, min(most, PREFETCH_PIXELS // (pixels * (1 + runner.scale**2)))))
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self.frames_written = 0
@@ -247,9 +265,12 @@ class _Pipeline:
             frame = event[0]
             shape = shape or frame.pixels.shape
             if frame.pixels.shape != shape:
-                raise ImageError(self.job.source, f"frame size changes at frame {frame.index} "
-                                                  f"({shape[1]}x{shape[0]} to {frame.pixels.shape[1]}x"
-                                                  f"{frame.pixels.shape[0]}); not supported")
+                raise ImageError(
+                    self.job.source,
+                    f"frame size changes at frame {frame.index} "
+                    f"({shape[1]}x{shape[0]} to {frame.pixels.shape[1]}x"
+                    f"{frame.pixels.shape[0]}); not supported",
+                )
             batch.append(event)
             if len(batch) >= self.batch_size:
                 done = self._run_batch(batch, done)
@@ -260,17 +281,22 @@ class _Pipeline:
     def _run_batch(self, batch, done: int) -> int:
         # The engine's own preparation, as for still images: the output size limit, transparent
         # pixels filled before the network.
-        images, inputs = zip(*(self.owner.engine._prepare(_image_data(frame.pixels), self.job.source)
-                               for frame, _ in batch))
+        images, inputs = zip(
+            *(self.owner.engine._prepare(_image_data(frame.pixels), self.job.source) for frame, _ in batch)
+        )
         x = torch.stack(inputs)
         motions = [m for _, m in batch]
         try:
             if self.statistics is not None:
                 runner = self.owner.runner
-                with runner.on_torch("instance-norm statistics pooled over a clip's frames run on torch "
-                                     "(a runtime's graph normalises each frame alone; --no-temporal "
-                                     "leaves the clip to the runtime)"), \
-                        self.statistics.over([m is None or m.cut for m in motions]):
+                with (
+                    runner.on_torch(
+                        "instance-norm statistics pooled over a clip's frames run on torch "
+                        "(a runtime's graph normalises each frame alone; --no-temporal "
+                        "leaves the clip to the runtime)"
+                    ),
+                    self.statistics.over([m is None or m.cut for m in motions]),
+                ):
                     y = runner(x)
             else:
                 y = self.owner.runner(x)

@@ -1,4 +1,5 @@
 """Library entry points behind `i2i generate`, `i2i invert` and `i2i dissect`."""
+
 from __future__ import annotations
 
 import time
@@ -51,8 +52,16 @@ def _endpoint(term: str, z_dim: int) -> torch.Tensor:
     return sample_latents(1, z_dim, int(term))[0] if term.isdigit() else latent_term(term, z_dim)
 
 
-def generate(model: str, source: LatentSource, output, *, grid: bool = False,
-             edits: list[UnitEdit] = (), device: str = "auto", overwrite: bool = False) -> list[Path]:
+def generate(
+    model: str,
+    source: LatentSource,
+    output,
+    *,
+    grid: bool = False,
+    edits: list[UnitEdit] = (),
+    device: str = "auto",
+    overwrite: bool = False,
+) -> list[Path]:
     """Write generated images (folder: 0000.png ... and latents.safetensors; --grid: one image
     and GRID.latents.safetensors). With edits, the edited images (grid: before/after rows)."""
     from .pictures import before_after, save_png, to_pil
@@ -77,8 +86,11 @@ def generate(model: str, source: LatentSource, output, *, grid: bool = False,
             edited = gen(z)
     if grid:
         walk = source.interpolate is not None
-        picture = (before_after(images, edited, per_row=len(z) if walk else 8) if edited is not None
-                   else make_grid(images, nrow=len(z) if walk else None))
+        picture = (
+            before_after(images, edited, per_row=len(z) if walk else 8)
+            if edited is not None
+            else make_grid(images, nrow=len(z) if walk else None)
+        )
         save_png(picture, targets[0])
     else:
         for image, path in zip(edited if edited is not None else images, targets):
@@ -124,13 +136,23 @@ def load_encoder(name: str | None, model: str, gen: LatentGenerator):
     if enc.info.arch != "dcgan_encoder":
         raise UsageError(f"{enc.path}: a {enc.info.arch}, not a latent encoder (i2i train dcgan-encoder)")
     if enc.config.z_dim != gen.z_dim or enc.config.size != gen.size:
-        raise UsageError(f"{enc.path}: encodes {enc.config.size} px images to {enc.config.z_dim}-d latents; "
-                         f"the generator makes {gen.size} px from {gen.z_dim}-d")
+        raise UsageError(
+            f"{enc.path}: encodes {enc.config.size} px images to {enc.config.z_dim}-d latents; "
+            f"the generator makes {gen.size} px from {gen.z_dim}-d"
+        )
     return enc.module
 
 
-def invert(model: str, images: list[Path], output, options, *, encoder: str | None = None,
-           device: str = "auto", overwrite: bool = False) -> Iterator[InvertResult]:
+def invert(
+    model: str,
+    images: list[Path],
+    output,
+    options,
+    *,
+    encoder: str | None = None,
+    device: str = "auto",
+    overwrite: bool = False,
+) -> Iterator[InvertResult]:
     """Invert each image; yields one result per input (an unreadable image is that input's
     error, the others still run). Writes OUT/STEM.png and OUT/STEM.latent.safetensors."""
     from PIL import Image
@@ -158,12 +180,29 @@ def invert(model: str, images: list[Path], output, options, *, encoder: str | No
         image_path, latent_path = output / f"{stem}.png", output / f"{stem}.latent.safetensors"
         save_png(to_pil(found.image), image_path)
         save_latents(latent_path, found.z[None], model=gen.name, source=str(path), psnr=f"{found.psnr:.3f}")
-        yield InvertResult(input=str(path), output=str(image_path), latent=str(latent_path),
-                           psnr=found.psnr, start=found.start, seconds=time.perf_counter() - started)
+        yield InvertResult(
+            input=str(path),
+            output=str(image_path),
+            latent=str(latent_path),
+            psnr=found.psnr,
+            start=found.start,
+            seconds=time.perf_counter() - started,
+        )
 
 
-def dissect(model: str, layer: str, concepts: list[str], output, *, n: int = 200, seed: int = 0,
-            quantile: float = 0.9, top: int = 5, ablate_top: int = 8, device: str = "auto") -> Path:
+def dissect(
+    model: str,
+    layer: str,
+    concepts: list[str],
+    output,
+    *,
+    n: int = 200,
+    seed: int = 0,
+    quantile: float = 0.9,
+    top: int = 5,
+    ablate_top: int = 8,
+    device: str = "auto",
+) -> Path:
     """Dissect one layer for the named concepts and write the report; returns report.md."""
     from .dissect import dissect as run_dissection
     from .dissect import load_masks
@@ -177,4 +216,3 @@ def dissect(model: str, layer: str, concepts: list[str], output, *, n: int = 200
         given[name] = load_masks(Path(folder), n, gen.size) if folder else None
     report = run_dissection(gen, layer, concepts=given, n=n, seed=seed, quantile=quantile)
     return write_dissection_report(gen, report, Path(output), top=top, ablate=ablate_top)
-

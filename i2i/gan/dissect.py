@@ -7,6 +7,7 @@ with a concept's mask, over all images, ranks the units per concept. Concepts he
 segmentation network: colour rules in CIE Lab on the generated image itself (sky, vegetation,
 bright, dark), or masks the user drew for the generated images.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ def sky_mask(images: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) in [0, 1] -> (N, H, W) bool: blue (b* < -5, L* > 40) or bright and nearly
     colourless (L* > 75, chroma < 15: overcast) pixels in the upper part of the frame."""
     L, a, b = _lab(images)
-    chroma = (a ** 2 + b ** 2).sqrt()
+    chroma = (a**2 + b**2).sqrt()
     colour = ((b < -5) & (L > 40)) | ((L > 75) & (chroma < 15))
     rows = torch.arange(images.shape[-2], device=images.device)[:, None]
     return colour & (rows < SKY_TOP_FRACTION * images.shape[-2])
@@ -79,9 +80,13 @@ class Dissection:
         return tuple(s.unit for s in self.ranking[concept][:k])
 
     def to_dict(self) -> dict:
-        return {"layer": self.layer, "quantile": self.quantile, "images": self.images,
-                "coverage": self.coverage,
-                "ranking": {c: [vars(s) for s in scores] for c, scores in self.ranking.items()}}
+        return {
+            "layer": self.layer,
+            "quantile": self.quantile,
+            "images": self.images,
+            "coverage": self.coverage,
+            "ranking": {c: [vars(s) for s in scores] for c, scores in self.ranking.items()},
+        }
 
 
 def unit_thresholds(features: torch.Tensor, quantile: float) -> torch.Tensor:
@@ -91,8 +96,9 @@ def unit_thresholds(features: torch.Tensor, quantile: float) -> torch.Tensor:
     return per_unit.kthvalue(k, dim=1).values
 
 
-def unit_ious(features: torch.Tensor, thresholds: torch.Tensor, masks: dict[str, torch.Tensor],
-              size: int, chunk: int = 16) -> dict[str, torch.Tensor]:
+def unit_ious(
+    features: torch.Tensor, thresholds: torch.Tensor, masks: dict[str, torch.Tensor], size: int, chunk: int = 16
+) -> dict[str, torch.Tensor]:
     """concept -> (units,) IoU between each unit's upsampled, thresholded maps and the masks.
 
     features (N, units, h, w); masks concept -> (N, size, size) bool. Units go `chunk` at a
@@ -100,19 +106,25 @@ def unit_ious(features: torch.Tensor, thresholds: torch.Tensor, masks: dict[str,
     units = features.shape[1]
     ious = {c: torch.zeros(units) for c in masks}
     for u0 in range(0, units, chunk):
-        up = F.interpolate(features[:, u0:u0 + chunk], size=(size, size), mode="bilinear",
-                           align_corners=False)
-        on = up > thresholds[u0:u0 + chunk].view(1, -1, 1, 1)  # (N, c, S, S)
+        up = F.interpolate(features[:, u0 : u0 + chunk], size=(size, size), mode="bilinear", align_corners=False)
+        on = up > thresholds[u0 : u0 + chunk].view(1, -1, 1, 1)  # (N, c, S, S)
         for concept, mask in masks.items():
             m = mask[:, None]
             inter = (on & m).sum((0, 2, 3)).float()
             union = (on | m).sum((0, 2, 3)).float()
-            ious[concept][u0:u0 + chunk] = inter / union.clamp(min=1)
+            ious[concept][u0 : u0 + chunk] = inter / union.clamp(min=1)
     return ious
 
 
-def dissect(generator: LatentGenerator, layer: str, *, concepts: dict[str, torch.Tensor | None],
-            n: int = 200, seed: int = 0, quantile: float = 0.9) -> Dissection:
+def dissect(
+    generator: LatentGenerator,
+    layer: str,
+    *,
+    concepts: dict[str, torch.Tensor | None],
+    n: int = 200,
+    seed: int = 0,
+    quantile: float = 0.9,
+) -> Dissection:
     """Rank `layer`'s units per concept over n generated images (latents from `seed`, as
     `i2i generate -n N --seed S` makes them, so user masks can be drawn on those images).
 
@@ -126,8 +138,10 @@ def dissect(generator: LatentGenerator, layer: str, *, concepts: dict[str, torch
     for name, given in concepts.items():
         if given is None:
             if name not in COLOUR_CONCEPTS:
-                raise UsageError(f"unknown concept {name!r}; built in: {', '.join(COLOUR_CONCEPTS)} "
-                                 "(or give masks: --concept NAME=MASK_DIR)")
+                raise UsageError(
+                    f"unknown concept {name!r}; built in: {', '.join(COLOUR_CONCEPTS)} "
+                    "(or give masks: --concept NAME=MASK_DIR)"
+                )
             masks[name] = COLOUR_CONCEPTS[name](images)
         else:
             if given.shape != (n, generator.size, generator.size):
@@ -139,8 +153,9 @@ def dissect(generator: LatentGenerator, layer: str, *, concepts: dict[str, torch
     report = Dissection(layer=layer, quantile=quantile, images=n)
     for name, iou in ious.items():
         order = iou.argsort(descending=True)
-        report.ranking[name] = [UnitScore(unit=int(u), iou=round(float(iou[u]), 4),
-                                          threshold=round(float(thresholds[u]), 4)) for u in order]
+        report.ranking[name] = [
+            UnitScore(unit=int(u), iou=round(float(iou[u]), 4), threshold=round(float(thresholds[u]), 4)) for u in order
+        ]
         report.coverage[name] = round(float(masks[name].float().mean()), 4)
     return report
 
@@ -150,8 +165,9 @@ def concept_fraction(images: torch.Tensor, concept: str) -> float:
     return float(COLOUR_CONCEPTS[concept](images).float().mean())
 
 
-def ablation_effect(generator: LatentGenerator, report: Dissection, concept: str, k: int, *,
-                    n: int = 64, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+def ablation_effect(
+    generator: LatentGenerator, report: Dissection, concept: str, k: int, *, n: int = 64, seed: int = 1
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(before, after) images of n fresh samples with the concept's top-k units switched off."""
     z = sample_latents(n, generator.z_dim, seed)
     before = generator(z)
@@ -171,8 +187,10 @@ def load_masks(folder: Path, n: int, size: int) -> torch.Tensor:
     for i in range(n):
         path = Path(folder) / f"{i:04d}.png"
         if not path.is_file():
-            raise UsageError(f"{path}: missing mask (a concept folder holds one mask per generated image, "
-                             f"0000.png to {n - 1:04d}.png)")
+            raise UsageError(
+                f"{path}: missing mask (a concept folder holds one mask per generated image, "
+                f"0000.png to {n - 1:04d}.png)"
+            )
         im = Image.open(path).convert("L").resize((size, size), Image.NEAREST)
         masks.append(to_tensor(im)[0] > 0.5)
     return torch.stack(masks)

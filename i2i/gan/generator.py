@@ -1,5 +1,6 @@
 """An unconditional generator ready to run: latents in, images in [0, 1] out, with named layers
 whose units can be read, switched off (ablated) or forced on (boosted)."""
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,7 @@ class LatentGenerator:
     (B, units, h, w) is a dissectable feature map (DCGANGenerator does).
     """
 
-    def __init__(self, module: nn.Module, z_dim: int, size: int, *, device: str = "auto",
-                 name: str = ""):
+    def __init__(self, module: nn.Module, z_dim: int, size: int, *, device: str = "auto", name: str = ""):
         from ..devices import resolve_device
 
         self.device = resolve_device(device)
@@ -48,10 +48,17 @@ class LatentGenerator:
 
         model = load_model(resolve(name_or_path))
         if model.spec.takes != "latent":
-            raise UsageError(f"{model.path}: a {model.task.kind} model ({model.info.arch}); "
-                             "i2i generate, invert and dissect need a latent generator (i2i train dcgan)")
-        return cls(model.module, model.spec.latent_dim(model.config), model.spec.image_size(model.config),
-                   device=device, name=model.info.name)
+            raise UsageError(
+                f"{model.path}: a {model.task.kind} model ({model.info.arch}); "
+                "i2i generate, invert and dissect need a latent generator (i2i train dcgan)"
+            )
+        return cls(
+            model.module,
+            model.spec.latent_dim(model.config),
+            model.spec.image_size(model.config),
+            device=device,
+            name=model.info.name,
+        )
 
     def layer_names(self) -> list[str]:
         return list(self.module.layers())
@@ -64,8 +71,7 @@ class LatentGenerator:
 
     @torch.no_grad()
     def __call__(self, z: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-        out = [self.module(z[i:i + batch_size].to(self.device)).float().cpu()
-               for i in range(0, len(z), batch_size)]
+        out = [self.module(z[i : i + batch_size].to(self.device)).float().cpu() for i in range(0, len(z), batch_size)]
         return ((torch.cat(out) + 1) / 2).clamp(0, 1) if out else torch.zeros(0, 3, self.size, self.size)
 
     def forward_differentiable(self, z: torch.Tensor) -> torch.Tensor:
@@ -109,8 +115,11 @@ class LatentGenerator:
         if bad:
             raise UsageError(f"{edit.layer} has units 0..{n_units - 1}, not {bad}")
         if edit.boost:
-            values = (torch.full((len(units),), edit.value) if edit.value is not None
-                      else self.unit_quantile(edit.layer)[units])
+            values = (
+                torch.full((len(units),), edit.value)
+                if edit.value is not None
+                else self.unit_quantile(edit.layer)[units]
+            )
         else:
             values = torch.zeros(len(units))
 
@@ -118,6 +127,7 @@ class LatentGenerator:
             output = output.clone()
             output[:, units] = values.to(output).view(1, -1, 1, 1)
             return output
+
         return hook
 
 
@@ -130,5 +140,9 @@ def parse_edit(text: str, boost: bool) -> UnitEdit:
     if not m or (m["value"] is not None and not boost):
         form = "LAYER:UNIT[,UNIT...][=VALUE]" if boost else "LAYER:UNIT[,UNIT...]"
         raise UsageError(f"{'--boost' if boost else '--ablate'} {text!r}: expected {form}")
-    return UnitEdit(layer=m["layer"], units=tuple(int(u) for u in m["units"].split(",")), boost=boost,
-                    value=float(m["value"]) if m["value"] is not None else None)
+    return UnitEdit(
+        layer=m["layer"],
+        units=tuple(int(u) for u in m["units"].split(",")),
+        boost=boost,
+        value=float(m["value"]) if m["value"] is not None else None,
+    )

@@ -7,6 +7,7 @@ when given, a learned encoder's guess are optimised together for the first quart
 budget; the best of them is then refined alone. The encoder (`i2i train dcgan-encoder`) is the
 "hybrid" initialiser of Zhu et al.: a guess near the answer that optimisation sharpens.
 """
+
 from __future__ import annotations
 
 import math
@@ -63,8 +64,7 @@ def square_image(im: Image.Image, size: int) -> torch.Tensor:
 class Inverter:
     """Inverts images for one generator; holds the loss network and the optional encoder."""
 
-    def __init__(self, generator: LatentGenerator, options: InversionOptions = InversionOptions(),
-                 encoder=None):
+    def __init__(self, generator: LatentGenerator, options: InversionOptions = InversionOptions(), encoder=None):
         if options.starts < 0 or options.steps < 1 or (options.starts == 0 and encoder is None):
             raise UsageError("inversion needs --steps >= 1 and at least one start (--starts or --encoder)")
         self.g, self.options, self.encoder = generator, options, encoder
@@ -108,7 +108,7 @@ class Inverter:
             if step == explore and len(z) > 1:
                 with torch.no_grad():
                     best = int(self._loss(self.g.forward_differentiable(z), target).argmin())
-                z = z[best:best + 1].detach().clone().requires_grad_(True)
+                z = z[best : best + 1].detach().clone().requires_grad_(True)
                 names = [names[best]]
                 opt = torch.optim.Adam([z], lr=o.lr)
             loss = self._loss(self.g.forward_differentiable(z), target)
@@ -118,6 +118,5 @@ class Inverter:
         with torch.no_grad():
             losses = self._loss(self.g.forward_differentiable(z), target)
             best = int(losses.argmin())
-            result = self.g(z[best:best + 1].detach())[0]
-        return Inversion(z=z[best].detach().cpu(), image=result, psnr=psnr(result, image),
-                         start=names[best])
+            result = self.g(z[best : best + 1].detach())[0]
+        return Inversion(z=z[best].detach().cpu(), image=result, psnr=psnr(result, image), start=names[best])

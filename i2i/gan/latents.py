@@ -1,5 +1,6 @@
 """Latent vectors of unconditional generators: seeded sampling, truncation, spherical
 interpolation, files, and the DCGAN paper's vector arithmetic."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,7 @@ from ..errors import UsageError
 JITTER = 0.25  # DCGAN paper, fig. 7: neighbours of an arithmetic result, uniform +-0.25 noise
 
 
-def sample_latents(n: int, z_dim: int, seed: int, truncation: float | None = None,
-                   first: int = 0) -> torch.Tensor:
+def sample_latents(n: int, z_dim: int, seed: int, truncation: float | None = None, first: int = 0) -> torch.Tensor:
     """(n, z_dim) float32 latents ~ N(0, I); latent i depends only on (seed, first + i), so the
     first k of `-n 64` are those of `-n k`. truncation T redraws entries with |z| > T (the
     truncation trick, Brock et al. 2019): samples nearer the mode, less varied."""
@@ -55,8 +55,9 @@ def save_latents(path, z: torch.Tensor, **metadata: str) -> None:
 
     from ..data.image_io import atomic_write_bytes
 
-    atomic_write_bytes(save({"z": z.detach().cpu().float().contiguous()},
-                            metadata={k: str(v) for k, v in metadata.items()}), path)
+    atomic_write_bytes(
+        save({"z": z.detach().cpu().float().contiguous()}, metadata={k: str(v) for k, v in metadata.items()}), path
+    )
 
 
 def load_latents(path) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """Writing generated images, grids, and the dissection report's pictures (PNG, atomic)."""
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,7 @@ def before_after(before: torch.Tensor, after: torch.Tensor, per_row: int = 8) ->
     """Pairs of rows: `per_row` originals above the same latents edited."""
     rows = []
     for i in range(0, len(before), per_row):
-        rows += [before[i:i + per_row], after[i:i + per_row]]
+        rows += [before[i : i + per_row], after[i : i + per_row]]
     width = max(len(r) for r in rows)
     padded = [torch.cat([r, torch.ones(width - len(r), *r.shape[1:])]) if len(r) < width else r for r in rows]
     return grid(torch.cat(padded), nrow=width)
@@ -53,8 +54,9 @@ def unit_heatmaps(images: torch.Tensor, features: torch.Tensor, threshold: float
     return grid(torch.cat([tinted, heat.clamp(0, 1)]), nrow=len(images))
 
 
-def write_dissection_report(generator, report, out_dir: Path, *, top: int = 5, samples: int = 8,
-                            ablate: int = 0) -> Path:
+def write_dissection_report(
+    generator, report, out_dir: Path, *, top: int = 5, samples: int = 8, ablate: int = 0
+) -> Path:
     """report.md + report.json + one heat-map strip per top unit per concept, and with
     ablate=k a before/after grid per concept with its top k units switched off."""
     from .dissect import ablation_effect, concept_fraction
@@ -64,13 +66,20 @@ def write_dissection_report(generator, report, out_dir: Path, *, top: int = 5, s
     z = sample_latents(samples, generator.z_dim, 0)
     images = generator(z)
     features = generator.features(report.layer, z)
-    lines = [f"# Dissection of {generator.name or 'the generator'}, {report.layer}", "",
-             f"{report.images} generated images (seed 0); each unit thresholded at its "
-             f"{report.quantile:.2f} quantile; IoU with each concept's mask (Bau et al., ICLR 2019).", ""]
+    lines = [
+        f"# Dissection of {generator.name or 'the generator'}, {report.layer}",
+        "",
+        f"{report.images} generated images (seed 0); each unit thresholded at its "
+        f"{report.quantile:.2f} quantile; IoU with each concept's mask (Bau et al., ICLR 2019).",
+        "",
+    ]
     for concept, scores in report.ranking.items():
-        lines += [f"## {concept} (covers {report.coverage[concept]:.1%} of pixels)", "",
-                  "| rank | unit | IoU | threshold | first samples: region (red) and activation |",
-                  "| ---: | ---: | ---: | ---: | --- |"]
+        lines += [
+            f"## {concept} (covers {report.coverage[concept]:.1%} of pixels)",
+            "",
+            "| rank | unit | IoU | threshold | first samples: region (red) and activation |",
+            "| ---: | ---: | ---: | ---: | --- |",
+        ]
         for rank, s in enumerate(scores[:top], 1):
             picture = f"units/{concept}_{rank}_unit{s.unit}.png"
             save_png(unit_heatmaps(images, features[:, s.unit], s.threshold), out_dir / picture)
@@ -83,10 +92,17 @@ def write_dissection_report(generator, report, out_dir: Path, *, top: int = 5, s
             units = ",".join(map(str, report.top_units(concept, ablate)))
             extra = ""
             if concept in ("sky", "vegetation", "bright", "dark"):
-                extra = (f" {concept} pixels: {concept_fraction(before, concept):.1%} before, "
-                         f"{concept_fraction(after, concept):.1%} after.")
-            lines += [f"Top {ablate} units switched off (`i2i generate --ablate {report.layer}:{units}`), "
-                      f"originals above, edited below.{extra}", "", f"![ablation]({picture})", ""]
+                extra = (
+                    f" {concept} pixels: {concept_fraction(before, concept):.1%} before, "
+                    f"{concept_fraction(after, concept):.1%} after."
+                )
+            lines += [
+                f"Top {ablate} units switched off (`i2i generate --ablate {report.layer}:{units}`), "
+                f"originals above, edited below.{extra}",
+                "",
+                f"![ablation]({picture})",
+                "",
+            ]
     atomic_write_bytes("\n".join(lines).encode(), out_dir / "report.md")
     atomic_write_bytes(json.dumps(report.to_dict(), indent=1).encode(), out_dir / "report.json")
     return out_dir / "report.md"

@@ -1,4 +1,5 @@
 """Library entry points for training: start a run, or resume one from its run directory."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,16 @@ def recipe_classes(method: str):
     return entry.options, entry.recipe_class()
 
 
-def train(method: str, options, loop: LoopOptions, run_dir, *, command: str = "",
-          on_event: Event = _noop, resume: bool = False) -> RunResult:
+def train(
+    method: str,
+    options,
+    loop: LoopOptions,
+    run_dir,
+    *,
+    command: str = "",
+    on_event: Event = _noop,
+    resume: bool = False,
+) -> RunResult:
     """Train a registered method (training/methods.py: pix2pix, cyclegan, srgan, style,
     colorize, dcgan, dcgan-encoder) in `run_dir`, then export its model(s) there.
 
@@ -43,8 +52,9 @@ def train(method: str, options, loop: LoopOptions, run_dir, *, command: str = ""
     run_dir = Path(run_dir)
     if not resume and (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
         raise UsageError(f"{run_dir}: already holds a run; pass --resume {run_dir} or another --run-dir")
-    trainer = Trainer(recipe_cls(options), loop, run_dir, batch_size=options.batch_size,
-                      command=command, on_event=on_event)
+    trainer = Trainer(
+        recipe_cls(options), loop, run_dir, batch_size=options.batch_size, command=command, on_event=on_event
+    )
     return trainer.run(resume=resume)
 
 
@@ -55,10 +65,16 @@ def _tuple_fields(cls, values: dict) -> dict:
     return values
 
 
-def resume(run_dir, *, max_minutes: float | None = None, steps: int | None = None,
-           checkpoint_minutes: float | None = None, tensorboard: bool | None = None,
-           command: str = "",
-           on_event: Event = _noop) -> RunResult:
+def resume(
+    run_dir,
+    *,
+    max_minutes: float | None = None,
+    steps: int | None = None,
+    checkpoint_minutes: float | None = None,
+    tensorboard: bool | None = None,
+    command: str = "",
+    on_event: Event = _noop,
+) -> RunResult:
     """Continue a run exactly where its last checkpoint left it.
 
     steps extends (or shortens) the run to that many steps in all: weights, optimizers, pools
@@ -83,8 +99,11 @@ def resume(run_dir, *, max_minutes: float | None = None, steps: int | None = Non
         loop_values = {k: v for k, v in info["loop"].items() if k in LOOP_FIELDS}
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise UsageError(f"{info_path}: not a readable run description ({type(e).__name__}: {e})") from None
-    for key, value in (("max_minutes", max_minutes), ("checkpoint_minutes", checkpoint_minutes),
-                       ("tensorboard", tensorboard)):
+    for key, value in (
+        ("max_minutes", max_minutes),
+        ("checkpoint_minutes", checkpoint_minutes),
+        ("tensorboard", tensorboard),
+    ):
         if value is not None:
             loop_values[key] = value
     recorded = info.get("command", "")
@@ -94,5 +113,4 @@ def resume(run_dir, *, max_minutes: float | None = None, steps: int | None = Non
         loop_values["steps"] = steps
         recorded = f"{recorded}; extended with: {command or f'--steps {steps}'}"
     loop = LoopOptions(**loop_values)
-    return train(info["method"], options, loop, run_dir, command=recorded,
-                 on_event=on_event, resume=True)
+    return train(info["method"], options, loop, run_dir, command=recorded, on_event=on_event, resume=True)

@@ -1,4 +1,5 @@
 """Colorization recipe: pix2pix on Lab, L (1 channel) -> ab (2 channels), self-supervised."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -38,11 +39,21 @@ class ColorizeRecipe(Pix2PixRecipe):
 
     def export(self, run_dir: Path, provenance: dict) -> list[Path]:
         o = self.options
-        info = ModelInfo(arch="unet", options=asdict(self.g_config), task=self.task(), name=o.name,
-                         description="colorization: Lab L -> ab (pix2pix-style cGAN)" if o.gan
-                         else "colorization: Lab L -> ab (L1 only)",
-                         training={**provenance, "data": list(o.data), "gan": o.gan,
-                                   "skipped_grayscale": getattr(self, "skipped_gray", None)})
+        info = ModelInfo(
+            arch="unet",
+            options=asdict(self.g_config),
+            task=self.task(),
+            name=o.name,
+            description="colorization: Lab L -> ab (pix2pix-style cGAN)"
+            if o.gan
+            else "colorization: Lab L -> ab (L1 only)",
+            training={
+                **provenance,
+                "data": list(o.data),
+                "gan": o.gan,
+                "skipped_grayscale": getattr(self, "skipped_gray", None),
+            },
+        )
         path = Path(run_dir) / f"{o.name}.safetensors"
         save_model(path, unwrap(self.g), info)
         return [path]

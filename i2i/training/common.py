@@ -1,4 +1,5 @@
 """Pieces several recipes share: EMA, schedules, optimiser state moves, exports."""
+
 from __future__ import annotations
 
 import copy
@@ -38,11 +39,13 @@ def adam(params, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.
 
 def cosine_lambda(total: int, warmup: int = 0, floor: float = 0.01):
     """Multiplier: linear warm-up, then cosine decay to `floor`."""
+
     def f(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
         t = min(1.0, (step - warmup) / max(1, total - warmup))
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
     return f
 
 
@@ -54,6 +57,7 @@ def constant_then_linear(total: int, decay_fraction: float = 0.5):
         if step < start:
             return 1.0
         return max(0.0, 1 - (step - start) / max(1, total - start))
+
     return f
 
 
@@ -68,6 +72,7 @@ def warm_start(net, arch: str, config, path: str) -> None:
 
     init = load_model(path)
     if init.info.arch != arch or init.config != config:
-        raise UsageError(f"--init {path}: a {init.info.arch} {init.config} does not match "
-                         f"this run's generator {config}")
+        raise UsageError(
+            f"--init {path}: a {init.info.arch} {init.config} does not match this run's generator {config}"
+        )
     net.load_state_dict(init.module.state_dict())

@@ -1,5 +1,6 @@
 """CycleGAN recipe: two ResNet generators, two PatchGANs, LSGAN, cycle and identity losses,
 and a history pool of generated images for the discriminators (Zhu et al.)."""
+
 from __future__ import annotations
 
 import random
@@ -106,8 +107,13 @@ class CycleGANRecipe(Recipe):
         self.optimizer_step(self.opt_d)
         self.sched_g.step()
         self.sched_d.step()
-        return {"g_adv": g_adv.item(), "cycle": cycle.item(), "idt": idt.item(),
-                "d_a": d_a_loss.item(), "d_b": d_b_loss.item()}
+        return {
+            "g_adv": g_adv.item(),
+            "cycle": cycle.item(),
+            "idt": idt.item(),
+            "d_a": d_a_loss.item(),
+            "d_b": d_b_loss.item(),
+        }
 
     @staticmethod
     def _d_loss(d, real, fake):
@@ -115,9 +121,15 @@ class CycleGANRecipe(Recipe):
 
     def state_dict(self):
         nets = {k: unwrap(getattr(self, k)).state_dict() for k in ("g_ab", "g_ba", "d_a", "d_b")}
-        return {**nets, "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
-                "pool_a": self.pool_a.state_dict(), "pool_b": self.pool_b.state_dict()}
+        return {
+            **nets,
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "sched_g": self.sched_g.state_dict(),
+            "sched_d": self.sched_d.state_dict(),
+            "pool_a": self.pool_a.state_dict(),
+            "pool_b": self.pool_b.state_dict(),
+        }
 
     def load_state_dict(self, state):
         for k in ("g_ab", "g_ba", "d_a", "d_b"):
@@ -143,10 +155,14 @@ class CycleGANRecipe(Recipe):
         paths = []
         for direction, g in (("AtoB", self.g_ab), ("BtoA", self.g_ba)):
             name = f"{prefix}-{direction}"
-            info = ModelInfo(arch="resnet", options=asdict(self.g_config),
-                             task=Task(kind="translate", value_range="-1,1"), name=name,
-                             description=f"CycleGAN generator {direction} on {Path(o.data).name}",
-                             training={**provenance, "data": o.data, "direction": direction})
+            info = ModelInfo(
+                arch="resnet",
+                options=asdict(self.g_config),
+                task=Task(kind="translate", value_range="-1,1"),
+                name=name,
+                description=f"CycleGAN generator {direction} on {Path(o.data).name}",
+                training={**provenance, "data": o.data, "direction": direction},
+            )
             path = Path(run_dir) / f"{name}.safetensors"
             save_model(path, unwrap(g), info)
             paths.append(path)

@@ -6,6 +6,7 @@ lr 2e-4, beta1 0.5, batch 128, N(0, 0.02) init, the non-saturating generator los
 (G(z), z) with a latent and a reconstruction loss, as the learned initialiser of GAN inversion
 (Zhu et al., ECCV 2016); `i2i invert` refines its guesses by optimisation.
 """
+
 from __future__ import annotations
 
 import copy
@@ -41,8 +42,9 @@ def fixed_latents(n: int, z_dim: int, seed: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def calibrated(generator: torch.nn.Module, z_dim: int, *, batches: int = 16, batch: int = 128,
-               seed: int = 0) -> torch.nn.Module:
+def calibrated(
+    generator: torch.nn.Module, z_dim: int, *, batches: int = 16, batch: int = 128, seed: int = 0
+) -> torch.nn.Module:
     """A copy of `generator` in eval mode whose batch-norm statistics are exact averages over
     `batches` x `batch` samples ("precise BN"): the running averages a short run leaves lag the
     weights, and eval-mode samples drawn with them can differ visibly from training-mode ones."""
@@ -82,7 +84,7 @@ class DCGANRecipe(Recipe):
             init_weights(net)
         self.opt_g = adam(self.g.parameters(), o.lr, (o.beta1, 0.999))
         self.opt_d = adam(self.d.parameters(), o.lr, (o.beta1, 0.999))
-        self.fixed_z = fixed_latents(GRID_SIDE ** 2, o.z_dim, self.seed).to(device)
+        self.fixed_z = fixed_latents(GRID_SIDE**2, o.z_dim, self.seed).to(device)
 
     def wrap_distributed(self, wrap):
         self.g, self.d = wrap(self.g), wrap(self.d)
@@ -103,13 +105,20 @@ class DCGANRecipe(Recipe):
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.optimizer_step(self.opt_g)
-        return {"d": d_loss.item(), "g": g_loss.item(),
-                "d_real": torch.sigmoid(d_real).mean().item(),
-                "d_fake": torch.sigmoid(d_fake).mean().item()}
+        return {
+            "d": d_loss.item(),
+            "g": g_loss.item(),
+            "d_real": torch.sigmoid(d_real).mean().item(),
+            "d_fake": torch.sigmoid(d_fake).mean().item(),
+        }
 
     def state_dict(self):
-        return {"g": unwrap(self.g).state_dict(), "d": unwrap(self.d).state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
+        return {
+            "g": unwrap(self.g).state_dict(),
+            "d": unwrap(self.d).state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+        }
 
     def load_state_dict(self, state):
         unwrap(self.g).load_state_dict(state["g"])
@@ -121,16 +130,20 @@ class DCGANRecipe(Recipe):
         """8 x 8 samples of the same fixed latents at every refresh (eval mode, precise BN)."""
         net = calibrated(self.g, self.options.z_dim, batches=4, batch=64, seed=self.seed)
         images = (net(self.fixed_z) + 1) / 2
-        return [list(images[r * GRID_SIDE:(r + 1) * GRID_SIDE]) for r in range(GRID_SIDE)]
+        return [list(images[r * GRID_SIDE : (r + 1) * GRID_SIDE]) for r in range(GRID_SIDE)]
 
     def export(self, run_dir: Path, provenance: dict) -> list[Path]:
         o = self.options
         name = o.name or f"dcgan-{Path(o.data[0]).name}"
-        info = ModelInfo(arch="dcgan_generator", options=asdict(self.g_config), task=generate_task(),
-                         name=name,
-                         description=f"DCGAN generator, {o.size}x{o.size} from {o.z_dim}-d latents, "
-                                     f"trained on {', '.join(Path(d).name for d in o.data)}",
-                         training={**provenance, "data": list(o.data)})
+        info = ModelInfo(
+            arch="dcgan_generator",
+            options=asdict(self.g_config),
+            task=generate_task(),
+            name=name,
+            description=f"DCGAN generator, {o.size}x{o.size} from {o.z_dim}-d latents, "
+            f"trained on {', '.join(Path(d).name for d in o.data)}",
+            training={**provenance, "data": list(o.data)},
+        )
         path = Path(run_dir) / f"{name}.safetensors"
         save_model(path, calibrated(self.g, o.z_dim, seed=self.seed), info)
         return [path]
@@ -143,7 +156,7 @@ class LatentSamples(torch.utils.data.Dataset):
         self.z_dim, self.seed = z_dim, seed
 
     def __len__(self):
-        return 2 ** 62
+        return 2**62
 
     def _z(self, *key) -> dict:
         z = np.random.default_rng([self.seed, *key]).standard_normal(self.z_dim)
@@ -176,8 +189,7 @@ class DCGANEncoderRecipe(Recipe):
         loaded = self._generator()
         self.g_info, g_cfg = loaded.info, loaded.config
         self.frozen_g = loaded.module.to(device)  # eval mode, no gradients for its weights
-        self.e_config = DCGANEncoderConfig(size=g_cfg.size, ndf=o.ndf, channels=g_cfg.channels,
-                                           z_dim=g_cfg.z_dim)
+        self.e_config = DCGANEncoderConfig(size=g_cfg.size, ndf=o.ndf, channels=g_cfg.channels, z_dim=g_cfg.z_dim)
         self.e = DCGANDiscriminator(self.e_config).to(device)
         init_weights(self.e)
         self.opt = adam(self.e.parameters(), o.lr, (0.9, 0.999))
@@ -219,12 +231,14 @@ class DCGANEncoderRecipe(Recipe):
     def export(self, run_dir: Path, provenance: dict) -> list[Path]:
         o = self.options
         name = o.name or f"{self.g_info.name or 'dcgan'}-encoder"
-        info = ModelInfo(arch="dcgan_encoder", options=asdict(self.e_config),
-                         task=Task(kind="encode", value_range="-1,1"), name=name,
-                         description=f"latent encoder for {self.g_info.name or o.generator} "
-                                     "(the starting guess of i2i invert)",
-                         training={**provenance, "generator": o.generator,
-                                   "generator_name": self.g_info.name})
+        info = ModelInfo(
+            arch="dcgan_encoder",
+            options=asdict(self.e_config),
+            task=Task(kind="encode", value_range="-1,1"),
+            name=name,
+            description=f"latent encoder for {self.g_info.name or o.generator} (the starting guess of i2i invert)",
+            training={**provenance, "generator": o.generator, "generator_name": self.g_info.name},
+        )
         path = Path(run_dir) / f"{name}.safetensors"
         save_model(path, unwrap(self.e), info)
         return [path]

@@ -3,6 +3,7 @@
 Every method plugs in a Recipe. Data order is a pure function of (seed, global sample index), so a
 resumed run sees exactly the batches an uninterrupted run would, whatever the worker count.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,7 @@ from .rundir import agree_with_checkpoint
 from .state import capture, checkpoint_path, latest_checkpoint, load_state, restore, save_state
 
 # Signals that stop a run cleanly after the current step (a second one aborts at once).
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
-                     if hasattr(signal, name))
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 @dataclass
@@ -74,8 +74,16 @@ class _StepSampler(torch.utils.data.Sampler):
 
 
 class Trainer:
-    def __init__(self, recipe: Recipe, loop: LoopOptions, run_dir: Path, *,
-                 batch_size: int, command: str = "", on_event: Event = _noop):
+    def __init__(
+        self,
+        recipe: Recipe,
+        loop: LoopOptions,
+        run_dir: Path,
+        *,
+        batch_size: int,
+        command: str = "",
+        on_event: Event = _noop,
+    ):
         self.recipe, self.loop, self.run_dir = recipe, loop, Path(run_dir)
         self.batch_size, self.command, self.on_event = batch_size, command, on_event
         self.rank = int(os.environ.get("RANK", 0))
@@ -147,8 +155,9 @@ class Trainer:
                 self.board.close()
         self._barrier()
         self._close_process_group()
-        return RunResult(self.run_dir, step, finished, exported, metrics,
-                         stopped_by=None if finished else self._stop_reason())
+        return RunResult(
+            self.run_dir, step, finished, exported, metrics, stopped_by=None if finished else self._stop_reason()
+        )
 
     # ---- the loop ----
     def _train(self, dataset, step: int, fixed) -> int:
@@ -167,8 +176,7 @@ class Trainer:
             if step % loop.log_every == 0 or step == loop.steps:
                 rate = window_steps / max(now - window_t, 1e-9)
                 window_t, window_steps = now, 0
-                self._log({"step": step, "time": round(self.train_seconds, 2), **losses},
-                          rate=rate)
+                self._log({"step": step, "time": round(self.train_seconds, 2), **losses}, rate=rate)
             if loop.eval_every and step % loop.eval_every == 0:
                 self._log({"step": step, "kind": "eval", **self.recipe.evaluate()})
             if self.is_main and step % loop.sample_every == 0:
@@ -187,26 +195,28 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def _loader(self, dataset, step: int):
-        sampler = _StepSampler(step * self.batch_size, self.loop.steps * self.batch_size,
-                               self.rank, self.world)
+        sampler = _StepSampler(step * self.batch_size, self.loop.steps * self.batch_size, self.rank, self.world)
         return torch.utils.data.DataLoader(
-            dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.loop.workers,
-            drop_last=True, prefetch_factor=4 if self.loop.workers else None,
+            dataset,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.loop.workers,
+            drop_last=True,
+            prefetch_factor=4 if self.loop.workers else None,
             # Its own generator: creating the loader must not draw from the global RNG that
             # dropout and pools use, or a resumed run would diverge from an uninterrupted one.
             generator=torch.Generator().manual_seed(self.loop.seed),
-            worker_init_fn=_leave_signals_to_the_main_process)
+            worker_init_fn=_leave_signals_to_the_main_process,
+        )
 
     def _fixed_batch(self, dataset):
         n = min(4, len(dataset.base) if hasattr(dataset, "base") else 4)
-        items = [dataset.fixed_item(i) if hasattr(dataset, "fixed_item") else dataset[i]
-                 for i in range(n)]
+        items = [dataset.fixed_item(i) if hasattr(dataset, "fixed_item") else dataset[i] for i in range(n)]
         return torch.utils.data.default_collate(items)
 
     # ---- logging and pictures ----
     def _log(self, record: dict, rate: float | None = None) -> None:
-        record = {k: (float(v) if isinstance(v, (int, float)) and k != "step" else v)
-                  for k, v in record.items()}
+        record = {k: (float(v) if isinstance(v, (int, float)) and k != "step" else v) for k, v in record.items()}
         self.records.append(record)
         if self.is_main:
             with open(self.run_dir / "metrics.jsonl", "a") as f:
@@ -236,24 +246,27 @@ class Trainer:
         for r in self.records:
             if r.get("kind") != "eval":
                 last.update({k: v for k, v in r.items() if k not in ("step", "time")})
-        return {**{f"final_{k}": round(v, 5) for k, v in last.items()},
-                **{k: round(v, 4) for k, v in metrics.items()}}
+        return {**{f"final_{k}": round(v, 5) for k, v in last.items()}, **{k: round(v, 4) for k, v in metrics.items()}}
 
     def _provenance(self, step: int, metrics: dict, finished: bool) -> dict:
         notes = json.loads((self.run_dir / "run.json").read_text()).get("note")
-        return {"command": self.command, "steps": step, "planned_steps": self.loop.steps,
-                "finished": finished, "seed": self.loop.seed,
-                **({"note": notes} if notes else {}),
-                "train_minutes": round(self.train_seconds / 60, 1),
-                "device": str(self.device),
-                "precision": str(self.autocast_dtype or torch.float32).removeprefix("torch."),
-                "metrics": metrics}
+        return {
+            "command": self.command,
+            "steps": step,
+            "planned_steps": self.loop.steps,
+            "finished": finished,
+            "seed": self.loop.seed,
+            **({"note": notes} if notes else {}),
+            "train_minutes": round(self.train_seconds / 60, 1),
+            "device": str(self.device),
+            "precision": str(self.autocast_dtype or torch.float32).removeprefix("torch."),
+            "metrics": metrics,
+        }
 
     # ---- checkpoints ----
     def _save_checkpoint(self, step: int) -> None:
         path = checkpoint_path(self.run_dir, step)
-        save_state(capture(step, self.recipe, self.train_seconds, self.records), path,
-                   self.loop.keep_checkpoints)
+        save_state(capture(step, self.recipe, self.train_seconds, self.records), path, self.loop.keep_checkpoints)
         if self.board:
             self.board.flush()  # events up to the checkpoint are on disk with it
         self.on_event("checkpoint", {"step": step, "path": str(path)})
@@ -274,8 +287,15 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / "run.json"
         info = json.loads(path.read_text()) if path.is_file() else {}  # keeps a resumed run's notes
-        info.update({"method": self.recipe.method, "options": asdict(self.recipe.options),
-                     "loop": asdict(self.loop), "batch_size": self.batch_size, "command": self.command})
+        info.update(
+            {
+                "method": self.recipe.method,
+                "options": asdict(self.recipe.options),
+                "loop": asdict(self.loop),
+                "batch_size": self.batch_size,
+                "command": self.command,
+            }
+        )
         path.write_text(json.dumps(info, indent=2))
 
     def _stop_signals(self):
@@ -359,8 +379,9 @@ def _tensorboard_writer():
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise UsageError("--tensorboard needs the tensorboard package: pip install 'i2i[tensorboard]' "
-                         "(or pip install tensorboard)") from None
+        raise UsageError(
+            "--tensorboard needs the tensorboard package: pip install 'i2i[tensorboard]' (or pip install tensorboard)"
+        ) from None
     return SummaryWriter
 
 

@@ -43,23 +43,33 @@ def _check_upsample(value: str) -> None:
 class LoopOptions:
     """The one training loop's options, shared by every method (training/loop.py)."""
 
-    steps: int = option(1000, "Total training steps (default: the method's); with --resume, extends the run to "
-                              "this many.", resume=True)
+    steps: int = option(
+        1000, "Total training steps (default: the method's); with --resume, extends the run to this many.", resume=True
+    )
     seed: int = option(0, "Random seed (weights, data order, augmentation).")
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps (auto = CUDA when present).")
     precision: str = option("auto", "auto (bf16 autocast on CUDA GPUs that have it, else fp32), fp32 or bf16.")
-    deterministic: bool = option(False, "Deterministic kernels (can be slower on CUDA): a resumed run repeats an "
-                                        "uninterrupted one exactly.")
+    deterministic: bool = option(
+        False, "Deterministic kernels (can be slower on CUDA): a resumed run repeats an uninterrupted one exactly."
+    )
     workers: int = option(1, "Data loading worker processes.")
     threads: int = option(0, "CPU threads for torch (0 = torch's default).")
     max_minutes: float | None = option(None, "Stop cleanly with a checkpoint after this many minutes.")
     sample_every: int = option(200, "Steps between sample grids and curve refreshes.")
     eval_every: int = option(0, "Steps between validations (0 = at the end only).")
-    checkpoint_minutes: float = option(3.0, "Minutes between resumable checkpoints (default 3; 0 = after every "
-                                            "step); with --resume, replaces the run's.", resume=True, min=0.0)
-    tensorboard: bool = option(False, "Also write TensorBoard event files to RUN_DIR/tensorboard (needs: pip "
-                                      "install 'i2i[tensorboard]'); with --resume, default: as the run did.",
-                               resume=True, flag="--tensorboard/--no-tensorboard")
+    checkpoint_minutes: float = option(
+        3.0,
+        "Minutes between resumable checkpoints (default 3; 0 = after every step); with --resume, replaces the run's.",
+        resume=True,
+        min=0.0,
+    )
+    tensorboard: bool = option(
+        False,
+        "Also write TensorBoard event files to RUN_DIR/tensorboard (needs: pip "
+        "install 'i2i[tensorboard]'); with --resume, default: as the run did.",
+        resume=True,
+        flag="--tensorboard/--no-tensorboard",
+    )
     keep_checkpoints: int = option(3, "Resumable checkpoints kept in the run directory.", cli=False)
     log_every: int = option(10, "Steps between metrics.jsonl lines.", cli=False)
 
@@ -86,14 +96,19 @@ class SRGANOptions:
     perceptual_weight: float = option(1.0, "--gan: perceptual (feature L1) loss weight.")
     loss_net: str = option("efficientnet_lite0", "Perceptual loss network.", cli=False)
     degradation: Literal["bicubic", "real"] = option(
-        "bicubic", "bicubic (clean downscales) or real (Real-ESRGAN's blur, noise, JPEG pipeline).")
+        "bicubic", "bicubic (clean downscales) or real (Real-ESRGAN's blur, noise, JPEG pipeline)."
+    )
     real_degradation: "RealDegradation" = option(  # noqa: F821 (data/degradations.py; imports torch)
         help="JSON overrides of the real pipeline's ranges (see i2i/data/degradations.py), e.g. "
-             "'{\"first\": {\"noise_range\": [1, 15]}}'.",
-        default_factory=_real_degradation, flag="--degradation-options", json=True)
+        '\'{"first": {"noise_range": [1, 15]}}\'.',
+        default_factory=_real_degradation,
+        flag="--degradation-options",
+        json=True,
+    )
     sharpen_hr: bool = option(False, "Unsharp-mask the HR targets (Real-ESRGAN's USM).")
     discriminator: Literal["patchgan", "unet"] = option(
-        "patchgan", "--gan discriminator: patchgan, or unet (U-Net with spectral norm, Real-ESRGAN).")
+        "patchgan", "--gan discriminator: patchgan, or unet (U-Net with spectral norm, Real-ESRGAN)."
+    )
 
     def __post_init__(self):
         from ..errors import UsageError
@@ -143,8 +158,10 @@ class Pix2PixOptions:
     norm: str = option("batch", "batch or instance.")
     dropout: bool = option(True, "Dropout in the U-Net decoder.", cli=False)
     upsample: Literal["transposed", "resize"] = option(
-        "transposed", "Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no "
-                      "checkerboard; Odena et al. 2016).")
+        "transposed",
+        "Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no "
+        "checkerboard; Odena et al. 2016).",
+    )
     load_size: int = option(286, "Resize before the random crop.")
     crop: int = option(256, "Random crop size.")
     batch_size: int = option(1, "Pairs per step.")
@@ -159,7 +176,6 @@ class Pix2PixOptions:
         _check_upsample(self.upsample)
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class CycleGANOptions:
     """CycleGAN: unpaired, LSGAN, cycle + identity loss, image pool (training/cyclegan.py)."""
@@ -171,8 +187,10 @@ class CycleGANOptions:
     n_layers: int = option(3, "PatchGAN layers.", cli=False)
     norm: str = option("instance", "instance or batch.", cli=False)
     upsample: Literal["transposed", "resize"] = option(
-        "transposed", "Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no "
-                      "checkerboard; Odena et al. 2016).")
+        "transposed",
+        "Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no "
+        "checkerboard; Odena et al. 2016).",
+    )
     load_size: int = option(286, "Resize before the random crop.")
     crop: int = option(256, "Random crop size.")
     batch_size: int = option(1, "Images per domain per step.")
@@ -184,7 +202,6 @@ class CycleGANOptions:
 
     def __post_init__(self):
         _check_upsample(self.upsample)
-
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,8 +218,10 @@ class ColorizeOptions:
     norm: str = option("instance", "instance or batch.", cli=False)
     dropout: bool = option(False, "Dropout in the U-Net decoder.", cli=False)
     upsample: Literal["transposed", "resize"] = option(
-        "transposed", "Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no "
-                      "checkerboard; Odena et al. 2016).")
+        "transposed",
+        "Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no "
+        "checkerboard; Odena et al. 2016).",
+    )
     batch_size: int = option(4, "Photos per step.")
     lambda_l1: float = option(100.0, "L1 weight on ab.")
     gan: bool = option(True, "No adversarial term (the desaturated baseline).", flag="--l1-only")
@@ -213,7 +232,6 @@ class ColorizeOptions:
 
     def __post_init__(self):
         _check_upsample(self.upsample)
-
 
 
 @dataclass(frozen=True, kw_only=True)

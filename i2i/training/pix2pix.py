@@ -1,4 +1,5 @@
 """pix2pix recipe: U-Net generator, conditional PatchGAN, L1 + cGAN (Isola et al.)."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -29,12 +30,21 @@ class Pix2PixRecipe(Recipe):
     def setup(self, device, total_steps):
         o = self.options
         self.device = device
-        self.g_config = UNetConfig(in_channels=self.in_channels, out_channels=self.out_channels,
-                                   num_downs=o.num_downs, ngf=o.ngf, norm=o.norm, dropout=o.dropout,
-                                   upsample=o.upsample)
+        self.g_config = UNetConfig(
+            in_channels=self.in_channels,
+            out_channels=self.out_channels,
+            num_downs=o.num_downs,
+            ngf=o.ngf,
+            norm=o.norm,
+            dropout=o.dropout,
+            upsample=o.upsample,
+        )
         self.g = UNetGenerator(self.g_config).to(device)
-        self.d = PatchGAN(PatchGANConfig(in_channels=self.in_channels + self.out_channels, ndf=o.ndf,
-                                         n_layers=o.n_layers, norm=o.norm)).to(device)
+        self.d = PatchGAN(
+            PatchGANConfig(
+                in_channels=self.in_channels + self.out_channels, ndf=o.ndf, n_layers=o.n_layers, norm=o.norm
+            )
+        ).to(device)
         for net in (self.g, self.d):
             _init_weights(net)
         if o.init:
@@ -80,9 +90,14 @@ class Pix2PixRecipe(Recipe):
         return losses
 
     def state_dict(self):
-        return {"g": unwrap(self.g).state_dict(), "d": unwrap(self.d).state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict()}
+        return {
+            "g": unwrap(self.g).state_dict(),
+            "d": unwrap(self.d).state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "sched_g": self.sched_g.state_dict(),
+            "sched_d": self.sched_d.state_dict(),
+        }
 
     def load_state_dict(self, state):
         unwrap(self.g).load_state_dict(state["g"])
@@ -112,10 +127,14 @@ class Pix2PixRecipe(Recipe):
     def export(self, run_dir: Path, provenance: dict) -> list[Path]:
         o = self.options
         name = o.name or f"{Path(o.data).name}-{o.direction}"
-        info = ModelInfo(arch="unet", options=asdict(self.g_config), task=self.task(), name=name,
-                         description=f"{self.method} generator trained on {Path(o.data).name} ({o.direction})",
-                         training={**provenance, "data": o.data, "holdout": o.holdout,
-                                   "direction": o.direction, "gan": o.gan})
+        info = ModelInfo(
+            arch="unet",
+            options=asdict(self.g_config),
+            task=self.task(),
+            name=name,
+            description=f"{self.method} generator trained on {Path(o.data).name} ({o.direction})",
+            training={**provenance, "data": o.data, "holdout": o.holdout, "direction": o.direction, "gan": o.gan},
+        )
         path = Path(run_dir) / f"{name}.safetensors"
         save_model(path, unwrap(self.g), info)
         return [path]

@@ -1,4 +1,5 @@
 """Pictures of progress: sample grids (Pillow) and loss curves (matplotlib, imported lazily)."""
+
 from __future__ import annotations
 
 import io
@@ -27,8 +28,11 @@ def save_grid(rows, path) -> np.ndarray:
     height = max(t.shape[1] for row in rows for t in row)
     width = max(t.shape[2] for row in rows for t in row)
     black = torch.zeros(3, height, width)
-    cells = [torch.nn.functional.pad(t, (0, width - t.shape[2], 0, height - t.shape[1]))
-             for row in rows for t in row + [black] * (columns - len(row))]
+    cells = [
+        torch.nn.functional.pad(t, (0, width - t.shape[2], 0, height - t.shape[1]))
+        for row in rows
+        for t in row + [black] * (columns - len(row))
+    ]
     grid = make_grid(cells, nrow=columns, padding=0)
     array = (grid.permute(1, 2, 0).numpy() * 255 + 0.5).astype("uint8")
     atomic_save(Image.fromarray(array), path, format="PNG")

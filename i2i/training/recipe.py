@@ -1,4 +1,5 @@
 """The contract between the one training loop and each method's recipe."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -79,4 +80,3 @@ class Recipe(ABC):
                         dist.all_reduce(p.grad)
                         p.grad /= world
         optimizer.step()
-

@@ -12,6 +12,7 @@ A run directory holds only what the loop writes (README "Run directories"):
 
 The resumable training state in checkpoints/ is written and read by state.py.
 """
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,7 @@ degradation="real" makes every LR patch with Real-ESRGAN's second-order degradat
 (blur, resize, noise, JPEG, twice, then sinc + JPEG), so the model learns to undo what web and
 phone photos suffer, and validates on Set5/Set14 degraded by the fixed FixedDegradation.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -34,21 +35,20 @@ class SRGANRecipe(Recipe):
     def dataset(self):
         o = self.options
         degrade = o.real_degradation if o.degradation == "real" else None
-        return SRPatches(o.data, scale=o.scale, crop=o.crop, seed=self.seed, degrade=degrade,
-                         sharpen_hr=o.sharpen_hr)
+        return SRPatches(o.data, scale=o.scale, crop=o.crop, seed=self.seed, degrade=degrade, sharpen_hr=o.sharpen_hr)
 
     def setup(self, device, total_steps):
         o = self.options
         self.device = device
-        self.g_config = SRResNetConfig(scale=o.scale, channels=o.channels, blocks=o.blocks,
-                                       upsampler=o.upsampler)
+        self.g_config = SRResNetConfig(scale=o.scale, channels=o.channels, blocks=o.blocks, upsampler=o.upsampler)
         self.g = SRResNet(self.g_config).to(device)
         if o.init:
             warm_start(self.g, "srresnet", self.g_config, o.init)
         self.ema = EMA(self.g, o.ema)
         self.opt_g = adam(self.g.parameters(), o.lr, (0.9, 0.99))
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(
-            self.opt_g, cosine_lambda(total_steps, warmup=min(200, total_steps // 20)))
+            self.opt_g, cosine_lambda(total_steps, warmup=min(200, total_steps // 20))
+        )
         self.nets = {"g": self.g}
         if o.gan:
             from ..lossnet import loss_network
@@ -91,8 +91,7 @@ class SRGANRecipe(Recipe):
         self.ema.update(self.g)
         if o.gan:
             set_requires_grad(self.d, True)
-            d_loss = 0.5 * (gan_loss(self.d(hr), True, "vanilla") +
-                            gan_loss(self.d(sr.detach()), False, "vanilla"))
+            d_loss = 0.5 * (gan_loss(self.d(hr), True, "vanilla") + gan_loss(self.d(sr.detach()), False, "vanilla"))
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             self.optimizer_step(self.opt_d)
@@ -101,12 +100,17 @@ class SRGANRecipe(Recipe):
         return losses
 
     def state_dict(self):
-        state = {"g": unwrap(self.g).state_dict(), "ema": self.ema.module.state_dict(),
-                 "ema_updates": self.ema.updates,
-                 "opt_g": self.opt_g.state_dict(), "sched_g": self.sched_g.state_dict()}
+        state = {
+            "g": unwrap(self.g).state_dict(),
+            "ema": self.ema.module.state_dict(),
+            "ema_updates": self.ema.updates,
+            "opt_g": self.opt_g.state_dict(),
+            "sched_g": self.sched_g.state_dict(),
+        }
         if self.options.gan:
-            state.update(d=unwrap(self.d).state_dict(), opt_d=self.opt_d.state_dict(),
-                         sched_d=self.sched_d.state_dict())
+            state.update(
+                d=unwrap(self.d).state_dict(), opt_d=self.opt_d.state_dict(), sched_d=self.sched_d.state_dict()
+            )
         return state
 
     def load_state_dict(self, state):
@@ -163,13 +167,20 @@ class SRGANRecipe(Recipe):
     def export(self, run_dir: Path, provenance: dict) -> list[Path]:
         o = self.options
         real = o.degradation == "real"
-        name = o.name or f"upscale-x{o.scale}" + (("-real" if o.gan else "-real-psnr") if real else
-                                                   ("-gan" if o.gan else ""))
+        name = o.name or f"upscale-x{o.scale}" + (
+            ("-real" if o.gan else "-real-psnr") if real else ("-gan" if o.gan else "")
+        )
         kind = "SRGAN" if o.gan else "SRResNet, L1"
         if real:
             kind += ", trained on real-world degradations (blur, noise, JPEG)"
-        training = {**provenance, "data": list(o.data), "val": list(o.val), "degradation": o.degradation,
-                    "sharpen_hr": o.sharpen_hr, "init": o.init}
+        training = {
+            **provenance,
+            "data": list(o.data),
+            "val": list(o.val),
+            "degradation": o.degradation,
+            "sharpen_hr": o.sharpen_hr,
+            "init": o.init,
+        }
         if real:
             training["real_degradation"] = o.real_degradation.to_dict()
         if o.gan:
@@ -179,9 +190,14 @@ class SRGANRecipe(Recipe):
             from ..checkpoint import read_info
 
             training["psnr_stage"] = read_info(o.init).name
-        info = ModelInfo(arch="srresnet", options=asdict(self.g_config),
-                         task=Task(kind="upscale", value_range="0,1", scale=o.scale), name=name,
-                         description=f"x{o.scale} super-resolution ({kind})", training=training)
+        info = ModelInfo(
+            arch="srresnet",
+            options=asdict(self.g_config),
+            task=Task(kind="upscale", value_range="0,1", scale=o.scale),
+            name=name,
+            description=f"x{o.scale} super-resolution ({kind})",
+            training=training,
+        )
         path = Path(run_dir) / f"{name}.safetensors"
         save_model(path, self.ema.module, info)
         return [path]

@@ -8,6 +8,7 @@ checkpoints) only, so a crafted checkpoint cannot run code when a run is resumed
 
 (Exported models, the other kind of file called a checkpoint, are i2i/checkpoint.py's.)
 """
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,9 @@ def load_state(path: Path) -> dict:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise CheckpointError(f"{path}: not a training checkpoint that loads without running code "
-                              f"({first[:200]})") from None
+        raise CheckpointError(
+            f"{path}: not a training checkpoint that loads without running code ({first[:200]})"
+        ) from None
     missing = [k for k in STATE_KEYS if not isinstance(state, dict) or k not in state]
     if missing:
         raise CheckpointError(f"{path}: not an i2i training checkpoint (missing {', '.join(missing)})")
@@ -72,8 +74,13 @@ def _numpy_array_globals() -> list:
 
 def capture(step: int, recipe, train_seconds: float, records: list[dict]) -> dict:
     """The state to save after `step` steps of `recipe` (a training.recipe.Recipe)."""
-    return {"step": step, "recipe": recipe.state_dict(), "rng": rng_state(),
-            "train_seconds": train_seconds, "records": records}
+    return {
+        "step": step,
+        "recipe": recipe.state_dict(),
+        "rng": rng_state(),
+        "train_seconds": train_seconds,
+        "records": records,
+    }
 
 
 def restore(state: dict, recipe, path: Path) -> None:
@@ -84,15 +91,19 @@ def restore(state: dict, recipe, path: Path) -> None:
         set_rng_state(state["rng"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         first = (str(e).strip().splitlines() or [""])[0][:200]
-        raise CheckpointError(f"{path}: does not fit this run's {recipe.method} recipe "
-                              f"({type(e).__name__}: {first})") from None
+        raise CheckpointError(
+            f"{path}: does not fit this run's {recipe.method} recipe ({type(e).__name__}: {first})"
+        ) from None
 
 
 def rng_state() -> dict:
     """Every RNG the loop and recipes draw from, as tensors and plain values (weights_only)."""
     name, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
-             "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss]}
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state

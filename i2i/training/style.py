@@ -1,4 +1,5 @@
 """Fast style transfer recipe (Johnson et al.): TransformerNet, perceptual content + Gram style + TV."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -51,8 +52,9 @@ class StyleRecipe(Recipe):
         with torch.no_grad():
             fc = self.lossnet(x)[o.content_layer]
         content = F.mse_loss(fy[o.content_layer], fc) / fc.pow(2).mean().clamp(min=1e-8)
-        style = sum(F.mse_loss(gram(f), g.expand(f.shape[0], -1, -1)) / g.pow(2).mean()
-                    for f, g in zip(fy, self.style_grams)) / len(fy)
+        style = sum(
+            F.mse_loss(gram(f), g.expand(f.shape[0], -1, -1)) / g.pow(2).mean() for f, g in zip(fy, self.style_grams)
+        ) / len(fy)
         tv = total_variation(y * 255)
         return y, {"content": content, "style": style, "tv": tv}
 
@@ -80,10 +82,14 @@ class StyleRecipe(Recipe):
     def export(self, run_dir: Path, provenance: dict) -> list[Path]:
         o = self.options
         name = o.name or Path(o.style).stem.replace("_", "-")
-        info = ModelInfo(arch="transformer_net", options=asdict(self.config),
-                         task=Task(kind="stylize", value_range="0,255"), name=f"style-{name}",
-                         description=f"fast style transfer; painting: {Path(o.style).name}",
-                         training={**provenance, "data": list(o.data), "style": o.style})
+        info = ModelInfo(
+            arch="transformer_net",
+            options=asdict(self.config),
+            task=Task(kind="stylize", value_range="0,255"),
+            name=f"style-{name}",
+            description=f"fast style transfer; painting: {Path(o.style).name}",
+            training={**provenance, "data": list(o.data), "style": o.style},
+        )
         path = Path(run_dir) / f"style-{name}.safetensors"
         save_model(path, unwrap(self.net), info)
         return [path]
