@@ -74,8 +74,8 @@ def test_upscale_quality_floor(name, data):
 
 
 # Gain over bicubic on Set5 degraded as a web photo (benchmarks/sr_real.py): -real-psnr measures
-# +0.56 dB; the GAN model trades PSNR for texture, so its floor is only "above bicubic".
-REAL_SET5_GAIN_FLOORS = {"upscale-x4-real-psnr": 0.4, "upscale-x4-real": 0.0}
+# +0.91 dB (the bar: 0.8), the GAN model, which trades PSNR for texture, +0.71.
+REAL_SET5_GAIN_FLOORS = {"upscale-x4-real-psnr": 0.8, "upscale-x4-real": 0.5}
 
 
 @pytest.mark.parametrize("name", REAL_SET5_GAIN_FLOORS)
