@@ -50,3 +50,23 @@ def start_cli(*args, env=None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "i2i", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env
     )
+
+
+@pytest.fixture(scope="session")
+def sr_model(tmp_path_factory):
+    """A small untrained x2 SR checkpoint: what the engine, CLI and video tests check does not
+    depend on training."""
+    import dataclasses
+
+    import torch
+
+    from i2i.archs.registry import build
+    from i2i.checkpoint import ModelInfo, save_model
+    from i2i.task import Task
+
+    torch.manual_seed(0)
+    module, cfg = build("srresnet", {"scale": 2, "channels": 8, "blocks": 1})
+    path = tmp_path_factory.mktemp("models") / "x2.safetensors"
+    task = Task(kind="upscale", value_range="0,1", scale=2)
+    save_model(path, module, ModelInfo(arch="srresnet", options=dataclasses.asdict(cfg), task=task))
+    return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 
@@ -10,28 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 from test_image_io import bad_inputs
-
-from i2i.archs.registry import build
-from i2i.checkpoint import ModelInfo, save_model
-from i2i.task import Task
-
-
-@pytest.fixture(scope="module")
-def sr_model(tmp_path_factory):
-    """A small untrained x2 SR checkpoint: the engine's behaviour does not depend on training."""
-    import torch
-
-    torch.manual_seed(0)
-    module, cfg = build("srresnet", {"scale": 2, "channels": 8, "blocks": 1})
-    path = tmp_path_factory.mktemp("models") / "x2.safetensors"
-    save_model(
-        path,
-        module,
-        ModelInfo(
-            arch="srresnet", options=dataclasses.asdict(cfg), task=Task(kind="upscale", value_range="0,1", scale=2)
-        ),
-    )
-    return path
 
 
 @pytest.fixture

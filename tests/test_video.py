@@ -26,22 +26,6 @@ SUBTITLES = [(0.2, 0.9, "first cue"), (1.1, 1.7, "second cue")]
 
 
 @pytest.fixture(scope="module")
-def sr_model(tmp_path_factory):
-    """A small untrained x2 SR checkpoint: what is tested here does not depend on training."""
-    torch.manual_seed(0)
-    module, cfg = build("srresnet", {"scale": 2, "channels": 8, "blocks": 1})
-    path = tmp_path_factory.mktemp("models") / "x2.safetensors"
-    save_model(
-        path,
-        module,
-        ModelInfo(
-            arch="srresnet", options=dataclasses.asdict(cfg), task=Task(kind="upscale", value_range="0,1", scale=2)
-        ),
-    )
-    return path
-
-
-@pytest.fixture(scope="module")
 def translate_model(tmp_path_factory):
     """A small untrained instance-norm ResNet generator (a translate model)."""
     torch.manual_seed(0)

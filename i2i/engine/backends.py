@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.metadata
+from abc import ABC, abstractmethod
 from contextlib import nullcontext
 
 import numpy as np
@@ -175,7 +176,7 @@ class ModelGraphs:
         cache.discard(self.graph_key(variant), ".onnx")
 
 
-class RuntimeBackend:
+class RuntimeBackend(ABC):
     """Common part of the ONNX runtimes: sessions per graph variant, built on first use."""
 
     name = ""
@@ -227,11 +228,13 @@ class RuntimeBackend:
             raise BackendError(f"{_LABEL[self.name]} failed: {_first_line(e)}") from None
         return [torch.from_numpy(a) for a in out]
 
+    @abstractmethod
     def _open(self, path: str):
-        raise NotImplementedError
+        """The runtime's compiled graph for the ONNX file at `path`."""
 
+    @abstractmethod
     def _run(self, session, feeds: dict) -> list[np.ndarray]:
-        raise NotImplementedError
+        """The graph's outputs for the named input arrays."""
 
 
 class OnnxRuntimeBackend(RuntimeBackend):
