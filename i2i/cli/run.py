@@ -71,6 +71,33 @@ def check_task(command: str, model) -> None:
         )
 
 
+JOB_OPTIONS = (
+    "ext",
+    "suffix",
+    "quality",
+    "overwrite",
+    "skip_existing",
+    "device",
+    "batch_size",
+    "precision",
+    "tile",
+    "tile_overlap",
+    "quiet",
+    "as_json",
+    "max_pixels",
+    "max_output_pixels",
+    "video",
+    "backend",
+)
+"""The options every inference command takes under the same names and hands to run_job as they are."""
+
+
+def _job_options(values: dict) -> dict:
+    """The JOB_OPTIONS among a command's parameters (its locals()), by name; a command without an
+    option (colorize has no --tile) sets it itself."""
+    return {name: values[name] for name in JOB_OPTIONS if name in values}
+
+
 def run_job(
     model_path,
     make_adapter,
@@ -248,22 +275,7 @@ def translate(
         inputs,
         output,
         command="translate",
-        ext=ext,
-        suffix=suffix,
-        quality=quality,
-        overwrite=overwrite,
-        skip_existing=skip_existing,
-        device=device,
-        batch_size=batch_size,
-        precision=precision,
-        tile=tile,
-        tile_overlap=tile_overlap,
-        quiet=quiet,
-        as_json=as_json,
-        max_pixels=max_pixels,
-        max_output_pixels=max_output_pixels,
-        video=video,
-        backend=backend,
+        **_job_options(locals()),
     )
 
 
@@ -337,23 +349,8 @@ def upscale(
         inputs,
         output,
         command="upscale",
-        ext=ext,
-        suffix=suffix,
-        quality=quality,
-        overwrite=overwrite,
-        skip_existing=skip_existing,
-        device=device,
-        batch_size=batch_size,
-        precision=precision,
-        tile=tile,
-        tile_overlap=tile_overlap,
-        quiet=quiet,
-        as_json=as_json,
-        max_pixels=max_pixels,
-        max_output_pixels=max_output_pixels,
         load=load,
-        video=video,
-        backend=backend,
+        **_job_options(locals()),
     )
 
 
@@ -437,22 +434,7 @@ def stylize(
         inputs,
         output,
         command="stylize",
-        ext=ext,
-        suffix=suffix,
-        quality=quality,
-        overwrite=overwrite,
-        skip_existing=skip_existing,
-        device=device,
-        batch_size=batch_size,
-        precision=precision,
-        tile=tile,
-        tile_overlap=tile_overlap,
-        quiet=quiet,
-        as_json=as_json,
-        max_pixels=max_pixels,
-        max_output_pixels=max_output_pixels,
-        video=video,
-        backend=backend,
+        **_job_options(locals()),
     )
 
 
@@ -498,20 +480,7 @@ def colorize(
         inputs,
         output,
         command="colorize",
-        ext=ext,
-        suffix=suffix,
-        quality=quality,
-        overwrite=overwrite,
-        skip_existing=skip_existing,
-        device=device,
-        batch_size=batch_size,
-        precision=precision,
         tile=0,
         tile_overlap=None,
-        quiet=quiet,
-        as_json=as_json,
-        max_pixels=max_pixels,
-        max_output_pixels=max_output_pixels,
-        video=video,
-        backend=backend,
+        **_job_options(locals()),
     )
