@@ -12,7 +12,6 @@ Run: python benchmarks/colorize_quality.py [--candidate PATH] [--sheet PATH]
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 from pathlib import Path
@@ -27,12 +26,7 @@ from i2i.data.datasets import list_images  # noqa: E402
 from i2i.data.image_io import read_image  # noqa: E402
 from i2i.engine.adapters import ColorizeAdapter, rgb_of  # noqa: E402
 from i2i.engine.engine import Engine  # noqa: E402
-from i2i.metrics import colourfulness  # noqa: E402
-
-
-def psnr(a, b) -> float:
-    mse = torch.mean((a - b) ** 2).item()
-    return 10 * math.log10(1 / max(mse, 1e-12))
+from i2i.metrics import colourfulness, psnr  # noqa: E402
 
 
 def per_image(colorize, files):
@@ -80,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     files = list_images(DATA / "monet2photo/testB")
     print(f"# colorization on {len(files)} photos of monet2photo/testB, {machine()}")
-    models = [("gray baseline", gray, ""), ("L1 only", args.l1_only, ""), ("shipped (L1 + cGAN)", args.model, ">= 0.6")]
+    models = [("gray baseline", gray, ""), ("L1 only", args.l1_only, ""), ("shipped", args.model, ">= 0.6")]
     if args.candidate:
         models.append(("candidate", args.candidate, ">= 0.6"))
     rows, gray_psnrs = {}, None
@@ -104,11 +98,11 @@ def main() -> None:
         if label != "gray baseline":
             emit(f"colorize {label} PSNR - gray (mean per image)", gain, "dB", ">= 0.2" if target else "")
             emit(f"colorize {label} colourfulness ratio (median)", c_median, "", ">= 0.7" if target else "")
-    if "shipped (L1 + cGAN)" in rows:
+    if "shipped" in rows:
         from i2i.training.plots import save_grid
 
         originals = [rgb_of(read_image(f)) for f in files[:8]]
-        shown = ["gray baseline", "shipped (L1 + cGAN)"] + (["candidate"] if "candidate" in rows else [])
+        shown = ["gray baseline", "shipped"] + (["candidate"] if "candidate" in rows else [])
         grid = [[rows[k][i] for k in shown] + [originals[i]] for i in range(len(originals))]
         save_grid(grid, Path(args.sheet))
         print(f"contact sheet: {args.sheet} (gray | ours{' | candidate' if 'candidate' in rows else ''} | original)")

@@ -25,6 +25,20 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return f @ f.transpose(1, 2) / (c * h * w)
 
 
+def smoothed_activations(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> same shape: softmax over each sample's C*H*W activations, times C*H*W.
+
+    SWAG's "activation smoothing" (Wang et al., CVPR 2021, "Rethinking and Improving the
+    Robustness of Image Style Transfer"): the softmax flattens the peaky, low-entropy activations
+    of residual networks, whose Gram matrices otherwise match on a few dominant channels and carry
+    palette but little texture. The factor C*H*W (the mean becomes 1) keeps the values independent
+    of the map's size, so the painting's targets at one size compare with training crops at another.
+    """
+    b = features.shape[0]
+    n = features[0].numel()
+    return torch.softmax(features.reshape(b, -1), dim=1).reshape(features.shape) * n
+
+
 def total_variation(img: torch.Tensor) -> torch.Tensor:
     return (img[..., 1:, :] - img[..., :-1, :]).abs().mean() + (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
 

@@ -15,6 +15,12 @@ def _y(img):
     return rgb_to_y(img) if img.shape[1] == 3 else img
 
 
+def psnr(a, b) -> float:
+    """PSNR in dB of (1, C, H, W) images in [0, 1], on all channels as they are (RGB for colorize)."""
+    mse = torch.mean((a.clamp(0, 1) - b) ** 2).item()
+    return 10 * math.log10(1 / max(mse, 1e-12))
+
+
 def psnr_y(sr, hr, shave: int = 0) -> float:
     """PSNR on BT.601 Y, `shave` border pixels dropped, both (1, C, H, W) in [0, 1]."""
     a, b = _y(sr.clamp(0, 1)), _y(hr)

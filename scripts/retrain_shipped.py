@@ -19,7 +19,8 @@ A rerun skips models whose OUT/NAME.safetensors exists and resumes an interrupte
 (OUT/NAME/run) with `i2i train --resume`.
 
 What "full size" means here (where a recipe departs from the paper it says why):
-  styles     TransformerNet width 32 (Johnson et al., pytorch/examples), 256 px crops, batch 16
+  styles     TransformerNet width 32 (Johnson et al., pytorch/examples), 256 px crops, batch 16,
+             SWAG activation smoothing (what measurably helped on the CPU, weights/README.md)
   facades    pix2pix's 256 px crops and 200 epochs (Isola et al.), batch 4; the shipped width
              (unet_128 layout, ngf 32) kept: paper width (unet_256, ngf 64) is 54M parameters,
              over the 25 MB a file in weights/ may have; twice, with transposed and with resize
@@ -109,6 +110,7 @@ def _style(name: str, painting: str) -> Retrain:
             "--batch-size": 16,
             "--style-weight": 1.5,
             "--tv-weight": 5e-3,
+            "--smooth-activations": True,
             "--sample-every": 500,
         },
         benchmark=(
@@ -178,6 +180,9 @@ RECIPES = [
             "--crop": 256,
             "--load-size": 256,
             "--batch-size": 16,
+            "--holdout": 60,
+            "--rebalance": 0.5,
+            "--eval-every": 500,
             "--sample-every": 500,
         },
         benchmark=("colorize_quality.py", "--candidate", "{CANDIDATE}", "--sheet", "{OUT}/colorize.sheet.png"),
@@ -487,6 +492,9 @@ def retrain(recipe: Retrain, args, out: Path, log) -> dict:
         log(f"{recipe.name}: training failed (exit {r.returncode}): {r.stderr.strip()[-300:]}")
         return entry
     entry["status"] = "finished" if r.returncode == 0 else "stopped by --minutes (exported)"
+    if (run_dir / "best" / recipe.export).is_file():  # the recipe chose its model on validation (--holdout)
+        exported = run_dir / "best" / recipe.export
+        entry["status"] += ", best validation checkpoint"
     shutil.copyfile(exported, candidate)
     entry["candidate"] = str(candidate)
     log(f"{recipe.name}: {entry['status']} in {entry['minutes']} min -> {candidate}")

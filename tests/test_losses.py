@@ -74,3 +74,19 @@ def test_a_few_style_steps_reduce_the_style_loss(data, tmp_path):
     train("style", options, LoopOptions(steps=12, log_every=1, workers=0, threads=2, seed=1), tmp_path / "run")
     style = [r["style"] for r in records(tmp_path / "run")]
     assert sum(style[-3:]) < 0.9 * sum(style[:3])
+
+
+def test_smoothed_activations_are_a_size_free_softmax():
+    """SWAG's softmax over each sample's C*H*W values, scaled to mean 1: the same pattern tiled
+    to four times the area keeps its values, so Gram targets compare across sizes."""
+    import torch
+
+    from i2i.losses import smoothed_activations
+
+    f = torch.randn(2, 4, 5, 5)
+    s = smoothed_activations(f)
+    assert s.shape == f.shape and (s > 0).all()
+    assert torch.allclose(s.mean(dim=(1, 2, 3)), torch.ones(2))
+    tiled = smoothed_activations(f.repeat(1, 1, 2, 2))
+    assert torch.allclose(tiled[..., :5, :5], s, atol=1e-5)
+    assert torch.equal(smoothed_activations(f)[0], smoothed_activations(f[:1])[0])

@@ -100,8 +100,10 @@ def test_colorize_quality_floor(data):
     files = list_images(data / "monet2photo/testB")[:12]
     gray_psnr, _, _ = evaluate(gray, files)
     psnr, colourfulness_ratio, _ = evaluate(engine_colorizer(MODELS["colorize"]), files)
-    assert colourfulness_ratio >= 0.5  # benchmark bar 0.6 on all 50
-    assert psnr >= gray_psnr - 0.5  # benchmark bar: no worse than gray on all 50
+    # The shipped model measures a mean ratio of 0.76 and +0.17 dB over gray on these 12 (0.86 and
+    # +0.23 dB on all 50; issue 19's bars there: median ratio 0.7, +0.2 dB).
+    assert colourfulness_ratio >= 0.65
+    assert psnr >= gray_psnr + 0.05
 
 
 def test_colorize_keeps_exif_orientation_and_gray_equals_colour(data, tmp_path, cli):

@@ -659,3 +659,63 @@ def test_sample_grid_pixels_equal_the_former_tiling(tmp_path):
     assert picture.shape == (96, 60, 3)
     assert (picture == former(rows)).all()
     assert (np.asarray(Image.open(tmp_path / "grid.png")) == picture).all()
+
+
+def test_colorize_validates_on_held_out_photos_and_keeps_the_best_model(data, tmp_path):
+    """--holdout photos never reach training; each evaluation scores them (PSNR gain over gray,
+    median colourfulness ratio) and the best one by the recipe's key is exported to RUN/best/."""
+    from i2i.checkpoint import load_model
+    from i2i.training.colorize import ColorizeRecipe
+
+    options = tiny_options("colorize", data)
+    options = type(options)(**{**options.__dict__, "holdout": 5, "rebalance": 0.5})
+    loop = LoopOptions(steps=4, log_every=1, sample_every=100, eval_every=2, workers=0, threads=2)
+    result = train("colorize", options, loop, tmp_path / "run")
+    evals = [r for r in records(tmp_path / "run") if r.get("kind") == "eval"]
+    assert [r["step"] for r in evals] == [2, 4]  # the final evaluation is the step-4 one, not a repeat
+    for r in evals:
+        assert math.isfinite(r["psnr_gain"]) and 0 <= r["colourfulness"] < 5
+    recipe = ColorizeRecipe(options)
+    best = max(evals, key=recipe.selection_key)
+    chosen = load_model(tmp_path / "run/best/colorize.safetensors").info.training
+    assert chosen["steps"] == best["step"] and result.finished
+    train_set = recipe.dataset()
+    assert len(train_set.held) == 5 and len(train_set.base) + 5 + train_set.excluded == 50  # testB: 50 photos
+
+
+def test_class_rebalancing_weighs_rare_colours_up_and_averages_one():
+    """Zhang et al. 2016 eq. 4: weights 1/((1-l) p + l/Q), E_p[w] = 1; a common colour gets less than one."""
+    import torch
+
+    from i2i.data.color import AB_BINS, ab_bin, ab_prior, rebalancing_weights
+
+    gray = torch.full((1, 3, 8, 8), 0.5)
+    red = torch.zeros(1, 3, 8, 8)
+    red[:, 0] = 1
+    prior = ab_prior([gray] * 9 + [red])
+    assert prior.shape == (AB_BINS**2,) and abs(prior.sum().item() - 1) < 1e-9
+    w = rebalancing_weights(prior, 0.5)
+    assert abs((prior.float() * w).sum().item() - 1) < 1e-5
+    from i2i.data.color import rgb_to_lab
+
+    gray_cell, red_cell = (ab_bin(rgb_to_lab(x)[:, 1:])[0, 0, 0].item() for x in (gray, red))
+    assert w[gray_cell] < 1 < w[red_cell]
+
+
+def test_style_activation_smoothing_and_multi_scale_targets_train(data, tmp_path, cli):
+    """--smooth-activations and --style-scale reach the recipe from the command line, are stored
+    in run.json, and the style loss stays finite."""
+    run = tmp_path / "run"
+    r = cli(
+        "train", "style", "--style", str(data / "styles/great_wave.jpg"), "--data", str(data / "monet2photo/testB"),
+        "--width", "8", "--crop", "64", "--style-size", "128", "--batch-size", "2", "--steps", "2",
+        "--style-scale", "1", "--style-scale", "0.5", "--smooth-activations", "--threads", "1", "--workers", "0",
+        "--run-dir", str(run), "--quiet",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    options = json.loads((run / "run.json").read_text())["options"]
+    assert options["style_scales"] == [1.0, 0.5] and options["smooth_activations"] is True
+    assert all(math.isfinite(rec["style"]) for rec in records(run) if "style" in rec)
+    r = cli("train", "style", "--style", str(data / "styles/great_wave.jpg"), "--data", str(data / "monet2photo/testB"),
+            "--style-scale", "0", "--run-dir", str(tmp_path / "bad"))  # fmt: skip
+    assert r.returncode == 2 and "--style-scale must be positive" in r.stderr

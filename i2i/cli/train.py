@@ -74,8 +74,9 @@ def cli_type_and_default(f: Field, default=MISSING):
     kind = f.type
     if f.metadata.get("json"):
         return str, ""
-    if typing.get_origin(kind) is tuple:
-        return list[Path] | None, None
+    if typing.get_origin(kind) is tuple:  # a repeatable option; a str item is a path
+        item = typing.get_args(kind)[0]
+        return list[Path if item is str else item] | None, None
     if f.metadata.get("path"):
         return Path | None, None
     if typing.get_origin(kind) in (typing.Union, types.UnionType):  # X | None
@@ -109,7 +110,8 @@ def options_value(f: Field, given):
     if annotation is bool:
         return (not f.default) if given else f.default
     if typing.get_origin(f.type) is tuple:
-        given = tuple(str(p) for p in given or ())
+        item = typing.get_args(f.type)[0]
+        given = tuple(item(p) for p in given or ())
     elif f.metadata.get("path") and given is not None:
         given = str(given)
     if given in (None, "", ()):
@@ -175,6 +177,8 @@ def _check_srgan(o) -> None:
 def _check_style(o) -> None:
     if not Path(o.style).is_file():
         raise UsageError(f"{o.style}: no such painting file")
+    if any(s <= 0 for s in o.style_scales):
+        raise UsageError(f"--style-scale must be positive, not {min(o.style_scales)}")
 
 
 CHECKS = {"srgan": _check_srgan, "style": _check_style}

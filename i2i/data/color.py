@@ -61,3 +61,38 @@ def l_to_net(L):
 
 def l_from_net(x):
     return (x + 1) * 50
+
+
+# Class rebalancing (Zhang, Isola & Efros, "Colorful Image Colorization", ECCV 2016): ab space cut
+# into a grid of 10x10 cells; a photo collection's colour distribution over the cells, smoothed
+# with a Gaussian of sigma 5 (ab units), weights each pixel by the inverse rarity of its colour.
+AB_BIN = 10.0
+AB_BINS = round(2 * AB_SCALE / AB_BIN)  # cells per axis over [-110, 110]
+
+
+def ab_bin(ab):
+    """(B, 2, H, W) ab in Lab units -> (B, H, W) int64 index of its cell in the AB_BINS**2 grid."""
+    cell = ((ab + AB_SCALE) / AB_BIN).long().clamp(0, AB_BINS - 1)
+    return cell[:, 0] * AB_BINS + cell[:, 1]
+
+
+def ab_prior(images, sigma: float = 5.0):
+    """Empirical ab distribution of (1, 3, H, W) sRGB images in [0, 1] -> (AB_BINS**2,) summing to 1,
+    smoothed with a Gaussian of `sigma` ab units (Zhang et al. 2016)."""
+    counts = torch.zeros(AB_BINS * AB_BINS, dtype=torch.float64)
+    for rgb in images:
+        counts += torch.bincount(ab_bin(rgb_to_lab(rgb)[:, 1:]).flatten(), minlength=AB_BINS * AB_BINS).double()
+    r = max(1, round(3 * sigma / AB_BIN))
+    x = torch.arange(-r, r + 1, dtype=torch.float64) * AB_BIN
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    kernel = (g[:, None] * g[None, :]) / g.sum() ** 2
+    grid = torch.nn.functional.conv2d(counts.view(1, 1, AB_BINS, AB_BINS), kernel[None, None], padding=r)
+    return (grid / grid.sum()).flatten()
+
+
+def rebalancing_weights(prior, mix: float = 0.5):
+    """Per-cell weights 1 / ((1 - mix) p + mix / Q), Q the cells in use, scaled so that their mean
+    under p is 1 (Zhang et al. 2016, eq. 4, mix = their lambda = 0.5). prior: (AB_BINS**2,) -> float32."""
+    q = int((prior > 0).sum())
+    w = 1 / ((1 - mix) * prior + mix / q)
+    return (w / (prior * w).sum()).float()

@@ -129,13 +129,20 @@ class SRPatches(StepDataset):
 class PhotoCrops(StepDataset):
     """Square random crops of photos resized to a short side: {'image': (3, c, c)} in [0, 1]."""
 
-    def __init__(self, folders, *, crop: int, seed: int, resize: int | None = None, exclude=lambda im: False):
+    def __init__(
+        self, folders, *, crop: int, seed: int, resize: int | None = None, exclude=lambda im: False, holdout: int = 0
+    ):
+        """holdout: N photos spread evenly over the folders (every len/N-th in folder, then name,
+        order) go to .held (PIL, resized), not into training."""
         super().__init__(seed)
         self.crop = crop
         files = [f for folder in folders for f in list_images(folder)]
-        images = [load_rgb(f, resize or crop) for f in files]
-        self.base = [im for im in images if not exclude(im)]
-        self.excluded = len(images) - len(self.base)
+        held = spread_holdout(files, holdout)
+        images = [(f, load_rgb(f, resize or crop)) for f in files]
+        usable = [(f, im) for f, im in images if not exclude(im)]
+        self.base = [im for f, im in usable if f not in held]
+        self.held = [im for f, im in usable if f in held]
+        self.excluded = len(images) - len(usable)
         if not self.base:
             raise DataError(f"no usable training images in {', '.join(map(str, folders))}")
 
@@ -162,6 +169,13 @@ def split_holdout(files: list[Path], holdout: int) -> tuple[list[Path], list[Pat
     if holdout >= len(files):
         raise DataError(f"--holdout {holdout} leaves no training images (only {len(files)})")
     return files[:-holdout], files[-holdout:]
+
+
+def spread_holdout(files: list[Path], holdout: int) -> set[Path]:
+    """`holdout` of the files spread evenly over the list (every len/holdout-th one)."""
+    if holdout >= len(files):
+        raise DataError(f"--holdout {holdout} leaves no training images (only {len(files)})")
+    return {files[int((i + 0.5) * len(files) / holdout)] for i in range(holdout)} if holdout > 0 else set()
 
 
 def load_pairs(root, direction: str, holdout: int = 0, part: str = "train"):

@@ -2,28 +2,106 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from ..checkpoint import ModelInfo, save_model
-from ..data.color import AB_SCALE, l_from_net, l_to_net, lab_to_rgb, rgb_to_lab
-from ..data.datasets import PhotoCrops, is_grayish
+from ..data.color import AB_SCALE, ab_bin, ab_prior, l_from_net, l_to_net, lab_to_rgb, rebalancing_weights, rgb_to_lab
+from ..data.datasets import PhotoCrops, is_grayish, to_tensor
+from ..metrics import colourfulness, psnr
 from ..task import Task
-from .common import unwrap
+from .common import EMA, unwrap
 from .pix2pix import Pix2PixRecipe
+
+COLOURFULNESS_BAR = 0.7  # issue 19: median colourfulness of outputs at least 0.7 of the originals'
 
 
 class ColorizeRecipe(Pix2PixRecipe):
     method = "colorize"
     in_channels, out_channels = 1, 2
 
+    def setup(self, device, total_steps):
+        super().setup(device, total_steps)
+        # The averaged weights are steadier than the last step's: colour flips between updates.
+        self.ema = EMA(self.g, self.options.ema) if self.options.ema else None
+
+    def train_step(self, batch, step):
+        losses = super().train_step(batch, step)
+        if self.ema:
+            self.ema.update(self.g)
+        return losses
+
+    def state_dict(self):
+        state = super().state_dict()
+        if self.ema:
+            state.update(ema=self.ema.module.state_dict(), ema_updates=self.ema.updates)
+        return state
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        if self.ema:
+            self.ema.module.load_state_dict(state["ema"])
+            self.ema.updates = state["ema_updates"]
+
+    @property
+    def generator(self) -> torch.nn.Module:
+        """What is validated and exported: the EMA weights with --ema, else the trained ones."""
+        return self.ema.module if self.ema else unwrap(self.g)
+
     def dataset(self):
         o = self.options
-        data = PhotoCrops(o.data, crop=o.crop, resize=o.load_size, seed=self.seed, exclude=is_grayish)
+        data = PhotoCrops(
+            o.data, crop=o.crop, resize=o.load_size, seed=self.seed, exclude=is_grayish, holdout=o.holdout
+        )
         self.skipped_gray = data.excluded
+        self.held = data.held
+        if o.rebalance:
+            prior = ab_prior([to_tensor(im)[None] for im in data.base])
+            self.ab_weights = rebalancing_weights(prior, mix=1 - o.rebalance)
         return data
+
+    def reconstruction_loss(self, fake_ab, real_ab):
+        """L1 on ab, each pixel weighted by the rarity of its true colour with --rebalance."""
+        if not self.options.rebalance:
+            return super().reconstruction_loss(fake_ab, real_ab)
+        w = self.ab_weights.to(real_ab.device)[ab_bin(real_ab * AB_SCALE)]  # (B, H, W)
+        return (w[:, None] * (fake_ab - real_ab).abs()).mean()
+
+    @torch.no_grad()
+    def evaluate(self):
+        """On the held-out photos (--holdout): PSNR gain (dB, RGB) over the all-gray answer, mean over
+        photos, and the median colourfulness ratio of outputs to originals (benchmarks/colorize_quality.py's
+        measures), on each photo's centre cropped to the U-Net's multiple."""
+        if not self.held:
+            return {}
+        m = 2**self.options.num_downs
+        gains, ratios = [], []
+        g = self.generator
+        g.eval()
+        for im in self.held:
+            w, h = im.size
+            if w < m or h < m:
+                continue
+            left, top = (w % m) // 2, (h % m) // 2
+            rgb = to_tensor(im.crop((left, top, left + w - w % m, top + h - h % m)))[None].to(self.device)
+            l_net, _ = self.net_io({"image": rgb})
+            lab = rgb_to_lab(rgb)
+            out = lab_to_rgb(torch.cat([lab[:, :1], g(l_net).float() * AB_SCALE], 1))
+            gray = lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(lab[:, 1:])], 1))
+            gains.append(psnr(out, rgb) - psnr(gray, rgb))
+            ratios.append(colourfulness(out) / max(colourfulness(rgb), 1e-6))
+        self.g.train()  # the EMA copy stays in eval mode
+        if not gains:
+            return {}
+        return {"psnr_gain": statistics.fmean(gains), "colourfulness": statistics.median(ratios)}
+
+    def selection_key(self, metrics):
+        """The most faithful model (PSNR gain over gray) among those at least as colourful as
+        issue 19 asks (median ratio 0.7); below that, the more colourful one."""
+        return (min(metrics["colourfulness"], COLOURFULNESS_BAR), metrics["psnr_gain"])
 
     def net_io(self, batch):
         """(B, 3, H, W) RGB in [0, 1] -> L as L/50 - 1, ab as ab/110."""
@@ -55,5 +133,5 @@ class ColorizeRecipe(Pix2PixRecipe):
             },
         )
         path = Path(run_dir) / f"{o.name}.safetensors"
-        save_model(path, unwrap(self.g), info)
+        save_model(path, self.generator, info)
         return [path]

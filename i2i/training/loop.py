@@ -178,7 +178,7 @@ class Trainer:
                 window_t, window_steps = now, 0
                 self._log({"step": step, "time": round(self.train_seconds, 2), **losses}, rate=rate)
             if loop.eval_every and step % loop.eval_every == 0:
-                self._log({"step": step, "kind": "eval", **self.recipe.evaluate()})
+                self._evaluate(step)
             if self.is_main and step % loop.sample_every == 0:
                 self._refresh_pictures(step, fixed)
             if self.is_main and now - last_ckpt > loop.checkpoint_minutes * 60:
@@ -238,10 +238,23 @@ class Trainer:
         if self.board:
             self.board.add_image("samples", picture, step, dataformats="HWC")
 
-    def _final_metrics(self, step: int) -> dict:
+    def _evaluate(self, step: int) -> dict:
+        """Validate and log the figures; when the recipe chooses its model on validation
+        (Recipe.selection_key) and these figures are the run's best so far, export to RUN/best/."""
         metrics = self.recipe.evaluate() if self.is_main else {}
-        if metrics:
-            self._log({"step": step, "kind": "eval", **metrics})
+        if not metrics:
+            return metrics
+        key = self.recipe.selection_key
+        earlier = [key(r) for r in self.records if r.get("kind") == "eval" and r["step"] != step]
+        self._log({"step": step, "kind": "eval", **metrics})
+        new = key(metrics)
+        if new is not None and all(new > k for k in earlier):
+            self.recipe.export(self.run_dir / "best", self._provenance(step, metrics, step >= self.loop.steps))
+        return metrics
+
+    def _final_metrics(self, step: int) -> dict:
+        done = [r for r in self.records if r.get("kind") == "eval" and r["step"] == step]  # --eval-every hit it
+        metrics = {k: v for k, v in done[-1].items() if k not in ("step", "kind")} if done else self._evaluate(step)
         last = {}
         for r in self.records:
             if r.get("kind") != "eval":

@@ -133,6 +133,17 @@ class StyleOptions:
     res_blocks: int = option(5, "Residual blocks.", cli=False)
     crop: int = option(192, "Training crop size.")
     style_size: int = option(384, "Long side of the painting for the Gram targets.")
+    style_scales: tuple[float, ...] = option(
+        (1.0,),
+        "Sizes of the painting for the Gram targets, as fractions of --style-size (repeatable); "
+        "several give a multi-scale target, the mean of their Gram matrices.",
+        flag="--style-scale",
+    )
+    smooth_activations: bool = option(
+        False,
+        "Softmax each loss-network feature map before its Gram matrix (SWAG, Wang et al., CVPR 2021): "
+        "transfers texture through non-VGG loss networks.",
+    )
     batch_size: int = option(4, "Photos per step.")
     content_weight: float = option(1.0, "Content loss weight.")
     style_weight: float = option(10.0, "Style loss weight.")
@@ -224,6 +235,22 @@ class ColorizeOptions:
     )
     batch_size: int = option(4, "Photos per step.")
     lambda_l1: float = option(100.0, "L1 weight on ab.")
+    rebalance: float = option(
+        0.0,
+        "Class rebalancing of the L1 term, 0 (off) to 1 (full): each pixel weighted by 1 / (r p(ab) + (1-r)/Q), "
+        "p the training photos' ab distribution over Q cells, so rare saturated colours count more than "
+        "common dull ones (Zhang et al., ECCV 2016, use r = 0.5).",
+    )
+    ema: float = option(
+        0.0,
+        "Decay of an exponential moving average of the generator's weights, which is then what is "
+        "validated and exported (0 = off, the raw weights).",
+    )
+    holdout: int = option(
+        0,
+        "Photos held out of training (N spread evenly over the folders) to validate on; the run keeps "
+        "the best evaluation's model in RUN/best/ (see --eval-every).",
+    )
     gan: bool = option(True, "No adversarial term (the desaturated baseline).", flag="--l1-only")
     gan_mode: str = option("vanilla", "vanilla or lsgan.", cli=False)
     lr: float = option(2e-4, "Adam learning rate.")

@@ -80,7 +80,7 @@ class Pix2PixRecipe(Recipe):
             losses.update(d=d_loss.item(), g_gan=g_gan.item())
         else:
             g_gan = torch.zeros((), device=self.device)
-        l1 = F.l1_loss(fake_b, real_b)
+        l1 = self.reconstruction_loss(fake_b, real_b)
         self.opt_g.zero_grad(set_to_none=True)
         (g_gan + o.lambda_l1 * l1).backward()
         self.optimizer_step(self.opt_g)
@@ -88,6 +88,10 @@ class Pix2PixRecipe(Recipe):
         self.sched_d.step()
         losses["l1"] = l1.item()
         return losses
+
+    def reconstruction_loss(self, fake_b, real_b):
+        """The L1 term (weighted by --lambda-l1)."""
+        return F.l1_loss(fake_b, real_b)
 
     def state_dict(self):
         return {

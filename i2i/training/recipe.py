@@ -51,6 +51,11 @@ class Recipe(ABC):
         """Validation metrics (optional)."""
         return {}
 
+    def selection_key(self, metrics: dict[str, float]) -> tuple | None:
+        """For recipes that choose their model on validation: a sortable key of evaluate()'s figures,
+        higher is better (the loop keeps the best evaluation's export in RUN/best/). None: no choice."""
+        return None
+
     @abstractmethod
     def export(self, run_dir: Path, provenance: dict) -> list[Path]:
         """Write the trained generator(s) as self-describing checkpoints."""

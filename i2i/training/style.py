@@ -12,7 +12,7 @@ from ..archs.transformer_net import TransformerNet, TransformerNetConfig
 from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import PhotoCrops, to_tensor
 from ..data.image_io import load_rgb
-from ..losses import gram, total_variation
+from ..losses import gram, smoothed_activations, total_variation
 from ..task import Task
 from .common import adam, unwrap
 from .recipe import Recipe
@@ -34,12 +34,27 @@ class StyleRecipe(Recipe):
         self.net = TransformerNet(self.config).to(device)
         self.opt = adam(self.net.parameters(), o.lr)
         self.lossnet = loss_network(o.loss_net, o.loss_weights or None).to(device)
-        painting = load_rgb(o.style)
-        s = o.style_size / max(painting.size)
-        painting = painting.resize((round(painting.size[0] * s), round(painting.size[1] * s)))
-        with torch.no_grad():
-            feats = self.lossnet(to_tensor(painting)[None].to(device))
-        self.style_grams = [gram(f) for f in feats]  # computed once: the target never changes
+        self.style_grams = self.style_targets(load_rgb(o.style))  # computed once: the target never changes
+
+    def style_grams_of(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The loss network's features -> one (B, C, C) Gram matrix per tapped layer."""
+        if self.options.smooth_activations:
+            features = [smoothed_activations(f) for f in features]
+        return [gram(f) for f in features]
+
+    @torch.no_grad()
+    def style_targets(self, painting) -> list[torch.Tensor]:
+        """The painting's Gram matrices, averaged over its sizes (--style-scale: fractions of --style-size).
+
+        Several sizes put brush strokes at several scales relative to the training crops into
+        one target, so strokes neither shrink to grain nor swell to blotches on photos of other sizes."""
+        o = self.options
+        per_scale = []
+        for scale in o.style_scales:
+            s = o.style_size * scale / max(painting.size)
+            sized = painting.resize((max(1, round(painting.size[0] * s)), max(1, round(painting.size[1] * s))))
+            per_scale.append(self.style_grams_of(self.lossnet(to_tensor(sized)[None].to(self.device))))
+        return [torch.stack(layer).mean(0) for layer in zip(*per_scale)]
 
     def wrap_distributed(self, wrap):
         self.net = wrap(self.net)
@@ -53,7 +68,8 @@ class StyleRecipe(Recipe):
             fc = self.lossnet(x)[o.content_layer]
         content = F.mse_loss(fy[o.content_layer], fc) / fc.pow(2).mean().clamp(min=1e-8)
         style = sum(
-            F.mse_loss(gram(f), g.expand(f.shape[0], -1, -1)) / g.pow(2).mean() for f, g in zip(fy, self.style_grams)
+            F.mse_loss(gy, g.expand(gy.shape[0], -1, -1)) / g.pow(2).mean()
+            for gy, g in zip(self.style_grams_of(fy), self.style_grams)
         ) / len(fy)
         tv = total_variation(y * 255)
         return y, {"content": content, "style": style, "tv": tv}
