@@ -39,6 +39,18 @@ def _check_upsample(value: str) -> None:
         raise UsageError(f"--upsample must be transposed or resize, not {value!r}")
 
 
+Upsample = Literal["transposed", "resize"]
+
+
+def upsample_option():
+    """The U-Net and ResNet generators' x2 steps (pix2pix, cyclegan, colorize)."""
+    return option(
+        "transposed",
+        "Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no "
+        "checkerboard; Odena et al. 2016).",
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class LoopOptions:
     """The one training loop's options, shared by every method (training/loop.py)."""
@@ -168,11 +180,7 @@ class Pix2PixOptions:
     n_layers: int = option(3, "PatchGAN layers (3 = 70x70).", cli=False)
     norm: str = option("batch", "batch or instance.")
     dropout: bool = option(True, "Dropout in the U-Net decoder.", cli=False)
-    upsample: Literal["transposed", "resize"] = option(
-        "transposed",
-        "Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no "
-        "checkerboard; Odena et al. 2016).",
-    )
+    upsample: Upsample = upsample_option()
     load_size: int = option(286, "Resize before the random crop.")
     crop: int = option(256, "Random crop size.")
     batch_size: int = option(1, "Pairs per step.")
@@ -197,11 +205,7 @@ class CycleGANOptions:
     blocks: int = option(9, "Residual blocks (9 or 6).")
     n_layers: int = option(3, "PatchGAN layers.", cli=False)
     norm: str = option("instance", "instance or batch.", cli=False)
-    upsample: Literal["transposed", "resize"] = option(
-        "transposed",
-        "Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no "
-        "checkerboard; Odena et al. 2016).",
-    )
+    upsample: Upsample = upsample_option()
     load_size: int = option(286, "Resize before the random crop.")
     crop: int = option(256, "Random crop size.")
     batch_size: int = option(1, "Images per domain per step.")
@@ -228,11 +232,7 @@ class ColorizeOptions:
     n_layers: int = option(3, "PatchGAN layers.", cli=False)
     norm: str = option("instance", "instance or batch.", cli=False)
     dropout: bool = option(False, "Dropout in the U-Net decoder.", cli=False)
-    upsample: Literal["transposed", "resize"] = option(
-        "transposed",
-        "Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no "
-        "checkerboard; Odena et al. 2016).",
-    )
+    upsample: Upsample = upsample_option()
     batch_size: int = option(4, "Photos per step.")
     lambda_l1: float = option(100.0, "L1 weight on ab.")
     rebalance: float = option(
