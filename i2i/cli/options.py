@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
 from typing import Annotated
 
 import typer
@@ -64,3 +67,53 @@ MaxOutputPixels = Annotated[
         min=1,
     ),
 ]
+
+
+def _job_parameters() -> list[inspect.Parameter]:
+    """The options every inference command takes, in help order, with their defaults."""
+    table = [
+        ("ext", Ext, "auto"),
+        ("suffix", Suffix, ""),
+        ("quality", QualityOpt, 95),
+        ("overwrite", Overwrite, False),
+        ("skip_existing", SkipExisting, False),
+        ("device", Device, "auto"),
+        ("batch_size", BatchSize, None),
+        ("precision", Precision, "fp32"),
+        ("tile", Tile, None),
+        ("tile_overlap", TileOverlap, None),
+        ("quiet", Quiet, False),
+        ("as_json", JsonOut, False),
+        ("max_pixels", MaxPixels, 200_000_000),
+        ("max_output_pixels", MaxOutputPixels, 1_000_000_000),
+        ("backend", Backend, "auto"),
+    ]
+    return [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a) for n, a, d in table]
+
+
+UNTILED = ("tile", "tile_overlap")
+
+
+def job_options(*, tiled: bool = True):
+    """Decorator for an inference command: adds the options every one takes (--ext ... --backend,
+    after its own) and hands them to the command as one dict, `job`, keyed by parameter name, for
+    run_job. tiled=False leaves out --tile and --tile-overlap (a command that never tiles)."""
+
+    def decorate(command):
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for name, p in signature.parameters.items() if name != "job"]
+        added = [p for p in _job_parameters() if tiled or p.name not in UNTILED]
+        names = [p.name for p in added]
+
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            job = {name: kwargs.pop(name) for name in names}
+            return command(*args, job=job, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=own + added)
+        hints = typing.get_type_hints(command, include_extras=True)
+        hints.pop("job", None)
+        wrapper.__annotations__ = {**hints, **{p.name: p.annotation for p in added}}
+        return wrapper
+
+    return decorate

@@ -11,25 +11,7 @@ import typer
 from ..errors import UsageError
 from . import app
 from .clip_options import clip_options
-from .options import (
-    Backend,
-    BatchSize,
-    Device,
-    Ext,
-    Inputs,
-    JsonOut,
-    MaxOutputPixels,
-    MaxPixels,
-    Output,
-    Overwrite,
-    Precision,
-    QualityOpt,
-    Quiet,
-    SkipExisting,
-    Suffix,
-    Tile,
-    TileOverlap,
-)
+from .options import Inputs, Output, job_options
 from .output import result
 
 
@@ -69,33 +51,6 @@ def check_task(command: str, model) -> None:
             f"{' and '.join(ACCEPTS[command])} models (run this one with "
             f"`{RUNS_KIND[kind]} {model.path}`)"
         )
-
-
-JOB_OPTIONS = (
-    "ext",
-    "suffix",
-    "quality",
-    "overwrite",
-    "skip_existing",
-    "device",
-    "batch_size",
-    "precision",
-    "tile",
-    "tile_overlap",
-    "quiet",
-    "as_json",
-    "max_pixels",
-    "max_output_pixels",
-    "video",
-    "backend",
-)
-"""The options every inference command takes under the same names and hands to run_job as they are."""
-
-
-def _job_options(values: dict) -> dict:
-    """The JOB_OPTIONS among a command's parameters (its locals()), by name; a command without an
-    option (colorize has no --tile) sets it itself."""
-    return {name: values[name] for name in JOB_OPTIONS if name in values}
 
 
 def run_job(
@@ -233,28 +188,15 @@ def _finite(value: float | None) -> float | None:
 
 @app.command("translate")
 @clip_options()
+@job_options()
 def translate(
     inputs: Inputs,
     output: Output = None,
     model: Annotated[
         str, typer.Option("--model", "-m", help="Model name (see `i2i models`) or checkpoint file (ours or a peer's).")
     ] = "",
-    ext: Ext = "auto",
-    suffix: Suffix = "",
-    quality: QualityOpt = 95,
-    overwrite: Overwrite = False,
-    skip_existing: SkipExisting = False,
-    device: Device = "auto",
-    batch_size: BatchSize = None,
-    precision: Precision = "fp32",
-    tile: Tile = None,
-    tile_overlap: TileOverlap = None,
-    quiet: Quiet = False,
-    as_json: JsonOut = False,
-    max_pixels: MaxPixels = 200_000_000,
-    max_output_pixels: MaxOutputPixels = 1_000_000_000,
     video=None,
-    backend: Backend = "auto",
+    job=None,
 ):
     """Run an image-to-image translation model (or a 1x restoration model) over images.
 
@@ -275,12 +217,14 @@ def translate(
         inputs,
         output,
         command="translate",
-        **_job_options(locals()),
+        video=video,
+        **job,
     )
 
 
 @app.command("upscale")
 @clip_options(smoothing=0.0)
+@job_options()
 def upscale(
     inputs: Inputs,
     output: Output = None,
@@ -310,22 +254,8 @@ def upscale(
             callback=_finite,
         ),
     ] = None,
-    ext: Ext = "auto",
-    suffix: Suffix = "",
-    quality: QualityOpt = 95,
-    overwrite: Overwrite = False,
-    skip_existing: SkipExisting = False,
-    device: Device = "auto",
-    batch_size: BatchSize = None,
-    precision: Precision = "fp32",
-    tile: Tile = None,
-    tile_overlap: TileOverlap = None,
-    quiet: Quiet = False,
-    as_json: JsonOut = False,
-    max_pixels: MaxPixels = 200_000_000,
-    max_output_pixels: MaxOutputPixels = 1_000_000_000,
     video=None,
-    backend: Backend = "auto",
+    job=None,
 ):
     """Upscale images with a super-resolution model (x4 by default), or run a 1x restoration model.
 
@@ -350,7 +280,8 @@ def upscale(
         output,
         command="upscale",
         load=load,
-        **_job_options(locals()),
+        video=video,
+        **job,
     )
 
 
@@ -378,6 +309,7 @@ def _default_sr(scale: float, models: dict) -> str:
 
 @app.command("stylize")
 @clip_options()
+@job_options()
 def stylize(
     inputs: Annotated[
         list[str] | None, typer.Argument(help="Images, folders, globs or -; without -o the last is the output.")
@@ -394,22 +326,8 @@ def stylize(
         bool, typer.Option("--preserve-color", help="Keep the input's colours; transfer luminance only.")
     ] = False,
     list_styles: Annotated[bool, typer.Option("--list", help="List shipped styles and exit.")] = False,
-    ext: Ext = "auto",
-    suffix: Suffix = "",
-    quality: QualityOpt = 95,
-    overwrite: Overwrite = False,
-    skip_existing: SkipExisting = False,
-    device: Device = "auto",
-    batch_size: BatchSize = None,
-    precision: Precision = "fp32",
-    tile: Tile = None,
-    tile_overlap: TileOverlap = None,
-    quiet: Quiet = False,
-    as_json: JsonOut = False,
-    max_pixels: MaxPixels = 200_000_000,
-    max_output_pixels: MaxOutputPixels = 1_000_000_000,
     video=None,
-    backend: Backend = "auto",
+    job=None,
 ):
     """Restyle images as a painting.
 
@@ -434,12 +352,14 @@ def stylize(
         inputs,
         output,
         command="stylize",
-        **_job_options(locals()),
+        video=video,
+        **job,
     )
 
 
 @app.command("colorize")
 @clip_options()
+@job_options(tiled=False)
 def colorize(
     inputs: Inputs,
     output: Output = None,
@@ -450,20 +370,8 @@ def colorize(
     saturation: Annotated[
         float, typer.Option(help="Multiplier on the predicted colour.", min=0.0, max=10.0, callback=_finite)
     ] = 1.0,
-    ext: Ext = "auto",
-    suffix: Suffix = "",
-    quality: QualityOpt = 95,
-    overwrite: Overwrite = False,
-    skip_existing: SkipExisting = False,
-    device: Device = "auto",
-    batch_size: BatchSize = None,
-    precision: Precision = "fp32",
-    quiet: Quiet = False,
-    as_json: JsonOut = False,
-    max_pixels: MaxPixels = 200_000_000,
-    max_output_pixels: MaxOutputPixels = 1_000_000_000,
     video=None,
-    backend: Backend = "auto",
+    job=None,
 ):
     """Colorize grayscale photos (colour inputs are reduced to lightness first).
 
@@ -482,5 +390,6 @@ def colorize(
         command="colorize",
         tile=0,
         tile_overlap=None,
-        **_job_options(locals()),
+        video=video,
+        **job,
     )
