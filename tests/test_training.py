@@ -718,4 +718,4 @@ def test_style_activation_smoothing_and_multi_scale_targets_train(data, tmp_path
     assert all(math.isfinite(rec["style"]) for rec in records(run) if "style" in rec)
     r = cli("train", "style", "--style", str(data / "styles/great_wave.jpg"), "--data", str(data / "monet2photo/testB"),
             "--style-scale", "0", "--run-dir", str(tmp_path / "bad"))  # fmt: skip
-    assert r.returncode == 2 and "--style-scale must be positive" in r.stderr
+    assert r.returncode == 2 and b"--style-scale must be positive" in r.stderr
