@@ -151,6 +151,12 @@ COLORIZE = {
     "--batch-size": 16,
     "--sample-every": 500,
 }
+
+
+def _colorize_benchmark(name: str) -> tuple[str, ...]:
+    return ("colorize_quality.py", "--candidate", "{CANDIDATE}", "--sheet", f"{{OUT}}/{name}.sheet.png")
+
+
 COLORIZE_SMOKE = {"--num-downs": 6, "--ngf": 8, "--ndf": 8, "--crop": 64, "--load-size": 72, "--batch-size": 2}
 
 RECIPES = [
@@ -189,7 +195,7 @@ RECIPES = [
         shipped="colorize",
         export="colorize.safetensors",
         flags=COLORIZE,
-        benchmark=("colorize_quality.py", "--candidate", "{CANDIDATE}", "--sheet", "{OUT}/colorize-gan.sheet.png"),
+        benchmark=_colorize_benchmark("colorize-gan"),
         smoke=COLORIZE_SMOKE,
     ),
     Retrain(
@@ -207,7 +213,7 @@ RECIPES = [
             "--eval-every": 250,
             "--sample-every": 250,
         },
-        benchmark=("colorize_quality.py", "--candidate", "{CANDIDATE}", "--sheet", "{OUT}/colorize.sheet.png"),
+        benchmark=_colorize_benchmark("colorize"),
         smoke=COLORIZE_SMOKE,
     ),
     # BasicSR's MSRResNet schedule is 1M iterations; the budget sets how far it gets.

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-import typing
 from typing import Annotated
 
 import typer
+
+from .options import grafted
 
 P = inspect.Parameter
 NAMES = ("codec", "crf", "pix_fmt", "temporal", "norm_window", "smoothing", "cut_threshold")
@@ -90,8 +91,6 @@ def clip_options(smoothing: float = 0.8):
     """Decorator for an inference command: adds the clip options; the command gets `video`."""
 
     def decorate(command):
-        signature = inspect.signature(command, eval_str=True)
-        own = [p for name, p in signature.parameters.items() if name != "video"]
         added = _parameters(smoothing)
 
         @functools.wraps(command)
@@ -112,10 +111,6 @@ def clip_options(smoothing: float = 0.8):
             )
             return command(*args, video=video, **kwargs)
 
-        wrapper.__signature__ = signature.replace(parameters=own + added)
-        hints = typing.get_type_hints(command, include_extras=True)
-        hints.pop("video", None)
-        wrapper.__annotations__ = {**hints, **{p.name: p.annotation for p in added}}
-        return wrapper
+        return grafted(wrapper, command, "video", added)
 
     return decorate

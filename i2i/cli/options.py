@@ -100,8 +100,6 @@ def job_options(*, tiled: bool = True):
     run_job. tiled=False leaves out --tile and --tile-overlap (a command that never tiles)."""
 
     def decorate(command):
-        signature = inspect.signature(command, eval_str=True)
-        own = [p for name, p in signature.parameters.items() if name != "job"]
         added = [p for p in _job_parameters() if tiled or p.name not in UNTILED]
         names = [p.name for p in added]
 
@@ -110,10 +108,19 @@ def job_options(*, tiled: bool = True):
             job = {name: kwargs.pop(name) for name in names}
             return command(*args, job=job, **kwargs)
 
-        wrapper.__signature__ = signature.replace(parameters=own + added)
-        hints = typing.get_type_hints(command, include_extras=True)
-        hints.pop("job", None)
-        wrapper.__annotations__ = {**hints, **{p.name: p.annotation for p in added}}
-        return wrapper
+        return grafted(wrapper, command, "job", added)
 
     return decorate
+
+
+def grafted(wrapper, command, replaced: str, added: list[inspect.Parameter]):
+    """`wrapper` (a decorator's wrapper of `command`) given command's signature and annotations,
+    with its parameter `replaced` (which the wrapper fills in) swapped for `added` at the end, so
+    that typer builds the command line from them."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for name, p in signature.parameters.items() if name != replaced]
+    wrapper.__signature__ = signature.replace(parameters=own + added)
+    hints = typing.get_type_hints(command, include_extras=True)
+    hints.pop(replaced, None)
+    wrapper.__annotations__ = {**hints, **{p.name: p.annotation for p in added}}
+    return wrapper

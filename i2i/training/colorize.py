@@ -87,9 +87,8 @@ class ColorizeRecipe(Pix2PixRecipe):
                 continue
             left, top = (w % m) // 2, (h % m) // 2
             rgb = to_tensor(im.crop((left, top, left + w - w % m, top + h - h % m)))[None].to(self.device)
-            l_net, _ = self.net_io({"image": rgb})
             lab = rgb_to_lab(rgb)
-            out = lab_to_rgb(torch.cat([lab[:, :1], g(l_net).float() * AB_SCALE], 1))
+            out = lab_to_rgb(torch.cat([lab[:, :1], g(l_to_net(lab[:, :1])).float() * AB_SCALE], 1))
             gray = lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(lab[:, 1:])], 1))
             gains.append(psnr(out, rgb) - psnr(gray, rgb))
             ratios.append(colourfulness(out) / max(colourfulness(rgb), 1e-6))
