@@ -13,7 +13,10 @@ hits all of them alike:
   auto          i2i with --backend auto (default --precision fp32)
   auto-prec     i2i with --backend auto --precision auto (bf16 where native and within tolerance)
 plus each one's max and mean difference to the plain loop (output units: 8-bit levels), and for
-SR the PSNR-Y change on Set5 + Set14 against the plain loop.
+SR the PSNR-Y change on Set5 + Set14 against the plain loop. Each row also prints the network's
+FLOPs (torch's FLOP counter, a multiply-add is 2) and the throughput each variant reached, next
+to this machine's fp32 (and bf16) peak as a large matrix product reaches it: a row whose plain loop
+already runs near that peak cannot be sped up much in fp32 by any runtime.
 Then `i2i translate` folder throughput over --images 256x256 photos with the resnet_9blocks
 against an emulation of pytorch-CycleGAN-and-pix2pix's test.py (dataset transforms, batch 1,
 tensor2im, PIL save), and the time of `i2i --help`.
@@ -116,6 +119,32 @@ def resnet_9blocks(tmp: Path) -> Path:
     return path
 
 
+def network_gflop(model, adapter, image) -> float:
+    """GFLOP of one forward pass of the network on `image` (convolutions and matrix products)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from i2i.engine.tiling import pad_to_multiple
+
+    x = pad_to_multiple(model.task.to_net(adapter.prepare(image)[None]), model.spec.size_multiple(model.config))[0]
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        model.module.eval()(x)
+    return counter.get_total_flops() / 1e9
+
+
+def matmul_peak_gflops(dtype=torch.float32, n: int = 2048, rounds: int = 7) -> float:
+    """GFLOP/s of an n x n matrix product in `dtype` at torch's thread count (median of `rounds`):
+    what this CPU's vector units deliver in practice, the roof for a convolution in that dtype."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
 def plain_loop(model, adapter):
     """The network called directly (NCHW fp32, batch 1) between the same adapter steps as i2i."""
     from i2i.engine.tiling import pad_to_multiple
@@ -148,6 +177,10 @@ def compare_rows(args, tmp: Path) -> None:
     from i2i.checkpoint import load_model
     from i2i.engine.backends import native_bf16
 
+    peak = matmul_peak_gflops()
+    peak_bf16 = matmul_peak_gflops(torch.bfloat16) if native_bf16() else float("nan")
+    print(f"\nmatrix-product peak at {torch.get_num_threads()} threads: fp32 {peak:.0f} GFLOP/s, bf16 {peak_bf16:.0f}")
+    emit("fp32 matrix-product peak", peak, "GFLOP/s")
     for name, path, make_adapter, image in rows(tmp):
         if args.rows and not any(r in name for r in args.rows.split(",")):
             continue
@@ -174,15 +207,20 @@ def compare_rows(args, tmp: Path) -> None:
                 times[variant].append(time.perf_counter() - start)
         med = {v: statistics.median(t) for v, t in times.items()}
         ref = outputs["plain"]
+        gflop = network_gflop(model, adapter, image)
         print(f"\n## {name} ({model.info.arch}, {Path(path).name}); seconds per image, median of {args.rounds}")
-        print(f"{'variant':15} {'seconds':>8} {'vs plain':>9} {'max diff':>9} {'mean diff':>10}  ran")
+        print(
+            f"{gflop:.1f} GFLOP per image: at the fp32 matrix-product peak {gflop / peak:.3f} s "
+            f"(the plain loop reaches {gflop / med['plain'] / peak:.0%} of it)"
+        )
+        print(f"{'variant':15} {'seconds':>8} {'vs plain':>9} {'GFLOP/s':>8} {'max diff':>9} {'mean diff':>10}  ran")
         diffs = {}
         for variant in runs:
             d = np.abs(outputs[variant].astype(np.float64) - ref)
             diffs[variant] = (float(d.max()) * 255, float(d.mean()) * 255)
             ran = engines[variant].ran() if variant in engines else ""
             print(
-                f"{variant:15} {med[variant]:8.3f} {med['plain'] / med[variant]:8.2f}x "
+                f"{variant:15} {med[variant]:8.3f} {med['plain'] / med[variant]:8.2f}x {gflop / med[variant]:8.0f} "
                 f"{diffs[variant][0]:9.4f} {diffs[variant][1]:10.5f}  {ran}"
             )
         first = next(v for v in runs if v in engines and v != "torch")
@@ -191,6 +229,8 @@ def compare_rows(args, tmp: Path) -> None:
             f"{first_use[first]:.2f} s, against {med[first]:.3f} s later"
         )
         tag = name
+        emit(f"{tag} GFLOP", gflop, "GFLOP")
+        emit(f"{tag} time at the fp32 matrix-product peak", gflop / peak, "s")
         emit(f"{tag} plain loop seconds", med["plain"], "s")
         for variant in runs:
             if variant != "plain":
