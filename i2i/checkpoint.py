@@ -414,6 +414,8 @@ def _options_against_shapes(spec: ArchSpec, cfg, shapes: dict) -> str | None:
         have = getattr(cfg, key)
         if key == "norm":  # instance and none both leave no tensors: only batch norm shows
             have, value = have == "batch", value == "batch"
+        if key == "upsample":  # resize and bilinear hold the same tensors: only transposed shows
+            have, value = have == "transposed", value == "transposed"
         if have != value:
             return f"metadata option {key} = {getattr(cfg, key)!r} disagrees with the tensors ({derived[key]!r})"
     return None

@@ -206,6 +206,7 @@ def test_every_option_that_sizes_a_module_is_read_from_its_shapes(arch_id):
         ("resnet", {"norm": "batch"}),
         ("unet", {"upsample": "resize"}),
         ("resnet", {"upsample": "resize"}),
+        ("unet", {"upsample": "bilinear"}),
     ],
 )
 def test_every_generator_runs_on_tiny_images(arch_id, extra):
@@ -262,3 +263,25 @@ def test_resize_upsampling_builds_round_trips_and_is_read_back(arch_id, tmp_path
         load_model(tmp_path / "wrong.safetensors")
     with pytest.raises(ValueError, match="upsample"):
         build(arch_id, {**SMALL[arch_id], "upsample": "pixelshuffle"})
+
+
+@pytest.mark.parametrize("arch_id", ["unet", "resnet"])
+def test_bilinear_upsampling_is_told_apart_by_its_metadata(arch_id, tmp_path):
+    """--upsample bilinear holds resize's tensors: its checkpoint loads as bilinear (and runs
+    bilinear x2, not nearest) from the recorded config; the same weights recorded as resize load
+    as resize and give a different output."""
+    module, cfg = build(arch_id, {**SMALL[arch_id], "upsample": "bilinear"})
+    assert any(isinstance(m, torch.nn.Upsample) and m.mode == "bilinear" for m in module.modules())
+    x = example_input(ARCHS[arch_id], cfg)
+    outputs = {}
+    for upsample in ("bilinear", "resize"):
+        c = dataclasses.replace(cfg, upsample=upsample)
+        path = tmp_path / f"{upsample}.safetensors"
+        save_model(path, module, ModelInfo(arch=arch_id, options=dataclasses.asdict(c), task=matching_task(arch_id, c)))
+        loaded = load_model(path)
+        assert loaded.config.upsample == upsample
+        with torch.no_grad():
+            outputs[upsample] = loaded.module.eval()(x)
+    with torch.no_grad():
+        assert torch.equal(outputs["bilinear"], module.eval()(x))
+    assert not torch.allclose(outputs["bilinear"], outputs["resize"])

@@ -114,6 +114,15 @@ def test_every_architecture_runs_on_every_runtime(arch, runtime, data):
 
 @pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")
 @pytest.mark.parametrize("runtime", INSTALLED)
+def test_bilinear_upsampling_runs_on_every_runtime(runtime, data):
+    """The U-Net with --upsample bilinear: ONNX's Resize in linear mode matches torch's bilinear x2."""
+    options = {**SMALL["unet"], "upsample": "bilinear"}
+    _, cfg = build("unet", options)
+    _check_runtime_equals_torch(_loaded("unet", options, _task_for("unet", cfg)), data, runtime)
+
+
+@pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")
+@pytest.mark.parametrize("runtime", INSTALLED)
 @pytest.mark.parametrize("layout", sorted(PEERS))
 def test_every_peer_layout_runs_on_every_runtime(layout, runtime, data, tmp_path):
     _check_runtime_equals_torch(_peer(PEERS[layout], tmp_path), data, runtime)

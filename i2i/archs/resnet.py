@@ -27,7 +27,8 @@ class ResnetConfig:
     """Dropout inside residual blocks (shifts the reference's key indices)."""
     upsample: Upsample = "transposed"
     """Decoder x2 steps: transposed (3x3 stride-2 transposed convolutions, the reference's) or
-    resize (nearest x2 then a 3x3 convolution, Odena et al. 2016: no checkerboard)."""
+    resize (nearest x2 then a 3x3 convolution, Odena et al. 2016: no checkerboard) or bilinear
+    (bilinear x2 then a 3x3 convolution)."""
 
 
 class ResnetBlock(nn.Module):

@@ -31,7 +31,8 @@ class UNetConfig:
     """Dropout 0.5 in the inner decoder blocks (pix2pix's noise)."""
     upsample: Upsample = "transposed"
     """Decoder x2 steps: transposed (4x4 stride-2 transposed convolutions, the reference's,
-    which leave a checkerboard) or resize (nearest x2 then a 3x3 convolution, Odena et al. 2016)."""
+    which leave a checkerboard), resize (nearest x2 then a 3x3 convolution, Odena et al. 2016) or
+    bilinear (bilinear x2 then a 3x3 convolution)."""
 
 
 class UNetBlock(nn.Module):

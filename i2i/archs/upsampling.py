@@ -3,6 +3,8 @@ convolutions, or resize-then-convolve (Odena, Dumoulin and Olah 2016, "Deconvolu
 Checkerboard Artifacts", Distill): a stride-2 transposed convolution whose kernel size is not
 a multiple of its stride overlaps unevenly and paints a checkerboard at the 2-pixel period;
 nearest-neighbour x2 followed by a 3x3 convolution gives every output pixel the same footprint.
+bilinear x2 instead of nearest does the same without the nearest copy's 2x2 blocks, which a deep
+U-Net's innermost layers (2x2 or 4x4 maps) otherwise stretch into long axis-aligned streaks.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Literal, get_args
 
 from torch import nn
 
-Upsample = Literal["transposed", "resize"]
+Upsample = Literal["transposed", "resize", "bilinear"]
 UPSAMPLE_MODES: tuple[str, ...] = get_args(Upsample)
 
 
@@ -25,10 +27,13 @@ def upsampling_layer(
     as the module itself so that peers' checkpoints load under their key names.
     resize: nn.Sequential(nearest x2, Conv2d(cin, cout, 3, padding 1)); its weights sit under
     the layer's key + ".1" and are (cout, cin, 3, 3), which is how checkpoint.py tells them apart.
+    bilinear: the same with bilinear x2 (align_corners False); same keys and shapes as resize,
+    so only a checkpoint's recorded config tells the two apart (a peer's file reads as resize).
     ValueError for any other mode.
     """
     if mode == "transposed":
         return nn.ConvTranspose2d(cin, cout, kernel, 2, 1, output_padding=output_padding, bias=bias)
-    if mode == "resize":
-        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1, bias=bias))
+    if mode in ("resize", "bilinear"):
+        interpolation = "nearest" if mode == "resize" else "bilinear"
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode=interpolation), nn.Conv2d(cin, cout, 3, 1, 1, bias=bias))
     raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE_MODES)}, not {mode!r}")

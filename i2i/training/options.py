@@ -17,7 +17,7 @@ The options are stored in run.json (resume) and in exported models' metadata.
 """
 
 from dataclasses import MISSING, dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 
 def option(default=MISSING, help: str = "", *, default_factory=MISSING, **cli):
@@ -31,23 +31,24 @@ def _real_degradation():
     return RealDegradation()
 
 
+# archs/upsampling.py's Upsample, repeated here so that option parsing does not import torch.
+Upsample = Literal["transposed", "resize", "bilinear"]
+
+
 def _check_upsample(value: str) -> None:
     """The U-Net and ResNet generators' x2 steps (archs/upsampling.py's UPSAMPLE_MODES)."""
-    if value not in ("transposed", "resize"):
+    if value not in get_args(Upsample):
         from ..errors import UsageError
 
-        raise UsageError(f"--upsample must be transposed or resize, not {value!r}")
-
-
-Upsample = Literal["transposed", "resize"]
+        raise UsageError(f"--upsample must be one of {', '.join(get_args(Upsample))}, not {value!r}")
 
 
 def upsample_option():
     """The U-Net and ResNet generators' x2 steps (pix2pix, cyclegan, colorize)."""
     return option(
         "transposed",
-        "Generator x2 steps: transposed (the reference's) or resize (nearest x2 + 3x3 conv, no "
-        "checkerboard; Odena et al. 2016).",
+        "Generator x2 steps: transposed (the reference's), resize (nearest x2 + 3x3 conv, no "
+        "checkerboard; Odena et al. 2016) or bilinear (bilinear x2 + 3x3 conv).",
     )
 
 
