@@ -270,7 +270,7 @@ def test_upsample_flag_reaches_the_generator_and_is_checked(data, tmp_path, cli)
         "--run-dir",
         tmp_path / "r2",
     )
-    assert r.returncode == 2 and b"--upsample must be transposed or resize, not 'deconv'" in r.stderr
+    assert r.returncode == 2 and b"--upsample must be one of transposed, resize, bilinear, not 'deconv'" in r.stderr
     assert not (tmp_path / "r2").exists()
 
 
