@@ -119,16 +119,22 @@ def resnet_9blocks(tmp: Path) -> Path:
     return path
 
 
+def network_input(model, adapter, image) -> tuple[torch.Tensor, tuple[int, int]]:
+    """The (1, C, H', W') tensor the network gets for `image` (the adapter's preparation in the
+    task's value range, padded to the architecture's size multiple) and the (H, W) before padding."""
+    from i2i.engine.tiling import pad_to_multiple
+
+    x = model.task.to_net(adapter.prepare(image)[None])
+    return pad_to_multiple(x, model.spec.size_multiple(model.config))[0], tuple(x.shape[-2:])
+
+
 def network_gflop(model, adapter, image) -> float:
     """GFLOP of one forward pass of the network on `image` (convolutions and matrix products)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from i2i.engine.tiling import pad_to_multiple
-
-    x = pad_to_multiple(model.task.to_net(adapter.prepare(image)[None]), model.spec.size_multiple(model.config))[0]
     counter = FlopCounterMode(display=False)
     with counter, torch.inference_mode():
-        model.module.eval()(x)
+        model.module.eval()(network_input(model, adapter, image)[0])
     return counter.get_total_flops() / 1e9
 
 
@@ -147,16 +153,13 @@ def matmul_peak_gflops(dtype=torch.float32, n: int = 2048, rounds: int = 7) -> f
 
 def plain_loop(model, adapter):
     """The network called directly (NCHW fp32, batch 1) between the same adapter steps as i2i."""
-    from i2i.engine.tiling import pad_to_multiple
-
     module = copy.deepcopy(model.module).eval()
-    task, m, s = model.task, model.spec.size_multiple(model.config), model.spec.scale(model.config)
+    task, s = model.task, model.spec.scale(model.config)
 
     def run(image):
-        x = adapter.prepare(image)[None]
-        h, w = x.shape[-2:]
+        x, (h, w) = network_input(model, adapter, image)
         with torch.inference_mode():
-            y = module(pad_to_multiple(task.to_net(x), m)[0])
+            y = module(x)
         y = task.from_net(y[..., : h * s, : w * s]).clamp(0, 1)
         return adapter.finish(image, y[0])
 

@@ -389,6 +389,13 @@ def _canonical(obj, path: Path) -> dict:
 # ---- checks before building -------------------------------------------------------------------
 
 
+# Options only part of whose values leave a trace in the tensors: what the tensors can tell.
+SEEN_IN_TENSORS = {
+    "norm": lambda v: v == "batch",  # instance and none both leave no tensors
+    "upsample": lambda v: v == "transposed",  # resize and bilinear hold the same tensors
+}
+
+
 def _options_against_shapes(spec: ArchSpec, cfg, shapes: dict) -> str | None:
     """Why the options do not describe these tensors, or None: the options the tensors
     determine (channels, blocks, scale, ...) read from their shapes, so that a config that
@@ -412,10 +419,8 @@ def _options_against_shapes(spec: ArchSpec, cfg, shapes: dict) -> str | None:
         return f"its tensors are not a {spec.id} layout"
     for key, value in derived.items():
         have = getattr(cfg, key)
-        if key == "norm":  # instance and none both leave no tensors: only batch norm shows
-            have, value = have == "batch", value == "batch"
-        if key == "upsample":  # resize and bilinear hold the same tensors: only transposed shows
-            have, value = have == "transposed", value == "transposed"
+        if key in SEEN_IN_TENSORS:
+            have, value = SEEN_IN_TENSORS[key](have), SEEN_IN_TENSORS[key](value)
         if have != value:
             return f"metadata option {key} = {getattr(cfg, key)!r} disagrees with the tensors ({derived[key]!r})"
     return None

@@ -285,3 +285,14 @@ def test_bilinear_upsampling_is_told_apart_by_its_metadata(arch_id, tmp_path):
     with torch.no_grad():
         assert torch.equal(outputs["bilinear"], module.eval()(x))
     assert not torch.allclose(outputs["bilinear"], outputs["resize"])
+
+
+def test_the_options_know_every_upsampling_mode():
+    """training/options.py repeats the Upsample modes (so that option parsing imports no torch):
+    the copy must stay the architectures' own list."""
+    from typing import get_args
+
+    from i2i.archs.upsampling import UPSAMPLE_MODES
+    from i2i.training import options
+
+    assert get_args(options.Upsample) == UPSAMPLE_MODES

@@ -15,6 +15,7 @@ from torch import nn
 
 Upsample = Literal["transposed", "resize", "bilinear"]
 UPSAMPLE_MODES: tuple[str, ...] = get_args(Upsample)
+RESIZE_INTERPOLATION = {"resize": "nearest", "bilinear": "bilinear"}  # resize-then-convolve modes
 
 
 def upsampling_layer(
@@ -33,7 +34,7 @@ def upsampling_layer(
     """
     if mode == "transposed":
         return nn.ConvTranspose2d(cin, cout, kernel, 2, 1, output_padding=output_padding, bias=bias)
-    if mode in ("resize", "bilinear"):
-        interpolation = "nearest" if mode == "resize" else "bilinear"
-        return nn.Sequential(nn.Upsample(scale_factor=2, mode=interpolation), nn.Conv2d(cin, cout, 3, 1, 1, bias=bias))
+    if mode in RESIZE_INTERPOLATION:
+        upsample = nn.Upsample(scale_factor=2, mode=RESIZE_INTERPOLATION[mode])
+        return nn.Sequential(upsample, nn.Conv2d(cin, cout, 3, 1, 1, bias=bias))
     raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE_MODES)}, not {mode!r}")
