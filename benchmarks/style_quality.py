@@ -161,6 +161,13 @@ def main() -> None:
         metavar="NAME=PATH",
         help="a retrained style to compare with the shipped one (repeatable)",
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        default=WEIGHTS,
+        help="folder of the style-*.safetensors the candidates are compared with (default: weights/; "
+        "e.g. an older round's models taken from git history)",
+    )
     parser.add_argument("--photos", type=int, default=PHOTOS, help="how many testB photos (first N)")
     parser.add_argument(
         "--sheet",
@@ -170,7 +177,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     candidates = parse_candidates(args.candidate)
-    files = {p.stem.removeprefix("style-"): p for p in sorted(WEIGHTS.glob("style-*.safetensors"))}
+    files = {p.stem.removeprefix("style-"): p for p in sorted(args.against.glob("style-*.safetensors"))}
     names = args.styles or sorted(set(files) | set(candidates))
     inputs = photos(args.photos)
     print(
@@ -189,7 +196,7 @@ def main() -> None:
             emit(f"style-{name} style distance ratio", found["style"], "", "lower; 1 = unstyled photo")
             emit(f"style-{name} content distance", found["content"])
         elif name not in candidates:
-            print(f"style-{name}: not shipped (no {WEIGHTS}/style-{name}.safetensors)")
+            print(f"style-{name}: not shipped (no {args.against}/style-{name}.safetensors)")
         if name in candidates:
             new[name] = cand = score(measure, load_model(candidates[name]), inputs, baseline)
             line = (

@@ -551,13 +551,16 @@ def _read_unet(state):
     while f"model.model.1{'.model.3' * (depth - 1)}.model.1.weight" in state:
         depth += 1
     first = state["model.model.0.weight"]
+    # A hidden full-resolution layer puts the output conv after it, at model.model.6 (unet.py).
+    out_conv = state.get("model.model.6.weight")
     return dict(
         in_channels=int(first.shape[1]),
-        out_channels=up[1],
+        out_channels=up[1] if out_conv is None else int(out_conv.shape[0]),
         num_downs=depth,  # outermost + (depth - 1) nested blocks, each one downsampling
         ngf=int(first.shape[0]),
         norm="batch" if "model.model.1.model.2.weight" in state else "instance",
         upsample=up[0],
+        full_res_channels=0 if out_conv is None else up[1],
     )
 
 

@@ -20,7 +20,8 @@ A rerun skips models whose OUT/NAME.safetensors exists and resumes an interrupte
 
 What "full size" means here (where a recipe departs from the paper it says why):
   styles     TransformerNet width 32 (Johnson et al., pytorch/examples), 256 px crops, batch 16;
-             SWAG activation smoothing for starry-night only (where it measured better, weights/README.md)
+             SWAG activation smoothing (style weight 1.5) for starry-night, style weight 4 for the
+             other four (each where it measured better, weights/README.md)
   facades    pix2pix's 256 px crops and 200 epochs (Isola et al.), batch 4; the shipped width
              (unet_128 layout, ngf 32) kept: paper width (unet_256, ngf 64) is 54M parameters,
              over the 25 MB a file in weights/ may have; twice, with transposed and with resize
@@ -96,7 +97,7 @@ class Retrain:
         return self.shipped or self.name
 
 
-def _style(name: str, painting: str, smooth: bool = False) -> Retrain:
+def _style(name: str, painting: str, smooth: bool = False, style_weight: float = 1.5) -> Retrain:
     return Retrain(
         name=f"style-{name}",
         method="style",
@@ -109,7 +110,7 @@ def _style(name: str, painting: str, smooth: bool = False) -> Retrain:
             "--width": 32,
             "--crop": 256,
             "--batch-size": 16,
-            "--style-weight": 1.5,
+            "--style-weight": style_weight,
             "--tv-weight": 5e-3,
             "--smooth-activations": smooth,
             "--sample-every": 500,
@@ -161,10 +162,10 @@ COLORIZE_SMOKE = {"--num-downs": 6, "--ngf": 8, "--ndf": 8, "--crop": 64, "--loa
 
 RECIPES = [
     _style("starry-night", "starry_night.jpg", smooth=True),
-    _style("great-wave", "great_wave.jpg"),
-    _style("scream", "the_scream.jpg"),
-    _style("monet", "water_lilies.jpg"),
-    _style("composition-vii", "composition_vii.jpg"),
+    _style("great-wave", "great_wave.jpg", style_weight=4),
+    _style("scream", "the_scream.jpg", style_weight=4),
+    _style("monet", "water_lilies.jpg", style_weight=4),
+    _style("composition-vii", "composition_vii.jpg", style_weight=4),
     # 360 training pairs x 200 epochs / batch 4
     Retrain(
         name="facades-label2photo",

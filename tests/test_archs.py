@@ -168,7 +168,12 @@ def test_nnpack_convolutions_match_the_default_kernels(arch_id):
 # Options that leave no trace in the weights (so nothing can be sized by them).
 NOT_IN_WEIGHTS = {"unet": {"dropout"}, "unet_discriminator": {"skip"}}
 VARIANTS = {  # non-default options whose reading from shapes is easy to get wrong
-    "unet": [{"norm": "instance", "in_channels": 1, "out_channels": 2}, {"upsample": "resize", "out_channels": 2}],
+    "unet": [
+        {"norm": "instance", "in_channels": 1, "out_channels": 2},
+        {"upsample": "resize", "out_channels": 2},
+        {"full_res_channels": 5, "out_channels": 2},
+        {"upsample": "resize", "full_res_channels": 6, "norm": "batch"},
+    ],
     "resnet": [
         {"norm": "batch", "dropout": True, "out_channels": 1},
         {"upsample": "resize", "norm": "batch", "out_channels": 1},
@@ -207,6 +212,7 @@ def test_every_option_that_sizes_a_module_is_read_from_its_shapes(arch_id):
         ("unet", {"upsample": "resize"}),
         ("resnet", {"upsample": "resize"}),
         ("unet", {"upsample": "bilinear"}),
+        ("unet", {"upsample": "bilinear", "full_res_channels": 4}),
     ],
 )
 def test_every_generator_runs_on_tiny_images(arch_id, extra):

@@ -14,6 +14,7 @@ from i2i.errors import DataError, UsageError
 from i2i.training.api import recipe_classes, train
 from i2i.training.loop import LoopOptions
 from i2i.training.methods import METHODS
+from i2i.training.options import ColorizeOptions, Pix2PixOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,6 +89,7 @@ from pathlib import Path
 from test_training import tiny_options
 from i2i.training.api import train
 from i2i.training.loop import LoopOptions
+from i2i.training.options import ColorizeOptions, Pix2PixOptions
 
 def on_event(kind, data):
     if kind == "checkpoint" and data["step"] == 3:
@@ -224,7 +226,7 @@ def test_resize_upsampling_generators_train_and_export(method, data, tmp_path):
         assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.module.modules())
 
 
-def test_upsample_flag_reaches_the_generator_and_is_checked(data, tmp_path, cli):
+def test_upsample_flags_reach_the_generator_and_are_checked(data, tmp_path, cli):
     r = cli(
         "train",
         "pix2pix",
@@ -246,6 +248,8 @@ def test_upsample_flag_reaches_the_generator_and_is_checked(data, tmp_path, cli)
         "64",
         "--upsample",
         "resize",
+        "--full-res-channels",
+        "3",
         "--steps",
         "1",
         "--workers",
@@ -257,7 +261,7 @@ def test_upsample_flag_reaches_the_generator_and_is_checked(data, tmp_path, cli)
     )
     assert r.returncode == 0, r.stderr
     info = json.loads(cli("info", tmp_path / "run" / "tiny.safetensors", "--json").stdout)
-    assert info["options"]["upsample"] == "resize"
+    assert info["options"]["upsample"] == "resize" and info["options"]["full_res_channels"] == 3
     r = cli(
         "train",
         "cyclegan",
@@ -272,6 +276,9 @@ def test_upsample_flag_reaches_the_generator_and_is_checked(data, tmp_path, cli)
     )
     assert r.returncode == 2 and b"--upsample must be one of transposed, resize, bilinear, not 'deconv'" in r.stderr
     assert not (tmp_path / "r2").exists()
+    for options in (Pix2PixOptions, ColorizeOptions):
+        with pytest.raises(UsageError, match="--full-res-channels must be 0 or more, not -1"):
+            options(data=str(data / "facades"), full_res_channels=-1)
 
 
 def test_bad_data_fails_early_with_one_message(data, tmp_path, cli):

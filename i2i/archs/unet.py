@@ -33,6 +33,11 @@ class UNetConfig:
     """Decoder x2 steps: transposed (4x4 stride-2 transposed convolutions, the reference's,
     which leave a checkerboard), resize (nearest x2 then a 3x3 convolution, Odena et al. 2016) or
     bilinear (bilinear x2 then a 3x3 convolution)."""
+    full_res_channels: int = 0
+    """Channels of a hidden full-resolution layer in the last decoder step (x2, 3x3 conv, norm,
+    ReLU, then the 3x3 output conv); 0: none, the reference's single x2 layer to the output.
+    After an interpolation the reference's last layer is one linear filter of smooth features,
+    which cannot draw pixel-level texture; a nonlinearity at full resolution can."""
 
 
 class UNetBlock(nn.Module):
@@ -48,6 +53,7 @@ class UNetBlock(nn.Module):
         norm: Norm = "batch",
         dropout=False,
         upsample: Upsample = "transposed",
+        full_res_channels: int = 0,
     ):
         super().__init__()
         self.outermost = outermost
@@ -55,7 +61,12 @@ class UNetBlock(nn.Module):
         input_nc = outer if input_nc is None else input_nc
         downconv = nn.Conv2d(input_nc, inner, 4, 2, 1, bias=bias)
         downrelu, uprelu = nn.LeakyReLU(0.2, True), nn.ReLU(True)
-        if outermost:
+        if outermost and full_res_channels:
+            hidden = full_res_channels
+            upconv = upsampling_layer(upsample, inner * 2, hidden, kernel=4, bias=bias)
+            head = [norm_layer(norm, hidden), nn.ReLU(True), nn.Conv2d(hidden, outer, 3, 1, 1)]
+            layers = [downconv, submodule, uprelu, upconv, *head, nn.Tanh()]
+        elif outermost:
             upconv = upsampling_layer(upsample, inner * 2, outer, kernel=4)
             layers = [downconv, submodule, uprelu, upconv, nn.Tanh()]
         elif innermost:
@@ -86,7 +97,14 @@ class UNetGenerator(nn.Module):
         for mult in (4, 2, 1):
             block = UNetBlock(g * mult, g * mult * 2, submodule=block, norm=n, upsample=up)
         self.model = UNetBlock(
-            cfg.out_channels, g, input_nc=cfg.in_channels, submodule=block, outermost=True, norm=n, upsample=up
+            cfg.out_channels,
+            g,
+            input_nc=cfg.in_channels,
+            submodule=block,
+            outermost=True,
+            norm=n,
+            upsample=up,
+            full_res_channels=cfg.full_res_channels,
         )
 
     def forward(self, x):

@@ -52,6 +52,23 @@ def upsample_option():
     )
 
 
+def full_res_option():
+    """The U-Net's hidden full-resolution layer (archs/unet.py; pix2pix, colorize)."""
+    return option(
+        0,
+        "Channels of a hidden full-resolution layer before the U-Net's output convolution (0: none, "
+        "the reference); lets resize/bilinear decoders draw pixel-level texture.",
+    )
+
+
+def _check_unet_options(upsample: str, full_res_channels: int) -> None:
+    _check_upsample(upsample)
+    if full_res_channels < 0:
+        from ..errors import UsageError
+
+        raise UsageError(f"--full-res-channels must be 0 or more, not {full_res_channels}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class LoopOptions:
     """The one training loop's options, shared by every method (training/loop.py)."""
@@ -182,6 +199,7 @@ class Pix2PixOptions:
     norm: str = option("batch", "batch or instance.")
     dropout: bool = option(True, "Dropout in the U-Net decoder.", cli=False)
     upsample: Upsample = upsample_option()
+    full_res_channels: int = full_res_option()
     load_size: int = option(286, "Resize before the random crop.")
     crop: int = option(256, "Random crop size.")
     batch_size: int = option(1, "Pairs per step.")
@@ -193,7 +211,7 @@ class Pix2PixOptions:
     init: str = option("", "Start the generator from this exported model (same architecture).", path=True)
 
     def __post_init__(self):
-        _check_upsample(self.upsample)
+        _check_unet_options(self.upsample, self.full_res_channels)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -234,6 +252,7 @@ class ColorizeOptions:
     norm: str = option("instance", "instance or batch.", cli=False)
     dropout: bool = option(False, "Dropout in the U-Net decoder.", cli=False)
     upsample: Upsample = upsample_option()
+    full_res_channels: int = full_res_option()
     batch_size: int = option(4, "Photos per step.")
     lambda_l1: float = option(100.0, "L1 weight on ab.")
     rebalance: float = option(
@@ -259,7 +278,7 @@ class ColorizeOptions:
     init: str = option("", "Start the generator from this exported model (same architecture).", path=True)
 
     def __post_init__(self):
-        _check_upsample(self.upsample)
+        _check_unet_options(self.upsample, self.full_res_channels)
 
 
 @dataclass(frozen=True, kw_only=True)

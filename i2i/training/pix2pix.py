@@ -38,6 +38,7 @@ class Pix2PixRecipe(Recipe):
             norm=o.norm,
             dropout=o.dropout,
             upsample=o.upsample,
+            full_res_channels=o.full_res_channels,
         )
         self.g = UNetGenerator(self.g_config).to(device)
         self.d = PatchGAN(
