@@ -74,7 +74,8 @@ def resolve(name_or_path: str, *, prefix: str = "") -> Path:
     """A file path as is; otherwise a model by name (with or without `prefix`, e.g. "upscale-"):
     shipped first, then the user folder; a unique case-insensitive match is accepted.
 
-    CheckpointError naming the close matches when nothing matches.
+    CheckpointError naming the close matches when nothing matches (or, with no close match, the
+    names that carry `prefix`: the styles for `stylize --style`).
     """
     path = Path(name_or_path).expanduser()
     if path.suffix.lower() in MODEL_SUFFIXES or path.exists() or os.sep in name_or_path:
@@ -102,6 +103,9 @@ def _suggestions(name: str, names: list[str], prefix: str) -> str:
     close = difflib.get_close_matches(name.lower(), list(lowered), n=5, cutoff=0.5)
     if close:
         return f"did you mean: {', '.join(lowered[c] for c in close)}? (`i2i models` lists all)"
+    family = [n.removeprefix(prefix) for n in names if prefix and n.startswith(prefix)]
+    if family:  # e.g. `stylize --style van-gogh`: name the styles there are
+        return f"there are: {', '.join(sorted(family))} (`i2i models` lists all)"
     if names:
         return "`i2i models` lists the models there, or pass a checkpoint file"
     return "pass a checkpoint file, or put model files in the models folder"

@@ -47,6 +47,10 @@ def test_names_resolve_shipped_first_then_user(user_folder):
         resolve("RealESRGAN_x4plu")
     with pytest.raises(CheckpointError, match=r"did you mean: .*x4-gan"):
         resolve("x4-gann", prefix="upscale-")
+    with pytest.raises(
+        CheckpointError, match=r"there are: composition-vii, great-wave, .*starry-night \(`i2i models` lists all\)"
+    ):
+        resolve("van-gogh", prefix="style-")
     with pytest.raises(CheckpointError, match="no such checkpoint file"):
         resolve(str(user_folder / "missing.pth"))
 

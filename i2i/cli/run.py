@@ -320,7 +320,12 @@ def stylize(
     ] = "starry-night",
     strength: Annotated[
         float,
-        typer.Option(help="0..1: blend of the stylized image with the input.", min=0.0, max=1.0, callback=_finite),
+        typer.Option(
+            help="0..1: how much of the stylized image to blend over the input (0 = the input, 1 = fully stylized).",
+            min=0.0,
+            max=1.0,
+            callback=_finite,
+        ),
     ] = 1.0,
     preserve_color: Annotated[
         bool, typer.Option("--preserve-color", help="Keep the input's colours; transfer luminance only.")

@@ -56,8 +56,9 @@ def full_res_option():
     """The U-Net's hidden full-resolution layer (archs/unet.py; pix2pix, colorize)."""
     return option(
         0,
-        "Channels of a hidden full-resolution layer before the U-Net's output convolution (0: none, "
-        "the reference); lets resize/bilinear decoders draw pixel-level texture.",
+        "Channels of a hidden full-resolution layer before the U-Net's output convolution, e.g. the "
+        "--ngf value (0: none, as in the pix2pix paper's U-Net); lets resize/bilinear decoders draw "
+        "pixel-level texture.",
     )
 
 
