@@ -61,14 +61,12 @@ class UNetBlock(nn.Module):
         input_nc = outer if input_nc is None else input_nc
         downconv = nn.Conv2d(input_nc, inner, 4, 2, 1, bias=bias)
         downrelu, uprelu = nn.LeakyReLU(0.2, True), nn.ReLU(True)
-        if outermost and full_res_channels:
+        if outermost:
+            # With a hidden full-resolution layer the x2 step feeds it (and its norm) instead of the output.
             hidden = full_res_channels
-            upconv = upsampling_layer(upsample, inner * 2, hidden, kernel=4, bias=bias)
-            head = [norm_layer(norm, hidden), nn.ReLU(True), nn.Conv2d(hidden, outer, 3, 1, 1)]
+            upconv = upsampling_layer(upsample, inner * 2, hidden or outer, kernel=4, bias=bias or not hidden)
+            head = [norm_layer(norm, hidden), nn.ReLU(True), nn.Conv2d(hidden, outer, 3, 1, 1)] if hidden else []
             layers = [downconv, submodule, uprelu, upconv, *head, nn.Tanh()]
-        elif outermost:
-            upconv = upsampling_layer(upsample, inner * 2, outer, kernel=4)
-            layers = [downconv, submodule, uprelu, upconv, nn.Tanh()]
         elif innermost:
             upconv = upsampling_layer(upsample, inner, outer, kernel=4, bias=bias)
             layers = [downrelu, downconv, uprelu, upconv, norm_layer(norm, outer)]
