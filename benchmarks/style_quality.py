@@ -10,6 +10,10 @@ styles train against EfficientNet-Lite0 or VGG16).
       to the painting than the photo was; lower is closer.
   content distance: ||F(out) - F(photo)|| / ||F(photo)|| on the stride-16 tap (the deepest),
       mean over photos. 0: the photo's features unchanged.
+  4-px grid ratio: the output's share of spectral power at the harmonics of a 4-pixel grid
+      (i2i.metrics.grid_energy, within 1/256 cycle/pixel: the grid's bins and their neighbours)
+      over the photo's, median over photos: the hatching that the TransformerNet's two nearest x2
+      steps can leave. About 1: none; higher is a visible grid.
 
 The painting of each style is the one its checkpoint records (training.style), found in
 ../shared/data/styles when the recorded path does not resolve; it is resized to the photos'
@@ -20,7 +24,7 @@ Run: python benchmarks/style_quality.py [--styles NAME ...] [--candidate NAME=PA
 --candidate prints old vs new for that style (the issue's bar: style distance clearly below
 the old one at a content distance no more than 1.2x the old one); --sheet writes a contact
 sheet (photo | each style, for 3 photos; with candidates a second row of the new ones),
-by default to examples/styles_before_after.png.
+by default to examples/styles_before_after.png (this script owns that picture).
 """
 
 from __future__ import annotations
@@ -40,10 +44,12 @@ from i2i.checkpoint import load_model  # noqa: E402
 from i2i.data.datasets import list_images, to_tensor  # noqa: E402
 from i2i.data.image_io import load_rgb  # noqa: E402
 from i2i.losses import gram  # noqa: E402
+from i2i.metrics import grid_energy  # noqa: E402
 
 PHOTOS = 24
 SHORT_SIDE = 256
 CONTENT_MAX = 1.2  # the issue's bar: a new style's content distance at most 1.2x the old one's
+GRID_BAND = 1 / 256  # cycles/pixel: a periodic grid is a sharp peak; a wider band adds the photo's own texture
 
 
 def resized(img: Image.Image, short: int = SHORT_SIDE) -> Image.Image:
@@ -97,20 +103,22 @@ class Measure:
 
 
 def score(measure: Measure, model, inputs: list[torch.Tensor], baseline: dict) -> dict:
-    """{'style': ratio, 'content': distance, 'outputs': [...]} for one style model on `inputs`."""
+    """{'style': ratio, 'content': distance, 'grid': ratio, 'outputs': [...]} for one style model on `inputs`."""
     painting = painting_of(model)
     target = measure.grams(to_tensor(resized(load_rgb(painting)))[None])
     if painting not in baseline:  # the unstyled photos' own distance to this painting
         baseline[painting] = statistics.fmean(measure.style_distance(measure.grams(x), target) for x in inputs)
-    styles, contents, outputs = [], [], []
+    styles, contents, grids, outputs = [], [], [], []
     for x in inputs:
         y = stylize(model, x)
         outputs.append(y)
         styles.append(measure.style_distance(measure.grams(y), target))
         contents.append(measure.content_distance(y, measure.features(x)))
+        grids.append(grid_energy(y, 4, GRID_BAND) / max(grid_energy(x, 4, GRID_BAND), 1e-12))
     return {
         "style": statistics.fmean(styles) / baseline[painting],
         "content": statistics.fmean(contents),
+        "grid": statistics.median(grids),
         "painting": painting.name,
         "outputs": outputs,
     }
@@ -191,29 +199,31 @@ def main() -> None:
             shipped[name] = found = score(measure, load_model(files[name]), inputs, baseline)
             print(
                 f"style-{name:18} ({found['painting']}): style distance ratio {found['style']:.3f}  "
-                f"content distance {found['content']:.3f}"
+                f"content distance {found['content']:.3f}  4-px grid ratio {found['grid']:.2f}"
             )
             emit(f"style-{name} style distance ratio", found["style"], "", "lower; 1 = unstyled photo")
             emit(f"style-{name} content distance", found["content"])
+            emit(f"style-{name} 4-px grid ratio (median)", found["grid"], "", "lower; 1 = the photo's")
         elif name not in candidates:
             print(f"style-{name}: not shipped (no {args.against}/style-{name}.safetensors)")
         if name in candidates:
             new[name] = cand = score(measure, load_model(candidates[name]), inputs, baseline)
             line = (
                 f"  candidate {candidates[name]}: style distance ratio {cand['style']:.3f}  "
-                f"content distance {cand['content']:.3f}"
+                f"content distance {cand['content']:.3f}  4-px grid ratio {cand['grid']:.2f}"
             )
             if name in shipped:
                 old = shipped[name]
                 better = cand["style"] < old["style"] and cand["content"] <= CONTENT_MAX * old["content"]
                 line += (
-                    f"  (old {old['style']:.3f} / {old['content']:.3f}: "
+                    f"  (old {old['style']:.3f} / {old['content']:.3f} / {old['grid']:.2f}: "
                     f"{'meets' if better else 'misses'} the bar: lower style distance at "
                     f"<= {CONTENT_MAX}x the content distance)"
                 )
             print(line)
             emit(f"style-{name} candidate style distance ratio", cand["style"])
             emit(f"style-{name} candidate content distance", cand["content"])
+            emit(f"style-{name} candidate 4-px grid ratio (median)", cand["grid"])
     if args.sheet:
         contact_sheet(Path(args.sheet), inputs, shipped or new, new if shipped else {})
 

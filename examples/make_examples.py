@@ -1,6 +1,8 @@
 """Regenerate the before/after pictures in examples/ from the shipped models.
 
-Run: python examples/make_examples.py
+Run: python examples/make_examples.py [NAME ...]
+The styles' sheet (examples/styles_before_after.png) is benchmarks/style_quality.py --sheet's,
+which draws it beside the figures it measures; the video pictures are make_video_example.py's.
 """
 
 from __future__ import annotations
@@ -135,18 +137,6 @@ def upscale_real_example(models) -> None:
     stack(rows).save(OUT / "upscale_real_before_after.png")
 
 
-def style_example(models) -> None:
-    styles = [n for n in models if n.startswith("style-")]
-    if not styles:
-        return
-    photos = [Image.open(f).convert("RGB") for f in list_images(DATA / "monet2photo/testB")[:3]]
-    rows = []
-    for photo in photos:
-        outs = [run(models[s], photo, lambda m: RGBAdapter(task=m.task)) for s in styles]
-        rows.append(labelled_row([photo, *outs], ["photo", *[s.removeprefix("style-") for s in styles]], 192))
-    stack(rows).save(OUT / "styles_before_after.png")
-
-
 def facades_example(models) -> None:
     if "facades-label2photo" not in models:
         return
@@ -249,7 +239,6 @@ def dcgan_examples(models) -> None:
 EXAMPLES = {
     "upscale": upscale_example,
     "upscale-real": upscale_real_example,
-    "style": style_example,
     "facades": facades_example,
     "colorize": colorize_example,
     "monet": monet_comparison,

@@ -529,6 +529,7 @@ def _read_transformer_net(state):
         res_blocks=_count(state, r"res(\d+)\.conv1\.conv2d\.weight"),
         in_channels=int(first.shape[1]),
         out_channels=int(state["deconv3.conv2d.weight"].shape[0]),
+        upsample="resize",  # or bilinear: the same tensors, told apart by the recorded config only
     )
 
 

@@ -64,19 +64,23 @@ def colourfulness(rgb) -> float:
     return (torch.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * torch.sqrt(rg.mean() ** 2 + yb.mean() ** 2)).item()
 
 
-def checkerboard_energy(img, band: float = 1 / 32) -> float:
-    """Share of an image's non-DC spectral power at the 2-pixel period: the checkerboard that
-    stride-2 transposed convolutions leave (Odena et al. 2016, "Deconvolution and Checkerboard
-    Artifacts").
+def grid_energy(img, period: int = 2, band: float = 1 / 32) -> float:
+    """Share of an image's non-DC spectral power at the harmonics of a `period`-pixel grid: the
+    pattern that a generator's x2 steps leave. period=2 is the checkerboard of stride-2 transposed
+    convolutions (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts"); period=4 the
+    grid of two nearest x2 steps (Johnson et al.'s TransformerNet works at 1/4 resolution).
 
-    img: (1, C, H, W) in [0, 1] (luma is measured; H, W >= 8). The luma, its mean removed and a 2-D
-    Hann window applied (so the image border leaks no power into the Nyquist bins), is
-    Fourier-transformed; the result is the power within `band` cycles/pixel of the three
-    Nyquist points (0, 1/2), (1/2, 0), (1/2, 1/2) over the total non-DC power, in [0, 1].
-    A 2x2-periodic pattern whose amplitude follows the content spreads its power around those
-    points, hence a band rather than the single bins (band=0 measures the bins alone).
-    Compare an output's value with its ground truth's: natural photos hold very little there.
+    img: (1, C, H, W) in [0, 1] (luma is measured; H, W >= 2 * period). The luma, its mean removed
+    and a 2-D Hann window applied (so the image border leaks no power into the grid's bins), is
+    Fourier-transformed; the result is the power within `band` cycles/pixel of the grid's
+    frequencies (every (k/period, l/period) but DC, k, l = 0 .. period/2) over the total
+    non-DC power, in [0, 1]. A periodic pattern whose amplitude follows the content spreads its
+    power around those points, hence a band rather than the single bins (band=0: the bins alone).
+    Compare an output's value with its input's or ground truth's: natural photos hold very little
+    there. Errors: ValueError for a period that is not even.
     """
+    if period < 2 or period % 2:
+        raise ValueError(f"grid period must be even and >= 2, not {period}")
     y = _y(img.clamp(0, 1))[0, 0].double()
     h, w = y.shape
     window = (
@@ -87,8 +91,18 @@ def checkerboard_energy(img, band: float = 1 / 32) -> float:
     power[0, 0] = 0
     fy = torch.fft.fftfreq(h, dtype=y.dtype).abs()[:, None]  # cycles/pixel, 0 .. 0.5
     fx = torch.fft.fftfreq(w, dtype=y.dtype).abs()[None, :]
-    near_y, near_x = (0.5 - fy) <= band, (0.5 - fx) <= band
-    low_y, low_x = fy <= band, fx <= band
-    at_nyquist = (near_y & low_x) | (low_y & near_x) | (near_y & near_x)
+    harmonics = [k / period for k in range(period // 2 + 1)]
+    near_y = [(fy - f).abs() <= band for f in harmonics]
+    near_x = [(fx - f).abs() <= band for f in harmonics]
+    on_grid = torch.zeros_like(power, dtype=torch.bool)
+    for i, ny in enumerate(near_y):
+        for j, nx in enumerate(near_x):
+            if i or j:  # (0, 0) is the image's own low frequencies
+                on_grid |= ny & nx
     total = power.sum().item()
-    return power[at_nyquist].sum().item() / total if total > 0 else 0.0
+    return power[on_grid].sum().item() / total if total > 0 else 0.0
+
+
+def checkerboard_energy(img, band: float = 1 / 32) -> float:
+    """grid_energy at the 2-pixel period (the transposed-convolution checkerboard)."""
+    return grid_energy(img, 2, band)

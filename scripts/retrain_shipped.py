@@ -19,8 +19,9 @@ A rerun skips models whose OUT/NAME.safetensors exists and resumes an interrupte
 (OUT/NAME/run) with `i2i train --resume`.
 
 What "full size" means here (where a recipe departs from the paper it says why):
-  styles     TransformerNet width 32 (Johnson et al., pytorch/examples), 256 px crops, batch 16;
-             SWAG activation smoothing (style weight 1.5) for starry-night, style weight 4 for the
+  styles     TransformerNet width 32 (Johnson et al., pytorch/examples), 256 px crops, batch 16,
+             bilinear x2 steps (pytorch/examples' nearest ones leave a 4-pixel grid); SWAG
+             activation smoothing (style weight 1.5) for starry-night, style weight 4 for the
              other four (each where it measured better, weights/README.md)
   facades    pix2pix's 256 px crops and 200 epochs (Isola et al.), batch 4; the shipped width
              (unet_128 layout, ngf 32) kept: paper width (unet_256, ngf 64) is 54M parameters,
@@ -108,6 +109,7 @@ def _style(name: str, painting: str, smooth: bool = False, style_weight: float =
             "--data": ["{DATA}/monet2photo/trainB"],
             "--name": name,
             "--width": 32,
+            "--upsample": "bilinear",
             "--crop": 256,
             "--batch-size": 16,
             "--style-weight": style_weight,

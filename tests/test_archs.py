@@ -213,6 +213,7 @@ def test_every_option_that_sizes_a_module_is_read_from_its_shapes(arch_id):
         ("resnet", {"upsample": "resize"}),
         ("unet", {"upsample": "bilinear"}),
         ("unet", {"upsample": "bilinear", "full_res_channels": 4}),
+        ("transformer_net", {"upsample": "bilinear"}),
     ],
 )
 def test_every_generator_runs_on_tiny_images(arch_id, extra):
@@ -271,7 +272,7 @@ def test_resize_upsampling_builds_round_trips_and_is_read_back(arch_id, tmp_path
         build(arch_id, {**SMALL[arch_id], "upsample": "pixelshuffle"})
 
 
-@pytest.mark.parametrize("arch_id", ["unet", "resnet"])
+@pytest.mark.parametrize("arch_id", ["unet", "resnet", "transformer_net"])
 def test_bilinear_upsampling_is_told_apart_by_its_metadata(arch_id, tmp_path):
     """--upsample bilinear holds resize's tensors: its checkpoint loads as bilinear (and runs
     bilinear x2, not nearest) from the recorded config; the same weights recorded as resize load

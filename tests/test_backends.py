@@ -114,12 +114,15 @@ def test_every_architecture_runs_on_every_runtime(arch, runtime, data):
 
 @pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")
 @pytest.mark.parametrize("runtime", INSTALLED)
-def test_bilinear_upsampling_runs_on_every_runtime(runtime, data):
-    """The U-Net with --upsample bilinear (and a full-resolution hidden layer): ONNX's Resize in
-    linear mode matches torch's bilinear x2."""
-    options = {**SMALL["unet"], "upsample": "bilinear", "full_res_channels": 4}
-    _, cfg = build("unet", options)
-    _check_runtime_equals_torch(_loaded("unet", options, _task_for("unet", cfg)), data, runtime)
+@pytest.mark.parametrize(
+    "arch,extra", [("unet", {"full_res_channels": 4}), ("transformer_net", {})], ids=["unet", "transformer_net"]
+)
+def test_bilinear_upsampling_runs_on_every_runtime(runtime, arch, extra, data):
+    """The U-Net (with a full-resolution hidden layer) and the TransformerNet with bilinear x2
+    steps: ONNX's Resize in linear mode matches torch's bilinear x2."""
+    options = {**SMALL[arch], "upsample": "bilinear", **extra}
+    _, cfg = build(arch, options)
+    _check_runtime_equals_torch(_loaded(arch, options, _task_for(arch, cfg)), data, runtime)
 
 
 @pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")

@@ -25,3 +25,28 @@ def test_checkerboard_energy_sees_a_2_pixel_pattern_and_not_the_border(data):
     assert 0.008 < noise < 0.02
     # Pixel-doubled images (nearest x2 upsampling) have none of it either way round.
     assert checkerboard_energy(torch.nn.functional.interpolate(photo, scale_factor=2)) < 2 * clean
+
+
+def test_grid_energy_sees_a_4_pixel_hatching_and_only_a_grids_harmonics(data):
+    """The 4-pixel grid of a TransformerNet's two nearest x2 steps: a 10 % diagonal hatching of
+    period 4 raises the share many times, a 2-pixel checkerboard counts too (a harmonic), a
+    3-pixel pattern does not; odd periods are refused."""
+    import pytest
+    from PIL import Image
+
+    from i2i.data.datasets import to_tensor
+    from i2i.metrics import grid_energy
+
+    photo = to_tensor(Image.open(data / "facades/train/1.jpg").crop((0, 0, 256, 256)))[None]
+    i, j = torch.meshgrid(torch.arange(256), torch.arange(256), indexing="ij")
+    band = 1 / 256  # the grid's bins and their neighbours only
+    clean = grid_energy(photo, 4, band)
+    hatched = photo * (1 + 0.1 * torch.cos(2 * torch.pi * (i + j) / 4))
+    assert grid_energy(hatched, 4, band) > 10 * clean
+    board = photo * (1 + 0.1 * torch.cos(torch.pi * (i + j)))
+    assert grid_energy(board, 4, band) > 10 * clean and grid_energy(board, 2, band) > 10 * grid_energy(photo, 2, band)
+    thirds = photo * (1 + 0.1 * torch.cos(2 * torch.pi * i / 3))
+    assert grid_energy(thirds, 4, band) < 2 * clean
+    assert grid_energy(photo, 2) == checkerboard_energy(photo)
+    with pytest.raises(ValueError, match="even"):
+        grid_energy(photo, 3)

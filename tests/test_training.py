@@ -226,7 +226,7 @@ def test_resize_upsampling_generators_train_and_export(method, data, tmp_path):
         assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.module.modules())
 
 
-def test_upsample_flags_reach_the_generator_and_are_checked(data, tmp_path, cli):
+def test_upsample_full_res_and_patchgan_flags_reach_the_networks_and_are_checked(data, tmp_path, cli):
     r = cli(
         "train",
         "pix2pix",
@@ -250,6 +250,8 @@ def test_upsample_flags_reach_the_generator_and_are_checked(data, tmp_path, cli)
         "resize",
         "--full-res-channels",
         "3",
+        "--d-layers",
+        "2",
         "--steps",
         "1",
         "--workers",
@@ -262,6 +264,7 @@ def test_upsample_flags_reach_the_generator_and_are_checked(data, tmp_path, cli)
     assert r.returncode == 0, r.stderr
     info = json.loads(cli("info", tmp_path / "run" / "tiny.safetensors", "--json").stdout)
     assert info["options"]["upsample"] == "resize" and info["options"]["full_res_channels"] == 3
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["options"]["n_layers"] == 2  # 34x34 PatchGAN
     r = cli(
         "train",
         "cyclegan",
@@ -709,20 +712,29 @@ def test_class_rebalancing_weighs_rare_colours_up_and_averages_one():
     assert w[gray_cell] < 1 < w[red_cell]
 
 
-def test_style_activation_smoothing_and_multi_scale_targets_train(data, tmp_path, cli):
-    """--smooth-activations and --style-scale reach the recipe from the command line, are stored
-    in run.json, and the style loss stays finite."""
+def test_style_activation_smoothing_multi_scale_targets_and_upsampling_train(data, tmp_path, cli):
+    """--smooth-activations, --style-scale and --upsample reach the recipe from the
+    command line, are stored in run.json (and the x2 mode in the model), and the style loss stays
+    finite; out-of-range values are refused before a run directory is made."""
     run = tmp_path / "run"
+    common = ("train", "style", "--style", str(data / "styles/great_wave.jpg"), "--data", str(data / "monet2photo/testB"),
+              "--width", "8", "--crop", "64", "--style-size", "128", "--batch-size", "2", "--steps", "2",
+              "--threads", "1", "--workers", "0", "--quiet")  # fmt: skip
     r = cli(
-        "train", "style", "--style", str(data / "styles/great_wave.jpg"), "--data", str(data / "monet2photo/testB"),
-        "--width", "8", "--crop", "64", "--style-size", "128", "--batch-size", "2", "--steps", "2",
-        "--style-scale", "1", "--style-scale", "0.5", "--smooth-activations", "--threads", "1", "--workers", "0",
-        "--run-dir", str(run), "--quiet",
+        *common, "--style-scale", "1", "--style-scale", "0.5", "--smooth-activations",
+        "--upsample", "bilinear", "--name", "tiny", "--run-dir", str(run),
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     options = json.loads((run / "run.json").read_text())["options"]
     assert options["style_scales"] == [1.0, 0.5] and options["smooth_activations"] is True
+    assert options["upsample"] == "bilinear"
     assert all(math.isfinite(rec["style"]) for rec in records(run) if "style" in rec)
-    r = cli("train", "style", "--style", str(data / "styles/great_wave.jpg"), "--data", str(data / "monet2photo/testB"),
-            "--style-scale", "0", "--run-dir", str(tmp_path / "bad"))  # fmt: skip
-    assert r.returncode == 2 and b"--style-scale must be positive" in r.stderr
+    info = json.loads(cli("info", run / "style-tiny.safetensors", "--json").stdout)
+    assert info["options"]["upsample"] == "bilinear"
+    for bad, message in (
+        (("--style-scale", "0"), b"--style-scale must be positive"),
+        (("--upsample", "transposed"), b"--upsample must be resize or bilinear for a style"),
+    ):
+        r = cli(*common, *bad, "--run-dir", str(tmp_path / "bad"))
+        assert r.returncode == 2 and message in r.stderr, (bad, r.stderr)
+        assert not (tmp_path / "bad").exists()

@@ -1,5 +1,11 @@
 """Johnson et al. fast style transfer network, layout identical to pytorch/examples
-fast_neural_style (conv1.conv2d, in1, res1.conv1, deconv1.conv2d, ...)."""
+fast_neural_style (conv1.conv2d, in1, res1.conv1, deconv1.conv2d, ...).
+
+Its residual blocks work at 1/4 resolution and two x2 steps bring them back. pytorch/examples'
+steps copy each pixel into a 2x2 block (nearest) before a 3x3 convolution; the block edges sit at
+the same place in every 4x4 cell, and a net trained against a Gram loss learns to use them: a
+grid of period 4 and 2 pixels (the "hatching" of such styles). Bilinear x2 has no block edges.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .common import ArchSpec
+from .upsampling import RESIZE_INTERPOLATION
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,18 +28,27 @@ class TransformerNetConfig:
     """Image channels in (1 for a grayscale-trained peer)."""
     out_channels: int = 3
     """Image channels out."""
+    upsample: str = "resize"
+    """The two x2 steps: resize (nearest x2 + conv, pytorch/examples') or bilinear (bilinear x2 + conv,
+    no 4-pixel grid); same weights and keys, so a peer's file reads as resize."""
+
+    def __post_init__(self):
+        if self.upsample not in RESIZE_INTERPOLATION:
+            raise ValueError(f"upsample must be one of {', '.join(RESIZE_INTERPOLATION)}, not {self.upsample!r}")
 
 
 class ConvLayer(nn.Module):
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, upsample: int = 1):
+    """Reflection-padded convolution, after an x2 step when `upsample` names one (resize|bilinear)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, upsample: str = ""):
         super().__init__()
-        self.upsample = upsample
+        self.interpolation = RESIZE_INTERPOLATION[upsample] if upsample else ""
         self.reflection_pad = nn.ReflectionPad2d(kernel // 2)
         self.conv2d = nn.Conv2d(cin, cout, kernel, stride)
 
     def forward(self, x):
-        if self.upsample > 1:
-            x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
+        if self.interpolation:
+            x = F.interpolate(x, scale_factor=2, mode=self.interpolation)
         return self.conv2d(self.reflection_pad(x))
 
 
@@ -61,9 +77,9 @@ class TransformerNet(nn.Module):
         self.res_names = [f"res{i + 1}" for i in range(cfg.res_blocks)]
         for name in self.res_names:
             setattr(self, name, ResidualBlock(4 * w))
-        self.deconv1 = ConvLayer(4 * w, 2 * w, 3, upsample=2)
+        self.deconv1 = ConvLayer(4 * w, 2 * w, 3, upsample=cfg.upsample)
         self.in4 = nn.InstanceNorm2d(2 * w, affine=True)
-        self.deconv2 = ConvLayer(2 * w, w, 3, upsample=2)
+        self.deconv2 = ConvLayer(2 * w, w, 3, upsample=cfg.upsample)
         self.in5 = nn.InstanceNorm2d(w, affine=True)
         self.deconv3 = ConvLayer(w, cfg.out_channels, 9)
         self.relu = nn.ReLU()

@@ -162,6 +162,11 @@ class StyleOptions:
     data: tuple[str, ...] = option(help="Folder of content photos (repeatable).")
     width: int = option(16, "TransformerNet base width.")  # pytorch/examples uses 32; 16 is ~4x cheaper
     res_blocks: int = option(5, "Residual blocks.", cli=False)
+    upsample: str = option(
+        "resize",
+        "TransformerNet x2 steps: resize (nearest x2 + 3x3 conv, pytorch/examples') or bilinear "
+        "(bilinear x2 + 3x3 conv: no 4-pixel grid, the hatching of resize styles).",
+    )
     crop: int = option(192, "Training crop size.")
     style_size: int = option(384, "Long side of the painting for the Gram targets.")
     style_scales: tuple[float, ...] = option(
@@ -185,6 +190,12 @@ class StyleOptions:
     loss_weights: str = option("", "VGG16 weights file for --loss-net vgg16.", path=True)
     name: str = option("", "Style name (model is saved as style-NAME).")
 
+    def __post_init__(self):
+        if self.upsample not in ("resize", "bilinear"):
+            from ..errors import UsageError
+
+            raise UsageError(f"--upsample must be resize or bilinear for a style, not {self.upsample!r}")
+
 
 @dataclass(frozen=True, kw_only=True)
 class Pix2PixOptions:
@@ -196,7 +207,13 @@ class Pix2PixOptions:
     num_downs: int = option(8, "U-Net depth: 8 = unet_256, 7 = unet_128.")
     ngf: int = option(64, "Generator filters.")
     ndf: int = option(64, "Discriminator filters.")
-    n_layers: int = option(3, "PatchGAN layers (3 = 70x70).", cli=False)
+    n_layers: int = option(
+        3,
+        "PatchGAN layers: 3 = 70x70 patches (the paper's), 2 = 34x34, 1 = 16x16 (sharper, may tile; "
+        "Isola et al. 2017, table 3).",
+        flag="--d-layers",
+        min=1,
+    )
     norm: str = option("batch", "batch or instance.")
     dropout: bool = option(True, "Dropout in the U-Net decoder.", cli=False)
     upsample: Upsample = upsample_option()

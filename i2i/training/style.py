@@ -30,7 +30,7 @@ class StyleRecipe(Recipe):
 
         o = self.options
         self.device = device
-        self.config = TransformerNetConfig(width=o.width, res_blocks=o.res_blocks)
+        self.config = TransformerNetConfig(width=o.width, res_blocks=o.res_blocks, upsample=o.upsample)
         self.net = TransformerNet(self.config).to(device)
         self.opt = adam(self.net.parameters(), o.lr)
         self.lossnet = loss_network(o.loss_net, o.loss_weights or None).to(device)
