@@ -64,11 +64,38 @@ def colourfulness(rgb) -> float:
     return (torch.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * torch.sqrt(rg.mean() ** 2 + yb.mean() ** 2)).item()
 
 
+def grid_share(img: torch.Tensor, period: int = 2, band: float = 1 / 32) -> torch.Tensor:
+    """(B, C, H, W) in [0, 1] -> (B,): each image's share of non-DC luma spectral power at the
+    harmonics of a `period`-pixel grid (see grid_energy); differentiable, in img's dtype, so a
+    training loss can use it. Errors: ValueError for a period that is not even."""
+    if period < 2 or period % 2:
+        raise ValueError(f"grid period must be even and >= 2, not {period}")
+    y = _y(img)[:, 0]
+    h, w = y.shape[-2:]
+    window = (
+        torch.hann_window(h, periodic=False, dtype=y.dtype, device=y.device)[:, None]
+        * torch.hann_window(w, periodic=False, dtype=y.dtype, device=y.device)[None, :]
+    )
+    power = torch.fft.fft2((y - y.mean((-2, -1), keepdim=True)) * window).abs() ** 2
+    fy = torch.fft.fftfreq(h, dtype=y.dtype, device=y.device).abs()[:, None]  # cycles/pixel, 0 .. 0.5
+    fx = torch.fft.fftfreq(w, dtype=y.dtype, device=y.device).abs()[None, :]
+    harmonics = [k / period for k in range(period // 2 + 1)]
+    on_grid = torch.zeros(h, w, dtype=torch.bool, device=y.device)
+    for i, f_y in enumerate(harmonics):
+        for j, f_x in enumerate(harmonics):
+            if i or j:  # (0, 0) is the image's own low frequencies
+                on_grid |= ((fy - f_y).abs() <= band) & ((fx - f_x).abs() <= band)
+    dc = torch.zeros(h, w, dtype=torch.bool, device=y.device)
+    dc[0, 0] = True
+    total = power.masked_fill(dc, 0).sum((-2, -1))
+    return power.masked_fill(~on_grid, 0).sum((-2, -1)) / total.clamp(min=1e-20)
+
+
 def grid_energy(img, period: int = 2, band: float = 1 / 32) -> float:
     """Share of an image's non-DC spectral power at the harmonics of a `period`-pixel grid: the
     pattern that a generator's x2 steps leave. period=2 is the checkerboard of stride-2 transposed
     convolutions (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts"); period=4 the
-    grid of two nearest x2 steps (Johnson et al.'s TransformerNet works at 1/4 resolution).
+    grid of a net that works at 1/4 resolution (Johnson et al.'s TransformerNet).
 
     img: (1, C, H, W) in [0, 1] (luma is measured; H, W >= 2 * period). The luma, its mean removed
     and a 2-D Hann window applied (so the image border leaks no power into the grid's bins), is
@@ -79,28 +106,7 @@ def grid_energy(img, period: int = 2, band: float = 1 / 32) -> float:
     Compare an output's value with its input's or ground truth's: natural photos hold very little
     there. Errors: ValueError for a period that is not even.
     """
-    if period < 2 or period % 2:
-        raise ValueError(f"grid period must be even and >= 2, not {period}")
-    y = _y(img.clamp(0, 1))[0, 0].double()
-    h, w = y.shape
-    window = (
-        torch.hann_window(h, periodic=False, dtype=y.dtype)[:, None]
-        * torch.hann_window(w, periodic=False, dtype=y.dtype)[None, :]
-    )
-    power = torch.fft.fft2((y - y.mean()) * window).abs() ** 2
-    power[0, 0] = 0
-    fy = torch.fft.fftfreq(h, dtype=y.dtype).abs()[:, None]  # cycles/pixel, 0 .. 0.5
-    fx = torch.fft.fftfreq(w, dtype=y.dtype).abs()[None, :]
-    harmonics = [k / period for k in range(period // 2 + 1)]
-    near_y = [(fy - f).abs() <= band for f in harmonics]
-    near_x = [(fx - f).abs() <= band for f in harmonics]
-    on_grid = torch.zeros_like(power, dtype=torch.bool)
-    for i, ny in enumerate(near_y):
-        for j, nx in enumerate(near_x):
-            if i or j:  # (0, 0) is the image's own low frequencies
-                on_grid |= ny & nx
-    total = power.sum().item()
-    return power[on_grid].sum().item() / total if total > 0 else 0.0
+    return grid_share(img.clamp(0, 1).double(), period, band)[0].item()
 
 
 def checkerboard_energy(img, band: float = 1 / 32) -> float:

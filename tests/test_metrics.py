@@ -50,3 +50,24 @@ def test_grid_energy_sees_a_4_pixel_hatching_and_only_a_grids_harmonics(data):
     assert grid_energy(photo, 2) == checkerboard_energy(photo)
     with pytest.raises(ValueError, match="even"):
         grid_energy(photo, 3)
+
+
+def test_grid_share_is_a_batched_differentiable_grid_energy(data):
+    """The style recipe's --grid-weight penalty: one value per image, equal to grid_energy, and a
+    gradient step on it takes a hatching out of an image."""
+    from PIL import Image
+
+    from i2i.data.datasets import to_tensor
+    from i2i.metrics import grid_energy, grid_share
+
+    photo = to_tensor(Image.open(data / "facades/train/1.jpg").crop((0, 0, 128, 128)))[None]
+    i, j = torch.meshgrid(torch.arange(128), torch.arange(128), indexing="ij")
+    hatched = (photo * (1 + 0.1 * torch.cos(2 * torch.pi * (i + j) / 4))).clamp(0, 1)
+    batch = torch.cat([photo, hatched]).requires_grad_(True)
+    shares = grid_share(batch, 4, 1 / 128)
+    assert shares.shape == (2,)
+    for k, image in enumerate((photo, hatched)):
+        assert abs(shares[k].item() - grid_energy(image, 4, 1 / 128)) < 1e-5
+    shares.sum().backward()
+    stepped = (batch - 0.02 * batch.grad / batch.grad.abs().max()).detach()
+    assert grid_energy(stepped[1:], 4, 1 / 128) < 0.9 * shares[1].item()

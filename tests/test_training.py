@@ -42,6 +42,7 @@ TINY = {
         res_blocks=1,
         crop=64,
         style_size=128,
+        grid_weight=0.05,
     ),
     "colorize": lambda data: dict(
         data=(str(data / "monet2photo/testB"),), num_downs=6, ngf=8, ndf=8, load_size=72, crop=64
@@ -118,7 +119,7 @@ def kill_and_resume(method: str, data: Path, tmp_path: Path, **loop_values) -> t
     return straight, resumed
 
 
-@pytest.mark.parametrize("method,workers", [("pix2pix", 1), ("cyclegan", 0), ("dcgan", 0)])
+@pytest.mark.parametrize("method,workers", [("pix2pix", 1), ("cyclegan", 0), ("dcgan", 0), ("style", 0)])
 def test_sigkill_and_resume_reproduce_losses(method, workers, data, tmp_path):
     straight, resumed = kill_and_resume(method, data, tmp_path, workers=workers, device="cpu")
     for a, b in zip(straight, resumed):
@@ -713,7 +714,7 @@ def test_class_rebalancing_weighs_rare_colours_up_and_averages_one():
 
 
 def test_style_activation_smoothing_multi_scale_targets_and_upsampling_train(data, tmp_path, cli):
-    """--smooth-activations, --style-scale and --upsample reach the recipe from the
+    """--smooth-activations, --style-scale, --upsample and --grid-weight reach the recipe from the
     command line, are stored in run.json (and the x2 mode in the model), and the style loss stays
     finite; out-of-range values are refused before a run directory is made."""
     run = tmp_path / "run"
@@ -722,18 +723,19 @@ def test_style_activation_smoothing_multi_scale_targets_and_upsampling_train(dat
               "--threads", "1", "--workers", "0", "--quiet")  # fmt: skip
     r = cli(
         *common, "--style-scale", "1", "--style-scale", "0.5", "--smooth-activations",
-        "--upsample", "bilinear", "--name", "tiny", "--run-dir", str(run),
+        "--upsample", "resize", "--grid-weight", "0.5", "--name", "tiny", "--run-dir", str(run),
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     options = json.loads((run / "run.json").read_text())["options"]
     assert options["style_scales"] == [1.0, 0.5] and options["smooth_activations"] is True
-    assert options["upsample"] == "bilinear"
-    assert all(math.isfinite(rec["style"]) for rec in records(run) if "style" in rec)
+    assert options["upsample"] == "resize" and options["grid_weight"] == 0.5  # resize: pytorch/examples' x2
+    assert all(math.isfinite(rec["style"]) and math.isfinite(rec["grid"]) for rec in records(run) if "style" in rec)
     info = json.loads(cli("info", run / "style-tiny.safetensors", "--json").stdout)
-    assert info["options"]["upsample"] == "bilinear"
+    assert info["options"]["upsample"] == "resize"
     for bad, message in (
         (("--style-scale", "0"), b"--style-scale must be positive"),
         (("--upsample", "transposed"), b"--upsample must be resize or bilinear for a style"),
+        (("--grid-weight", "-1"), b"--grid-weight"),
     ):
         r = cli(*common, *bad, "--run-dir", str(tmp_path / "bad"))
         assert r.returncode == 2 and message in r.stderr, (bad, r.stderr)

@@ -163,9 +163,9 @@ class StyleOptions:
     width: int = option(16, "TransformerNet base width.")  # pytorch/examples uses 32; 16 is ~4x cheaper
     res_blocks: int = option(5, "Residual blocks.", cli=False)
     upsample: str = option(
-        "resize",
-        "TransformerNet x2 steps: resize (nearest x2 + 3x3 conv, pytorch/examples') or bilinear "
-        "(bilinear x2 + 3x3 conv: no 4-pixel grid, the hatching of resize styles).",
+        "bilinear",
+        "TransformerNet x2 steps: bilinear (bilinear x2 + 3x3 conv) or resize (nearest x2 + 3x3 conv, "
+        "pytorch/examples'; leaves a 4-pixel grid, a fine hatching, that the Gram loss learns to use).",
     )
     crop: int = option(192, "Training crop size.")
     style_size: int = option(384, "Long side of the painting for the Gram targets.")
@@ -174,6 +174,13 @@ class StyleOptions:
         "Sizes of the painting for the Gram targets, as fractions of --style-size (repeatable); "
         "several give a multi-scale target, the mean of their Gram matrices.",
         flag="--style-scale",
+    )
+    grid_weight: float = option(
+        0.0,
+        "Weight of a penalty on the output's spectral power at the harmonics of a 4-pixel grid, as a "
+        "multiple of the photo's own beyond 1 (a spectral loss after Durall et al., CVPR 2020): the "
+        "TransformerNet otherwise buys fine Gram statistics with a periodic hatching.",
+        min=0.0,
     )
     smooth_activations: bool = option(
         False,

@@ -13,6 +13,7 @@ from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import PhotoCrops, to_tensor
 from ..data.image_io import load_rgb
 from ..losses import gram, smoothed_activations, total_variation
+from ..metrics import grid_share
 from ..task import Task
 from .common import adam, unwrap
 from .recipe import Recipe
@@ -72,12 +73,26 @@ class StyleRecipe(Recipe):
             for gy, g in zip(self.style_grams_of(fy), self.style_grams)
         ) / len(fy)
         tv = total_variation(y * 255)
-        return y, {"content": content, "style": style, "tv": tv}
+        parts = {"content": content, "style": style, "tv": tv}
+        if o.grid_weight:
+            parts["grid"] = self.grid_excess(y, x)
+        return y, parts
+
+    @staticmethod
+    def grid_excess(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """How far the outputs' share of power at the 4-pixel grid's harmonics exceeds the photos',
+        as a multiple of the photos' share (0 at or below it), mean over the batch."""
+        band = 1.5 / min(x.shape[-2:])  # each harmonic's bin and its neighbours
+        with torch.no_grad():
+            own = grid_share(x, 4, band).clamp(min=1e-6)
+        return F.relu(grid_share(y.clamp(0, 1), 4, band) / own - 1).mean()
 
     def train_step(self, batch, step):
         o = self.options
         _, parts = self.losses(batch["image"].to(self.device))
         loss = o.content_weight * parts["content"] + o.style_weight * parts["style"] + o.tv_weight * parts["tv"]
+        if o.grid_weight:
+            loss = loss + o.grid_weight * parts["grid"]
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer_step(self.opt)
