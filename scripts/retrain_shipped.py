@@ -20,7 +20,8 @@ A rerun skips models whose OUT/NAME.safetensors exists and resumes an interrupte
 
 What "full size" means here (where a recipe departs from the paper it says why):
   styles     TransformerNet width 32 (Johnson et al., pytorch/examples), 256 px crops, batch 16,
-             bilinear x2 steps (pytorch/examples' nearest ones leave a 4-pixel grid); SWAG
+             bilinear x2 steps and the 4-pixel grid penalty (without them the net draws a
+             periodic hatching, weights/README.md); SWAG
              activation smoothing (style weight 1.5) for starry-night, style weight 4 for the
              other four (each where it measured better, weights/README.md)
   facades    pix2pix's 256 px crops and 200 epochs (Isola et al.), batch 4; the shipped width
@@ -110,6 +111,7 @@ def _style(name: str, painting: str, smooth: bool = False, style_weight: float =
             "--name": name,
             "--width": 32,
             "--upsample": "bilinear",
+            "--grid-weight": 0.05,
             "--crop": 256,
             "--batch-size": 16,
             "--style-weight": style_weight,

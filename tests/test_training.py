@@ -42,7 +42,6 @@ TINY = {
         res_blocks=1,
         crop=64,
         style_size=128,
-        grid_weight=0.05,
     ),
     "colorize": lambda data: dict(
         data=(str(data / "monet2photo/testB"),), num_downs=6, ngf=8, ndf=8, load_size=72, crop=64

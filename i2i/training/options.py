@@ -176,7 +176,7 @@ class StyleOptions:
         flag="--style-scale",
     )
     grid_weight: float = option(
-        0.0,
+        0.05,
         "Weight of a penalty on the output's spectral power at the harmonics of a 4-pixel grid, as a "
         "multiple of the photo's own beyond 1 (a spectral loss after Durall et al., CVPR 2020): the "
         "TransformerNet otherwise buys fine Gram statistics with a periodic hatching.",
