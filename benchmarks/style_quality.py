@@ -12,8 +12,8 @@ styles train against EfficientNet-Lite0 or VGG16).
       mean over photos. 0: the photo's features unchanged.
   4-px grid ratio: the output's share of spectral power at the harmonics of a 4-pixel grid
       (i2i.metrics.grid_energy, within 1/256 cycle/pixel: the grid's bins and their neighbours)
-      over the photo's, median over photos: the hatching that the TransformerNet's two nearest x2
-      steps can leave. About 1: none; higher is a visible grid.
+      over the photo's, median over photos: the hatching a TransformerNet (residual blocks at
+      1/4 resolution) can draw. About 1: none; higher is a visible grid.
 
 The painting of each style is the one its checkpoint records (training.style), found in
 ../shared/data/styles when the recorded path does not resolve; it is resized to the photos'

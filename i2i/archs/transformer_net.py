@@ -2,9 +2,10 @@
 fast_neural_style (conv1.conv2d, in1, res1.conv1, deconv1.conv2d, ...).
 
 Its residual blocks work at 1/4 resolution and two x2 steps bring them back. pytorch/examples'
-steps copy each pixel into a 2x2 block (nearest) before a 3x3 convolution; the block edges sit at
-the same place in every 4x4 cell, and a net trained against a Gram loss learns to use them: a
-grid of period 4 and 2 pixels (the "hatching" of such styles). Bilinear x2 has no block edges.
+steps copy each pixel into a 2x2 block (nearest) before a 3x3 convolution; bilinear x2 has no
+block edges. Either way a net trained against a Gram loss can draw a grid of period 4 and 2
+pixels (the "hatching" of such styles); the style recipe's --grid-weight is what keeps it out
+(weights/README.md has the measurements).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ class TransformerNetConfig:
     out_channels: int = 3
     """Image channels out."""
     upsample: str = "resize"
-    """The two x2 steps: resize (nearest x2 + conv, pytorch/examples') or bilinear (bilinear x2 + conv,
-    no 4-pixel grid); same weights and keys, so a peer's file reads as resize."""
+    """The two x2 steps: resize (nearest x2 + conv, pytorch/examples') or bilinear (bilinear x2 + conv);
+    same weights and keys, so a peer's file reads as resize."""
 
     def __post_init__(self):
         if self.upsample not in RESIZE_INTERPOLATION:

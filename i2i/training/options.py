@@ -165,7 +165,7 @@ class StyleOptions:
     upsample: str = option(
         "bilinear",
         "TransformerNet x2 steps: bilinear (bilinear x2 + 3x3 conv) or resize (nearest x2 + 3x3 conv, "
-        "pytorch/examples'; leaves a 4-pixel grid, a fine hatching, that the Gram loss learns to use).",
+        "pytorch/examples' layer).",
     )
     crop: int = option(192, "Training crop size.")
     style_size: int = option(384, "Long side of the painting for the Gram targets.")
