@@ -7,6 +7,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from .metrics import grid_share
+
 GanMode = Literal["vanilla", "lsgan"]
 
 
@@ -37,6 +39,20 @@ def smoothed_activations(features: torch.Tensor) -> torch.Tensor:
     b = features.shape[0]
     n = features[0].numel()
     return torch.softmax(features.reshape(b, -1), dim=1).reshape(features.shape) * n
+
+
+def grid_excess(output: torch.Tensor, reference: torch.Tensor, period: int, band: float) -> torch.Tensor:
+    """How far each output's share of spectral power at the harmonics of a `period`-pixel grid
+    exceeds its reference's, as a multiple of the reference's share (0 at or below it), mean over
+    the batch: a spectral penalty on a generator's periodic upsampling artifact (after Durall et
+    al., CVPR 2020, "Watch your Up-Convolution"), measured as metrics.grid_share does.
+
+    output, reference: (B, C, H, W) in [0, 1] (the reference is the photo a style restyles, or
+    pix2pix's ground truth); band in cycles/pixel. Returns a scalar tensor, differentiable in output.
+    """
+    with torch.no_grad():
+        own = grid_share(reference, period, band).clamp(min=1e-6)
+    return F.relu(grid_share(output.clamp(0, 1), period, band) / own - 1).mean()
 
 
 def total_variation(img: torch.Tensor) -> torch.Tensor:

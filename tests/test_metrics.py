@@ -71,3 +71,19 @@ def test_grid_share_is_a_batched_differentiable_grid_energy(data):
     shares.sum().backward()
     stepped = (batch - 0.02 * batch.grad / batch.grad.abs().max()).detach()
     assert grid_energy(stepped[1:], 4, 1 / 128) < 0.9 * shares[1].item()
+
+
+def test_grid_excess_is_zero_for_the_reference_and_grows_with_a_checkerboard(data):
+    """pix2pix's --grid-weight penalty (period 2 against the ground truth): nothing to pay for the
+    truth itself, something for the truth with a checkerboard laid over it, more for a stronger one."""
+    from PIL import Image
+
+    from i2i.data.datasets import to_tensor
+    from i2i.losses import grid_excess
+
+    truth = to_tensor(Image.open(data / "facades/train/1.jpg").crop((0, 0, 128, 128)))[None]
+    i, j = torch.meshgrid(torch.arange(128), torch.arange(128), indexing="ij")
+    board = torch.where((i + j) % 2 == 0, 1.0, -1.0)
+    assert grid_excess(truth, truth, 2, 1 / 32).item() == 0
+    weak, strong = (grid_excess((truth + a * board).clamp(0, 1), truth, 2, 1 / 32).item() for a in (0.02, 0.08))
+    assert 0 < weak < strong

@@ -231,6 +231,13 @@ class Pix2PixOptions:
     lambda_l1: float = option(100.0, "L1 weight.")
     gan: bool = option(True, "No adversarial term (the blur baseline).", flag="--l1-only")
     gan_mode: str = option("vanilla", "vanilla or lsgan.", cli=False)
+    grid_weight: float = option(
+        0.0,
+        "Weight of a penalty on the output's spectral power at the checkerboard's frequencies (the "
+        "2-pixel grid of x2 steps), as a multiple of the ground truth's own beyond 1 (after Durall et al., "
+        "CVPR 2020); 0: the paper's losses alone.",
+        min=0.0,
+    )
     lr: float = option(2e-4, "Adam learning rate.")
     name: str = option("", "Exported model name.")
     init: str = option("", "Start the generator from this exported model (same architecture).", path=True)

@@ -12,7 +12,7 @@ from ..archs.patchgan import PatchGAN, PatchGANConfig
 from ..archs.unet import UNetConfig, UNetGenerator
 from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import PairedCrops, load_pairs
-from ..losses import gan_loss, set_requires_grad
+from ..losses import gan_loss, grid_excess, set_requires_grad
 from ..task import Task
 from .common import adam, constant_then_linear, unwrap, warm_start
 from .recipe import Recipe
@@ -82,8 +82,13 @@ class Pix2PixRecipe(Recipe):
         else:
             g_gan = torch.zeros((), device=self.device)
         l1 = self.reconstruction_loss(fake_b, real_b)
+        g_loss = g_gan + o.lambda_l1 * l1
+        checkerboard = self.checkerboard_excess(fake_b, real_b)
+        if checkerboard is not None:
+            g_loss = g_loss + o.grid_weight * checkerboard
+            losses["checkerboard"] = checkerboard.item()
         self.opt_g.zero_grad(set_to_none=True)
-        (g_gan + o.lambda_l1 * l1).backward()
+        g_loss.backward()
         self.optimizer_step(self.opt_g)
         self.sched_g.step()
         self.sched_d.step()
@@ -93,6 +98,14 @@ class Pix2PixRecipe(Recipe):
     def reconstruction_loss(self, fake_b, real_b):
         """The L1 term (weighted by --lambda-l1)."""
         return F.l1_loss(fake_b, real_b)
+
+    def checkerboard_excess(self, fake_b, real_b):
+        """With --grid-weight: the outputs' excess power at the checkerboard's frequencies (the 2-pixel
+        grid of stride-2 x2 steps) over the ground truth's (losses.grid_excess, the band
+        benchmarks/pix2pix_quality.py measures in); None without it."""
+        if not self.options.grid_weight:
+            return None
+        return grid_excess((fake_b + 1) / 2, (real_b + 1) / 2, period=2, band=1 / 32)  # [-1, 1] -> [0, 1]
 
     def state_dict(self):
         return {

@@ -12,8 +12,7 @@ from ..archs.transformer_net import TransformerNet, TransformerNetConfig
 from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import PhotoCrops, to_tensor
 from ..data.image_io import load_rgb
-from ..losses import gram, smoothed_activations, total_variation
-from ..metrics import grid_share
+from ..losses import gram, grid_excess, smoothed_activations, total_variation
 from ..task import Task
 from .common import adam, unwrap
 from .recipe import Recipe
@@ -80,12 +79,8 @@ class StyleRecipe(Recipe):
 
     @staticmethod
     def grid_excess(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """How far the outputs' share of power at the 4-pixel grid's harmonics exceeds the photos',
-        as a multiple of the photos' share (0 at or below it), mean over the batch."""
-        band = 1.5 / min(x.shape[-2:])  # each harmonic's bin and its neighbours
-        with torch.no_grad():
-            own = grid_share(x, 4, band).clamp(min=1e-6)
-        return F.relu(grid_share(y.clamp(0, 1), 4, band) / own - 1).mean()
+        """The outputs' excess power at the 4-pixel grid's harmonics over the photos' (losses.grid_excess)."""
+        return grid_excess(y, x, 4, band=1.5 / min(x.shape[-2:]))  # each harmonic's bin and its neighbours
 
     def train_step(self, batch, step):
         o = self.options
