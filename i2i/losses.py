@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from .metrics import grid_share
+from .metrics import grid_share, radial_power_spectrum
 
 GanMode = Literal["vanilla", "lsgan"]
 
@@ -53,6 +53,19 @@ def grid_excess(output: torch.Tensor, reference: torch.Tensor, period: int, band
     with torch.no_grad():
         own = grid_share(reference, period, band).clamp(min=1e-6)
     return F.relu(grid_share(output.clamp(0, 1), period, band) / own - 1).mean()
+
+
+def spectrum_distance(output: torch.Tensor, target: torch.Tensor, bins: int = 32) -> torch.Tensor:
+    """Mean absolute difference of the log azimuthally averaged luma power spectra of output and
+    target (metrics.radial_power_spectrum), over `bins` rings and the batch: Durall et al.'s
+    spectral regularisation (CVPR 2020) in log form, so every frequency counts alike and the
+    finest scales, where a generator's detail falls short, are not drowned by the coarse ones.
+
+    output, target: (B, C, H, W) in [0, 1]. Returns a scalar tensor, differentiable in output.
+    """
+    with torch.no_grad():
+        want = radial_power_spectrum(target, bins).clamp(min=1e-12).log()
+    return (radial_power_spectrum(output.clamp(0, 1), bins).clamp(min=1e-12).log() - want).abs().mean()
 
 
 def total_variation(img: torch.Tensor) -> torch.Tensor:

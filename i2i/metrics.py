@@ -64,12 +64,10 @@ def colourfulness(rgb) -> float:
     return (torch.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * torch.sqrt(rg.mean() ** 2 + yb.mean() ** 2)).item()
 
 
-def grid_share(img: torch.Tensor, period: int = 2, band: float = 1 / 32) -> torch.Tensor:
-    """(B, C, H, W) in [0, 1] -> (B,): each image's share of non-DC luma spectral power at the
-    harmonics of a `period`-pixel grid (see grid_energy); differentiable, in img's dtype, so a
-    training loss can use it. Errors: ValueError for a period that is not even."""
-    if period < 2 or period % 2:
-        raise ValueError(f"grid period must be even and >= 2, not {period}")
+def _luma_power_spectrum(img: torch.Tensor):
+    """(B, C, H, W) in [0, 1] -> (power (B, H, W), |fy| (H, 1), |fx| (1, W)): the luma's spectral
+    power with its mean removed and a 2-D Hann window applied (so the border leaks no power),
+    frequencies in cycles/pixel, 0 .. 0.5; differentiable, in img's dtype."""
     y = _y(img)[:, 0]
     h, w = y.shape[-2:]
     window = (
@@ -77,18 +75,43 @@ def grid_share(img: torch.Tensor, period: int = 2, band: float = 1 / 32) -> torc
         * torch.hann_window(w, periodic=False, dtype=y.dtype, device=y.device)[None, :]
     )
     power = torch.fft.fft2((y - y.mean((-2, -1), keepdim=True)) * window).abs() ** 2
-    fy = torch.fft.fftfreq(h, dtype=y.dtype, device=y.device).abs()[:, None]  # cycles/pixel, 0 .. 0.5
+    fy = torch.fft.fftfreq(h, dtype=y.dtype, device=y.device).abs()[:, None]
     fx = torch.fft.fftfreq(w, dtype=y.dtype, device=y.device).abs()[None, :]
+    return power, fy, fx
+
+
+def grid_share(img: torch.Tensor, period: int = 2, band: float = 1 / 32) -> torch.Tensor:
+    """(B, C, H, W) in [0, 1] -> (B,): each image's share of non-DC luma spectral power at the
+    harmonics of a `period`-pixel grid (see grid_energy); differentiable, in img's dtype, so a
+    training loss can use it. Errors: ValueError for a period that is not even."""
+    if period < 2 or period % 2:
+        raise ValueError(f"grid period must be even and >= 2, not {period}")
+    power, fy, fx = _luma_power_spectrum(img)
+    h, w = power.shape[-2:]
     harmonics = [k / period for k in range(period // 2 + 1)]
-    on_grid = torch.zeros(h, w, dtype=torch.bool, device=y.device)
+    on_grid = torch.zeros(h, w, dtype=torch.bool, device=power.device)
     for i, f_y in enumerate(harmonics):
         for j, f_x in enumerate(harmonics):
             if i or j:  # (0, 0) is the image's own low frequencies
                 on_grid |= ((fy - f_y).abs() <= band) & ((fx - f_x).abs() <= band)
-    dc = torch.zeros(h, w, dtype=torch.bool, device=y.device)
+    dc = torch.zeros(h, w, dtype=torch.bool, device=power.device)
     dc[0, 0] = True
     total = power.masked_fill(dc, 0).sum((-2, -1))
     return power.masked_fill(~on_grid, 0).sum((-2, -1)) / total.clamp(min=1e-20)
+
+
+def radial_power_spectrum(img: torch.Tensor, bins: int = 32) -> torch.Tensor:
+    """(B, C, H, W) in [0, 1] -> (B, bins): the luma's azimuthally averaged power spectrum, mean
+    power in `bins` equal rings of radius |f| from 0 to 0.5 cycles/pixel (the corners beyond 0.5
+    are left out; DC is in no ring, as the mean is removed). Differentiable. The 1-D spectrum that
+    Durall et al. (CVPR 2020, "Watch your Up-Convolution") show generators fail to reproduce at
+    high frequencies."""
+    power, fy, fx = _luma_power_spectrum(img)
+    radius = torch.sqrt(fy**2 + fx**2)
+    ring = (radius / 0.5 * bins).floor().long().clamp(max=bins)  # bins: outside the 0.5 circle
+    ring[0, 0] = bins  # DC
+    one_hot = F.one_hot(ring.flatten(), bins + 1)[:, :bins].to(power.dtype)  # (H*W, bins)
+    return power.flatten(1) @ one_hot / one_hot.sum(0).clamp(min=1)
 
 
 def grid_energy(img, period: int = 2, band: float = 1 / 32) -> float:

@@ -254,6 +254,10 @@ def test_upsample_full_res_and_patchgan_flags_reach_the_networks_and_are_checked
         "2",
         "--grid-weight",
         "0.5",
+        "--grid-period",
+        "4",
+        "--spectrum-weight",
+        "0.5",
         "--steps",
         "1",
         "--workers",
@@ -267,8 +271,10 @@ def test_upsample_full_res_and_patchgan_flags_reach_the_networks_and_are_checked
     info = json.loads(cli("info", tmp_path / "run" / "tiny.safetensors", "--json").stdout)
     assert info["options"]["upsample"] == "resize" and info["options"]["full_res_channels"] == 3
     options = json.loads((tmp_path / "run" / "run.json").read_text())["options"]
-    assert options["n_layers"] == 2 and options["grid_weight"] == 0.5  # 34x34 PatchGAN, checkerboard penalty
-    assert all(math.isfinite(rec["checkerboard"]) for rec in records(tmp_path / "run") if "l1" in rec)
+    assert options["n_layers"] == 2  # 34x34 PatchGAN
+    assert (options["grid_weight"], options["grid_period"], options["spectrum_weight"]) == (0.5, 4, 0.5)
+    logged = [rec for rec in records(tmp_path / "run") if "l1" in rec]
+    assert logged and all(math.isfinite(rec["grid"]) and math.isfinite(rec["spectrum"]) for rec in logged)
     r = cli(
         "train",
         "cyclegan",
@@ -286,9 +292,10 @@ def test_upsample_full_res_and_patchgan_flags_reach_the_networks_and_are_checked
     for options in (Pix2PixOptions, ColorizeOptions):
         with pytest.raises(UsageError, match="--full-res-channels must be 0 or more, not -1"):
             options(data=str(data / "facades"), full_res_channels=-1)
-    r = cli("train", "pix2pix", "--data", data / "facades", "--grid-weight", "-1", "--run-dir", tmp_path / "r3")
-    assert r.returncode == 2 and b"--grid-weight" in r.stderr
-    assert not (tmp_path / "r3").exists()
+    for bad, message in ((("--grid-weight", "-1"), b"--grid-weight"), (("--grid-period", "3"), b"--grid-period")):
+        r = cli("train", "pix2pix", "--data", data / "facades", *bad, "--run-dir", tmp_path / "r3")
+        assert r.returncode == 2 and message in r.stderr, (bad, r.stderr)
+        assert not (tmp_path / "r3").exists()
 
 
 def test_bad_data_fails_early_with_one_message(data, tmp_path, cli):

@@ -63,9 +63,10 @@ class ColorizeRecipe(Pix2PixRecipe):
             self.ab_weights = rebalancing_weights(prior, mix=1 - o.rebalance)
         return data
 
-    def checkerboard_excess(self, fake_ab, real_ab):
-        """None: colorize has no --grid-weight (its output is ab, which holds no luma to measure a grid in)."""
-        return None
+    def spectral_terms(self, fake_ab, real_ab):
+        """None: colorize has no --grid-weight or --spectrum-weight (its output is ab, which holds
+        no luma to measure a spectrum of)."""
+        return {}
 
     def reconstruction_loss(self, fake_ab, real_ab):
         """L1 on ab, each pixel weighted by the rarity of its true colour with --rebalance."""

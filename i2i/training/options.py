@@ -233,9 +233,20 @@ class Pix2PixOptions:
     gan_mode: str = option("vanilla", "vanilla or lsgan.", cli=False)
     grid_weight: float = option(
         0.0,
-        "Weight of a penalty on the output's spectral power at the checkerboard's frequencies (the "
-        "2-pixel grid of x2 steps), as a multiple of the ground truth's own beyond 1 (after Durall et al., "
-        "CVPR 2020); 0: the paper's losses alone.",
+        "Weight of a penalty on the output's spectral power at the harmonics of the --grid-period grid "
+        "that the decoder's x2 steps draw, as a multiple of the ground truth's own beyond 1 (after Durall "
+        "et al., CVPR 2020); 0: the paper's losses alone.",
+        min=0.0,
+    )
+    grid_period: int = option(
+        8,
+        "Period in pixels of the grid that --grid-weight penalises; its harmonics include those of every "
+        "even period dividing it: 2 is the checkerboard of the last x2 step, 8 the grids of the last three.",
+    )
+    spectrum_weight: float = option(
+        0.0,
+        "Weight of an L1 distance between the log azimuthal power spectra of output and ground truth "
+        "(Durall et al., CVPR 2020): asks for the truth's amount of fine detail, not only its place.",
         min=0.0,
     )
     lr: float = option(2e-4, "Adam learning rate.")
@@ -244,6 +255,10 @@ class Pix2PixOptions:
 
     def __post_init__(self):
         _check_unet_options(self.upsample, self.full_res_channels)
+        if self.grid_period < 2 or self.grid_period % 2:
+            from ..errors import UsageError
+
+            raise UsageError(f"--grid-period must be even and 2 or more, not {self.grid_period}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,7 +12,7 @@ from ..archs.patchgan import PatchGAN, PatchGANConfig
 from ..archs.unet import UNetConfig, UNetGenerator
 from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import PairedCrops, load_pairs
-from ..losses import gan_loss, grid_excess, set_requires_grad
+from ..losses import gan_loss, grid_excess, set_requires_grad, spectrum_distance
 from ..task import Task
 from .common import adam, constant_then_linear, unwrap, warm_start
 from .recipe import Recipe
@@ -83,10 +83,9 @@ class Pix2PixRecipe(Recipe):
             g_gan = torch.zeros((), device=self.device)
         l1 = self.reconstruction_loss(fake_b, real_b)
         g_loss = g_gan + o.lambda_l1 * l1
-        checkerboard = self.checkerboard_excess(fake_b, real_b)
-        if checkerboard is not None:
-            g_loss = g_loss + o.grid_weight * checkerboard
-            losses["checkerboard"] = checkerboard.item()
+        for name, (weight, term) in self.spectral_terms(fake_b, real_b).items():
+            g_loss = g_loss + weight * term
+            losses[name] = term.item()
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.optimizer_step(self.opt_g)
@@ -99,13 +98,19 @@ class Pix2PixRecipe(Recipe):
         """The L1 term (weighted by --lambda-l1)."""
         return F.l1_loss(fake_b, real_b)
 
-    def checkerboard_excess(self, fake_b, real_b):
-        """With --grid-weight: the outputs' excess power at the checkerboard's frequencies (the 2-pixel
-        grid of stride-2 x2 steps) over the ground truth's (losses.grid_excess, the band
-        benchmarks/pix2pix_quality.py measures in); None without it."""
-        if not self.options.grid_weight:
-            return None
-        return grid_excess((fake_b + 1) / 2, (real_b + 1) / 2, period=2, band=1 / 32)  # [-1, 1] -> [0, 1]
+    def spectral_terms(self, fake_b, real_b) -> dict[str, tuple[float, torch.Tensor]]:
+        """The generator's optional spectral terms, {name: (weight, loss)}: with --grid-weight the
+        outputs' excess power at the harmonics of the --grid-period grid over the ground truth's
+        (losses.grid_excess; each harmonic's bin and its neighbours), with --spectrum-weight the
+        distance of their azimuthal power spectra (losses.spectrum_distance)."""
+        o = self.options
+        fake, real = (fake_b + 1) / 2, (real_b + 1) / 2  # [-1, 1] -> [0, 1]
+        terms = {}
+        if o.grid_weight:
+            terms["grid"] = o.grid_weight, grid_excess(fake, real, o.grid_period, band=1.5 / min(real.shape[-2:]))
+        if o.spectrum_weight:
+            terms["spectrum"] = o.spectrum_weight, spectrum_distance(fake, real)
+        return terms
 
     def state_dict(self):
         return {
