@@ -9,6 +9,9 @@ and optionally a candidate (a retrained model: old vs new):
   checkerboard ratio  spectral power at the 2-pixel period of the output / that of the ground
                    truth (median): the transposed convolutions' artifact, Odena et al. 2016; 1.0
                    is the truth's own
+  8-px grid ratio  the same for the harmonics of an 8-pixel grid (periods 8, 4, 8/3 and 2; within
+                   1/256 cycle/pixel, as benchmarks/style_quality.py's grid ratio), median: the
+                   grids that the decoder's last three x2 steps can draw, a woven pattern by eye
 
 The held-back images are the last N of facades/train in natural order (N = the model's recorded
 --holdout); none of the models trained on them.
@@ -33,9 +36,10 @@ import torch.nn.functional as F  # noqa: E402
 from benchmarks.common import DATA, ROOT, WEIGHTS, emit, machine  # noqa: E402
 from i2i.checkpoint import load_model  # noqa: E402
 from i2i.data.datasets import load_pairs, to_tensor  # noqa: E402
-from i2i.metrics import checkerboard_energy, high_frequency_energy  # noqa: E402
+from i2i.metrics import checkerboard_energy, grid_energy, high_frequency_energy  # noqa: E402
 
 SHEET_PAIRS = (0, 5, 17, 30)  # indices into the held-back pairs
+GRID_BAND = 1 / 256  # cycles/pixel: a grid is a sharp peak; a wider band adds the facade's own texture
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Scores:
     sharpness: float
     sharpness_half: float
     checkerboard: float
+    grid8: float
 
 
 def held_back_pairs(model):
@@ -66,15 +71,16 @@ def score(path: Path) -> Scores:
     """The measures above on the model's held-back pairs."""
     model = load_model(path)
     pairs = held_back_pairs(model)
-    l1s, sharp, half, boards = [], [], [], []
+    l1s, sharp, half, boards, grids = [], [], [], [], []
     for src, target in pairs:
         out, y = translate(model, src), to_tensor(target)[None]
         l1s.append((out - y).abs().mean().item())
         sharp.append(sharpness_ratio(out, y))
         half.append(sharpness_ratio(F.avg_pool2d(out, 2), F.avg_pool2d(y, 2)))
         boards.append(checkerboard_energy(out) / max(checkerboard_energy(y), 1e-12))
-    mean = statistics.fmean
-    return Scores(len(pairs), mean(l1s), mean(sharp), mean(half), statistics.median(boards))
+        grids.append(grid_energy(out, 8, GRID_BAND) / max(grid_energy(y, 8, GRID_BAND), 1e-12))
+    mean, median = statistics.fmean, statistics.median
+    return Scores(len(pairs), mean(l1s), mean(sharp), mean(half), median(boards), median(grids))
 
 
 def comparison_sheet(path: Path, models: dict[str, str]) -> None:
@@ -114,12 +120,14 @@ def main() -> None:
         s = score(Path(path))
         print(
             f"{label:20} on {s.pairs} held-back pairs: L1 {s.l1:.4f}  sharpness ratio {s.sharpness:.3f}  "
-            f"half-res sharpness {s.sharpness_half:.3f}  checkerboard ratio {s.checkerboard:.2f}"
+            f"half-res sharpness {s.sharpness_half:.3f}  checkerboard ratio {s.checkerboard:.2f}  "
+            f"8-px grid ratio {s.grid8:.2f}"
         )
         emit(f"pix2pix {key} L1 (held-back)", s.l1)
         emit(f"pix2pix {key} sharpness ratio", s.sharpness, "", target)
         emit(f"pix2pix {key} half-res sharpness ratio", s.sharpness_half, "")
         emit(f"pix2pix {key} checkerboard ratio (median)", s.checkerboard, "", "lower; 1 = ground truth's")
+        emit(f"pix2pix {key} 8-px grid ratio (median)", s.grid8, "", "lower; 1 = ground truth's")
     if args.sheet:
         models = {"shipped": args.model, **({"candidate": args.candidate} if args.candidate else {})}
         comparison_sheet(Path(args.sheet), models)

@@ -26,8 +26,10 @@ What "full size" means here (where a recipe departs from the paper it says why):
              other four (each where it measured better, weights/README.md)
   facades    pix2pix's 256 px crops and 200 epochs (Isola et al.), batch 4; the shipped width
              (unet_128 layout, ngf 32) kept: paper width (unet_256, ngf 64) is 54M parameters,
-             over the 25 MB a file in weights/ may have; twice, with transposed and with resize
-             upsampling (`facades-label2photo-resize`)
+             over the 25 MB a file in weights/ may have; the paper's losses (stage1), then the
+             shipped fine-tune from it (25 x L1, half the learning rate, --grid-weight 1
+             --spectrum-weight 1); and the paper's stage with resize upsampling
+             (`facades-label2photo-resize`)
   colorize   the shipped U-Net (same size reason), 256 px crops, batch 16, 200 epochs of the cGAN
              stage (colorize-gan), then the class-rebalanced L1 fine-tune from it (colorize)
   upscale-*  MSRResNet width (64 channels, 16 blocks, Wang et al. / BasicSR; 1.5M parameters),
@@ -170,13 +172,25 @@ RECIPES = [
     _style("scream", "the_scream.jpg", style_weight=4),
     _style("monet", "water_lilies.jpg", style_weight=4),
     _style("composition-vii", "composition_vii.jpg", style_weight=4),
-    # 360 training pairs x 200 epochs / batch 4
+    # 360 training pairs x 200 epochs / batch 4: the paper's losses, then the shipped model's
+    # fine-tune (GAN weighted up, the spectral terms that took the grids out, weights/README.md)
+    Retrain(
+        name="facades-label2photo-stage1",
+        method="pix2pix",
+        steps=18000,
+        shipped="facades-label2photo",
+        export="facades-label2photo.safetensors",
+        flags=FACADES,
+        benchmark=("pix2pix_quality.py", "--candidate", "{CANDIDATE}"),
+        smoke=FACADES_SMOKE,
+    ),
     Retrain(
         name="facades-label2photo",
         method="pix2pix",
-        steps=18000,
+        steps=8000,
         export="facades-label2photo.safetensors",
-        flags=FACADES,
+        init="facades-label2photo-stage1",
+        flags={**FACADES, "--lambda-l1": 25, "--lr": 1e-4, "--grid-weight": 1, "--spectrum-weight": 1},
         benchmark=("pix2pix_quality.py", "--candidate", "{CANDIDATE}"),
         smoke=FACADES_SMOKE,
     ),
