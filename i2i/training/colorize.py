@@ -64,8 +64,8 @@ class ColorizeRecipe(Pix2PixRecipe):
         return data
 
     def spectral_terms(self, fake_ab, real_ab):
-        """None: colorize has no --grid-weight or --spectrum-weight (its output is ab, which holds
-        no luma to measure a spectrum of)."""
+        """No spectral terms: colorize has no --grid-weight or --spectrum-weight (its output is ab,
+        which holds no luma to measure a spectrum of)."""
         return {}
 
     def reconstruction_loss(self, fake_ab, real_ab):

@@ -74,13 +74,9 @@ class StyleRecipe(Recipe):
         tv = total_variation(y * 255)
         parts = {"content": content, "style": style, "tv": tv}
         if o.grid_weight:
-            parts["grid"] = self.grid_excess(y, x)
+            # the 4-pixel grid of the net's 1/4-resolution blocks; each harmonic's bin and its neighbours
+            parts["grid"] = grid_excess(y, x, 4, band=1.5 / min(x.shape[-2:]))
         return y, parts
-
-    @staticmethod
-    def grid_excess(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The outputs' excess power at the 4-pixel grid's harmonics over the photos' (losses.grid_excess)."""
-        return grid_excess(y, x, 4, band=1.5 / min(x.shape[-2:]))  # each harmonic's bin and its neighbours
 
     def train_step(self, batch, step):
         o = self.options
