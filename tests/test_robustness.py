@@ -507,11 +507,13 @@ def _job_with_many_images(tmp_path, n=30, size=(300, 400)) -> Path:
     return folder
 
 
-def _sigint_as_at_a_terminal():
+def _signals_as_at_a_terminal():
     """A test suite started as a background job (`make test &`) passes SIGINT on ignored, as POSIX
-    shells set it for background commands, and i2i keeps an ignored signal ignored (nohup); a user
-    at a terminal has SIGINT at its default, which is what this test is about."""
+    shells set it for background commands, and one started under nohup passes SIGHUP on ignored;
+    i2i keeps an ignored signal ignored (that is what nohup asks for). A user at a terminal has
+    both at their defaults, which is what these tests are about."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize("name,code", [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
@@ -524,7 +526,7 @@ def test_a_signal_stops_cleanly_and_a_rerun_finishes(cli, x2, tmp_path, name, co
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
-        preexec_fn=_sigint_as_at_a_terminal,
+        preexec_fn=_signals_as_at_a_terminal,
     )
     first = p.stdout.readline()
     assert json.loads(first)["error"] is None
