@@ -41,22 +41,18 @@ def smoothed_activations(features: torch.Tensor) -> torch.Tensor:
     return torch.softmax(features.reshape(b, -1), dim=1).reshape(features.shape) * n
 
 
-def grid_excess(
-    output: torch.Tensor, reference: torch.Tensor, period: int, band: float, *, each: bool = False
-) -> torch.Tensor:
+def grid_excess(output: torch.Tensor, reference: torch.Tensor, period: int, band: float) -> torch.Tensor:
     """How far each output's share of spectral power at the harmonics of a `period`-pixel grid
     exceeds its reference's, as a multiple of the reference's share (0 at or below it), mean over
     the batch: a spectral penalty on a generator's periodic upsampling artifact (after Durall et
     al., CVPR 2020, "Watch your Up-Convolution"), measured as metrics.grid_share does.
 
     output, reference: (B, C, H, W) in [0, 1] (the reference is the photo a style restyles, or
-    pix2pix's ground truth); band in cycles/pixel; each=True: the excess at each harmonic apart,
-    averaged over them (metrics.grid_share's each), else at all of them together. Returns a
-    scalar tensor, differentiable in output.
+    pix2pix's ground truth); band in cycles/pixel. Returns a scalar tensor, differentiable in output.
     """
     with torch.no_grad():
-        own = grid_share(reference, period, band, each=each).clamp(min=1e-6)
-    return F.relu(grid_share(output.clamp(0, 1), period, band, each=each) / own - 1).mean()
+        own = grid_share(reference, period, band).clamp(min=1e-6)
+    return F.relu(grid_share(output.clamp(0, 1), period, band) / own - 1).mean()
 
 
 def spectrum_distance(output: torch.Tensor, target: torch.Tensor, bins: int = 32) -> torch.Tensor:

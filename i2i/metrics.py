@@ -80,31 +80,24 @@ def _luma_power_spectrum(img: torch.Tensor):
     return power, fy, fx
 
 
-def grid_share(img: torch.Tensor, period: int = 2, band: float = 1 / 32, *, each: bool = False) -> torch.Tensor:
+def grid_share(img: torch.Tensor, period: int = 2, band: float = 1 / 32) -> torch.Tensor:
     """(B, C, H, W) in [0, 1] -> (B,): each image's share of non-DC luma spectral power at the
     harmonics of a `period`-pixel grid (see grid_energy); differentiable, in img's dtype, so a
-    training loss can use it. each=True: (B, K), the share at each of the K harmonics
-    ((period/2 + 1)^2 - 1 points) apart, so that a peak at one cannot hide behind less power at
-    the others. Errors: ValueError for a period that is not even."""
+    training loss can use it. Errors: ValueError for a period that is not even."""
     if period < 2 or period % 2:
         raise ValueError(f"grid period must be even and >= 2, not {period}")
     power, fy, fx = _luma_power_spectrum(img)
     h, w = power.shape[-2:]
     harmonics = [k / period for k in range(period // 2 + 1)]
-    points = [
-        ((fy - f_y).abs() <= band) & ((fx - f_x).abs() <= band)
-        for i, f_y in enumerate(harmonics)
-        for j, f_x in enumerate(harmonics)
-        if i or j  # (0, 0) is the image's own low frequencies
-    ]
+    on_grid = torch.zeros(h, w, dtype=torch.bool, device=power.device)
+    for i, f_y in enumerate(harmonics):
+        for j, f_x in enumerate(harmonics):
+            if i or j:  # (0, 0) is the image's own low frequencies
+                on_grid |= ((fy - f_y).abs() <= band) & ((fx - f_x).abs() <= band)
     dc = torch.zeros(h, w, dtype=torch.bool, device=power.device)
     dc[0, 0] = True
-    total = power.masked_fill(dc, 0).sum((-2, -1)).clamp(min=1e-20)
-    if each:
-        masks = torch.stack(points).to(power.dtype)  # (K, H, W)
-        return torch.einsum("bhw,khw->bk", power, masks) / total[:, None]
-    on_grid = torch.stack(points).any(0)
-    return power.masked_fill(~on_grid, 0).sum((-2, -1)) / total
+    total = power.masked_fill(dc, 0).sum((-2, -1))
+    return power.masked_fill(~on_grid, 0).sum((-2, -1)) / total.clamp(min=1e-20)
 
 
 def radial_power_spectrum(img: torch.Tensor, bins: int = 32) -> torch.Tensor:

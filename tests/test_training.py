@@ -256,7 +256,6 @@ def test_upsample_full_res_and_patchgan_flags_reach_the_networks_and_are_checked
         "0.5",
         "--grid-period",
         "4",
-        "--grid-each-harmonic",
         "--spectrum-weight",
         "0.5",
         "--steps",
@@ -274,7 +273,6 @@ def test_upsample_full_res_and_patchgan_flags_reach_the_networks_and_are_checked
     options = json.loads((tmp_path / "run" / "run.json").read_text())["options"]
     assert options["n_layers"] == 2  # 34x34 PatchGAN
     assert (options["grid_weight"], options["grid_period"], options["spectrum_weight"]) == (0.5, 4, 0.5)
-    assert options["grid_each_harmonic"] is True
     logged = [rec for rec in records(tmp_path / "run") if "l1" in rec]
     assert logged and all(math.isfinite(rec["grid"]) and math.isfinite(rec["spectrum"]) for rec in logged)
     r = cli(

@@ -243,11 +243,6 @@ class Pix2PixOptions:
         "Period in pixels of the grid that --grid-weight penalises; its harmonics include those of every "
         "even period dividing it: 2 is the checkerboard of the last x2 step, 8 the grids of the last three.",
     )
-    grid_each_harmonic: bool = option(
-        False,
-        "--grid-weight penalises the excess at each of the grid's harmonics apart (a peak at one "
-        "cannot hide behind less power at the others) instead of at all of them together.",
-    )
     spectrum_weight: float = option(
         0.0,
         "Weight of an L1 distance between the log azimuthal power spectra of output and ground truth "

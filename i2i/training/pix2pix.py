@@ -107,8 +107,7 @@ class Pix2PixRecipe(Recipe):
         fake, real = (fake_b + 1) / 2, (real_b + 1) / 2  # [-1, 1] -> [0, 1]
         terms = {}
         if o.grid_weight:
-            band = 1.5 / min(real.shape[-2:])  # each harmonic's bin and its neighbours
-            terms["grid"] = o.grid_weight, grid_excess(fake, real, o.grid_period, band, each=o.grid_each_harmonic)
+            terms["grid"] = o.grid_weight, grid_excess(fake, real, o.grid_period, band=1.5 / min(real.shape[-2:]))
         if o.spectrum_weight:
             terms["spectrum"] = o.spectrum_weight, spectrum_distance(fake, real)
         return terms
