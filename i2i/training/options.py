@@ -177,9 +177,10 @@ class StyleOptions:
     )
     grid_weight: float = option(
         0.05,
-        "Weight of a penalty on the output's spectral power at the harmonics of a 4-pixel grid, as a "
-        "multiple of the photo's own beyond 1 (a spectral loss after Durall et al., CVPR 2020): the "
-        "TransformerNet otherwise buys fine Gram statistics with a periodic hatching.",
+        "Weight of a penalty on a 4-pixel grid in the output: its spectral power at that grid's "
+        "frequencies divided by the photo's, less 1, 0 when it holds no more than the photo (after Durall "
+        "et al., CVPR 2020). The TransformerNet otherwise buys fine Gram statistics with a periodic "
+        "hatching; lower it for a painting whose own texture has that period (starry-night used 0.01).",
         min=0.0,
     )
     smooth_activations: bool = option(
@@ -233,9 +234,10 @@ class Pix2PixOptions:
     gan_mode: str = option("vanilla", "vanilla or lsgan.", cli=False)
     grid_weight: float = option(
         0.0,
-        "Weight of a penalty on the output's spectral power at the harmonics of the --grid-period grid "
-        "that the decoder's x2 steps draw, as a multiple of the ground truth's own beyond 1 (after Durall "
-        "et al., CVPR 2020); 0: the paper's losses alone.",
+        "Weight of a penalty on a periodic grid in the output (the artifact of the decoder's x2 steps): "
+        "its spectral power at the --grid-period grid's frequencies divided by the ground truth's, less 1, "
+        "0 when it holds no more than the truth (after Durall et al., CVPR 2020). 0: the paper's losses "
+        "alone; the shipped facades model used 1.",
         min=0.0,
     )
     grid_period: int = option(
