@@ -90,3 +90,40 @@ def test_smoothed_activations_are_a_size_free_softmax():
     tiled = smoothed_activations(f.repeat(1, 1, 2, 2))
     assert torch.allclose(tiled[..., :5, :5], s, atol=1e-5)
     assert torch.equal(smoothed_activations(f)[0], smoothed_activations(f[:1])[0])
+
+
+def test_grid_excess_is_zero_for_the_reference_and_grows_with_a_checkerboard(data):
+    """pix2pix's --grid-weight penalty (period 2 against the ground truth): nothing to pay for the
+    truth itself, something for the truth with a checkerboard laid over it, more for a stronger one."""
+    from PIL import Image
+
+    from i2i.data.datasets import to_tensor
+    from i2i.losses import grid_excess
+
+    truth = to_tensor(Image.open(data / "facades/train/1.jpg").crop((0, 0, 128, 128)))[None]
+    i, j = torch.meshgrid(torch.arange(128), torch.arange(128), indexing="ij")
+    board = torch.where((i + j) % 2 == 0, 1.0, -1.0)
+    assert grid_excess(truth, truth, 2, 1 / 32).item() == 0
+    weak, strong = (grid_excess((truth + a * board).clamp(0, 1), truth, 2, 1 / 32).item() for a in (0.02, 0.08))
+    assert 0 < weak < strong
+
+
+def test_radial_power_spectrum_and_spectrum_distance_see_lost_detail(data):
+    """pix2pix's --spectrum-weight term: a blur takes power out of the outer rings only, and the
+    distance to the truth's spectrum grows with the blur (nothing for the truth itself)."""
+    from PIL import Image, ImageFilter
+
+    from i2i.data.datasets import to_tensor
+    from i2i.losses import spectrum_distance
+    from i2i.metrics import radial_power_spectrum
+
+    image = Image.open(data / "facades/train/1.jpg").crop((0, 0, 128, 128))
+    truth, soft, softer = (
+        to_tensor(image.filter(ImageFilter.GaussianBlur(r)) if r else image)[None] for r in (0, 0.7, 1.5)
+    )
+    rings = radial_power_spectrum(torch.cat([truth, softer]), bins=16)
+    assert rings.shape == (2, 16) and (rings > 0).all()
+    assert rings[1, -4:].sum() < 0.1 * rings[0, -4:].sum()  # the finest scales are gone
+    assert 0.5 < rings[1, 1] / rings[0, 1] < 1.5  # the coarse ones stay
+    assert spectrum_distance(truth, truth).item() == 0
+    assert 0 < spectrum_distance(soft, truth).item() < spectrum_distance(softer, truth).item()
