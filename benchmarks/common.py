@@ -11,6 +11,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("I2I_SHARED", ROOT.parent / "shared")) / "data"
 WEIGHTS = ROOT / "weights"
+# cycles/pixel around each grid frequency that style_quality.py's and pix2pix_quality.py's grid
+# ratios count: a periodic grid is a sharp peak; a wider band adds the image's own texture
+GRID_BAND = 1 / 256
 
 
 def machine() -> str:

@@ -33,13 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from benchmarks.common import DATA, ROOT, WEIGHTS, emit, machine  # noqa: E402
+from benchmarks.common import DATA, GRID_BAND, ROOT, WEIGHTS, emit, machine  # noqa: E402
 from i2i.checkpoint import load_model  # noqa: E402
 from i2i.data.datasets import load_pairs, to_tensor  # noqa: E402
 from i2i.metrics import checkerboard_energy, grid_energy, high_frequency_energy  # noqa: E402
 
 SHEET_PAIRS = (0, 5, 17, 30)  # indices into the held-back pairs
-GRID_BAND = 1 / 256  # cycles/pixel: a grid is a sharp peak; a wider band adds the facade's own texture
 
 
 @dataclass(frozen=True)

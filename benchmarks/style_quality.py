@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from benchmarks.common import DATA, ROOT, WEIGHTS, emit, machine  # noqa: E402
+from benchmarks.common import DATA, GRID_BAND, ROOT, WEIGHTS, emit, machine  # noqa: E402
 from i2i.checkpoint import load_model  # noqa: E402
 from i2i.data.datasets import list_images, to_tensor  # noqa: E402
 from i2i.data.image_io import load_rgb  # noqa: E402
@@ -49,7 +49,6 @@ from i2i.metrics import grid_energy  # noqa: E402
 PHOTOS = 24
 SHORT_SIDE = 256
 CONTENT_MAX = 1.2  # the issue's bar: a new style's content distance at most 1.2x the old one's
-GRID_BAND = 1 / 256  # cycles/pixel: a periodic grid is a sharp peak; a wider band adds the photo's own texture
 
 
 def resized(img: Image.Image, short: int = SHORT_SIDE) -> Image.Image:
@@ -108,13 +107,15 @@ def score(measure: Measure, model, inputs: list[torch.Tensor], baseline: dict) -
     target = measure.grams(to_tensor(resized(load_rgb(painting)))[None])
     if painting not in baseline:  # the unstyled photos' own distance to this painting
         baseline[painting] = statistics.fmean(measure.style_distance(measure.grams(x), target) for x in inputs)
+    if "photo grids" not in baseline:  # the photos' own 4-px grid shares, the same for every style
+        baseline["photo grids"] = [max(grid_energy(x, 4, GRID_BAND), 1e-12) for x in inputs]
     styles, contents, grids, outputs = [], [], [], []
-    for x in inputs:
+    for x, photo_grid in zip(inputs, baseline["photo grids"]):
         y = stylize(model, x)
         outputs.append(y)
         styles.append(measure.style_distance(measure.grams(y), target))
         contents.append(measure.content_distance(y, measure.features(x)))
-        grids.append(grid_energy(y, 4, GRID_BAND) / max(grid_energy(x, 4, GRID_BAND), 1e-12))
+        grids.append(grid_energy(y, 4, GRID_BAND) / photo_grid)
     return {
         "style": statistics.fmean(styles) / baseline[painting],
         "content": statistics.fmean(contents),

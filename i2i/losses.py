@@ -41,15 +41,17 @@ def smoothed_activations(features: torch.Tensor) -> torch.Tensor:
     return torch.softmax(features.reshape(b, -1), dim=1).reshape(features.shape) * n
 
 
-def grid_excess(output: torch.Tensor, reference: torch.Tensor, period: int, band: float) -> torch.Tensor:
+def grid_excess(output: torch.Tensor, reference: torch.Tensor, period: int, band: float | None = None) -> torch.Tensor:
     """How far each output's share of spectral power at the harmonics of a `period`-pixel grid
     exceeds its reference's, as a multiple of the reference's share (0 at or below it), mean over
     the batch: a spectral penalty on a generator's periodic upsampling artifact (after Durall et
     al., CVPR 2020, "Watch your Up-Convolution"), measured as metrics.grid_share does.
 
     output, reference: (B, C, H, W) in [0, 1] (the reference is the photo a style restyles, or
-    pix2pix's ground truth); band in cycles/pixel. Returns a scalar tensor, differentiable in output.
+    pix2pix's ground truth); band in cycles/pixel, default 1.5 frequency bins of the shorter side
+    (each grid frequency's bin and its neighbours). Returns a scalar tensor, differentiable in output.
     """
+    band = 1.5 / min(reference.shape[-2:]) if band is None else band
     with torch.no_grad():
         own = grid_share(reference, period, band).clamp(min=1e-6)
     return F.relu(grid_share(output.clamp(0, 1), period, band) / own - 1).mean()

@@ -101,13 +101,13 @@ class Pix2PixRecipe(Recipe):
     def spectral_terms(self, fake_b, real_b) -> dict[str, tuple[float, torch.Tensor]]:
         """The generator's optional spectral terms, {name: (weight, loss)}: with --grid-weight the
         outputs' excess power at the harmonics of the --grid-period grid over the ground truth's
-        (losses.grid_excess; each harmonic's bin and its neighbours), with --spectrum-weight the
+        (losses.grid_excess), with --spectrum-weight the
         distance of their azimuthal power spectra (losses.spectrum_distance)."""
         o = self.options
         fake, real = (fake_b + 1) / 2, (real_b + 1) / 2  # [-1, 1] -> [0, 1]
         terms = {}
         if o.grid_weight:
-            terms["grid"] = o.grid_weight, grid_excess(fake, real, o.grid_period, band=1.5 / min(real.shape[-2:]))
+            terms["grid"] = o.grid_weight, grid_excess(fake, real, o.grid_period)
         if o.spectrum_weight:
             terms["spectrum"] = o.spectrum_weight, spectrum_distance(fake, real)
         return terms

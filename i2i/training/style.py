@@ -74,8 +74,7 @@ class StyleRecipe(Recipe):
         tv = total_variation(y * 255)
         parts = {"content": content, "style": style, "tv": tv}
         if o.grid_weight:
-            # the 4-pixel grid of the net's 1/4-resolution blocks; each harmonic's bin and its neighbours
-            parts["grid"] = grid_excess(y, x, 4, band=1.5 / min(x.shape[-2:]))
+            parts["grid"] = grid_excess(y, x, 4)  # the 4-pixel grid of the net's 1/4-resolution blocks
         return y, parts
 
     def train_step(self, batch, step):
