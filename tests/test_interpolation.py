@@ -1,18 +1,23 @@
-"""Network interpolation and `i2i upscale --denoise`: 0 and 1 are the two models exactly."""
+"""Network interpolation and `i2i upscale --denoise`: 0 and 1 are the two models exactly; auto
+blends the shipped x4 trio per photo from its own degradation estimate."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 from PIL import Image
 
 from i2i.archs.registry import build
 from i2i.checkpoint import ModelInfo, load_model, save_model
+from i2i.data.degradation_estimate import DegradationEstimate
 from i2i.errors import CheckpointError, UsageError
-from i2i.interpolation import interpolate
+from i2i.interpolation import AUTO_GAN_SHARE, AUTO_REAL_MAX, SR_BLEND, auto_weights, blend, interpolate, round_weights
 from i2i.task import Task
 
 TASK = Task(kind="upscale", value_range="0,1", scale=2)
@@ -82,3 +87,72 @@ def test_upscale_denoise_blends_towards_the_psnr_stage(cli, pair, tmp_path, data
     # A model that names no PSNR stage: one clear usage error.
     r = cli("upscale", "--model", psnr, "--denoise", "0.5", src, "-o", tmp_path / "x.png", env=env)
     assert r.returncode == 2 and "--denoise" in r.stderr.decode()
+
+
+def test_blend_weights_sum_models_and_round(pair, tmp_path):
+    _, gan, psnr = pair
+    a, b = load_model(gan), load_model(psnr)
+    c = load_model(_save(tmp_path / "c.safetensors", 4, "c"))
+    mixed = blend([a, b, c], [0.25, 0.5, 0.25]).module.state_dict()
+    for k, v in a.module.state_dict().items():
+        want = 0.25 * v + 0.5 * b.module.state_dict()[k] + 0.25 * c.module.state_dict()[k]
+        assert torch.allclose(mixed[k], want)
+    assert blend([a, b, c], [0, 1, 0]) is b
+    assert round_weights((0.3, 0.33, 0.37)) == (0.25, 0.375, 0.375)
+    assert sum(round_weights((0.11, 0.2, 0.69))) == pytest.approx(1)
+
+
+@pytest.mark.parametrize(
+    "quality, noise, real",
+    [
+        (None, 0.5, 0.0),
+        (98, 1.0, 0.0),
+        (95, 1.0, 0.0),
+        (50, 1.0, AUTO_REAL_MAX),
+        (30, 0.0, AUTO_REAL_MAX),
+        (None, 12.0, AUTO_REAL_MAX),
+    ],
+)
+def test_auto_weights_follow_the_estimate(quality, noise, real):
+    clean, psnr, gan = auto_weights(DegradationEstimate(quality, noise))
+    assert clean == pytest.approx(1 - real) and psnr + gan == pytest.approx(real)
+    assert gan == pytest.approx(real * AUTO_GAN_SHARE)
+
+
+def test_upscale_denoise_auto_picks_the_clean_model_for_a_clean_photo_and_blends_for_a_jpeg(tmp_path, data):
+    """Without --model, upscale estimates each photo and blends the shipped x4 trio; --json says so."""
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for seed, name in enumerate(SR_BLEND):
+        _save(weights / f"{name}.safetensors", seed + 1, name, {"psnr_stage": SR_BLEND[1]} if seed == 2 else None)
+    photos = tmp_path / "in"
+    photos.mkdir()
+    small = Image.open(data / "sr/val/Set14/lenna.png").convert("RGB").resize((64, 64), Image.BICUBIC)
+    small.save(photos / "clean.png")
+    small.save(photos / "web.jpg", quality=40)
+    env = {"I2I_WEIGHTS": str(weights)}
+
+    def cli(*args, env=env):  # torch: the exported graphs of every blend would cost more than the test
+        return run_cli(*args, "--backend", "torch", env=env)
+
+    r = cli("upscale", photos, "-o", tmp_path / "auto", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {Path(row["input"]).name: row for row in map(json.loads, r.stdout.decode().splitlines())}
+    assert rows["clean.png"]["choice"]["blend"] == {"upscale-x4": 1.0}
+    assert rows["clean.png"]["choice"]["estimate"]["jpeg_quality"] is None
+    assert rows["web.jpg"]["choice"]["estimate"]["jpeg_quality"] == 40
+    assert set(rows["web.jpg"]["choice"]["blend"]) == set(SR_BLEND)
+    r = cli("upscale", "--model", "upscale-x4", photos / "clean.png", "-o", tmp_path / "x4.png", env=env)
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(
+        np.asarray(Image.open(tmp_path / "x4.png")), np.asarray(Image.open(tmp_path / "auto/clean.png"))
+    )
+    r = cli("upscale", photos / "web.jpg", "-o", tmp_path / "v.png", "-v", env=env)
+    assert r.returncode == 0 and "JPEG quality 40" in r.stderr.decode() and "upscale-x4-real-psnr" in r.stderr.decode()
+    # auto blends the shipped trio only; a bad value is a usage error
+    r = cli(
+        "upscale", "--model", "upscale-x4", "--denoise", "auto", photos / "web.jpg", "-o", tmp_path / "y.png", env=env
+    )
+    assert r.returncode == 2 and "--denoise auto" in r.stderr.decode()
+    r = cli("upscale", "--denoise", "1.5", photos / "web.jpg", "-o", tmp_path / "z.png", env=env)
+    assert r.returncode == 2 and not (tmp_path / "z.png").exists()

@@ -49,6 +49,10 @@ class ArchSpec:
     """Whether fp16 inference is allowed on CUDA."""
     bfloat16: bool = True
     """Whether bf16 inference is allowed on CUDA."""
+    grow: Callable[[Any, Any, dict, Any], None] | None = None
+    """(module, its config, state dict, that state's config) -> None: load a trained network of
+    this architecture with a smaller config into `module` so that it computes the same function
+    (--init of a larger network); None: only an equal config loads. Raises ValueError."""
     from_weights: Callable[[Any, dict], Any] | None = None
     """(config, state dict) -> module with those weights loaded, for architectures whose
     hyperparameters only the weights hold (spandrel's); None: build(config) + load_state_dict."""

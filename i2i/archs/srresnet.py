@@ -83,6 +83,33 @@ class SRResNet(nn.Module):
         return out + F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
 
 
+def grow(net: SRResNet, net_cfg: SRResNetConfig, state: dict, cfg: SRResNetConfig) -> None:
+    """Load the weights `state` of a trained SRResNet (`cfg`) with fewer residual blocks, and the
+    same other options, into `net` (`net_cfg`) so that it computes the same function: the extra
+    blocks come last, their second convolution zero (so each adds nothing) and their first seeded
+    alike in every grown model, so that the grown stages of one family (clean, real-world PSNR,
+    GAN) stay interpolable. Training then uses the depth (as Net2DeeperNet, Chen et al., ICLR
+    2016). Raises ValueError when more than `blocks` differs, or the trained network is deeper."""
+    import dataclasses
+
+    import torch
+
+    if dataclasses.replace(cfg, blocks=net_cfg.blocks) != net_cfg or cfg.blocks > net_cfg.blocks:
+        raise ValueError(f"a {cfg} cannot grow into a {net_cfg}: only more blocks can be added")
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for block in list(net.body)[cfg.blocks :]:
+            bound = 1 / (block.conv1.in_channels * 9) ** 0.5  # nn.Conv2d's default init range
+            for p in (block.conv1.weight, block.conv1.bias):
+                p.copy_(torch.rand(p.shape, generator=generator) * 2 * bound - bound)
+            block.conv2.weight.zero_()
+            block.conv2.bias.zero_()
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    new = tuple(f"body.{i}." for i in range(cfg.blocks, net_cfg.blocks))
+    if unexpected or any(not key.startswith(new) for key in missing):
+        raise ValueError(f"the weights do not fit a {cfg}: missing {missing}, unexpected {unexpected}")
+
+
 SPEC = ArchSpec(
     id="srresnet",
     config=SRResNetConfig,
@@ -91,4 +118,5 @@ SPEC = ArchSpec(
     scale=lambda cfg: cfg.scale,
     channels=lambda cfg: (cfg.in_channels, cfg.in_channels),
     receptive_margin=24,
+    grow=grow,
 )

@@ -150,3 +150,14 @@ class FrameProgress:
             self.progress.reset(self.task, total=total)
         rate = done / max(time.perf_counter() - self.started, 1e-9)
         self.progress.update(self.task, completed=done, total=max(total or 0, done) or None, rate=f"{rate:.2f} fps")
+
+
+def describe_choice(choice: dict) -> str:
+    """A per-input model choice (engine/choice.py) in words: the estimate, then the blend."""
+    found = choice.get("estimate") or {}
+    quality = found.get("jpeg_quality")
+    facts = [f"JPEG quality {quality:g}" if quality is not None else "not a JPEG"]
+    if "noise" in found:
+        facts.append(f"noise {found['noise']:g} levels")
+    blend = " + ".join(f"{name} {share:g}" for name, share in (choice.get("blend") or {}).items())
+    return f"{', '.join(facts)} -> {blend}"

@@ -75,13 +75,17 @@ def run_job(
     max_pixels,
     max_output_pixels=None,
     load=None,
+    per_image=None,
     video=None,
     backend="auto",
+    verbose=False,
 ) -> None:
     """Shared body of every inference command: plan the job, load the model, run, show the
     results; exits 1 if any input failed.
 
-    load(path) -> LoadedModel replaces load_model (e.g. to blend two models)."""
+    load(path) -> LoadedModel replaces load_model (e.g. to blend two models). per_image(make_engine,
+    max_pixels) -> engine.choice.PerImageEngines chooses the model per input instead (model_path
+    is then only checked for its task)."""
     from ..checkpoint import load_model
     from ..data.image_io import DEFAULT_MAX_OUTPUT_PIXELS
     from ..engine.engine import Engine
@@ -95,26 +99,30 @@ def run_job(
     plan = plan_job(inputs, opts)
     model = (load or load_model)(model_path)
     check_task(command, model)
-    engine = Engine(
-        model,
-        make_adapter(model),
-        device=device,
-        batch_size=batch_size,
-        precision=precision,
-        tile=tile,
-        tile_overlap=tile_overlap,
-        max_pixels=max_pixels,
-        max_output_pixels=max_output_pixels or DEFAULT_MAX_OUTPUT_PIXELS,
-        backend=backend,
-    )
-    _show(plan, engine, opts, video, quiet=quiet or as_json, as_json=as_json)
+
+    def make_engine(model):
+        return Engine(
+            model,
+            make_adapter(model),
+            device=device,
+            batch_size=batch_size,
+            precision=precision,
+            tile=tile,
+            tile_overlap=tile_overlap,
+            max_pixels=max_pixels,
+            max_output_pixels=max_output_pixels or DEFAULT_MAX_OUTPUT_PIXELS,
+            backend=backend,
+        )
+
+    engine = per_image(make_engine, max_pixels) if per_image else make_engine(model)
+    _show(plan, engine, opts, video, quiet=quiet or as_json, as_json=as_json, verbose=verbose)
 
 
-def _show(plan, engine, opts, video, *, quiet: bool, as_json: bool) -> None:
+def _show(plan, engine, opts, video, *, quiet: bool, as_json: bool, verbose: bool = False) -> None:
     """Run the plan, showing notes, errors, progress and one result line per output."""
     from contextlib import closing
 
-    from .output import FrameProgress, Results, error, job_progress, note, say
+    from .output import FrameProgress, Results, describe_choice, error, job_progress, note, say
 
     for skipped in plan.notes:
         if not quiet:
@@ -130,15 +138,18 @@ def _show(plan, engine, opts, video, *, quiet: bool, as_json: bool) -> None:
     task = progress.add_task("images", total=total, rate="") if progress else None
     if progress:
         progress.start()
-    shown_notes: list[str] = []
+    shown_notes: set[str] = set()
 
     def report(r) -> None:
         nonlocal done
         done += 1
-        for message in engine.runner.notes[len(shown_notes) :]:  # backend fallbacks, each said once
-            shown_notes.append(message)
-            if not quiet:
-                note(message, progress)
+        for message in engine.notes:  # backend fallbacks, each said once
+            if message not in shown_notes:
+                shown_notes.add(message)
+                if not quiet:
+                    note(message, progress)
+        if verbose and r.choice and not quiet:
+            note(f"{r.input}: {describe_choice(r.choice)}", progress)
         if r.error:
             error(r.error, progress)
         for message in getattr(r, "notes", ()):  # a clip's streams left out, and the like
@@ -154,6 +165,7 @@ def _show(plan, engine, opts, video, *, quiet: bool, as_json: bool) -> None:
                     "error": r.error,
                     "skipped": r.skipped,
                     "backend": getattr(r, "backend", None),
+                    **({"choice": r.choice} if r.choice else {}),
                     **({"frames": r.frames} if hasattr(r, "frames") else {}),
                 }
             )
@@ -183,6 +195,19 @@ def _finite(value: float | None) -> float | None:
     """Reject nan and inf, which pass typer's min/max checks (every comparison with nan is False)."""
     if value is not None and not math.isfinite(value):
         raise typer.BadParameter(f"must be a finite number, not {value}")
+    return value
+
+
+def _denoise(value: str | None) -> str | None:
+    """--denoise: auto, or a finite number within 0..1."""
+    if value is None or value == "auto":
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        raise typer.BadParameter(f"must be auto or a number within 0..1, not {value!r}") from None
+    if not 0.0 <= number <= 1.0:  # also refuses nan
+        raise typer.BadParameter(f"must be auto or a number within 0..1, not {value}")
     return value
 
 
@@ -242,18 +267,20 @@ def upscale(
         typer.Option(
             "--model",
             "-m",
-            help="Model name (any in `i2i models`) or file (ours, or ESRGAN, Real-ESRGAN, SwinIR, ... through spandrel). Default upscale-x4-real, for photos as they come (JPEG, noise, blur); upscale-x4 / upscale-x2 for clean inputs (renders, lossless scans, benchmarks), upscale-x4-gan for clean inputs with more texture.",
+            help="Model name (any in `i2i models`) or file (ours, or ESRGAN, Real-ESRGAN, SwinIR, ... through spandrel). Default: a blend of the shipped x4 models chosen per photo (see --denoise); upscale-x4 / upscale-x2 for clean inputs (renders, lossless scans, benchmarks), upscale-x4-real for photos as they come (JPEG, noise, blur), upscale-x4-gan for clean inputs with more texture.",
         ),
     ] = "",
     denoise: Annotated[
-        float | None,
+        str | None,
         typer.Option(
-            help="0..1, real-world model only: 0 keeps the GAN model's texture, 1 is its PSNR stage (cleanest, smoothest); in between blends the two networks.",
-            min=0.0,
-            max=1.0,
-            callback=_finite,
+            metavar="auto|0..1",
+            help="auto (the default without --model): each photo's JPEG quality (from its own quantisation tables) and noise level are estimated, and the clean model (upscale-x4) is blended with the real-world ones (upscale-x4-real-psnr, upscale-x4-real) as far as they call for; -v or --json say what was chosen. 0..1 with the real-world GAN model: 0 keeps its texture, 1 is its PSNR stage (cleanest, smoothest); in between blends the two networks.",
+            callback=_denoise,
         ),
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="A note per photo: what --denoise auto estimated and chose.")
+    ] = False,
     video=None,
     job=None,
 ):
@@ -262,8 +289,12 @@ def upscale(
     Example: i2i upscale photos/ -o big/ --scale 3 ; i2i upscale --model RealESRGAN_x4plus.pth photo.jpg -o out.png
     """
     from ..engine.adapters import RGBAdapter
+    from ..interpolation import SR_BLEND
     from ..models import resolve, shipped
 
+    auto = denoise == "auto" or (denoise is None and not model and set(SR_BLEND) <= set(shipped()))
+    if auto and model:
+        raise UsageError("--denoise auto blends the shipped x4 models; drop --model, or give --denoise 0..1")
     path = resolve(model, prefix="upscale-") if model else resolve(_default_sr(scale or 4, shipped()))
 
     def load(p):
@@ -271,7 +302,12 @@ def upscale(
         from ..interpolation import with_denoise
 
         loaded = load_model(p)
-        return loaded if denoise is None else with_denoise(loaded, denoise, resolve)
+        return loaded if denoise is None or auto else with_denoise(loaded, float(denoise), resolve)
+
+    def per_image(make_engine, max_pixels):
+        from ..engine.choice import denoise_auto
+
+        return denoise_auto(make_engine, resolve, max_pixels)
 
     run_job(
         path,
@@ -280,7 +316,9 @@ def upscale(
         output,
         command="upscale",
         load=load,
+        per_image=per_image if auto else None,
         video=video,
+        verbose=verbose,
         **job,
     )
 
@@ -290,7 +328,9 @@ REAL_WORLD_SR = ("upscale-x4-real", "upscale-x4-real-psnr")  # the defaults for 
 
 def _default_sr(scale: float, models: dict) -> str:
     """The real-world x4 model (photos are rarely clean; the exact resize to `scale` follows),
-    else the smallest shipped clean PSNR model whose factor reaches `scale`, else the largest."""
+    else the smallest shipped clean PSNR model whose factor reaches `scale`, else the largest.
+    (With the three models of interpolation.SR_BLEND shipped, upscale blends them per photo and
+    this model is only checked for its task.)"""
     from ..errors import CheckpointError
 
     real = next((n for n in REAL_WORLD_SR if n in models), None)

@@ -310,7 +310,7 @@ class FixedDegradation:
         return zlib.crc32(Path(path).name.encode())
 
     def __call__(self, hr: Image.Image, scale: int, seed: int = 0) -> Image.Image:
-        """PIL RGB/L HR (size a multiple of scale) -> PIL LR of the same mode."""
+        """PIL RGB/L HR (size a multiple of scale) -> PIL LR of the same mode (the decoded JPEG)."""
         from PIL import ImageFilter
 
         w, h = hr.size
@@ -321,7 +321,9 @@ class FixedDegradation:
         arr = np.clip(np.round(arr + rng.standard_normal(arr.shape) * self.noise_sigma), 0, 255)
         buf = io.BytesIO()
         Image.fromarray(arr.astype(np.uint8), im.mode).save(buf, "JPEG", quality=self.jpeg_quality)
-        return Image.open(buf).convert(hr.mode)
+        lr = Image.open(buf)
+        lr.load()  # kept as the JPEG it is (its quantisation tables), as a user's file would be
+        return lr if lr.mode == hr.mode else lr.convert(hr.mode)
 
 
 # ---- target sharpening -----------------------------------------------------------------------

@@ -59,6 +59,8 @@ class Result:
     skipped: str | None = None
     backend: str | None = None
     """What ran the network: torch, onnxruntime, openvino, with the precision when not fp32."""
+    choice: dict | None = None
+    """Why this input ran the model it ran, when the model is chosen per input (engine/choice.py)."""
 
     @property
     def ok(self) -> bool:
@@ -120,6 +122,11 @@ class Engine:
         self.io_threads = io_threads or (min(8, os.cpu_count() or 2) if on_gpu else 2)
         self.max_pixels = max_pixels
         self.max_output_pixels = max_output_pixels
+
+    @property
+    def notes(self) -> list[str]:
+        """One-line notes of the runner (backend fallbacks, measurements), in order."""
+        return self.runner.notes
 
     # ---- one image, in memory (library use) ----
     def run_image(self, image: ImageData, name: str = "<image>") -> ImageData:

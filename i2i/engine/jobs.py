@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..data.media_types import split_clips
 from ..errors import UsageError
+from .choice import PerImageEngines
 from .engine import Engine, Result
 from .inputs import STDIO, Job, OutputOptions, Skipped, expand_inputs, plan_outputs
 from .shard import shard, total_failures, world
@@ -52,20 +53,26 @@ class JobPlan:
         return not (self.images or self.clips or self.missing or self.clashes)
 
     def run(
-        self, engine: Engine, out: OutputOptions, *, video=None, on_frames: Callable | None = None
+        self, engine: Engine | PerImageEngines, out: OutputOptions, *, video=None, on_frames: Callable | None = None
     ) -> Iterator[Result]:
         """One Result per planned input, counting failures; close it (contextlib.closing) to stop
         early: the engine's decode and encode pools are drained, no output is left half-written.
-        video: VideoOptions for the clips; on_frames(job, done, total) reports a clip's frames."""
+        engine: one Engine for every input, or PerImageEngines (a model chosen per image; the
+        Results carry the choice). video: VideoOptions for the clips; on_frames(job, done, total)
+        reports a clip's frames."""
         for clash in self.clashes:
             yield self._count(Result(clash.source, error=f"{clash.source}: {clash.reason}"))
-        with closing(engine.process(self.images, out)) as results:
-            for r in results:
-                yield self._count(r)
+        groups = engine.groups(self.images) if isinstance(engine, PerImageEngines) else [(engine, self.images, {})]
+        for group_engine, jobs, choices in groups:
+            with closing(group_engine.process(jobs, out)) as results:
+                for r in results:
+                    r.choice = choices.get(r.input)
+                    yield self._count(r)
         if self.clips:
             from .video import ClipProcessor
 
-            for r in ClipProcessor(engine, video).process(self.clips, out, on_progress=on_frames):
+            clip_engine = engine.clip_engine if isinstance(engine, PerImageEngines) else engine
+            for r in ClipProcessor(clip_engine, video).process(self.clips, out, on_progress=on_frames):
                 yield self._count(r)
 
     def _count(self, r: Result) -> Result:

@@ -66,13 +66,24 @@ def unwrap(module):
 
 
 def warm_start(net, arch: str, config, path: str) -> None:
-    """Load an exported generator's weights into `net` (built from `config`) for --init."""
+    """Load an exported generator's weights into `net` (built from `config`) for --init: the same
+    architecture and options, or (where the architecture can grow, ArchSpec.grow) a smaller one,
+    loaded so that `net` starts as the same function."""
     from ..checkpoint import load_model
     from ..errors import UsageError
 
     init = load_model(path)
-    if init.info.arch != arch or init.config != config:
-        raise UsageError(
-            f"--init {path}: a {init.info.arch} {init.config} does not match this run's generator {config}"
-        )
-    net.load_state_dict(init.module.state_dict())
+    mismatch = UsageError(
+        f"--init {path}: a {init.info.arch} {init.config} does not match this run's generator {config}"
+    )
+    if init.info.arch != arch:
+        raise mismatch
+    if init.config == config:
+        net.load_state_dict(init.module.state_dict())
+        return
+    if init.spec.grow is None:  # a larger network of the same kind can start from a smaller one
+        raise mismatch
+    try:
+        init.spec.grow(net, config, init.module.state_dict(), init.config)
+    except ValueError as e:
+        raise UsageError(f"--init {path}: {e}") from None

@@ -62,6 +62,33 @@ def full_res_option():
     )
 
 
+def grid_weight_option(default: float, used: str):
+    """The spectral penalty on a generator's periodic upsampling grid (losses.grid_excess; pix2pix,
+    srgan). `used`: what the shipped models used, for the help."""
+    return option(
+        default,
+        "Weight of a penalty on a periodic grid in the output (the artifact of the generator's x2 or "
+        "pixel-shuffle steps): its spectral power at the --grid-period grid's frequencies divided by the "
+        f"ground truth's, less 1, 0 when it holds no more than the truth (after Durall et al., CVPR 2020). {used}",
+        min=0.0,
+    )
+
+
+def grid_period_option():
+    return option(
+        8,
+        "Period in pixels of the grid that --grid-weight penalises; its harmonics include those of every "
+        "even period dividing it: 2 is the checkerboard of the last x2 step, 8 the grids of the last three.",
+    )
+
+
+def _check_grid_period(period: int) -> None:
+    if period < 2 or period % 2:
+        from ..errors import UsageError
+
+        raise UsageError(f"--grid-period must be even and 2 or more, not {period}")
+
+
 def _check_unet_options(upsample: str, full_res_channels: int) -> None:
     _check_upsample(upsample)
     if full_res_channels < 0:
@@ -124,7 +151,13 @@ class SRGANOptions:
     name: str = option("", "Name of the exported model.")
     pixel_weight: float = option(1.0, "L1 weight (stage 2 keeps some to stay tied to the target).", cli=False)
     adv_weight: float = option(0.005, "--gan: adversarial loss weight.")
-    perceptual_weight: float = option(1.0, "--gan: perceptual (feature L1) loss weight.")
+    perceptual_weight: float = option(1.0, "--gan: perceptual loss weight.")
+    perceptual_loss: Literal["l1", "lpips"] = option(
+        "l1",
+        "--gan: how loss-network features are compared: l1 (SRGAN/ESRGAN's feature L1) or lpips (each "
+        "position's features unit-normalised over channels, squared difference: LPIPS's form, Zhang et "
+        "al. CVPR 2018, which weighs every layer alike whatever its activation scale).",
+    )
     loss_net: str = option("efficientnet_lite0", "Perceptual loss network.", cli=False)
     degradation: Literal["bicubic", "real"] = option(
         "bicubic", "bicubic (clean downscales) or real (Real-ESRGAN's blur, noise, JPEG pipeline)."
@@ -140,6 +173,12 @@ class SRGANOptions:
     discriminator: Literal["patchgan", "unet"] = option(
         "patchgan", "--gan discriminator: patchgan, or unet (U-Net with spectral norm, Real-ESRGAN)."
     )
+    grid_weight: float = grid_weight_option(
+        1.0,
+        "Without it a GAN stage paints a dot grid at the pixel shuffle's 2- and 4-pixel periods (its "
+        "loss networks are blind to it); 0 turns it off.",
+    )
+    grid_period: int = grid_period_option()
 
     def __post_init__(self):
         from ..errors import UsageError
@@ -148,6 +187,9 @@ class SRGANOptions:
             raise UsageError(f"--degradation must be bicubic or real, not {self.degradation!r}")
         if self.discriminator not in ("patchgan", "unet"):
             raise UsageError(f"--discriminator must be patchgan or unet, not {self.discriminator!r}")
+        _check_grid_period(self.grid_period)
+        if self.perceptual_loss not in ("l1", "lpips"):
+            raise UsageError(f"--perceptual-loss must be l1 or lpips, not {self.perceptual_loss!r}")
         if isinstance(self.real_degradation, dict):  # read back from run.json on resume
             from ..data.degradations import RealDegradation
 
@@ -232,19 +274,8 @@ class Pix2PixOptions:
     lambda_l1: float = option(100.0, "L1 weight.")
     gan: bool = option(True, "No adversarial term (the blur baseline).", flag="--l1-only")
     gan_mode: str = option("vanilla", "vanilla or lsgan.", cli=False)
-    grid_weight: float = option(
-        0.0,
-        "Weight of a penalty on a periodic grid in the output (the artifact of the decoder's x2 steps): "
-        "its spectral power at the --grid-period grid's frequencies divided by the ground truth's, less 1, "
-        "0 when it holds no more than the truth (after Durall et al., CVPR 2020). 0: the paper's losses "
-        "alone; the shipped facades model used 1.",
-        min=0.0,
-    )
-    grid_period: int = option(
-        8,
-        "Period in pixels of the grid that --grid-weight penalises; its harmonics include those of every "
-        "even period dividing it: 2 is the checkerboard of the last x2 step, 8 the grids of the last three.",
-    )
+    grid_weight: float = grid_weight_option(0.0, "0: the paper's losses alone; the shipped facades model used 1.")
+    grid_period: int = grid_period_option()
     spectrum_weight: float = option(
         0.0,
         "Weight of an L1 distance between the log azimuthal power spectra of output and ground truth "
@@ -257,10 +288,7 @@ class Pix2PixOptions:
 
     def __post_init__(self):
         _check_unet_options(self.upsample, self.full_res_channels)
-        if self.grid_period < 2 or self.grid_period % 2:
-            from ..errors import UsageError
-
-            raise UsageError(f"--grid-period must be even and 2 or more, not {self.grid_period}")
+        _check_grid_period(self.grid_period)
 
 
 @dataclass(frozen=True, kw_only=True)

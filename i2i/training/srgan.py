@@ -22,8 +22,8 @@ from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import SRPatches, list_images, to_tensor
 from ..data.degradations import FixedDegradation
 from ..data.image_io import load_rgb
-from ..losses import gan_loss, set_requires_grad
-from ..metrics import psnr_y, ssim_y
+from ..losses import gan_loss, grid_excess, set_requires_grad
+from ..metrics import feature_distance, psnr_y, ssim_y
 from ..task import Task
 from .common import EMA, adam, cosine_lambda, unwrap, warm_start
 from .recipe import Recipe
@@ -77,9 +77,14 @@ class SRGANRecipe(Recipe):
         losses = {}
         loss = o.pixel_weight * F.l1_loss(sr, hr)
         losses["l1"] = F.l1_loss(sr.detach(), hr).item()
+        if o.grid_weight:
+            grid = grid_excess(sr, hr, o.grid_period)
+            loss = loss + o.grid_weight * grid
+            losses["grid"] = grid.item()
         if o.gan:
             fs, fh = self.lossnet(sr), self.lossnet(hr)
-            perc = sum(F.l1_loss(a, b) for a, b in zip(fs, fh)) / len(fs)
+            compare = feature_distance if o.perceptual_loss == "lpips" else F.l1_loss
+            perc = sum(compare(a, b) for a, b in zip(fs, fh)) / len(fs)
             set_requires_grad(self.d, False)
             adv = gan_loss(self.d(sr), True, "vanilla")
             loss = loss + o.perceptual_weight * perc + o.adv_weight * adv

@@ -1,0 +1,92 @@
+"""A job whose model is chosen per input, from the input itself (`i2i upscale --denoise auto`).
+
+The inputs are looked at first (choose(job) -> a model key and the facts behind the choice),
+then grouped by key, and each group runs through its own Engine, built once per key: the
+engine's batching, tiling, backends and I/O are unchanged, and a folder of photos needs only as
+many networks as it has distinct choices (keys are rounded by the caller).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field
+
+from .engine import Engine
+from .inputs import Job
+
+
+@dataclass
+class PerImageEngines:
+    choose: Callable[[Job], tuple[Hashable, dict]]
+    """job -> (model key, facts for --json and -v); must not raise (an input it cannot read gets
+    clip_key: the engine then reports the reading error as usual)."""
+    build: Callable[[Hashable], Engine]
+    """model key -> Engine."""
+    clip_key: Hashable
+    """The model clips (videos, animations) run with: their frames are not looked at one by one."""
+    _engines: dict = field(default_factory=dict, init=False)
+
+    def engine(self, key: Hashable) -> Engine:
+        if key not in self._engines:
+            self._engines[key] = self.build(key)
+        return self._engines[key]
+
+    def groups(self, jobs: list[Job]) -> Iterator[tuple[Engine, list[Job], dict[str, dict]]]:
+        """(engine, its jobs, {source: facts}) per chosen model, in the order first chosen."""
+        grouped: dict[Hashable, list[Job]] = {}
+        facts: dict[str, dict] = {}
+        for job in jobs:
+            key, facts[job.source] = self.choose(job)
+            grouped.setdefault(key, []).append(job)
+        for key, group in grouped.items():
+            yield self.engine(key), group, facts
+
+    @property
+    def clip_engine(self) -> Engine:
+        return self.engine(self.clip_key)
+
+    @property
+    def notes(self) -> list[str]:
+        """The built engines' runner notes (backend fallbacks, measurements), each once."""
+        return list(dict.fromkeys(n for e in self._engines.values() for n in e.runner.notes))
+
+
+def estimate_job(job: Job, max_pixels: int):
+    """The degradation estimate (data/degradation_estimate.py) of a job's image, or None when it
+    cannot be read or has more than max_pixels pixels (the engine then reports why)."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    from ..data.degradation_estimate import estimate
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's decompression-bomb warning: checked below
+            with Image.open(io.BytesIO(job.data) if job.data is not None else job.source) as image:
+                if image.width * image.height > max_pixels:
+                    return None
+                return estimate(image)
+    except Exception:  # unreadable: the engine's own read says why, in its one line
+        return None
+
+
+def denoise_auto(make_engine: Callable, find, max_pixels: int) -> PerImageEngines:
+    """`i2i upscale --denoise auto`: each photo runs the blend of the shipped x4 models
+    (interpolation.SR_BLEND) that its own degradation estimate calls for (interpolation.auto_weights);
+    clips run the blend of a fully degraded photo without the GAN stage, whose texture would
+    flicker from frame to frame. make_engine(model) -> Engine; find(name) -> path."""
+    from ..interpolation import AUTO_REAL_MAX, SRBlends, auto_weights, round_weights
+
+    blends = SRBlends(find)
+
+    def choose(job: Job):
+        found = estimate_job(job, max_pixels)
+        if found is None:
+            return clip_key, {}
+        weights = round_weights(auto_weights(found))
+        return weights, {"estimate": found.to_dict(), "blend": blends.shares(weights)}
+
+    clip_key = round_weights((1 - AUTO_REAL_MAX, AUTO_REAL_MAX, 0.0))
+    return PerImageEngines(choose, lambda weights: make_engine(blends.model(weights)), clip_key)

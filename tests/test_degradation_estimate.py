@@ -1,0 +1,49 @@
+"""The degradation estimates --denoise auto chooses from: exact JPEG quality, noise in levels."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from i2i.data.degradation_estimate import estimate, jpeg_quality, noise_sigma
+
+
+def _jpeg(image: Image.Image, **save) -> Image.Image:
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", **save)
+    return Image.open(io.BytesIO(buf.getvalue()))
+
+
+@pytest.mark.parametrize("quality", [10, 30, 50, 75, 90, 95, 100])
+def test_jpeg_quality_is_read_exactly_from_the_tables(quality, data):
+    photo = Image.open(data / "sr/val/Set5/bird.png").convert("RGB")
+    assert jpeg_quality(_jpeg(photo, quality=quality)) == quality
+    assert jpeg_quality(_jpeg(photo.convert("L"), quality=quality)) == quality
+
+
+def test_jpeg_quality_is_none_for_other_formats(data):
+    assert jpeg_quality(Image.open(data / "sr/val/Set5/bird.png")) is None
+
+
+@pytest.mark.parametrize("sigma", [2.0, 5.0, 10.0])
+def test_noise_reads_its_sigma_on_a_flat_image(sigma):
+    noisy = 128 + np.random.default_rng(0).standard_normal((256, 256)) * sigma
+    assert noise_sigma(np.clip(np.round(noisy), 0, 255)) == pytest.approx(sigma, rel=0.1)
+
+
+def test_a_clean_photo_reads_little_noise_and_added_noise_reads_more(data):
+    photo = Image.open(data / "sr/val/Set14/lenna.png").convert("RGB").resize((128, 128), Image.BICUBIC)
+    clean = estimate(photo)
+    arr = (
+        np.asarray(photo, dtype=np.float64) + np.random.default_rng(1).standard_normal((128, 128, 1)) * 8
+    )  # luma noise of sigma 8
+    noisy = estimate(Image.fromarray(np.clip(np.round(arr), 0, 255).astype(np.uint8)))
+    assert clean.jpeg_quality is None and clean.noise < 2
+    assert noisy.noise > 6
+
+
+def test_tiny_images_read_no_noise():
+    assert noise_sigma(np.zeros((3, 3))) == 0.0
