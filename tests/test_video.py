@@ -136,6 +136,57 @@ def test_animations_keep_kind_durations_loop_and_alpha(cli, translate_model, sho
         assert a[:, :18].max() == 0 and a[:, 22:].min() == 255  # the transparent band
 
 
+def _gradients(kind: str, n: int = 31) -> list[Image.Image]:
+    """48x32 gradient frames. "halves": blues and greys, then (from frame 15) reds, oranges and
+    greens that no earlier frame has. "hues": every frame its own hue, more colours over the clip
+    than one 256-colour palette holds."""
+    import colorsys
+
+    y, x = np.mgrid[0:32, 0:48]
+    frames = []
+    for t in range(n):
+        if kind == "halves":
+            f = (
+                np.stack([x * 2 + t, x * 2 + t, 120 + y * 4], -1)
+                if t < 15
+                else np.stack([255 - y * 3, 80 + x * 3 - t, 20 + x + y], -1)
+            )
+        else:
+            f = np.array(colorsys.hsv_to_rgb(t / n, 1, 1)) * 255 * (x[..., None] / 48) + y[..., None] * 2
+        frames.append(Image.fromarray(np.clip(f, 0, 255).astype(np.uint8)))
+    return frames
+
+
+def _all_frames(path) -> list[np.ndarray]:
+    with Image.open(path) as im:
+        out = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            out.append(np.asarray(im.convert("RGB"), np.float64))
+        return out
+
+
+def test_a_gif_palette_holds_the_colours_of_the_whole_clip(cli, sr_model, tmp_path):
+    """Each GIF beside an APNG twin of its decoded frames: the APNG output is the model's exact
+    output, so the GIF output's difference to it is what its palette costs, frame by frame."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for kind in ("halves", "hues"):
+        frames = _gradients(kind)
+        frames[0].save(folder / f"{kind}.gif", save_all=True, append_images=frames[1:], duration=50, loop=0)
+        decoded = [Image.fromarray(f.astype(np.uint8)) for f in _all_frames(folder / f"{kind}.gif")]
+        decoded[0].save(folder / f"{kind}.png", save_all=True, append_images=decoded[1:], duration=50, loop=0)
+    out = tmp_path / "out"
+    r = cli("upscale", "--model", sr_model, folder, "-o", out, env=ONE_THREAD)
+    assert r.returncode == 0, r.stderr
+    for kind in ("halves", "hues"):
+        gif, exact = _all_frames(out / f"{kind}.gif"), _all_frames(out / f"{kind}.png")
+        assert len(gif) == len(exact) == 31
+        errors = [np.abs(g - e).mean() for g, e in zip(gif, exact)]
+        # A palette from the first 16 frames left the last frame of "halves" 12.7 levels off.
+        assert errors[-1] < 6 and max(errors) < 6, (kind, np.round(errors, 1))
+
+
 def test_bad_clips_fail_alone_and_leave_nothing(cli, sr_model, clips, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

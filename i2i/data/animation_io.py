@@ -117,21 +117,55 @@ class AnimationWriter:
         self.frames = []
 
 
+PALETTE_SAMPLE_PIXELS = 1 << 20
+"""Pixels drawn from the whole clip (the same number from every frame) to build a GIF's shared
+palette: about what median cut needs to see every colour that covers a visible area."""
+OWN_PALETTE_MARGIN = 2.0
+"""A GIF frame gets its own palette where the shared one maps it this many 8-bit levels further
+(mean absolute error per channel) from its colours than its own palette would."""
+
+
 def _shared_palette(frames: list[Image.Image]) -> list[Image.Image]:
-    """Quantize every frame to one palette made from a sample of them: a palette chosen per frame
-    makes flat areas change colour from frame to frame. Index 255 marks transparency."""
+    """Quantize the frames to one palette that represents the whole clip: a palette chosen per
+    frame makes flat areas change colour from frame to frame, one made from the first frames
+    loses the colours that come later. A frame whose colours that palette cannot hold (a clip
+    with more than 256 colours over its length) gets its own palette, as GIF allows. Index 255
+    marks transparency."""
     alpha = frames[0].mode == "RGBA"
-    sample = frames[:: max(1, len(frames) // 16)][:16]
-    w, h = sample[0].size
-    sheet = Image.new("RGB", (w, h * len(sample)))
-    for i, f in enumerate(sample):
-        sheet.paste(f.convert("RGB"), (0, i * h))
-    palette = sheet.quantize(255 if alpha else 256, method=Image.Quantize.MEDIANCUT)
+    colours = 255 if alpha else 256
+    rgb = [f.convert("RGB") for f in frames]
+    palette = _sample_sheet(rgb).quantize(colours, method=Image.Quantize.MEDIANCUT)
     out = []
-    for f in frames:
-        p = f.convert("RGB").quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG)
+    for f, pixels in zip(frames, rgb):
+        chosen = palette
+        own = pixels.quantize(colours, method=Image.Quantize.MEDIANCUT)
+        if _palette_error(pixels, palette) > _palette_error(pixels, own) + OWN_PALETTE_MARGIN:
+            chosen = own
+        p = pixels.quantize(palette=chosen, dither=Image.Dither.FLOYDSTEINBERG)
         if alpha:
             p.paste(255, mask=Image.fromarray((np.asarray(f)[..., 3] < 128).astype(np.uint8) * 255))
             p.info["transparency"] = 255
         out.append(p)
     return out
+
+
+def _sample_sheet(frames: list[Image.Image]) -> Image.Image:
+    """An RGB image of pixels drawn evenly from every frame (all of them when the clip is small),
+    PALETTE_SAMPLE_PIXELS at most; the draw is seeded, so a clip always gets the same palette."""
+    rng = np.random.default_rng(0)
+    per_frame = max(1, PALETTE_SAMPLE_PIXELS // len(frames))
+    drawn = []
+    for f in frames:
+        pixels = np.asarray(f).reshape(-1, 3)
+        if len(pixels) > per_frame:
+            pixels = pixels[rng.choice(len(pixels), per_frame, replace=False)]
+        drawn.append(pixels)
+    sample = np.concatenate(drawn)
+    return Image.fromarray(sample[None])
+
+
+def _palette_error(pixels: Image.Image, palette: Image.Image) -> float:
+    """Mean absolute difference (8-bit levels) between an RGB image and its nearest colours in
+    `palette` (no dithering: how far the flat areas move)."""
+    mapped = pixels.quantize(palette=palette, dither=Image.Dither.NONE).convert("RGB")
+    return float(np.abs(np.asarray(mapped, np.int16) - np.asarray(pixels, np.int16)).mean())
