@@ -187,6 +187,32 @@ def test_a_gif_palette_holds_the_colours_of_the_whole_clip(cli, sr_model, tmp_pa
         assert errors[-1] < 6 and max(errors) < 6, (kind, np.round(errors, 1))
 
 
+def test_an_apng_poster_that_is_not_part_of_the_animation_is_not_a_frame(cli, sr_model, tmp_path):
+    """An APNG may store a default image (shown by viewers without APNG) before its animation;
+    the output is the animation alone: frame for frame what the same APNG without it gives."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    poster = Image.new("RGB", (16, 12), (255, 0, 255))
+    frames = [Image.fromarray(_noise_frame(12, 16, seed)) for seed in range(4)]
+    durations = [50, 60, 70, 80]
+    poster.save(folder / "poster.png", save_all=True, append_images=frames, default_image=True, duration=durations)
+    frames[0].save(folder / "plain.png", save_all=True, append_images=frames[1:], duration=durations)
+    with Image.open(folder / "poster.png") as im:
+        assert im.n_frames == 5 and im.info["default_image"]  # Pillow counts the poster as frame 0
+    out = tmp_path / "out"
+    r = cli("upscale", "--model", sr_model, folder, "-o", out, "--json", env=ONE_THREAD)
+    assert r.returncode == 0, r.stderr
+    assert {json.loads(line)["frames"] for line in r.stdout.splitlines()} == {4}
+    got, expected = _all_frames(out / "poster.png"), _all_frames(out / "plain.png")
+    assert len(got) == 4 and all(np.array_equal(g, e) for g, e in zip(got, expected))
+    with Image.open(out / "poster.png") as im:
+        assert not im.info.get("default_image")
+
+
+def _noise_frame(h: int, w: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
 def test_bad_clips_fail_alone_and_leave_nothing(cli, sr_model, clips, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

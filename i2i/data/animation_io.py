@@ -39,8 +39,11 @@ class AnimationReader:
                 f"{self.width}x{self.height} frames are above the limit of "
                 f"{max_pixels / 1e6:.0f} megapixels (raise it with --max-pixels)",
             )
+        # An APNG may store a default image before its animation (a poster for viewers without
+        # APNG); Pillow hands it out as frame 0, but it is not a frame of the animation.
+        self.first = 1 if self.image.info.get("default_image") else 0
         try:
-            self.total_frames = self.image.n_frames  # GIF: a scan of the file
+            self.total_frames = self.image.n_frames - self.first  # GIF: a scan of the file
         except Exception:  # a damaged frame: events() names it when it gets there
             self.total_frames = None
         self.loop = self.image.info.get("loop")  # absent: play once (GIF without NETSCAPE block)
@@ -50,10 +53,10 @@ class AnimationReader:
 
     def events(self) -> Iterator[Frame]:
         mode = "RGBA" if self.has_alpha else "RGB"
-        index = 0
+        index = 0  # of the animation's frames (Pillow's frame index - self.first)
         while True:
             try:
-                self.image.seek(index)
+                self.image.seek(self.first + index)
             except EOFError:
                 return
             except Exception as e:  # Pillow raises OSError, SyntaxError, struct.error... on bad data
