@@ -9,6 +9,7 @@ import json
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -240,6 +241,52 @@ def test_bad_clips_fail_alone_and_leave_nothing(cli, sr_model, clips, tmp_path):
     assert f"{folder / 'cut.mkv'}: decoding stopped at frame" in text
     assert "5 of 6 input(s) failed" in text and errors
     assert sorted(p.name for p in out.rglob("*")) == ["ok.avi"]
+
+
+def test_streams_the_output_container_cannot_hold_are_converted_or_left_out_with_a_note(cli, sr_model, tmp_path):
+    """SRT subtitles into MP4 become mov_text, AAC audio into WebM becomes Opus (and mov_text
+    becomes WebVTT), subtitles into AVI (which holds none) are left out: each said in one note, the cues'
+    text and times and the audio's span kept, the clip never lost."""
+    frames = [_noise_frame(32, 48, seed) for seed in range(12)]  # 0.5 s at 24 fps
+    cues = [(0.1, 0.25, "first cue"), (0.3, 0.45, "second cue")]
+    mkv = write_clip(tmp_path / "in.mkv", frames, subtitles=cues)  # AAC and SRT (subrip)
+    mp4 = write_clip(tmp_path / "in.mp4", frames, subtitles=cues)  # AAC and mov_text
+    for src, dst, codecs, said in (
+        (mkv, "out.mp4", ["h264", "aac", "mov_text"], ["subtitle stream #2 (srt) is converted to mov_text"]),
+        (
+            mp4,
+            "out.webm",
+            ["vp9", "opus", "webvtt"],
+            ["audio stream #1 (aac) is converted to libopus", "subtitle stream #2 (mov_text) is converted to webvtt"],
+        ),
+        (mkv, "out.avi", ["h264", "aac"], ["subtitle stream #2 (srt) is left out: a .avi file cannot hold it"]),
+    ):
+        r = cli("upscale", "--model", sr_model, src, "-o", tmp_path / dst, env=ONE_THREAD)
+        assert r.returncode == 0, r.stderr
+        notes = [line for line in r.stderr.decode().splitlines() if "stream #" in line]
+        assert len(notes) == len(said) and all(n.startswith(f"note: {src}: {t}") for n, t in zip(notes, said)), notes
+        got, expected = probe(tmp_path / dst), probe(src)
+        with av.open(str(tmp_path / dst)) as c:
+            assert [s.codec_context.name for s in c.streams] == codecs, dst
+        assert len(got["times"]) == 12 and got["size"] == (96, 64)
+        if "subtitle" in got["streams"]:
+            assert _cue_texts(tmp_path / dst) == _cue_texts(src) == [(0.1, b"first cue"), (0.3, b"second cue")], dst
+        audio, source_audio = got["packets"]["audio"], expected["packets"]["audio"]
+        assert audio[0][0] == pytest.approx(source_audio[0][0], abs=0.03), dst  # the audio's start
+        assert audio[-1][0] == pytest.approx(source_audio[-1][0], abs=0.05), dst  # and its end
+
+
+def _cue_texts(path) -> list[tuple[float, bytes]]:
+    """(time s, text) of each subtitle cue (mov_text: the text after its 2-byte length, without
+    the style boxes after it; MP4's empty packets between cues left out)."""
+    with av.open(str(path)) as c:
+        mov_text = c.streams.subtitles[0].codec_context.name == "mov_text"
+    cues = []
+    for t, p in probe(path)["packets"].get("subtitle", []):
+        text = p[2 : 2 + int.from_bytes(p[:2], "big")] if mov_text else p
+        if text:
+            cues.append((t, text))
+    return cues
 
 
 def test_skip_existing_applies_to_whole_videos(cli, sr_model, clips, tmp_path):

@@ -81,6 +81,7 @@ class AnimationWriter:
         self.source = source  # named in errors (path is a temporary file)
         self.frames: list[Image.Image] = []
         self.durations: list[float] = []
+        self.notes: list[str] = []
 
     @property
     def frames_written(self) -> int:

@@ -3,9 +3,9 @@
 Three stages overlap: a reader thread demuxes, decodes and measures motion between frames; the
 calling thread batches frames through the engine's ModelRunner (so every backend and device the
 engine has applies) and keeps them consistent in time; a writer thread finishes, encodes and
-muxes them, copying the audio and subtitle packets as they come. The queues between the stages
-are bounded, so memory stays flat whatever the clip's length. Each clip is written to a temporary
-file renamed into place only when complete.
+muxes them, copying (or converting) the audio and subtitle packets as they come. The queues
+between the stages are bounded, so memory stays flat whatever the clip's length. Each clip is
+written to a temporary file renamed into place only when complete.
 """
 
 from __future__ import annotations
@@ -159,7 +159,10 @@ class ClipProcessor:
                     writer = AnimationWriter(tmp, ext, loop=reader.loop, quality=out.quality, source=job.source)
                 else:
                     raise ImageError(target, "video inputs need a video output and animations an animation output")
-                frames, size = _Pipeline(self, job, reader, writer, notes, on_progress).run()
+                try:
+                    frames, size = _Pipeline(self, job, reader, writer, notes, on_progress).run()
+                finally:
+                    notes += writer.notes  # streams converted or left out
         finally:
             reader.close()
         return ClipResult(
