@@ -289,6 +289,50 @@ def _cue_texts(path) -> list[tuple[float, bytes]]:
     return cues
 
 
+def test_a_clip_on_stdin_runs_whole_or_is_refused(cli, sr_model, tmp_path):
+    """An animation or a video given on stdin is a clip, every frame of it, named by its content;
+    stdout, which takes one still image, refuses it with exit 1."""
+    frames = [Image.fromarray(_noise_frame(12, 16, seed)) for seed in range(5)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=40, loop=0)
+    write_clip(tmp_path / "v.mp4", [np.asarray(f) for f in frames], audio=False)
+    r = cli(
+        "upscale", "--model", sr_model, "-", "-o", tmp_path / "out", "--json", input=(tmp_path / "a.gif").read_bytes()
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["frames"] == 5 and json.loads(r.stdout)["output"] == str(tmp_path / "out" / "stdin.gif")
+    with Image.open(tmp_path / "out" / "stdin.gif") as im:
+        assert (im.n_frames, im.size) == (5, (32, 24))
+    r = cli("upscale", "--model", sr_model, "-", "-o", tmp_path / "v.mkv", input=(tmp_path / "v.mp4").read_bytes())
+    assert r.returncode == 0, r.stderr
+    assert len(probe(tmp_path / "v.mkv")["times"]) == 5 and probe(tmp_path / "v.mkv")["size"] == (32, 24)
+    r = cli("upscale", "--model", sr_model, "-", "-o", "-", input=(tmp_path / "a.gif").read_bytes())
+    assert r.returncode == 1 and r.stdout == b""
+    assert b"<stdin>: videos and animations cannot be written to stdout" in r.stderr
+
+
+def test_the_loop_count_survives_a_change_of_animation_format(cli, sr_model, tmp_path):
+    """Times shown, whatever each format calls it: a GIF without a NETSCAPE block plays once (WebP
+    and APNG: loop 1), an APNG shown 3 times is a GIF that repeats twice (NETSCAPE loop 2)."""
+    frames = [Image.fromarray(_noise_frame(6, 8, seed)) for seed in range(3)]
+    frames[0].save(tmp_path / "once.gif", save_all=True, append_images=frames[1:], duration=50)
+    frames[0].save(tmp_path / "three.png", save_all=True, append_images=frames[1:], duration=50, loop=3)
+    for src, dst, loop in (("once.gif", "once.webp", 1), ("once.gif", "once.png", 1), ("three.png", "three.gif", 2)):
+        r = cli("upscale", "--model", sr_model, tmp_path / src, "-o", tmp_path / dst, env=ONE_THREAD)
+        assert r.returncode == 0, r.stderr
+        with Image.open(tmp_path / dst) as im:
+            assert (im.n_frames, im.info.get("loop")) == (3, loop), dst
+    with Image.open(tmp_path / "once.gif") as im:
+        assert "loop" not in im.info
+
+
+def test_json_reports_the_size_written_for_a_clip_cropped_to_even(cli, translate_model, tmp_path):
+    frames = [_noise_frame(33, 47, seed) for seed in range(3)]
+    src = write_clip(tmp_path / "odd.mkv", frames, audio=False, codec="ffv1")  # 47x33: lossless RGB holds it
+    r = cli("translate", "--model", translate_model, src, "-o", tmp_path / "out.mp4", "--json", env=ONE_THREAD)
+    assert r.returncode == 0, r.stderr
+    assert probe(tmp_path / "out.mp4")["size"] == (46, 32) and json.loads(r.stdout)["size"] == [46, 32]
+
+
 def test_skip_existing_applies_to_whole_videos(cli, sr_model, clips, tmp_path):
     out = tmp_path / "out"
     args = ("upscale", "--model", sr_model, clips / "pan.webm", "-o", out)

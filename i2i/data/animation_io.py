@@ -24,18 +24,20 @@ DEFAULT_DURATION_MS = 100  # what browsers show for a GIF frame without a delay
 class AnimationReader:
     """Frames of one animated image, each (H, W, 3) uint8, or (H, W, 4) when it has transparency."""
 
-    def __init__(self, path, *, max_pixels: int):
-        self.path = str(path)
+    def __init__(self, path, *, max_pixels: int, name: str | None = None):
+        """path: a file, or a binary file object (stdin's bytes); name: what messages call it
+        (default: the path)."""
+        self.path = name or str(path)
         try:
-            self.image = Image.open(self.path)
+            self.image = Image.open(path if hasattr(path, "read") else str(path))
         except Exception as e:
-            raise ImageError(path, f"not a readable animation ({e})") from None
+            raise ImageError(self.path, f"not a readable animation ({e})") from None
         self.format = self.image.format
         self.width, self.height = self.image.size
         if self.width * self.height > max_pixels:
             self.image.close()
             raise ImageError(
-                path,
+                self.path,
                 f"{self.width}x{self.height} frames are above the limit of "
                 f"{max_pixels / 1e6:.0f} megapixels (raise it with --max-pixels)",
             )
@@ -46,7 +48,7 @@ class AnimationReader:
             self.total_frames = self.image.n_frames - self.first  # GIF: a scan of the file
         except Exception:  # a damaged frame: events() names it when it gets there
             self.total_frames = None
-        self.loop = self.image.info.get("loop")  # absent: play once (GIF without NETSCAPE block)
+        self.plays = _plays(self.format, self.image.info.get("loop"))
         info = self.image.info
         self.has_alpha = self.image.mode in ("RGBA", "LA", "PA") or "transparency" in info
         self.dropped = []
@@ -76,12 +78,15 @@ class AnimationReader:
 class AnimationWriter:
     """Collects frames and writes them as a GIF, WebP or APNG to `path` on close()."""
 
-    def __init__(self, path: Path, ext: str, *, loop: int | None, quality: int, source: str):
-        self.path, self.format, self.loop, self.quality = path, ANIMATED_SUFFIXES[ext], loop, quality
+    def __init__(self, path: Path, ext: str, *, plays: int, quality: int, source: str):
+        """plays: how many times the animation is shown, 0 for ever (AnimationReader.plays)."""
+        self.path, self.format, self.plays, self.quality = path, ANIMATED_SUFFIXES[ext], plays, quality
         self.source = source  # named in errors (path is a temporary file)
         self.frames: list[Image.Image] = []
         self.durations: list[float] = []
         self.notes: list[str] = []
+        self.size: tuple[int, int] | None = None
+        """(width, height) of the frames written."""
 
     @property
     def frames_written(self) -> int:
@@ -89,6 +94,7 @@ class AnimationWriter:
 
     def write(self, pixels: np.ndarray, timing: tuple):
         self.frames.append(Image.fromarray(pixels))
+        self.size = (pixels.shape[1], pixels.shape[0])
         self.durations.append(timing[0])
 
     def copy(self, packet):  # animations carry no other streams
@@ -98,8 +104,9 @@ class AnimationWriter:
         if not self.frames:
             raise ImageError(self.source, "no frame to write")
         params: dict = {"save_all": True, "duration": self.durations}
-        if self.loop is not None:
-            params["loop"] = self.loop
+        loop = _loop_field(self.format, self.plays)
+        if loop is not None:
+            params["loop"] = loop
         frames = self.frames
         if self.format == "GIF":
             frames = _shared_palette(frames)
@@ -108,7 +115,6 @@ class AnimationWriter:
                 params["transparency"] = frames[0].info["transparency"]
         elif self.format == "WEBP":
             params["quality"] = self.quality
-            params["loop"] = self.loop or 0
         else:
             params["compress_level"] = 1
         try:
@@ -119,6 +125,27 @@ class AnimationWriter:
 
     def abort(self):
         self.frames = []
+
+
+def _plays(fmt: str, loop: int | None) -> int:
+    """Pillow's `loop` of an animation read -> times it is shown (0: for ever). APNG's num_plays
+    and WebP's loop count are that already; a GIF's NETSCAPE loop count is the repeats after the
+    first showing (what browsers do), and a GIF without one plays once."""
+    if fmt != "GIF":
+        return loop or 0
+    if loop is None:
+        return 1
+    return 0 if loop == 0 else loop + 1
+
+
+def _loop_field(fmt: str, plays: int) -> int | None:
+    """Times shown (0: for ever) -> Pillow's `loop` for writing `fmt` (None: leave it out, which
+    for a GIF means no NETSCAPE block: shown once)."""
+    if fmt != "GIF":
+        return plays
+    if plays == 0:
+        return 0
+    return None if plays == 1 else plays - 1
 
 
 PALETTE_SAMPLE_PIXELS = 1 << 20

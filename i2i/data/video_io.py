@@ -138,12 +138,14 @@ def _reason(e: Exception) -> str:
 class VideoReader:
     """Demuxes and decodes one video file: `events()` yields Frames and the packets to copy."""
 
-    def __init__(self, path, *, max_pixels: int):
-        self.path = str(path)
+    def __init__(self, path, *, max_pixels: int, name: str | None = None):
+        """path: a file, or a binary file object (stdin's bytes); name: what messages call it
+        (default: the path)."""
+        self.path = name or str(path)
         try:
-            self.container = av.open(self.path, metadata_errors="ignore")
+            self.container = av.open(path if hasattr(path, "read") else str(path), metadata_errors="ignore")
         except av.FFmpegError as e:
-            raise ImageError(path, f"not a readable video, truncated or corrupt ({_reason(e)})") from None
+            raise ImageError(self.path, f"not a readable video, truncated or corrupt ({_reason(e)})") from None
         try:
             self._inspect(max_pixels)
         except BaseException:
@@ -266,6 +268,8 @@ class VideoWriter:
         self.frames = 0
         self.notes: list[str] = []
         """One line for each stream converted or left out (the output container cannot hold it)."""
+        self.size: tuple[int, int] | None = None
+        """(width, height) of the frames written: cropped to what the pixel format allows."""
 
     def _open(self, width: int, height: int):
         src = self.source
@@ -356,6 +360,7 @@ class VideoWriter:
         w2, h2 = even_size(w, h, self.pix_fmt)
         if self.container is None:
             self._open(w2, h2)
+            self.size = (w2, h2)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels[:h2, :w2]), format="rgb24")
         if self.colorspace is None:
             frame = frame.reformat(format=self.pix_fmt)
