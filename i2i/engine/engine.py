@@ -41,6 +41,7 @@ from ..data.image_io import (
 )
 from ..data.png_stream import PNGBandWriter
 from ..errors import I2IError, ImageError, one_line
+from .backends import BackendError
 from .inputs import STDIO, Job, OutputOptions, plan_outputs
 from .runner import ModelRunner
 
@@ -372,6 +373,8 @@ def _appeared(job: Job, out: OutputOptions) -> Result:
 
 def _failure(job: Job, stage: str, e: BaseException) -> str:
     """One line naming the input and what went wrong, for any exception."""
+    if isinstance(e, BackendError):  # about the model and this machine: the input is named here
+        return one_line(f"{'<stdin>' if job.source == STDIO else job.source}: {e}")
     if isinstance(e, I2IError):
         return one_line(str(e))
     if os.environ.get("I2I_DEBUG"):

@@ -27,6 +27,7 @@ from ..data.image_io import ImageData, OutputExists, atomic_path, quantize, remo
 from ..data.media_types import ANIMATED_SUFFIXES, CLIP_SUFFIXES, VIDEO_SUFFIXES, is_video_path
 from ..data.video_io import EncoderSettings, Frame, VideoReader, VideoWriter
 from ..errors import I2IError, ImageError, UsageError, one_line
+from .backends import BackendError
 from .engine import PREFETCH_PIXELS, Engine, Result
 from .inputs import STDIO, Job, OutputOptions, Skipped
 from .norm_stats import FrameStatistics
@@ -131,6 +132,8 @@ class ClipProcessor:
                 error=f"{target}: output exists: another process wrote it "
                 "meanwhile (pass --overwrite or --skip-existing)",
             )
+        except BackendError as e:  # a runtime named by --backend cannot run: its message names no input
+            return ClipResult(job.source, error=one_line(f"{'<stdin>' if job.source == STDIO else job.source}: {e}"))
         except I2IError as e:
             return ClipResult(job.source, error=one_line(str(e)))
         except OSError as e:
