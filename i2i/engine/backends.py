@@ -270,7 +270,10 @@ class OnnxRuntimeBackend(RuntimeBackend):
         # Idle worker threads sleep instead of spinning: the engine's decode and encode
         # threads share these cores (same speed for the network, measured in backends.py).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        # The graph's bytes, not its name: ONNX Runtime refuses a path that is not valid UTF-8
+        # (a cache folder under a Latin-1 home folder on Linux).
+        with open(path, "rb") as f:
+            return ort.InferenceSession(f.read(), options, providers=["CPUExecutionProvider"])
 
     def _run(self, session, feeds):
         return session.run(None, feeds)
