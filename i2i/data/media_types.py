@@ -1,5 +1,6 @@
 """Which files are clips (videos, animated images): cheap checks, without loading FFmpeg or
-OpenCV, so that deciding costs an image-only job nothing."""
+OpenCV, so that deciding costs an image-only job nothing (FFmpeg is asked only about bytes on
+stdin that are not an image)."""
 
 from __future__ import annotations
 

@@ -27,6 +27,11 @@ STDIO = "-"
 STDIO_NAME = "stdin"  # the stem of an output made from stdin
 
 
+def input_name(source: str) -> str:
+    """How messages name an input: its path, or <stdin>."""
+    return "<stdin>" if source == STDIO else source
+
+
 @dataclass(frozen=True)
 class Job:
     source: str

@@ -29,7 +29,7 @@ from ..data.video_io import EncoderSettings, Frame, VideoReader, VideoWriter
 from ..errors import I2IError, ImageError, UsageError, one_line
 from .backends import BackendError
 from .engine import PREFETCH_PIXELS, Engine, Result
-from .inputs import STDIO, Job, OutputOptions, Skipped
+from .inputs import STDIO, Job, OutputOptions, Skipped, input_name
 from .norm_stats import FrameStatistics
 from .temporal import Motion, MotionAnalyzer, MotionSmoothing, TemporalOptions
 
@@ -74,7 +74,7 @@ def plan_clips(
         if out.out == STDIO:
             errors.append(
                 Skipped(
-                    "<stdin>" if job.source == STDIO else job.source,
+                    input_name(job.source),
                     "videos and animations cannot be written to stdout; name an output file or folder",
                 )
             )
@@ -133,7 +133,7 @@ class ClipProcessor:
                 "meanwhile (pass --overwrite or --skip-existing)",
             )
         except BackendError as e:  # a runtime named by --backend cannot run: its message names no input
-            return ClipResult(job.source, error=one_line(f"{'<stdin>' if job.source == STDIO else job.source}: {e}"))
+            return ClipResult(job.source, error=one_line(f"{input_name(job.source)}: {e}"))
         except I2IError as e:
             return ClipResult(job.source, error=one_line(str(e)))
         except OSError as e:
@@ -148,7 +148,8 @@ class ClipProcessor:
     def _run(self, job: Job, target: Path, out: OutputOptions, on_progress) -> ClipResult:
         max_pixels = self.engine.max_pixels
         is_video = is_video_path(job.rel)  # stdin's rel is named by its content (inputs.read_stdin)
-        source, name = (io.BytesIO(job.data), "<stdin>") if job.source == STDIO else (job.source, None)
+        source = io.BytesIO(job.data) if job.source == STDIO else job.source
+        name = input_name(job.source)
         reader = (
             VideoReader(source, max_pixels=max_pixels, name=name)
             if is_video
