@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,7 +50,8 @@ class ModelInfo:
     """command, data, steps, minutes, metrics (measured), source."""
 
     def to_metadata(self) -> dict[str, str]:
-        return {
+        """The safetensors header's metadata (every value valid UTF-8: see utf8_text)."""
+        fields = {
             "i2i.format": FORMAT_VERSION,
             "arch": self.arch,
             "options": json.dumps(self.options, sort_keys=True),
@@ -56,6 +60,7 @@ class ModelInfo:
             "description": self.description,
             "training": json.dumps(self.training, sort_keys=True),
         }
+        return {k: utf8_text(v) for k, v in fields.items()}
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str]) -> ModelInfo:
@@ -283,12 +288,39 @@ def _instantiate(state, info: ModelInfo, spec: ArchSpec, cfg, path: Path, device
 # ---- reading files --------------------------------------------------------------------------
 
 
-def _read_header(path: Path) -> tuple[dict, dict]:
-    """(name -> meta tensor of the stored shape and dtype, metadata) without reading tensors."""
+def utf8_text(text: str) -> str:
+    """`text` as safetensors can store it (valid UTF-8): the undecodable bytes of a file name
+    (Python's surrogateescape characters, a Latin-1 `caf\\xe9` on Linux) written as `\\xe9`, so
+    a description or source naming such a file never fails the save; other text is unchanged."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@contextmanager
+def open_safetensors(path) -> Iterator:
+    """safetensors.safe_open(path, "pt") for any file name. safetensors refuses a path that is
+    not valid UTF-8 (a Latin-1 `caf\\xe9.safetensors` on Linux), so such a file is opened here
+    and handed over as /dev/fd/N (only POSIX systems have such names, and all of them /dev/fd)."""
     from safetensors import safe_open
 
+    name = os.fspath(path)
     try:
-        with safe_open(str(path), "pt") as f:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        fd = os.open(name, os.O_RDONLY)
+        try:
+            with safe_open(f"/dev/fd/{fd}", "pt") as f:
+                yield f
+        finally:
+            os.close(fd)
+        return
+    with safe_open(name, "pt") as f:
+        yield f
+
+
+def _read_header(path: Path) -> tuple[dict, dict]:
+    """(name -> meta tensor of the stored shape and dtype, metadata) without reading tensors."""
+    try:
+        with open_safetensors(path) as f:
             shapes = {k: _meta_tensor(f.get_slice(k)) for k in f.keys()}
             return shapes, (f.metadata() or {})
     except Exception as e:
@@ -323,10 +355,8 @@ def _meta_tensors(state: dict) -> dict:
 
 
 def _read_safetensors(path: Path) -> dict:
-    from safetensors import safe_open
-
     try:
-        with safe_open(str(path), "pt") as f:
+        with open_safetensors(path) as f:
             return {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:
         raise CheckpointError(f"{path}: not a readable safetensors file ({_one_line(e)})") from None

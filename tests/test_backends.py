@@ -17,7 +17,7 @@ from torch import nn
 
 from i2i.archs.registry import ARCHS, build, get_spec
 from i2i.checkpoint import LoadedModel, ModelInfo, load_model, save_model
-from i2i.engine.backends import RUNTIMES, ModelGraphs, runtime_missing
+from i2i.engine.backends import RUNTIMES, BackendError, ModelGraphs, runtime_missing
 from i2i.engine.runner import ModelRunner
 from i2i.errors import UsageError
 from i2i.task import Task
@@ -147,17 +147,24 @@ def test_every_peer_layout_runs_on_every_runtime(layout, runtime, data, tmp_path
 )
 def test_every_community_family_runs_on_every_runtime_or_says_why(family, runtime, data, tmp_path):
     """Community files (through spandrel) on a runtime: torch's output within tolerance, or, for
-    a network whose export fails or disagrees, torch itself with a note naming the runtime."""
+    a network whose export fails or disagrees, an error naming the runtime (and another backend
+    under auto)."""
     from test_spandrel import make_family
 
     model = load_model(make_family(family, tmp_path)[0])
     x = _photo_batch(data, 3)
     expected = ModelRunner(model, device="cpu", backend="torch", tile=0)(x)
     runner = ModelRunner(model, device="cpu", backend=runtime, tile=0)
-    got = runner(x)
+    try:
+        got = runner(x)
+    except BackendError as e:
+        assert f"--backend {runtime}: " in str(e)
+        runner = ModelRunner(model, device="cpu", backend="auto", tile=0)
+        got = runner(x)
+        assert runner.last_backend != runtime
+    else:
+        assert runner.last_backend == runtime
     assert got.shape == expected.shape and (got - expected).abs().max() <= TOLERANCE
-    if runner.last_backend != runtime:
-        assert runner.last_backend == "torch" and any(runtime in note for note in runner.notes), runner.notes
 
 
 @pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")
@@ -264,16 +271,17 @@ def _custom(module: nn.Module) -> LoadedModel:
     "module,problem",
     [(_Unexportable, "cannot export"), (_BakedWidth, "differs from torch"), (_BakedBatch, "differs from torch")],
 )
-def test_a_case_a_runtime_cannot_run_falls_back_to_torch_and_says_so(module, problem):
+def test_a_case_a_runtime_cannot_run_falls_back_under_auto_and_fails_when_named(module, problem):
     model = _custom(module())
     x = torch.rand(2, 3, 36, 52)
     expected = ModelRunner(model, device="cpu", backend="torch")(x)
-    for backend in (INSTALLED[0], "auto"):
-        runner = ModelRunner(model, device="cpu", backend=backend)
-        got = runner(x)
-        assert runner.last_backend == "torch"
-        assert torch.equal(got, expected)
-        assert any(problem in note for note in runner.notes), runner.notes
+    runner = ModelRunner(model, device="cpu", backend="auto")
+    got = runner(x)
+    assert runner.last_backend == "torch"
+    assert torch.equal(got, expected)
+    assert any(problem in note for note in runner.notes), runner.notes
+    with pytest.raises(BackendError, match=f"--backend {INSTALLED[0]}: .*{problem}"):
+        ModelRunner(model, device="cpu", backend=INSTALLED[0])(x)
 
 
 @pytest.mark.skipif("onnxruntime" not in INSTALLED, reason="ONNX Runtime not installed")
@@ -386,6 +394,37 @@ def test_a_missing_runtime_is_one_line_and_auto_goes_on(cli, tmp_path, data, wit
     r = cli("upscale", "--model", model, src, "-o", tmp_path / "b.png", env=without_openvino)
     assert r.returncode == 0 and (tmp_path / "b.png").is_file(), r.stderr
     assert b"OpenVINO is not installed" in r.stderr
+
+
+@pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")
+def test_an_unwritable_cache_is_named_and_a_named_runtime_never_silently_replaced(cli, tmp_path):
+    """The cache folder's onnx/ cannot be made (a file is in the way; permissions would not stop
+    root): a runtime named by --backend fails the input with that cause; auto runs torch and says
+    why, without remembering it; once the folder is writable, the named runtime runs."""
+    from PIL import Image
+
+    runtime = INSTALLED[0]
+    src = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(src)
+    model = tmp_path / "x2.safetensors"
+    m = _loaded("srresnet", SMALL["srresnet"], Task(kind="upscale", value_range="0,1", scale=4))
+    save_model(model, m.module, m.info)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "onnx").write_text("in the way")
+    env = {"I2I_CACHE_DIR": str(cache)}
+    r = cli("upscale", "--model", model, src, "-o", tmp_path / "named.png", "--backend", runtime, env=env)
+    assert r.returncode == 1 and not (tmp_path / "named.png").exists()
+    error = r.stderr.decode().splitlines()[-2]
+    assert error.startswith(f"i2i: error: {src}: --backend {runtime}: cannot run ") and "cannot load" not in error
+    assert f"cannot write the exported graph to the cache folder {cache / 'onnx'}" in error and "I2I_CACHE_DIR" in error
+    r = cli("upscale", "--model", model, src, "-o", tmp_path / "auto.png", env=env)
+    assert r.returncode == 0 and (tmp_path / "auto.png").is_file(), r.stderr
+    assert f"note: {runtime} is not used for srresnet: cannot write the exported graph".encode() in r.stderr
+    assert not (cache / "measured.json").exists()  # a cause of the moment is not remembered
+    (cache / "onnx").unlink()
+    r = cli("upscale", "--model", model, src, "-o", tmp_path / "fixed.png", "--backend", runtime, "--json", env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["backend"] == runtime, r.stderr
 
 
 @pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")

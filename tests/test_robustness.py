@@ -837,3 +837,70 @@ def test_error_lines_are_never_wrapped(cli, x2, tmp_path):
         one_line("Error(s) in loading state_dict:\n\tMissing key(s): a.\n")
         == "Error(s) in loading state_dict:; Missing key(s): a."
     )
+
+
+# ---- issue 32.1: file names that are not valid UTF-8 ----
+
+
+def _latin1(name: bytes) -> str:
+    """A Latin-1 file name as Python holds it (surrogateescape): what os.listdir gives on Linux."""
+    return os.fsdecode(name)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows file names are always Unicode")
+def test_names_that_are_not_utf8_are_written_and_printed_as_the_os_gives_them(cli, x2, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(_noise(12, 10)).save(folder / _latin1(b"caf\xe9.png"))
+    Image.fromarray(_noise(12, 10, seed=1)).save(folder / "ok.png")
+    (folder / _latin1(b"bad\xe9.png")).write_bytes(b"not an image")
+    (folder / _latin1(b"notes\xe9.txt")).write_text("not an image")
+    frames = [Image.fromarray(_noise(12, 10, seed=s)) for s in range(3)]
+    frames[0].save(folder / _latin1(b"anim\xe9.gif"), save_all=True, append_images=frames[1:], loop=0)
+    model = tmp_path / _latin1(b"mod\xe8le.safetensors")
+    model.write_bytes(x2.read_bytes())
+    out = tmp_path / _latin1(b"out\xe9")
+    cache = {"I2I_CACHE_DIR": str(tmp_path / _latin1(b"cach\xe9"))}  # ONNX Runtime opens graphs in it
+    r = cli("upscale", "--model", model, folder, "-o", out, "--backend", "onnxruntime", env=cache)
+    assert r.returncode == 1  # bad\xe9.png, and nothing else
+    expected = [b"anim\xe9.gif", b"caf\xe9.png", b"ok.png"]
+    assert sorted(os.listdir(os.fsencode(out))) == expected
+    out_bytes = os.fsencode(out)
+    assert sorted(r.stdout.splitlines()) == sorted(out_bytes + b"/" + name for name in expected)
+    errors = r.stderr.splitlines()
+    assert b"i2i: error: " + os.fsencode(folder) + b"/bad\xe9.png: not an image (format not recognised)" in errors
+    assert any(line.startswith(b"note: ") and b"notes\xe9.txt: skipped" in line for line in errors), r.stderr
+    assert Image.open(out / _latin1(b"anim\xe9.gif")).n_frames == 3
+    # --json: ASCII lines; such a name is its surrogateescape escape, which os.fsencode reverses
+    r = cli("upscale", "--model", model, folder, "-o", tmp_path / "j", "--json")
+    assert r.returncode == 1 and r.stdout.isascii()
+    lines = _by_name(_lines(r))
+    assert b"\\udce9" in r.stdout and os.fsencode(lines[_latin1(b"caf\xe9.png")]["output"]) == os.fsencode(
+        tmp_path / "j" / _latin1(b"caf\xe9.png")
+    )
+    assert lines[_latin1(b"anim\xe9.gif")]["frames"] == 3 and lines[_latin1(b"bad\xe9.png")]["error"]
+    # The other commands that read or name model files (`i2i models` reads headers as info does)
+    r = cli("info", model)
+    assert r.returncode == 0 and r.stdout.startswith(b"file: " + os.fsencode(model) + b"\n"), r.stderr
+    onnx = tmp_path / _latin1(b"mod\xe8le.onnx")
+    r = cli("export", model, "-o", onnx)
+    assert r.returncode == 0 and r.stdout.startswith(os.fsencode(onnx) + b": srresnet"), r.stderr
+    assert onnx.stat().st_size > 1000
+
+
+def test_a_name_that_is_not_utf8_is_stored_escaped_in_checkpoint_and_latent_metadata(x2, tmp_path):
+    import zlib
+
+    import torch
+
+    from i2i.checkpoint import load_model, read_info
+    from i2i.data.degradations import FixedDegradation
+    from i2i.gan.latents import load_latents, save_latents
+
+    model = load_model(x2)
+    described = dataclasses.replace(model.info, description="trained on " + _latin1(b"caf\xe9"))
+    save_model(tmp_path / _latin1(b"m\xe9.safetensors"), model.module, described)  # a training run's export
+    assert read_info(tmp_path / _latin1(b"m\xe9.safetensors")).description == "trained on caf\\xe9"
+    save_latents(tmp_path / "z.safetensors", torch.zeros(1, 4), source=_latin1(b"caf\xe9.png"))  # i2i invert's
+    assert load_latents(tmp_path / "z.safetensors").shape == (1, 4)
+    assert FixedDegradation.seed_for(_latin1(b"x/caf\xe9.png")) == zlib.crc32(b"caf\xe9.png")

@@ -9,6 +9,7 @@ import json
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -136,6 +137,83 @@ def test_animations_keep_kind_durations_loop_and_alpha(cli, translate_model, sho
         assert a[:, :18].max() == 0 and a[:, 22:].min() == 255  # the transparent band
 
 
+def _gradients(kind: str, n: int = 31) -> list[Image.Image]:
+    """48x32 gradient frames. "halves": blues and greys, then (from frame 15) reds, oranges and
+    greens that no earlier frame has. "hues": every frame its own hue, more colours over the clip
+    than one 256-colour palette holds."""
+    import colorsys
+
+    y, x = np.mgrid[0:32, 0:48]
+    frames = []
+    for t in range(n):
+        if kind == "halves":
+            f = (
+                np.stack([x * 2 + t, x * 2 + t, 120 + y * 4], -1)
+                if t < 15
+                else np.stack([255 - y * 3, 80 + x * 3 - t, 20 + x + y], -1)
+            )
+        else:
+            f = np.array(colorsys.hsv_to_rgb(t / n, 1, 1)) * 255 * (x[..., None] / 48) + y[..., None] * 2
+        frames.append(Image.fromarray(np.clip(f, 0, 255).astype(np.uint8)))
+    return frames
+
+
+def _all_frames(path) -> list[np.ndarray]:
+    with Image.open(path) as im:
+        out = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            out.append(np.asarray(im.convert("RGB"), np.float64))
+        return out
+
+
+def test_a_gif_palette_holds_the_colours_of_the_whole_clip(cli, sr_model, tmp_path):
+    """Each GIF beside an APNG twin of its decoded frames: the APNG output is the model's exact
+    output, so the GIF output's difference to it is what its palette costs, frame by frame."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for kind in ("halves", "hues"):
+        frames = _gradients(kind)
+        frames[0].save(folder / f"{kind}.gif", save_all=True, append_images=frames[1:], duration=50, loop=0)
+        decoded = [Image.fromarray(f.astype(np.uint8)) for f in _all_frames(folder / f"{kind}.gif")]
+        decoded[0].save(folder / f"{kind}.png", save_all=True, append_images=decoded[1:], duration=50, loop=0)
+    out = tmp_path / "out"
+    r = cli("upscale", "--model", sr_model, folder, "-o", out, env=ONE_THREAD)
+    assert r.returncode == 0, r.stderr
+    for kind in ("halves", "hues"):
+        gif, exact = _all_frames(out / f"{kind}.gif"), _all_frames(out / f"{kind}.png")
+        assert len(gif) == len(exact) == 31
+        errors = [np.abs(g - e).mean() for g, e in zip(gif, exact)]
+        # A palette from the first 16 frames left the last frame of "halves" 12.7 levels off.
+        assert errors[-1] < 6 and max(errors) < 6, (kind, np.round(errors, 1))
+
+
+def test_an_apng_poster_that_is_not_part_of_the_animation_is_not_a_frame(cli, sr_model, tmp_path):
+    """An APNG may store a default image (shown by viewers without APNG) before its animation;
+    the output is the animation alone: frame for frame what the same APNG without it gives."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    poster = Image.new("RGB", (16, 12), (255, 0, 255))
+    frames = [Image.fromarray(_noise_frame(12, 16, seed)) for seed in range(4)]
+    durations = [50, 60, 70, 80]
+    poster.save(folder / "poster.png", save_all=True, append_images=frames, default_image=True, duration=durations)
+    frames[0].save(folder / "plain.png", save_all=True, append_images=frames[1:], duration=durations)
+    with Image.open(folder / "poster.png") as im:
+        assert im.n_frames == 5 and im.info["default_image"]  # Pillow counts the poster as frame 0
+    out = tmp_path / "out"
+    r = cli("upscale", "--model", sr_model, folder, "-o", out, "--json", env=ONE_THREAD)
+    assert r.returncode == 0, r.stderr
+    assert {json.loads(line)["frames"] for line in r.stdout.splitlines()} == {4}
+    got, expected = _all_frames(out / "poster.png"), _all_frames(out / "plain.png")
+    assert len(got) == 4 and all(np.array_equal(g, e) for g, e in zip(got, expected))
+    with Image.open(out / "poster.png") as im:
+        assert not im.info.get("default_image")
+
+
+def _noise_frame(h: int, w: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
 def test_bad_clips_fail_alone_and_leave_nothing(cli, sr_model, clips, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -163,6 +241,96 @@ def test_bad_clips_fail_alone_and_leave_nothing(cli, sr_model, clips, tmp_path):
     assert f"{folder / 'cut.mkv'}: decoding stopped at frame" in text
     assert "5 of 6 input(s) failed" in text and errors
     assert sorted(p.name for p in out.rglob("*")) == ["ok.avi"]
+
+
+def test_streams_the_output_container_cannot_hold_are_converted_or_left_out_with_a_note(cli, sr_model, tmp_path):
+    """SRT subtitles into MP4 become mov_text, AAC audio into WebM becomes Opus (and mov_text
+    becomes WebVTT), subtitles into AVI (which holds none) are left out: each said in one note, the cues'
+    text and times and the audio's span kept, the clip never lost."""
+    frames = [_noise_frame(32, 48, seed) for seed in range(12)]  # 0.5 s at 24 fps
+    cues = [(0.1, 0.25, "first cue"), (0.3, 0.45, "second cue")]
+    mkv = write_clip(tmp_path / "in.mkv", frames, subtitles=cues)  # AAC and SRT (subrip)
+    mp4 = write_clip(tmp_path / "in.mp4", frames, subtitles=cues)  # AAC and mov_text
+    for src, dst, codecs, said in (
+        (mkv, "out.mp4", ["h264", "aac", "mov_text"], ["subtitle stream #2 (srt) is converted to mov_text"]),
+        (
+            mp4,
+            "out.webm",
+            ["vp9", "opus", "webvtt"],
+            ["audio stream #1 (aac) is converted to libopus", "subtitle stream #2 (mov_text) is converted to webvtt"],
+        ),
+        (mkv, "out.avi", ["h264", "aac"], ["subtitle stream #2 (srt) is left out: a .avi file cannot hold it"]),
+    ):
+        r = cli("upscale", "--model", sr_model, src, "-o", tmp_path / dst, env=ONE_THREAD)
+        assert r.returncode == 0, r.stderr
+        notes = [line for line in r.stderr.decode().splitlines() if "stream #" in line]
+        assert len(notes) == len(said) and all(n.startswith(f"note: {src}: {t}") for n, t in zip(notes, said)), notes
+        got, expected = probe(tmp_path / dst), probe(src)
+        with av.open(str(tmp_path / dst)) as c:
+            assert [s.codec_context.name for s in c.streams] == codecs, dst
+        assert len(got["times"]) == 12 and got["size"] == (96, 64)
+        if "subtitle" in got["streams"]:
+            assert _cue_texts(tmp_path / dst) == _cue_texts(src) == [(0.1, b"first cue"), (0.3, b"second cue")], dst
+        audio, source_audio = got["packets"]["audio"], expected["packets"]["audio"]
+        assert audio[0][0] == pytest.approx(source_audio[0][0], abs=0.03), dst  # the audio's start
+        assert audio[-1][0] == pytest.approx(source_audio[-1][0], abs=0.05), dst  # and its end
+
+
+def _cue_texts(path) -> list[tuple[float, bytes]]:
+    """(time s, text) of each subtitle cue (mov_text: the text after its 2-byte length, without
+    the style boxes after it; MP4's empty packets between cues left out)."""
+    with av.open(str(path)) as c:
+        mov_text = c.streams.subtitles[0].codec_context.name == "mov_text"
+    cues = []
+    for t, p in probe(path)["packets"].get("subtitle", []):
+        text = p[2 : 2 + int.from_bytes(p[:2], "big")] if mov_text else p
+        if text:
+            cues.append((t, text))
+    return cues
+
+
+def test_a_clip_on_stdin_runs_whole_or_is_refused(cli, sr_model, tmp_path):
+    """An animation or a video given on stdin is a clip, every frame of it, named by its content;
+    stdout, which takes one still image, refuses it with exit 1."""
+    frames = [Image.fromarray(_noise_frame(12, 16, seed)) for seed in range(5)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=40, loop=0)
+    write_clip(tmp_path / "v.mp4", [np.asarray(f) for f in frames], audio=False)
+    r = cli(
+        "upscale", "--model", sr_model, "-", "-o", tmp_path / "out", "--json", input=(tmp_path / "a.gif").read_bytes()
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["frames"] == 5 and json.loads(r.stdout)["output"] == str(tmp_path / "out" / "stdin.gif")
+    with Image.open(tmp_path / "out" / "stdin.gif") as im:
+        assert (im.n_frames, im.size) == (5, (32, 24))
+    r = cli("upscale", "--model", sr_model, "-", "-o", tmp_path / "v.mkv", input=(tmp_path / "v.mp4").read_bytes())
+    assert r.returncode == 0, r.stderr
+    assert len(probe(tmp_path / "v.mkv")["times"]) == 5 and probe(tmp_path / "v.mkv")["size"] == (32, 24)
+    r = cli("upscale", "--model", sr_model, "-", "-o", "-", input=(tmp_path / "a.gif").read_bytes())
+    assert r.returncode == 1 and r.stdout == b""
+    assert b"<stdin>: videos and animations cannot be written to stdout" in r.stderr
+
+
+def test_the_loop_count_survives_a_change_of_animation_format(cli, sr_model, tmp_path):
+    """Times shown, whatever each format calls it: a GIF without a NETSCAPE block plays once (WebP
+    and APNG: loop 1), an APNG shown 3 times is a GIF that repeats twice (NETSCAPE loop 2)."""
+    frames = [Image.fromarray(_noise_frame(6, 8, seed)) for seed in range(3)]
+    frames[0].save(tmp_path / "once.gif", save_all=True, append_images=frames[1:], duration=50)
+    frames[0].save(tmp_path / "three.png", save_all=True, append_images=frames[1:], duration=50, loop=3)
+    for src, dst, loop in (("once.gif", "once.webp", 1), ("once.gif", "once.png", 1), ("three.png", "three.gif", 2)):
+        r = cli("upscale", "--model", sr_model, tmp_path / src, "-o", tmp_path / dst, env=ONE_THREAD)
+        assert r.returncode == 0, r.stderr
+        with Image.open(tmp_path / dst) as im:
+            assert (im.n_frames, im.info.get("loop")) == (3, loop), dst
+    with Image.open(tmp_path / "once.gif") as im:
+        assert "loop" not in im.info
+
+
+def test_json_reports_the_size_written_for_a_clip_cropped_to_even(cli, translate_model, tmp_path):
+    frames = [_noise_frame(33, 47, seed) for seed in range(3)]
+    src = write_clip(tmp_path / "odd.mkv", frames, audio=False, codec="ffv1")  # 47x33: lossless RGB holds it
+    r = cli("translate", "--model", translate_model, src, "-o", tmp_path / "out.mp4", "--json", env=ONE_THREAD)
+    assert r.returncode == 0, r.stderr
+    assert probe(tmp_path / "out.mp4")["size"] == (46, 32) and json.loads(r.stdout)["size"] == [46, 32]
 
 
 def test_skip_existing_applies_to_whole_videos(cli, sr_model, clips, tmp_path):

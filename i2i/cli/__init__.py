@@ -50,7 +50,9 @@ def _stop_on_signals() -> None:
 
 def main() -> None:
     from ..errors import I2IError, one_line
+    from .output import keep_os_names
 
+    keep_os_names()
     _register()
     _stop_on_signals()
     try:

@@ -5,10 +5,18 @@
 
 Each message is one line, never wrapped, whatever its length (error lines are read line by line),
 and printed as it is: no markup, so a file name such as photo[b].png prints unchanged.
+
+File names are printed as the OS gave them: Python decodes a name that is not valid in the file
+system encoding with surrogateescape (the byte 0xE9 of a Latin-1 `caf\\xe9.png` becomes U+DCE9),
+and both streams write those characters back as the original bytes (keep_os_names), so a name
+never stops a run and a script reading the lines gets the real path. JSON lines stay ASCII: such a
+name appears as its escape `\\udce9`, which `os.fsencode(json.loads(line)["output"])` turns back
+into the bytes.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
 import time
@@ -22,6 +30,39 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 ERROR = "i2i: error: "  # the prefix of every error line, whichever command prints it
+
+OS_NAMES = "i2i-os-names"  # the encode error handler of stdout and stderr (keep_os_names)
+
+
+def _os_bytes(e: UnicodeEncodeError) -> tuple[bytes, int]:
+    """Encode error handler: a surrogateescape character (U+DC80..U+DCFF, an undecodable byte of
+    a file name) goes out as its byte; any other character the stream's encoding lacks as a
+    backslash escape (what Python does on stderr)."""
+    out = b""
+    for ch in e.object[e.start : e.end]:
+        if "\udc80" <= ch <= "\udcff":
+            out += bytes([ord(ch) - 0xDC00])
+        else:
+            out += ch.encode("ascii", "backslashreplace")
+    return out, e.end
+
+
+codecs.register_error(OS_NAMES, _os_bytes)
+
+
+def keep_os_names() -> None:
+    """Make stdout and stderr write file names as the OS gave them (see the module docstring);
+    without this, stdout refuses such a name (UnicodeEncodeError) and stderr escapes it."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors=OS_NAMES)
+        except (AttributeError, ValueError):  # not a text file (replaced by a caller), or closed
+            pass
+
+
+def _encode_line(line: str) -> bytes:
+    """A stdout line as bytes, names as the OS gave them."""
+    return (line + "\n").encode(sys.stdout.encoding or "utf-8", OS_NAMES)
 
 
 def say(message: str, progress=None) -> None:
@@ -62,7 +103,7 @@ class Results:
             return
         try:
             sys.stdout.flush()
-            write_all(sys.stdout.buffer, (line + "\n").encode())
+            write_all(sys.stdout.buffer, _encode_line(line))
         except OSError as e:
             self.lost = e.strerror or str(e)
 

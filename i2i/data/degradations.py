@@ -304,10 +304,11 @@ class FixedDegradation:
     @staticmethod
     def seed_for(path) -> int:
         """The noise seed of one evaluation image: from its file name, whatever the order."""
+        import os
         import zlib
         from pathlib import Path
 
-        return zlib.crc32(Path(path).name.encode())
+        return zlib.crc32(os.fsencode(Path(path).name))  # the name's bytes: any name, even not UTF-8
 
     def __call__(self, hr: Image.Image, scale: int, seed: int = 0) -> Image.Image:
         """PIL RGB/L HR (size a multiple of scale) -> PIL LR of the same mode (the decoded JPEG)."""

@@ -1,5 +1,6 @@
 """Which files are clips (videos, animated images): cheap checks, without loading FFmpeg or
-OpenCV, so that deciding costs an image-only job nothing."""
+OpenCV, so that deciding costs an image-only job nothing (FFmpeg is asked only about bytes on
+stdin that are not an image)."""
 
 from __future__ import annotations
 
@@ -44,9 +45,40 @@ def is_clip_path(path) -> bool:
     return is_video_path(path) or is_animated_image(path)
 
 
+CONTAINER_SUFFIX = {"mov,mp4,m4a,3gp,3g2,mj2": ".mp4", "matroska,webm": ".mkv", "avi": ".avi"}
+"""FFmpeg's demuxer names -> the extension a video given as bytes (stdin) is named with (the
+MP4 and Matroska demuxers do not tell MOV from MP4 or WebM from MKV; these hold either's streams)."""
+
+
+def clip_suffix(data: bytes) -> str | None:
+    """The extension of a clip given as bytes (stdin): .gif, .webp or .png for an animated image,
+    .mp4, .mkv or .avi for a video with a picture stream; None for a still image or anything else."""
+    import io
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            animated = bool(getattr(im, "is_animated", False))
+            fmt = im.format
+        suffixes = {name: ext for ext, name in ANIMATED_SUFFIXES.items() if ext != ".apng"}
+        return suffixes.get(fmt) if animated else None
+    except Exception:  # not an image Pillow reads: perhaps a video
+        pass
+    import av
+
+    try:
+        with av.open(io.BytesIO(data), metadata_errors="ignore") as container:
+            if container.streams.video:
+                return CONTAINER_SUFFIX.get(container.format.name)
+    except (av.FFmpegError, ValueError, OSError):
+        pass
+    return None
+
+
 def split_clips(jobs: Iterable[J]) -> tuple[list[J], list[J]]:
-    """Jobs (anything with a .source path, '-' for stdin) -> (still images, clips)."""
+    """Jobs (with .source, a path or '-' for stdin, and .rel, whose extension names what stdin
+    holds) -> (still images, clips)."""
     images, clips = [], []
     for job in jobs:
-        (clips if job.source != "-" and is_clip_path(job.source) else images).append(job)
+        clip = Path(job.rel).suffix.lower() in CLIP_SUFFIXES if job.source == "-" else is_clip_path(job.source)
+        (clips if clip else images).append(job)
     return images, clips

@@ -1,5 +1,7 @@
 """Video files through PyAV (FFmpeg's libraries): decoded frames out, processed frames in, and
-every audio and subtitle packet copied into the output untouched.
+every audio and subtitle stream carried into the output: its packets copied untouched where the
+output container holds its codec, else converted to one it holds (CONVERSION), else left out
+with a note.
 
 Frames are (H, W, 3) uint8 RGB arrays in the stream's stored orientation; rotation travels as the
 output stream's display matrix, so nothing is resampled to turn a portrait phone clip upright.
@@ -9,6 +11,7 @@ and duration in the input stream's time base, so variable frame rate and the aud
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 from collections.abc import Iterator
@@ -37,6 +40,21 @@ CODEC_OPTIONS = {
     "libvpx-vp9": {"b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"},
 }
 COPIED_TYPES = ("audio", "subtitle")
+CONVERSION = {
+    ("audio", "mp4"): "aac",
+    ("audio", "mov"): "aac",
+    ("audio", "matroska"): "libopus",
+    ("audio", "webm"): "libopus",
+    ("audio", "avi"): "pcm_s16le",
+    ("subtitle", "mp4"): "mov_text",
+    ("subtitle", "mov"): "mov_text",
+    ("subtitle", "matroska"): "subrip",
+    ("subtitle", "webm"): "webvtt",
+}
+"""(stream type, container) -> the encoder for a stream whose codec the container cannot hold:
+each container's own usual codec (WebM holds only Opus or Vorbis audio and WebVTT text; MP4 and
+MOV text subtitles are mov_text; AVI takes PCM at any rate and channel count and holds no
+subtitles). Only text subtitles convert; bitmap ones (DVD, PGS) are left out where not held."""
 IDENTITY_MATRIX = (1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30)  # FFmpeg display matrix, 16.16 / 2.30 fixed point
 
 
@@ -120,12 +138,14 @@ def _reason(e: Exception) -> str:
 class VideoReader:
     """Demuxes and decodes one video file: `events()` yields Frames and the packets to copy."""
 
-    def __init__(self, path, *, max_pixels: int):
-        self.path = str(path)
+    def __init__(self, path, *, max_pixels: int, name: str | None = None):
+        """path: a file, or a binary file object (stdin's bytes); name: what messages call it
+        (default: the path)."""
+        self.path = name or str(path)
         try:
-            self.container = av.open(self.path, metadata_errors="ignore")
+            self.container = av.open(path if hasattr(path, "read") else str(path), metadata_errors="ignore")
         except av.FFmpegError as e:
-            raise ImageError(path, f"not a readable video, truncated or corrupt ({_reason(e)})") from None
+            raise ImageError(self.path, f"not a readable video, truncated or corrupt ({_reason(e)})") from None
         try:
             self._inspect(max_pixels)
         except BaseException:
@@ -246,6 +266,10 @@ class VideoWriter:
         self.pending: list[av.Packet] = []  # copied packets that came before the first frame
         self.last_pts = None
         self.frames = 0
+        self.notes: list[str] = []
+        """One line for each stream converted or left out (the output container cannot hold it)."""
+        self.size: tuple[int, int] | None = None
+        """(width, height) of the frames written: cropped to what the pixel format allows."""
 
     def _open(self, width: int, height: int):
         src = self.source
@@ -276,9 +300,7 @@ class VideoWriter:
             self.video = stream
             self.streams = {}
             for s in src.copied:
-                out = self.container.add_stream_from_template(s)
-                _copy_stream_facts(s, out)
-                self.streams[s.index] = out
+                self._carry(s)
             if src.container.chapters():
                 self.container.set_chapters(src.container.chapters())
             self.container.start_encoding()
@@ -289,6 +311,31 @@ class VideoWriter:
         for packet in self.pending:
             self._mux(packet)
         self.pending.clear()
+
+    def _carry(self, s) -> None:
+        """Copy stream s where the container holds its codec, else convert it to the one
+        CONVERSION names, else leave it out; a note names a stream converted or left out."""
+        container = self.container.format.name
+        if _holds(container, s):
+            out = self.container.add_stream_from_template(s)
+            _copy_stream_facts(s, out)
+            self.streams[s.index] = out
+            return
+        codec = s.codec_context.name
+        stream = f"{s.type} stream #{s.index} ({codec})"
+        encoder = CONVERSION.get((s.type, container))
+        if s.type == "subtitle" and not s.codec_context.codec.text_sub:
+            encoder = None  # a bitmap has no text to re-encode
+        if encoder is None or not _has_encoder(encoder):
+            self.notes.append(f"{self.source.path}: {stream} is left out: a {self.ext} file cannot hold it")
+            return
+        conversion = _Conversion(self.container, s, encoder)
+        _copy_stream_facts(s, conversion.out)
+        self.streams[s.index] = conversion
+        self.notes.append(
+            f"{self.source.path}: {stream} is converted to {conversion.out.codec_context.name}: "
+            f"a {self.ext} file cannot hold {codec}"
+        )
 
     def _tag_colour(self, cc):
         """Say which matrix the YUV is in: the source's, or BT.601 limited range, which is what
@@ -313,6 +360,7 @@ class VideoWriter:
         w2, h2 = even_size(w, h, self.pix_fmt)
         if self.container is None:
             self._open(w2, h2)
+            self.size = (w2, h2)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels[:h2, :w2]), format="rgb24")
         if self.colorspace is None:
             frame = frame.reformat(format=self.pix_fmt)
@@ -345,9 +393,16 @@ class VideoWriter:
 
     def _mux(self, packet: av.Packet):
         source = packet.stream
-        packet.stream = self.streams[source.index]
+        target = self.streams.get(source.index)
+        if target is None:  # left out (a note says so)
+            return
         try:
-            self.container.mux(packet)
+            if isinstance(target, _Conversion):
+                for converted in target.packets(packet):
+                    self.container.mux(converted)
+            else:
+                packet.stream = target
+                self.container.mux(packet)
         except av.FFmpegError as e:
             at = f" at {float(packet.pts * packet.time_base):.2f} s" if packet.pts is not None else ""
             raise ImageError(
@@ -360,6 +415,15 @@ class VideoWriter:
         if self.container is None:
             raise ImageError(self.source.path, "no frame to write")
         self._encode(None)
+        for target in self.streams.values():
+            if isinstance(target, _Conversion):
+                try:
+                    for packet in target.packets(None):  # what the decoder and encoder still hold
+                        self.container.mux(packet)
+                except av.FFmpegError as e:
+                    raise ImageError(
+                        self.source.path, f"converting {target.source.type} failed ({_reason(e)})"
+                    ) from None
         self.container.close()
         self.container = None
 
@@ -370,6 +434,77 @@ class VideoWriter:
             except av.FFmpegError:
                 pass
             self.container = None
+
+
+class _Conversion:
+    """One audio or text subtitle stream decoded and encoded again, into a codec the output
+    container holds: PyAV's audio encoder resamples to the encoder's sample format and rate and
+    regroups samples into its frame size, keeping the timestamps; a subtitle keeps its packet's
+    times and its styling (through the decoder's ASS form)."""
+
+    def __init__(self, container, source, encoder: str):
+        self.source, self.decoder = source, source.codec_context
+        if source.type == "audio":
+            codec = av.codec.Codec(encoder, "w")
+            rate = self.decoder.sample_rate
+            if codec.audio_rates and rate not in codec.audio_rates:  # Opus: 8 to 48 kHz only
+                rate = min((r for r in codec.audio_rates if r >= rate), default=max(codec.audio_rates))
+            self.out = container.add_stream(encoder, rate=rate, layout=self.decoder.layout.name)
+            formats = [f.name for f in codec.audio_formats or []]
+            if formats and self.decoder.format.name not in formats:
+                # float where the encoder takes it: the decoded samples lose nothing on the way
+                self.out.codec_context.format = next((f for f in formats if f.startswith("flt")), formats[0])
+        else:
+            if not self.decoder.is_open:
+                self.decoder.open()  # it makes the ASS header that text encoders start from
+            self.out = container.add_stream(encoder)
+            self.out.codec_context.subtitle_header = self.decoder.subtitle_header
+            self.out.time_base = source.time_base
+
+    def packets(self, packet: av.Packet | None) -> Iterator[av.Packet]:
+        """The output packets for one input packet; None: flush what the codecs still hold."""
+        if self.source.type == "audio":
+            for frame in self.decoder.decode(packet):
+                yield from self.out.encode(frame)
+            if packet is None:
+                yield from self.out.encode(None)
+            return
+        if packet is None:
+            return
+        subtitle = self.decoder.decode2(packet)
+        if subtitle is None or not len(subtitle):  # MP4's empty packets between cues
+            return
+        out = self.out.codec_context.encode_subtitle(subtitle)
+        out.stream, out.time_base = self.out, packet.time_base
+        out.pts = out.dts = packet.pts
+        out.duration = packet.duration
+        yield out
+
+
+def _holds(container: str, stream) -> bool:
+    """Whether FFmpeg's muxer for `container` takes `stream`'s packets as they are: a header is
+    written to memory with that stream alone. (The codec tables alone say yes to Opus in MOV;
+    the MOV header writer refuses it.)"""
+    scratch = av.open(io.BytesIO(), "w", format=container)
+    try:
+        scratch.add_stream_from_template(stream)
+        scratch.start_encoding()
+        return True
+    except (ValueError, av.FFmpegError):
+        return False
+    finally:
+        try:
+            scratch.close()
+        except (ValueError, av.FFmpegError):
+            pass
+
+
+def _has_encoder(name: str) -> bool:
+    try:
+        av.codec.Codec(name, "w")
+        return True
+    except (ValueError, av.FFmpegError):
+        return False
 
 
 def _copy_stream_facts(src, dst):

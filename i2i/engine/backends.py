@@ -35,7 +35,18 @@ class BackendUnavailable(UsageError):
 
 
 class BackendError(I2IError):
-    """A runtime could not build or run this model's graph; the engine falls back to torch."""
+    """A runtime could not build or run this model's graph: under `auto` the engine runs torch
+    instead (with a note); a runtime named by --backend makes it the input's error."""
+
+    lasting = True
+    """Whether the cause is the model's (remembered with the measurements) rather than this
+    machine's state at the moment (an unwritable cache folder: measured again next time)."""
+
+
+class CacheUnwritable(BackendError):
+    """The exported graph cannot be written to the cache folder."""
+
+    lasting = False
 
 
 # ---- what is installed (cheap: no runtime is imported to answer) -----------------------------
@@ -168,9 +179,20 @@ class ModelGraphs:
         return f"{self.key}-{variant}-op{OPSET}-{tools}"
 
     def path(self, variant: str = "plain"):
-        from .onnx_export import export
+        """The graph's file in the cache, exported first if need be. BackendError when the model
+        does not export; CacheUnwritable when the cache folder cannot take the file."""
+        from .onnx_export import ExportError, export
 
-        return cache.cached_file(self.graph_key(variant), ".onnx", lambda p: export(self.model, p, variant))
+        try:
+            return cache.cached_file(self.graph_key(variant), ".onnx", lambda p: export(self.model, p, variant))
+        except ExportError as e:
+            raise BackendError(str(e)) from None
+        except OSError as e:
+            folder = cache.cache_dir() / "onnx"
+            raise CacheUnwritable(
+                f"cannot write the exported graph to the cache folder {folder} ({e.strerror or e}); "
+                f"set {cache.CACHE_ENV} to a writable folder"
+            ) from None
 
     def discard(self, variant: str) -> None:
         cache.discard(self.graph_key(variant), ".onnx")
@@ -190,14 +212,11 @@ class RuntimeBackend(ABC):
     def session(self, variant: str):
         """The runtime's compiled graph; a cache entry it cannot read is exported again once."""
         if variant not in self._sessions:
-            from .onnx_export import ExportError
-
             for attempt in (0, 1):
+                path = self.graphs.path(variant)  # BackendError: no graph (export, cache folder)
                 try:
-                    self._sessions[variant] = self._open(str(self.graphs.path(variant)))
+                    self._sessions[variant] = self._open(str(path))
                     break
-                except ExportError as e:
-                    raise BackendError(str(e)) from None
                 except Exception as e:  # the runtime rejected the file: rebuild it, then give up
                     self.graphs.discard(variant)
                     if attempt:
@@ -251,7 +270,10 @@ class OnnxRuntimeBackend(RuntimeBackend):
         # Idle worker threads sleep instead of spinning: the engine's decode and encode
         # threads share these cores (same speed for the network, measured in backends.py).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        # The graph's bytes, not its name: ONNX Runtime refuses a path that is not valid UTF-8
+        # (a cache folder under a Latin-1 home folder on Linux).
+        with open(path, "rb") as f:
+            return ort.InferenceSession(f.read(), options, providers=["CPUExecutionProvider"])
 
     def _run(self, session, feeds):
         return session.run(None, feeds)

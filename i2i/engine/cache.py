@@ -140,7 +140,10 @@ def discard(key: str, suffix: str) -> None:
     """Drop an entry a runtime could not read, so the next use rebuilds it."""
     folder = cache_dir() / "onnx"
     for p in (folder / f"{key}{suffix}", folder / f"{key}.json"):
-        p.unlink(missing_ok=True)
+        try:
+            p.unlink(missing_ok=True)
+        except OSError:  # a read-only cache folder: the entry stays, and is checked again on use
+            pass
 
 
 # ---- measurements --------------------------------------------------------------------------

@@ -41,7 +41,8 @@ from ..data.image_io import (
 )
 from ..data.png_stream import PNGBandWriter
 from ..errors import I2IError, ImageError, one_line
-from .inputs import STDIO, Job, OutputOptions, plan_outputs
+from .backends import BackendError
+from .inputs import STDIO, Job, OutputOptions, input_name, plan_outputs
 from .runner import ModelRunner
 
 PREFETCH_PIXELS = 32_000_000  # decoded pixels read ahead of the model, at most (about 0.8 GB)
@@ -265,7 +266,7 @@ class Engine:
                     )
             if job.source == STDIO:
                 data = job.data if job.data is not None else sys.stdin.buffer.read()
-                image = read_image(data, name="<stdin>", max_pixels=self.max_pixels)
+                image = read_image(data, name=input_name(job.source), max_pixels=self.max_pixels)
             else:
                 image = read_image(job.source, max_pixels=self.max_pixels)
             self._check_format_limit(job, image)
@@ -379,6 +380,8 @@ def _appeared(job: Job, out: OutputOptions) -> Result:
 
 def _failure(job: Job, stage: str, e: BaseException) -> str:
     """One line naming the input and what went wrong, for any exception."""
+    if isinstance(e, BackendError):  # about the model and this machine: the input is named here
+        return one_line(f"{input_name(job.source)}: {e}")
     if isinstance(e, I2IError):
         return one_line(str(e))
     if os.environ.get("I2I_DEBUG"):

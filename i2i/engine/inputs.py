@@ -20,10 +20,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..data.image_io import ALPHA_FORMATS, EXT_BY_FORMAT, FORMAT_BY_EXT, is_image_path, readable_formats
-from ..data.media_types import is_media_path
+from ..data.media_types import clip_suffix, is_media_path
 from ..errors import UsageError
 
 STDIO = "-"
+STDIO_NAME = "stdin"  # the stem of an output made from stdin
+
+
+def input_name(source: str) -> str:
+    """How messages name an input: its path, or <stdin>."""
+    return "<stdin>" if source == STDIO else source
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Job], list[Skipped], list[Ski
     jobs, notes, missing = [], [], []
     for item in inputs:
         if item == STDIO:
-            jobs.append(Job(STDIO, Path("stdin")))
+            jobs.append(Job(STDIO, Path(STDIO_NAME)))
             continue
         path = Path(item)
         try:
@@ -222,6 +228,14 @@ def plan_outputs(jobs: list[Job], opts: OutputOptions) -> tuple[list[Job], list[
             claimed[key] = job.source
         result.append(job)
     return result, notes, errors
+
+
+def read_stdin(job: Job) -> Job:
+    """A stdin job with its bytes read whole; a clip on stdin (an animated image or a video) is
+    named stdin.EXT by its content, so that it runs as a clip, every frame, not as one image."""
+    data = job.data if job.data is not None else sys.stdin.buffer.read()
+    suffix = clip_suffix(data)
+    return replace(job, data=data, rel=Path(STDIO_NAME + suffix) if suffix else job.rel)
 
 
 def _look(job: Job, opts: OutputOptions, single: bool) -> tuple[Job, str | None, bool]:

@@ -17,7 +17,7 @@ from ..data.media_types import split_clips
 from ..errors import UsageError
 from .choice import PerImageEngines
 from .engine import Engine, Result
-from .inputs import STDIO, Job, OutputOptions, Skipped, expand_inputs, plan_outputs
+from .inputs import STDIO, Job, OutputOptions, Skipped, expand_inputs, plan_outputs, read_stdin
 from .shard import shard, total_failures, world
 
 
@@ -94,6 +94,7 @@ def plan_job(inputs: list[str], out: OutputOptions) -> JobPlan:
     if out.out == STDIO and len(jobs) != 1:
         raise UsageError("-o - (stdout) takes exactly one input image")
     n_inputs = len(jobs)
+    jobs = [read_stdin(job) if job.source == STDIO else job for job in jobs]
     images, clips = split_clips(jobs)
     images, left_out, clashes = plan_outputs(images, out)  # every rank plans all inputs alike
     notes += left_out

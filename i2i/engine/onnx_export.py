@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import warnings
 from contextlib import ExitStack, redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -100,13 +101,16 @@ def export(model, path: Path, variant: str = "plain", extra: dict[str, str] | No
         stack.enter_context(default_kernels(module))  # the torch backend's NNPACK has no ONNX form
         x = sample_input(model)
         net, args, inputs, outputs, dynamic = _variant(module, variant, x)
+        # Traced into memory, then written by Python's own file I/O: torch's C++ refuses a file
+        # name that is not valid UTF-8 (a Latin-1 `caf\xe9.onnx` on Linux).
+        graph = io.BytesIO()
         with warnings.catch_warnings(), redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             with torch.no_grad():
                 torch.onnx.export(
                     net,
                     args,
-                    str(path),
+                    graph,
                     opset_version=OPSET,
                     input_names=inputs,
                     output_names=outputs,
@@ -120,7 +124,7 @@ def export(model, path: Path, variant: str = "plain", extra: dict[str, str] | No
     finally:
         stack.close()
         module.to(device)
-    set_metadata(path, {**metadata(model, variant), **(extra or {})})
+    _save_with_metadata(graph.getvalue(), path, {**metadata(model, variant), **(extra or {})})
 
 
 def _tracer_exporter() -> dict:
@@ -150,15 +154,15 @@ def _variant(module: nn.Module, variant: str, x: torch.Tensor):
     )
 
 
-def set_metadata(path: Path, props: dict[str, str]) -> None:
+def _save_with_metadata(serialized: bytes, path: Path, props: dict[str, str]) -> None:
     import onnx
 
-    graph = onnx.load(str(path))
+    graph = onnx.load_from_string(serialized)
     existing = {p.key: p for p in graph.metadata_props}
     for key, value in props.items():
         entry = existing.get(key) or graph.metadata_props.add()
         entry.key, entry.value = key, str(value)
-    onnx.save(graph, str(path))
+    onnx.save(graph, os.fspath(path))
 
 
 def read_metadata(path: Path) -> dict[str, str]:
@@ -209,7 +213,8 @@ def verify(model, path: Path, image) -> dict:
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = torch.get_num_threads()
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    # The graph's bytes, not its name: ONNX Runtime refuses a name that is not valid UTF-8.
+    session = ort.InferenceSession(Path(path).read_bytes(), options, providers=["CPUExecutionProvider"])
     got = model.task.from_net(torch.from_numpy(session.run(None, {"input": x.numpy()})[0])).clamp(0, 1)
     if got.shape != expected.shape:
         raise ExportError(

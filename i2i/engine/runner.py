@@ -96,10 +96,11 @@ class ModelRunner:
         backend = self._pinned or self.selector.backend_for(x)
         try:
             y = backend(x, self._stats)
-        except BackendError as e:  # a runtime failed on this input: torch runs it, and says so
+        except BackendError as e:  # a runtime failed on this input: torch runs it (auto), and says so
             if self._stats is None:
                 backend = self.selector.fall_back(x, f"{label(backend)}: {e}")
             else:  # mid-image: the remaining tiles on torch, with torch's statistics
+                self.selector.refuse_fallback(f"{label(backend)}: {e}")
                 self._note(f"{label(backend)}: {e}; the remaining tiles run on torch")
                 backend = self._pinned = self.torch
                 self._stats = self.torch.statistics(self._reference)
@@ -181,9 +182,9 @@ class ModelRunner:
                     raise BackendError("its whole-image statistics graphs disagree with torch")
                 stats = backend.statistics(reference)
             except BackendError as e:
-                self._note(
-                    f"{label(backend)} cannot tile {self.spec.id} with whole-image statistics ({e}); tiles run on torch"
-                )
+                problem = f"{label(backend)} cannot tile {self.spec.id} with whole-image statistics ({e})"
+                self.selector.refuse_fallback(problem)
+                self._note(f"{problem}; tiles run on torch")
                 backend = self.torch
                 stats = backend.statistics(reference)
         self._stats, self._pinned, self._reference = stats, backend, reference

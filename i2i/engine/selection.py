@@ -141,14 +141,28 @@ class BackendSelector:
             return self.torch
         cls = size_class(x)
         if cls not in self._chosen:
-            self._chosen[cls] = self._choose(x, cls)
-        return self._chosen[cls]
+            try:
+                self._chosen[cls] = self._choose(x, cls)
+            except BackendError as e:  # a named runtime that cannot run: every such input fails alike
+                self._chosen[cls] = e
+        chosen = self._chosen[cls]
+        if isinstance(chosen, BackendError):
+            raise BackendError(str(chosen))
+        return chosen
 
     def fall_back(self, x: torch.Tensor, problem: str):
-        """After a runtime failed on a real input: torch for this size class from now on."""
+        """After a runtime failed on a real input: torch for this size class from now on, under
+        `auto`; BackendError (this input's error) for a runtime named by --backend."""
+        self.refuse_fallback(problem)
         self.note(f"{problem}; running torch instead")
         self._chosen[size_class(x)] = self.torch
         return self.torch
+
+    def refuse_fallback(self, problem: str) -> None:
+        """BackendError when a runtime was named by --backend: one that cannot run is an error,
+        never silently replaced by torch; only `auto` falls back."""
+        if self.requested in RUNTIMES:
+            raise BackendError(f"--backend {self.requested}: {problem} (--backend auto runs torch instead)")
 
     def statistics_checked(self, backend, reference: torch.Tensor) -> bool:
         """Whether `backend`'s record + frozen graphs reproduce torch on `reference` (once per model)."""
@@ -207,9 +221,17 @@ class BackendSelector:
                 date=time.strftime("%Y-%m-%d %H:%M"),
                 chosen={},
             )
-        chosen = self._pick([c for c in measurable if self._allowed(c)], record["results"], just_measured)
+        # A failure of the moment (the cache folder unwritable) is not a fact about the model:
+        # measured again next time, not remembered.
+        lasting = not any(r.get("transient") for r in record["results"].values())
+        try:
+            chosen = self._pick([c for c in measurable if self._allowed(c)], record["results"], just_measured)
+        except BackendError:  # the runtime named by --backend cannot run: what was measured stays
+            if just_measured and lasting:
+                cache.remember(key, record)
+            raise
         request, ran = f"{self.requested}/{self.precision}", chosen.label if chosen else "torch"
-        if just_measured or record.get("chosen", {}).get(request) != ran:
+        if lasting and (just_measured or record.get("chosen", {}).get(request) != ran):
             record.setdefault("chosen", {})[request] = ran
             cache.remember(key, record)
         return self.torch if chosen is None else self._runtime(chosen)
@@ -217,15 +239,15 @@ class BackendSelector:
     def _pick(self, candidates: list[Candidate], results: dict, just_measured: bool) -> Candidate | None:
         """The candidate to run, None for torch; notes say why a requested one was passed over."""
         ok = {c: results[c.label]["seconds"] for c in candidates if results.get(c.label, {}).get("ok")}
+        name = self.model.info.name or self.model.info.arch
         for c in candidates:
             r = results.get(c.label, {})
+            if self.requested == c.backend and c.precision == "fp32" and not r.get("ok"):
+                self.refuse_fallback(f"cannot run {name}: {r.get('problem', 'not measured')}")
             asked_for = self.requested == c.backend or (self.precision == "bf16" == c.precision)
             nothing_ran = not ok and c.precision == "fp32"  # torch runs it: say why
             if not r.get("ok") and (asked_for or just_measured or nothing_ran):
-                self.note(
-                    f"{c.label} is not used for {self.model.info.name or self.model.info.arch}: "
-                    f"{r.get('problem', 'not measured')}"
-                )
+                self.note(f"{c.label} is not used for {name}: {r.get('problem', 'not measured')}")
         if self.precision == "bf16":
             wanted = [c for c in ok if c.precision == "bf16"]
             if wanted:
@@ -259,7 +281,7 @@ class BackendSelector:
             try:
                 runners[c.label] = self._runtime(c)
             except BackendError as e:
-                results[c.label] = {"ok": False, "problem": str(e)}
+                results[c.label] = _failed(e)
         outputs: dict[str, torch.Tensor] = {}
         times: dict[str, list[float]] = {k: [] for k in runners}
         for round_ in range(3):
@@ -272,7 +294,7 @@ class BackendSelector:
                     with torch.inference_mode():
                         y = run(pair if round_ == 0 else crop)
                 except BackendError as e:
-                    results[name_] = {"ok": False, "problem": str(e)}
+                    results[name_] = _failed(e)
                     del runners[name_]
                     continue
                 if round_ == 0:
@@ -326,6 +348,12 @@ class BackendSelector:
             return cache.file_sha256(self.model.path) if self.model.path else None
         except OSError:
             return None
+
+
+def _failed(e: BackendError) -> dict:
+    """A candidate's result when it could not run; `transient` when the cause is not the model's
+    (BackendError.lasting), so that the measurement is not remembered."""
+    return {"ok": False, "problem": str(e), **({} if e.lasting else {"transient": True})}
 
 
 def measurement_crop(x: torch.Tensor, multiple: int) -> torch.Tensor:

@@ -3,13 +3,14 @@
 Three stages overlap: a reader thread demuxes, decodes and measures motion between frames; the
 calling thread batches frames through the engine's ModelRunner (so every backend and device the
 engine has applies) and keeps them consistent in time; a writer thread finishes, encodes and
-muxes them, copying the audio and subtitle packets as they come. The queues between the stages
-are bounded, so memory stays flat whatever the clip's length. Each clip is written to a temporary
-file renamed into place only when complete.
+muxes them, copying (or converting) the audio and subtitle packets as they come. The queues
+between the stages are bounded, so memory stays flat whatever the clip's length. Each clip is
+written to a temporary file renamed into place only when complete.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import queue
 import threading
@@ -26,8 +27,9 @@ from ..data.image_io import ImageData, OutputExists, atomic_path, quantize, remo
 from ..data.media_types import ANIMATED_SUFFIXES, CLIP_SUFFIXES, VIDEO_SUFFIXES, is_video_path
 from ..data.video_io import EncoderSettings, Frame, VideoReader, VideoWriter
 from ..errors import I2IError, ImageError, UsageError, one_line
+from .backends import BackendError
 from .engine import PREFETCH_PIXELS, Engine, Result
-from .inputs import STDIO, Job, OutputOptions, Skipped
+from .inputs import STDIO, Job, OutputOptions, Skipped, input_name
 from .norm_stats import FrameStatistics
 from .temporal import Motion, MotionAnalyzer, MotionSmoothing, TemporalOptions
 
@@ -71,7 +73,10 @@ def plan_clips(
     for job in clips:
         if out.out == STDIO:
             errors.append(
-                Skipped(job.source, "videos and animations cannot be written to stdout; name an output file or folder")
+                Skipped(
+                    input_name(job.source),
+                    "videos and animations cannot be written to stdout; name an output file or folder",
+                )
             )
             continue
         path = target if single else target / job.rel.with_name(job.rel.stem + out.suffix + job.rel.suffix.lower())
@@ -127,6 +132,8 @@ class ClipProcessor:
                 error=f"{target}: output exists: another process wrote it "
                 "meanwhile (pass --overwrite or --skip-existing)",
             )
+        except BackendError as e:  # a runtime named by --backend cannot run: its message names no input
+            return ClipResult(job.source, error=one_line(f"{input_name(job.source)}: {e}"))
         except I2IError as e:
             return ClipResult(job.source, error=one_line(str(e)))
         except OSError as e:
@@ -140,14 +147,16 @@ class ClipProcessor:
 
     def _run(self, job: Job, target: Path, out: OutputOptions, on_progress) -> ClipResult:
         max_pixels = self.engine.max_pixels
-        is_video = is_video_path(job.source)
+        is_video = is_video_path(job.rel)  # stdin's rel is named by its content (inputs.read_stdin)
+        source = io.BytesIO(job.data) if job.source == STDIO else job.source
+        name = input_name(job.source)
         reader = (
-            VideoReader(job.source, max_pixels=max_pixels)
+            VideoReader(source, max_pixels=max_pixels, name=name)
             if is_video
-            else AnimationReader(job.source, max_pixels=max_pixels)
+            else AnimationReader(source, max_pixels=max_pixels, name=name)
         )
         notes = [
-            f"{job.source}: {s.type} stream #{s.index} is not copied (only audio and subtitles are)"
+            f"{reader.path}: {s.type} stream #{s.index} is not copied (only audio and subtitles are)"
             for s in reader.dropped
         ]
         try:
@@ -156,10 +165,13 @@ class ClipProcessor:
                 if ext in VIDEO_SUFFIXES and is_video:
                     writer = VideoWriter(tmp, ext, self.options.encoder, reader)
                 elif ext in ANIMATED_SUFFIXES and not is_video:
-                    writer = AnimationWriter(tmp, ext, loop=reader.loop, quality=out.quality, source=job.source)
+                    writer = AnimationWriter(tmp, ext, plays=reader.plays, quality=out.quality, source=reader.path)
                 else:
                     raise ImageError(target, "video inputs need a video output and animations an animation output")
-                frames, size = _Pipeline(self, job, reader, writer, notes, on_progress).run()
+                try:
+                    frames, size = _Pipeline(self, job, reader, writer, notes, on_progress).run()
+                finally:
+                    notes += writer.notes  # streams converted or left out
         finally:
             reader.close()
         return ClipResult(
@@ -186,7 +198,7 @@ class _Pipeline:
         if runner.instance_norm and temporal.norm_window > 1:
             if tiled:
                 notes.append(
-                    f"{job.source}: frames this large are tiled, so each uses its own "
+                    f"{reader.path}: frames this large are tiled, so each uses its own "
                     "whole-frame normalisation statistics (--tile 0 pools them over frames)"
                 )
             else:
@@ -266,7 +278,7 @@ class _Pipeline:
             shape = shape or frame.pixels.shape
             if frame.pixels.shape != shape:
                 raise ImageError(
-                    self.job.source,
+                    self.reader.path,
                     f"frame size changes at frame {frame.index} "
                     f"({shape[1]}x{shape[0]} to {frame.pixels.shape[1]}x"
                     f"{frame.pixels.shape[0]}); not supported",
@@ -301,7 +313,7 @@ class _Pipeline:
             else:
                 y = self.owner.runner(x)
         except RuntimeError as e:  # out of memory and the like
-            raise ImageError(self.job.source, f"inference failed at frame {batch[0][0].index} ({e})") from None
+            raise ImageError(self.reader.path, f"inference failed at frame {batch[0][0].index} ({e})") from None
         for (frame, motion), img, out in zip(batch, images, y):
             if self.smoothing is not None and motion is not None:
                 out = self.smoothing(out, motion)
@@ -324,8 +336,8 @@ class _Pipeline:
                 if isinstance(item, tuple):
                     frame, img, out = item
                     pixels = _pixels_out(self.owner.engine._finish(img, out))
-                    self.out_size = (pixels.shape[1], pixels.shape[0])
                     self.writer.write(pixels, frame.timing)
+                    self.out_size = self.writer.size  # what was written (yuv420p crops odd sizes)
                     self.frames_written += 1
                 else:
                     self.writer.copy(item)

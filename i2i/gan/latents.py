@@ -53,19 +53,19 @@ def save_latents(path, z: torch.Tensor, **metadata: str) -> None:
     """(n, z_dim) latents as a safetensors file with key "z" (atomic write)."""
     from safetensors.torch import save
 
+    from ..checkpoint import utf8_text
     from ..data.image_io import atomic_write_bytes
 
-    atomic_write_bytes(
-        save({"z": z.detach().cpu().float().contiguous()}, metadata={k: str(v) for k, v in metadata.items()}), path
-    )
+    metadata = {k: utf8_text(str(v)) for k, v in metadata.items()}  # a source file's name, any bytes
+    atomic_write_bytes(save({"z": z.detach().cpu().float().contiguous()}, metadata=metadata), path)
 
 
 def load_latents(path) -> torch.Tensor:
     """(n, z_dim) latents from a file written by save_latents (`i2i generate`, `i2i invert`)."""
-    from safetensors import safe_open
+    from ..checkpoint import open_safetensors
 
     try:
-        with safe_open(str(path), "pt") as f:
+        with open_safetensors(path) as f:
             z = f.get_tensor("z")
     except Exception as e:
         raise UsageError(f"{path}: not a latents file ({type(e).__name__}: {e})") from None
