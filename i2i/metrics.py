@@ -40,12 +40,15 @@ def ssim_y(sr, hr, shave: int = 0) -> float:
     b = b.double()
     g = torch.exp(-((torch.arange(11, dtype=torch.float64) - 5) ** 2) / (2 * 1.5**2))
     g = g / g.sum()
-    w = (g[:, None] * g[None, :]).view(1, 1, 11, 11)
+
+    def window(x):  # the 11x11 Gaussian as a row then a column pass: the same sums, 4x less time
+        return F.conv2d(F.conv2d(x, g.view(1, 1, 1, 11)), g.view(1, 1, 11, 1))
+
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    mu_a, mu_b = F.conv2d(a, w), F.conv2d(b, w)
-    saa = F.conv2d(a * a, w) - mu_a**2
-    sbb = F.conv2d(b * b, w) - mu_b**2
-    sab = F.conv2d(a * b, w) - mu_a * mu_b
+    mu_a, mu_b = window(a), window(b)
+    saa = window(a * a) - mu_a**2
+    sbb = window(b * b) - mu_b**2
+    sab = window(a * b) - mu_a * mu_b
     ssim = ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a**2 + mu_b**2 + c1) * (saa + sbb + c2))
     return ssim.mean().item()
 

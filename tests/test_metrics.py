@@ -71,3 +71,28 @@ def test_grid_share_is_a_batched_differentiable_grid_energy(data):
     shares.sum().backward()
     stepped = (batch - 0.02 * batch.grad / batch.grad.abs().max()).detach()
     assert grid_energy(stepped[1:], 4, 1 / 128) < 0.9 * shares[1].item()
+
+
+def test_ssim_equals_the_full_11x11_gaussian_window():
+    """ssim_y filters with a row then a column pass; the 2-D window of the SR literature
+    (Wang et al. 2004) gives the same value."""
+    import torch.nn.functional as F
+
+    from i2i.data.color import rgb_to_y
+    from i2i.metrics import ssim_y
+
+    g = torch.Generator().manual_seed(0)
+    hr = torch.rand(1, 3, 40, 52, generator=g)
+    sr = (hr + 0.5 * torch.randn(1, 3, 40, 52, generator=g)).clamp(0, 1)
+    a, b = rgb_to_y(sr) * 255, rgb_to_y(hr) * 255
+    a, b = a[..., 4:-4, 4:-4].round().double(), b[..., 4:-4, 4:-4].double()
+    k = torch.exp(-((torch.arange(11, dtype=torch.float64) - 5) ** 2) / 4.5)
+    k = k / k.sum()
+    w = (k[:, None] * k[None, :]).view(1, 1, 11, 11)
+    mu_a, mu_b = F.conv2d(a, w), F.conv2d(b, w)
+    var_a, var_b = F.conv2d(a * a, w) - mu_a**2, F.conv2d(b * b, w) - mu_b**2
+    cov = F.conv2d(a * b, w) - mu_a * mu_b
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    full = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    assert 0.1 < full.mean().item() < 0.9  # noisy enough that a wrong window would show
+    assert abs(ssim_y(sr, hr, shave=4) - full.mean().item()) < 1e-12
