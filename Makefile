@@ -1,5 +1,6 @@
 # Two front-door targets: `make demo` (set up, upscale examples/ with the shipped model)
-# and `make test` (set up, lint with ruff, run the tests). Both create .venv on first use.
+# and `make test` (set up, lint with ruff, run the fast tests). Both create .venv on first use.
+# `make test-slow` runs the long end-to-end tests (marked slow); CI runs both.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
@@ -8,13 +9,17 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test,openvino,bench]'
 	touch $@
 
-.PHONY: demo test bench retrain
+.PHONY: demo test test-slow bench retrain
 demo: $(VENV)/.installed
 	$(VENV)/bin/i2i upscale examples/inputs/ -o out/ --overwrite
 
+# --durations: the slowest tests are printed, so that drift shows.
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow" --durations=15
+
+test-slow: $(VENV)/.installed
+	$(PY) -m pytest -q -m slow --durations=15
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks

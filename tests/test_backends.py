@@ -24,6 +24,10 @@ from i2i.task import Task
 
 INSTALLED = [name for name in RUNTIMES if runtime_missing(name) is None]
 TOLERANCE = 1e-3  # output units of [0, 1]; fp32 runtimes measure 1e-7 .. 4e-5 here
+# The matrices below (every architecture, peer layout and community family on every runtime)
+# run on the first installed runtime by default and on the others with the slow tests: each
+# runtime takes the same exported graph, and the engine tests here run on all of them.
+MATRIX_RUNTIMES = [r if r == INSTALLED[0] else pytest.param(r, marks=pytest.mark.slow) for r in INSTALLED]
 
 
 @pytest.fixture(autouse=True)
@@ -105,7 +109,7 @@ def _check_runtime_equals_torch(model: LoadedModel, data, runtime: str) -> None:
 
 
 @pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")
-@pytest.mark.parametrize("runtime", INSTALLED)
+@pytest.mark.parametrize("runtime", MATRIX_RUNTIMES)
 @pytest.mark.parametrize("arch", GENERATORS)
 def test_every_architecture_runs_on_every_runtime(arch, runtime, data):
     _, cfg = build(arch, SMALL[arch])
@@ -113,7 +117,7 @@ def test_every_architecture_runs_on_every_runtime(arch, runtime, data):
 
 
 @pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")
-@pytest.mark.parametrize("runtime", INSTALLED)
+@pytest.mark.parametrize("runtime", MATRIX_RUNTIMES)
 @pytest.mark.parametrize(
     "arch,extra", [("unet", {"full_res_channels": 4}), ("transformer_net", {})], ids=["unet", "transformer_net"]
 )
@@ -126,14 +130,14 @@ def test_bilinear_upsampling_runs_on_every_runtime(runtime, arch, extra, data):
 
 
 @pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")
-@pytest.mark.parametrize("runtime", INSTALLED)
+@pytest.mark.parametrize("runtime", MATRIX_RUNTIMES)
 @pytest.mark.parametrize("layout", sorted(PEERS))
 def test_every_peer_layout_runs_on_every_runtime(layout, runtime, data, tmp_path):
     _check_runtime_equals_torch(_peer(PEERS[layout], tmp_path), data, runtime)
 
 
 @pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")
-@pytest.mark.parametrize("runtime", INSTALLED)
+@pytest.mark.parametrize("runtime", MATRIX_RUNTIMES)
 @pytest.mark.parametrize(
     "family",
     [

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from i2i.training.loop import _StepSampler
@@ -75,6 +76,7 @@ Path({report!r}.format(os.environ["RANK"])).write_text(json.dumps({{
 """
 
 
+@pytest.mark.slow  # two processes under torchrun, each starting torch and gloo
 def test_two_processes_train_then_resume_alone(data, tmp_path):
     from i2i.training.api import resume
 
@@ -91,6 +93,7 @@ def test_two_processes_train_then_resume_alone(data, tmp_path):
     assert resumed.finished and resumed.step == 4
 
 
+@pytest.mark.slow  # two processes under torchrun, each starting torch and gloo
 def test_folder_job_processes_every_input_exactly_once(data, tmp_path):
     from i2i.archs.registry import build
     from i2i.checkpoint import ModelInfo, save_model

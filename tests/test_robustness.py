@@ -516,7 +516,10 @@ def _signals_as_at_a_terminal():
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
-@pytest.mark.parametrize("name,code", [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
+@pytest.mark.parametrize(
+    "name,code",
+    [("SIGTERM", 143), *(pytest.param(n, c, marks=pytest.mark.slow) for n, c in (("SIGHUP", 129), ("SIGINT", 130)))],
+)
 def test_a_signal_stops_cleanly_and_a_rerun_finishes(cli, x2, tmp_path, name, code):
     n = 30
     folder, out = _job_with_many_images(tmp_path, n=n, size=(120, 160)), tmp_path / "out"

@@ -62,6 +62,7 @@ SET5_FLOORS = {"upscale-x4": (4, 30.8), "upscale-x2": (2, 36.9)}
 
 
 @pytest.mark.parametrize("name", SET5_FLOORS)
+@pytest.mark.slow  # a benchmark over Set5: the floors move only with weights/
 def test_upscale_quality_floor(name, data):
     if name not in MODELS:
         pytest.skip(f"{name} not shipped")
@@ -79,6 +80,7 @@ REAL_SET5_GAIN_FLOORS = {"upscale-x4-real-psnr": 0.8, "upscale-x4-real": 0.5}
 
 
 @pytest.mark.parametrize("name", REAL_SET5_GAIN_FLOORS)
+@pytest.mark.slow  # a benchmark over degraded Set5: the floors move only with weights/
 def test_real_world_upscale_beats_bicubic_on_degraded_set5(name, data):
     if name not in MODELS:
         pytest.skip(f"{name} not shipped")
@@ -90,6 +92,7 @@ def test_real_world_upscale_beats_bicubic_on_degraded_set5(name, data):
     assert gain > REAL_SET5_GAIN_FLOORS[name]
 
 
+@pytest.mark.slow  # a benchmark over 12 photos: the floors move only with weights/
 def test_colorize_quality_floor(data):
     """Loose floors under benchmarks/colorize_quality.py, on the first 12 photos of testB."""
     if "colorize" not in MODELS:
@@ -126,6 +129,7 @@ def test_colorize_keeps_exif_orientation_and_gray_equals_colour(data, tmp_path, 
     assert np.abs(a - b).mean() < 2.0  # the colour input is reduced to L first
 
 
+@pytest.mark.slow  # a benchmark over 40 held-back pairs: the floors move only with weights/
 def test_facades_sharpness_floor(data):
     """A loose floor under benchmarks/pix2pix_quality.py (same 40 held-back pairs): detail kept,
     and no checkerboard or grid beyond the ground truth's own (1 = the truth's)."""
@@ -143,6 +147,7 @@ FLOOR_FACADES_SHARPNESS = 0.75  # the shipped model measures 0.811 (benchmark ba
 CEILING_FACADES_GRID = 1.5
 
 
+@pytest.mark.slow  # a benchmark of every shipped style in EfficientNet-Lite2: the floors move only with weights/
 def test_style_quality_floor(data):
     """Loose floors under benchmarks/style_quality.py (EfficientNet-Lite2, first 4 testB photos):
     every shipped style moves the photos towards its painting and keeps part of their content, and

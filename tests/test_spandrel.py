@@ -151,17 +151,24 @@ def spandrel_output(descriptor, image_path) -> np.ndarray:
 def cli_runs(photo, tmp_path_factory):
     """Every family's `i2i upscale` (and a gray model's, and one `i2i convert`) started at once:
     each is a separate process whose time is mostly start-up, so running them side by side
-    keeps this file quick on two cores. family -> (process result, output, spandrel's descriptor)."""
+    keeps this file quick on two cores. family -> (process result, output, spandrel's descriptor).
+    They run on torch: each family on each runtime is test_backends.py's, and measuring the
+    runtimes for each new model would cost more than its run."""
     folder = tmp_path_factory.mktemp("families")
+    torch_backend = ("--backend", "torch")
     jobs, runs = {}, {}
     for family in FAMILIES:
         (folder / family).mkdir()
         path, descriptor = make_family(family, folder / family)
         out = folder / family / "out.png"
-        jobs[family] = (start_cli("upscale", "--model", path, photo, "-o", out, "--json"), out, descriptor)
+        jobs[family] = (
+            start_cli("upscale", "--model", path, photo, "-o", out, "--json", *torch_backend),
+            out,
+            descriptor,
+        )
     gray, gray_descriptor = make_gray_model(folder)
     jobs["gray"] = (
-        start_cli("upscale", "--model", gray, photo, "-o", folder / "gray.png"),
+        start_cli("upscale", "--model", gray, photo, "-o", folder / "gray.png", *torch_backend),
         folder / "gray.png",
         gray_descriptor,
     )

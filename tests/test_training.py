@@ -118,7 +118,10 @@ def kill_and_resume(method: str, data: Path, tmp_path: Path, **loop_values) -> t
     return straight, resumed
 
 
-@pytest.mark.parametrize("method,workers", [("pix2pix", 1), ("cyclegan", 0), ("dcgan", 0), ("style", 0)])
+@pytest.mark.parametrize(
+    "method,workers",
+    [("pix2pix", 1), ("dcgan", 0), *(pytest.param(m, 0, marks=pytest.mark.slow) for m in ("cyclegan", "style"))],
+)
 def test_sigkill_and_resume_reproduce_losses(method, workers, data, tmp_path):
     straight, resumed = kill_and_resume(method, data, tmp_path, workers=workers, device="cpu")
     for a, b in zip(straight, resumed):
@@ -349,6 +352,7 @@ def test_precision_is_checked_before_anything_is_written(data, tmp_path):
         assert not (tmp_path / precision).exists()
 
 
+@pytest.mark.slow  # x4 with the real-degradation pipeline, a U-Net discriminator and the perceptual loss
 def test_srgan_real_degradation_gan_stage_with_unet_discriminator(data, tmp_path):
     """A few real-degradation GAN steps: finite, changing losses; the export records the pipeline."""
     import dataclasses
@@ -558,7 +562,10 @@ def _tiny_dcgan_args(data: Path, steps: int) -> list:
     ]
 
 
-@pytest.mark.parametrize("signame,code", [("SIGINT", 130), ("SIGTERM", 143)])
+@pytest.mark.parametrize(
+    "signame,code",
+    [("SIGINT", 130), pytest.param("SIGTERM", 143, marks=pytest.mark.slow)],  # one path, two signals
+)
 def test_a_signal_stops_training_with_a_checkpoint_and_its_own_exit_code(signame, code, data, tmp_path, cli):
     import signal
 

@@ -526,6 +526,7 @@ _PEAK_RSS = (
 )
 
 
+@pytest.mark.slow  # a 300-frame clip
 def test_memory_stays_flat_for_longer_clips(sr_model, shots, tmp_path):
     """Peak RSS of `i2i upscale` on a clip and on one ten times longer: frames stream through."""
     import os
