@@ -222,6 +222,7 @@ def test_dissect_command_writes_a_report(tiny_generator, tmp_path, cli):
     assert r.returncode == 2 and b"layer1" in r.stderr
 
 
+@pytest.mark.slow  # the default budget of optimisation steps, run to the end
 def test_invert_recovers_an_image_the_generator_made(tiny_generator, tmp_path, cli):
     """Default budget, random starts only: its own sample comes back at >= 25 dB, and the
     latent written regenerates the reconstruction; a broken file is that input's error."""
