@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from typing import Annotated
 
 import typer
 
@@ -23,6 +24,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"i2i {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print i2i's version and exit.", is_eager=True, callback=_print_version),
+    ] = False,
+) -> None:
+    """The options of `i2i` itself (before the command)."""
+
 
 _STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 _received: list[int] = []  # the signals that stopped this run, in order

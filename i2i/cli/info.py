@@ -13,10 +13,14 @@ from .output import result
 
 
 def summary(path: Path, meta) -> dict:
-    """What `i2i info` prints: metadata, channels as the network sees them, licence."""
+    """What `i2i info` prints: metadata, channels as the network sees them, licence, and the
+    version of the i2i that read it."""
+    from .. import __version__
+
     task = meta.task
     data = {
         "file": str(path),
+        "version": __version__,
         "name": meta.name,
         "description": meta.description,
         "arch": meta.arch,
@@ -62,6 +66,8 @@ def info(
             result(f"{key}:")
             for k, v in value.items():
                 result(f"  {k}: {json.dumps(v) if isinstance(v, (dict, list)) else v}")
+        elif key == "version":
+            result(f"version: i2i {value}")
         else:
             result(f"{key}: {value}")
 
