@@ -26,7 +26,6 @@ app = typer.Typer(
 )
 
 
-
 def _print_version(value: bool) -> None:
     if value:
         from .. import __version__
@@ -51,6 +50,9 @@ _received: list[int] = []  # the signals that stopped this run, in order
 
 def _register() -> None:
     from . import export, gan, info, models, run, train  # noqa: F401  (each module adds its commands to `app`)
+    from .options import plain_help
+
+    plain_help(app)
 
 
 def _stop_on_signals() -> None:

@@ -9,19 +9,29 @@ from typing import Annotated
 import typer
 
 from . import app
-from .options import Device, JsonOut, Quiet, Seed, Threads
+from .options import Device, JsonOut, Quiet, Threads
 from .output import error, result, say
 
 GenModel = Annotated[
-    str, typer.Option("--model", "-m", help="Latent generator: a shipped name (dcgan-landscapes) or a checkpoint file.")
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="NAME|FILE",
+        help="Latent generator: a shipped name (dcgan-landscapes) or a checkpoint file.",
+    ),
 ]
 Ablate = Annotated[
-    list[str] | None, typer.Option(help="LAYER:UNIT[,UNIT...]: switch these units off (repeatable; see i2i dissect).")
+    list[str] | None,
+    typer.Option(
+        metavar="LAYER:UNITS", help="LAYER:UNIT[,UNIT...]: switch these units off (repeatable; see i2i dissect)."
+    ),
 ]
 Boost = Annotated[
     list[str] | None,
     typer.Option(
-        help="LAYER:UNIT[,UNIT...][=VALUE]: hold these units on, at VALUE or their 99th-percentile activation (repeatable)."
+        metavar="LAYER:UNITS[=VALUE]",
+        help="LAYER:UNIT[,UNIT...][=VALUE]: hold these units on, at VALUE or their 99th-percentile activation (repeatable).",
     ),
 ]
 
@@ -41,29 +51,47 @@ def generate(
     output: Annotated[
         Path,
         typer.Option(
-            "--output", "-o", help="Output folder (0000.png ... + latents.safetensors), or an image file with --grid."
+            "--output",
+            "-o",
+            metavar="DIR|FILE.png",
+            help="Output folder (0000.png ... + latents.safetensors), or with --grid an image file "
+            "(X.png, and its latents in X.latents.safetensors beside it).",
         ),
     ] = Path("generated"),
-    seed: Seed = 0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            help="Seeds the latents drawn: image i of a seed is the same whatever -n (also the neighbours of --arithmetic).",
+        ),
+    ] = 0,
     grid: Annotated[
-        bool, typer.Option("--grid", help="Write one grid image to -o instead of one file per image.")
+        bool,
+        typer.Option(
+            "--grid",
+            help="Write one grid image to -o X.png instead of one file per image (its latents: X.latents.safetensors).",
+        ),
     ] = False,
     truncation: Annotated[
         float | None, typer.Option(help="Redraw latent entries beyond +-T (less varied, more typical images).")
     ] = None,
     interpolate: Annotated[
         tuple[str, str] | None,
-        typer.Option(help="Walk from A to B (seeds, or latent files FILE or FILE[i]) by spherical interpolation."),
+        typer.Option(
+            metavar="A B", help="Walk from A to B (seeds, or latent files FILE or FILE[i]) by spherical interpolation."
+        ),
     ] = None,
     steps: Annotated[int, typer.Option(help="Images along an --interpolate walk.", min=2)] = 8,
     arithmetic: Annotated[
         str | None,
         typer.Option(
-            help='Vector arithmetic over latents: "A - B + C", each a latent file (its mean), FILE[i,j,k] or seed:N.'
+            metavar="EXPR",
+            help='Vector arithmetic over latents: "A - B + C", each a latent file (its mean), FILE[i,j,k] or seed:N.',
         ),
     ] = None,
     latent: Annotated[
-        list[Path] | None, typer.Option(help="Generate from these latent files (from generate or invert; repeatable).")
+        list[Path] | None,
+        typer.Option(metavar="FILE", help="Generate from these latent files (from generate or invert; repeatable)."),
     ] = None,
     ablate: Ablate = None,
     boost: Boost = None,
@@ -96,19 +124,24 @@ def generate(
 @app.command("invert")
 def invert(
     images: Annotated[
-        list[Path], typer.Argument(help="Real images (any size: the centred square is resized to the model's).")
+        list[Path],
+        typer.Argument(metavar="INPUT", help="Real images (any size: the centred square is resized to the model's)."),
     ],
     model: GenModel = "dcgan-landscapes",
     output: Annotated[
         Path,
         typer.Option(
-            "--output", "-o", help="Output folder: NAME.png (reconstruction) and NAME.latent.safetensors per image."
+            "--output",
+            "-o",
+            metavar="DIR",
+            help="Output folder: NAME.png (reconstruction) and NAME.latent.safetensors per image.",
         ),
     ] = Path("inverted"),
     encoder: Annotated[
         str | None,
         typer.Option(
-            help="Latent encoder whose guess is one of the starts (i2i train dcgan-encoder); 'none' for random starts only. Default: the shipped MODEL-encoder when there is one."
+            metavar="NAME|FILE|none",
+            help="Latent encoder whose guess is one of the starts (i2i train dcgan-encoder); 'none' for random starts only. Default: the shipped MODEL-encoder when there is one.",
         ),
     ] = None,
     starts: Annotated[int, typer.Option(help="Random starting latents per image.", min=0)] = 8,
@@ -120,7 +153,7 @@ def invert(
         float,
         typer.Option(help="Weight of the perceptual (EfficientNet-Lite0 feature) distance beside pixel MSE.", min=0.0),
     ] = 0.5,
-    seed: Seed = 0,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seeds the random starting latents.")] = 0,
     device: Device = "auto",
     threads: Threads = 0,
     as_json: JsonOut = False,
@@ -160,21 +193,36 @@ def invert(
 @app.command("dissect")
 def dissect(
     layer: Annotated[
-        str, typer.Option(help="Generator layer: layer1 (4x4) ... layerN (see the error for a wrong name).")
+        str,
+        typer.Option(
+            metavar="LAYER",
+            help="Generator layer: layer1 (4x4 maps), layer2 (8x8), ... doubling up to half the image size; "
+            "dcgan-landscapes (64 px) has layer1 to layer4 (4x4 to 32x32). A wrong name lists the model's.",
+        ),
     ],
     model: GenModel = "dcgan-landscapes",
     concept: Annotated[
         list[str] | None,
         typer.Option(
-            help="sky, vegetation, bright, dark (colour rules), or NAME=MASK_DIR: masks 0000.png... for the images `i2i generate -n N --seed S` makes (repeatable; default: the four colour concepts)."
+            metavar="NAME|NAME=MASK_DIR",
+            help="sky, vegetation, bright, dark (colour rules), or NAME=MASK_DIR: masks 0000.png... for the images `i2i generate -n N --seed S` makes (repeatable; default: the four colour concepts).",
         ),
     ] = None,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Report folder: report.md, report.json, heat maps.")
+        Path,
+        typer.Option("--output", "-o", metavar="DIR", help="Report folder: report.md, report.json, heat maps."),
     ] = Path("dissection"),
     n: Annotated[int, typer.Option("-n", help="Generated images the units are scored on.", min=1)] = 200,
-    seed: Seed = 0,
-    quantile: Annotated[float, typer.Option(help="A unit is 'on' above this quantile of its activations.")] = 0.9,
+    seed: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            help="Seeds the latents of the images the units are scored on (the images `i2i generate -n N --seed S` makes).",
+        ),
+    ] = 0,
+    quantile: Annotated[
+        float, typer.Option(help="A unit is 'on' above this quantile of its activations.", min=0.0, max=1.0)
+    ] = 0.9,
     top: Annotated[int, typer.Option(help="Units per concept shown with heat maps.", min=1)] = 5,
     ablate_top: Annotated[
         int, typer.Option(help="Also draw each concept's before/after with its top K units off (0: no).", min=0)

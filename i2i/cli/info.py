@@ -41,7 +41,8 @@ def info(
     checkpoint: Annotated[
         str,
         typer.Argument(
-            help="A model name (see `i2i models`) or checkpoint file: ours, a peer's .pth, or any model spandrel recognises."
+            metavar="NAME|FILE",
+            help="A model name (see `i2i models`) or checkpoint file: ours, a peer's .pth, or any model spandrel recognises.",
         ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
@@ -94,8 +95,8 @@ def _print_backends(backends: dict) -> None:
 
 @app.command("convert")
 def convert(
-    src: Annotated[Path, typer.Argument(help="Peer checkpoint (.pth/.pt/.ckpt/.safetensors).")],
-    dst: Annotated[Path, typer.Argument(help="Output .safetensors file.")],
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="Peer checkpoint (.pth/.pt/.ckpt/.safetensors).")],
+    dst: Annotated[Path, typer.Argument(metavar="DST", help="Output .safetensors file.")],
     half: Annotated[bool, typer.Option("--half", help="Store weights as fp16.")] = False,
 ):
     """Convert a peer's checkpoint (pix2pix/CycleGAN, fast_neural_style, BasicSR, or any model
