@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from . import app
-from .options import Device, JsonOut, Quiet, Threads
-from .output import error, result, say
+from .options import Device, JsonOut, Overwrite, Quiet, SkipExisting, Threads
+from .output import Results, error, job_progress, note, result, say
 
 GenModel = Annotated[
     str,
@@ -123,9 +123,13 @@ def generate(
 
 @app.command("invert")
 def invert(
-    images: Annotated[
-        list[Path],
-        typer.Argument(metavar="INPUT", help="Real images (any size: the centred square is resized to the model's)."),
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="INPUT",
+            help="Still images (any size: the centred square is resized to the model's), folders (recursive), "
+            "globs, or - for stdin, as for every command (see `i2i upscale --help`); video files are left out.",
+        ),
     ],
     model: GenModel = "dcgan-landscapes",
     output: Annotated[
@@ -134,7 +138,8 @@ def invert(
             "--output",
             "-o",
             metavar="DIR",
-            help="Output folder: NAME.png (reconstruction) and NAME.latent.safetensors per image.",
+            help="Output folder: NAME.png (reconstruction) and NAME.latent.safetensors per image (sub-folders "
+            "mirrored), or X.png for one input (its latent: X.latent.safetensors).",
         ),
     ] = Path("inverted"),
     encoder: Annotated[
@@ -158,36 +163,89 @@ def invert(
     threads: Threads = 0,
     as_json: JsonOut = False,
     quiet: Quiet = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
+    overwrite: Overwrite = False,
+    skip_existing: SkipExisting = False,
 ):
     """Find a latent z' for each real image (GAN inversion) so that G(z') reproduces it; then
     `i2i generate --latent OUT/NAME.latent.safetensors` generates or edits from it.
 
-    Example: i2i invert photos/*.jpg -o inverted/ --json
+    Example: i2i invert photos/ -o inverted/ --json
     """
+    from ..errors import UsageError
     from ..gan import api
     from ..gan.invert import InversionOptions
 
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing contradict each other")
     if threads:
         # Hundreds of small steps: on a busy CPU, threads waiting for each other cost more than they
         # give (40 steps of a 32 px generator: 11 s with one thread, 285 s with two on 2 shared cores).
         import torch
 
         torch.set_num_threads(threads)
+    plan = api.plan_inversion(inputs, output)
+    for skipped in plan.notes:
+        if not (quiet or as_json):
+            note(f"{skipped.source}: {skipped.reason}")
+    if not (plan.jobs or plan.failed) and not (quiet or as_json):
+        note(f"no images found in {' '.join(inputs)}")
     options = InversionOptions(starts=starts, steps=steps, lr=lr, perceptual_weight=perceptual, seed=seed)
-    failures = 0
-    for r in api.invert(model, images, output, options, encoder=encoder, device=device, overwrite=overwrite):
-        if r.error:
-            failures += 1
-            error(r.error)
-        elif not as_json:
-            result(r.output)
-            if not quiet:
-                say(f"{r.input}: {r.psnr:.2f} dB (start: {r.start}, {r.seconds:.1f} s)")
-        if as_json:
-            result(json.dumps(r.to_dict()))
-    if failures:
+    stdout, failures = Results(), 0
+    with _InversionProgress(len(plan.jobs) + len(plan.failed), quiet or as_json) as shown:
+        for r in api.invert(
+            model, plan, options, encoder=encoder, device=device, overwrite=overwrite, on_step=shown.step
+        ):
+            failures += bool(r.error)
+            shown.report(r, skip_existing)
+            if as_json:
+                stdout.json(r.to_dict())
+            elif r.output and not (r.error or r.skipped):
+                stdout.print(r.output)
+    if stdout.lost:
+        error(f"stdout was closed early ({stdout.lost}); result lines were lost")
+    if failures or stdout.lost:
         raise typer.Exit(1)
+
+
+class _InversionProgress:
+    """Inputs done and the current image's Adam steps (a bar on a terminal, plain lines in a log),
+    notes for skipped inputs, errors, and each image's PSNR."""
+
+    def __init__(self, images: int, quiet: bool):
+        self.quiet, self.images = quiet, images
+        self.progress = job_progress(images, quiet)
+        self.done, self.job, self.started = 0, None, 0.0
+
+    def __enter__(self):
+        if self.progress:
+            self.progress.start()
+            self.image_task = self.progress.add_task("images", total=self.images, rate="")
+            self.step_task = self.progress.add_task("steps", total=None, rate="")
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress:
+            self.progress.stop()
+
+    def step(self, job, step: int, steps: int) -> None:
+        if self.progress is None:
+            return
+        if job is not self.job:
+            self.job, self.started = job, time.perf_counter()
+            self.progress.reset(self.step_task, total=steps, rate="")
+        rate = step / max(time.perf_counter() - self.started, 1e-9)
+        self.progress.update(self.step_task, completed=step, rate=f"{rate:.1f} steps/s")
+
+    def report(self, r, skip_existing: bool) -> None:
+        if r.error:
+            error(r.error, self.progress)
+        elif r.skipped and not (self.quiet or skip_existing):
+            note(f"{r.input}: skipped: {r.output} exists (--overwrite replaces it)", self.progress)
+        elif not r.skipped and not self.quiet:
+            say(f"{r.input}: {r.psnr:.2f} dB (start: {r.start}, {r.seconds:.1f} s)", self.progress)
+        if self.progress:
+            self.done += 1
+            self.progress.update(self.image_task, completed=self.done)
 
 
 @app.command("dissect")

@@ -96,8 +96,9 @@ class Inverter:
             z, names = torch.cat([guess, z]), ["encoder", *names]
         return z, names
 
-    def invert(self, image: torch.Tensor) -> Inversion:
-        """image: (3, size, size) in [0, 1]. The best latent after the whole budget."""
+    def invert(self, image: torch.Tensor, on_step=None) -> Inversion:
+        """image: (3, size, size) in [0, 1]. The best latent after the whole budget.
+        on_step(step, steps) is called after each Adam step (step counts from 1)."""
         o = self.options
         target = image[None].to(self.g.device)
         z, names = self._starts(target)
@@ -115,6 +116,8 @@ class Inverter:
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             opt.step()
+            if on_step is not None:
+                on_step(step + 1, o.steps)
         with torch.no_grad():
             losses = self._loss(self.g.forward_differentiable(z), target)
             best = int(losses.argmin())
