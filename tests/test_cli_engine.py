@@ -38,10 +38,13 @@ def test_positional_output_and_existing_outputs(cli, sr_model, photos, tmp_path)
     out = tmp_path / "out"
     assert cli("upscale", "--model", sr_model, photos, out).returncode == 0
     before = (out / "baby.png").stat().st_mtime_ns
-    r = cli("upscale", "--model", sr_model, photos, out)
-    assert r.returncode == 1 and b"output exists" in r.stderr
+    r = cli("upscale", "--model", sr_model, photos, out)  # kept, each with a note: not a failure
+    assert r.returncode == 0 and not r.stdout and (out / "baby.png").stat().st_mtime_ns == before
+    assert f"{photos / 'baby.png'}: skipped: {out / 'baby.png'} exists".encode() in r.stderr
     r = cli("upscale", "--model", sr_model, photos, out, "--skip-existing")
-    assert r.returncode == 0 and (out / "baby.png").stat().st_mtime_ns == before
+    assert r.returncode == 0 and b"exists" not in r.stderr and (out / "baby.png").stat().st_mtime_ns == before
+    r = cli("upscale", "--model", sr_model, photos, out, "--skip-existing", "--overwrite")
+    assert r.returncode == 2 and b"contradict" in r.stderr
     r = cli("upscale", "--model", sr_model, photos, out, "--overwrite", "--ext", "webp", "--suffix", "_x2")
     assert r.returncode == 0 and (out / "baby_x2.webp").is_file()
 

@@ -11,6 +11,7 @@ import typer
 from . import app
 from .options import Device, JsonOut, Overwrite, Quiet, SkipExisting, Threads
 from .output import Results, error, job_progress, note, result, say
+from .run import note_kept
 
 GenModel = Annotated[
     str,
@@ -240,7 +241,7 @@ class _InversionProgress:
         if r.error:
             error(r.error, self.progress)
         elif r.skipped and not (self.quiet or skip_existing):
-            note(f"{r.input}: skipped: {r.output} exists (--overwrite replaces it)", self.progress)
+            note_kept(r, self.progress)
         elif not r.skipped and not self.quiet:
             say(f"{r.input}: {r.psnr:.2f} dB (start: {r.start}, {r.seconds:.1f} s)", self.progress)
         if self.progress:

@@ -39,12 +39,18 @@ Ext = Annotated[
 ]
 Suffix = Annotated[str, typer.Option(help="Appended to each output file's stem.")]
 QualityOpt = Annotated[int, typer.Option("--quality", help="JPEG/WebP quality.", min=1, max=100)]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace existing outputs (without it an input whose output exists is skipped with a note, also when another job writes it meanwhile).",
+    ),
+]
 SkipExisting = Annotated[
     bool,
     typer.Option(
         "--skip-existing",
-        help="Skip inputs whose output exists (finish an interrupted job); an output another job writes meanwhile counts too.",
+        help="Skip inputs whose output exists without a note for each (they are skipped anyway unless --overwrite).",
     ),
 ]
 Precision = Annotated[

@@ -97,9 +97,13 @@ def run_job(
     from ..engine.jobs import plan_job
 
     inputs, out = _split_output(inputs, output)
+    # Existing outputs are kept unless --overwrite: their inputs are skipped (with a note unless
+    # --skip-existing asked for it), so a rerun does what is left and exits 0.
     opts = OutputOptions(
-        out=out, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite, skip_existing=skip_existing
+        out=out, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite, skip_existing=not overwrite
     )
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing contradict each other")
     plan = plan_job(inputs, opts)
     model = (load or load_model)(model_path)
     check_task(command, model)
@@ -119,10 +123,21 @@ def run_job(
         )
 
     engine = per_image(make_engine, max_pixels) if per_image else make_engine(model)
-    _show(plan, engine, opts, video, quiet=quiet or as_json, as_json=as_json, verbose=verbose)
+    _show(
+        plan,
+        engine,
+        opts,
+        video,
+        quiet=quiet or as_json,
+        as_json=as_json,
+        verbose=verbose,
+        note_skipped=not skip_existing,
+    )
 
 
-def _show(plan, engine, opts, video, *, quiet: bool, as_json: bool, verbose: bool = False) -> None:
+def _show(
+    plan, engine, opts, video, *, quiet: bool, as_json: bool, verbose: bool = False, note_skipped: bool = True
+) -> None:
     """Run the plan, showing notes, errors, progress and one result line per output."""
     from contextlib import closing
 
@@ -156,6 +171,8 @@ def _show(plan, engine, opts, video, *, quiet: bool, as_json: bool, verbose: boo
             note(f"{r.input}: {describe_choice(r.choice)}", progress)
         if r.error:
             error(r.error, progress)
+        elif r.skipped and note_skipped and not quiet:
+            note_kept(r, progress)
         for message in getattr(r, "notes", ()):  # a clip's streams left out, and the like
             if not quiet:
                 note(message, progress)
@@ -193,6 +210,13 @@ def _show(plan, engine, opts, video, *, quiet: bool, as_json: bool, verbose: boo
         if not as_json and plan.rank == 0 and failures:
             say(f"{failures} of {plan.total} input(s) failed")
         raise typer.Exit(1)
+
+
+def note_kept(r, progress=None) -> None:
+    """The note for an input skipped because its output exists (kept: never replaced without --overwrite)."""
+    from .output import note
+
+    note(f"{r.input}: skipped: {r.output} exists (--overwrite replaces it)", progress)
 
 
 def _finite(value: float | None) -> float | None:
