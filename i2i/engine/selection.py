@@ -132,6 +132,7 @@ class BackendSelector:
         self.graphs = ModelGraphs(model)
         self._chosen: dict[str, object] = {}
         self._runtimes: dict[Candidate, object] = {}
+        self._passed_over: set[str] = set()  # candidates already noted as not used: once per run
         self.on_cpu = torch_backend.device.type == "cpu"
 
     # ---- public ----
@@ -246,7 +247,8 @@ class BackendSelector:
                 self.refuse_fallback(f"cannot run {name}: {r.get('problem', 'not measured')}")
             asked_for = self.requested == c.backend or (self.precision == "bf16" == c.precision)
             nothing_ran = not ok and c.precision == "fp32"  # torch runs it: say why
-            if not r.get("ok") and (asked_for or just_measured or nothing_ran):
+            if not r.get("ok") and (asked_for or just_measured or nothing_ran) and c.label not in self._passed_over:
+                self._passed_over.add(c.label)
                 self.note(f"{c.label} is not used for {name}: {r.get('problem', 'not measured')}")
         if self.precision == "bf16":
             wanted = [c for c in ok if c.precision == "bf16"]
@@ -268,9 +270,10 @@ class BackendSelector:
     def _measure(self, x: torch.Tensor, candidates: list[Candidate]) -> dict:
         crop = measurement_crop(x, self.model.spec.size_multiple(self.model.config))
         name = self.model.info.name or self.model.info.arch
+        # The same words for every size class, so the run's notes say it once (runner._note).
         self.note(
-            f"measuring backends for {name} on a {crop.shape[-1]}x{crop.shape[-2]} crop "
-            f"(once; remembered in {cache.cache_dir()})"
+            f"measuring backends for {name} (once per size of input on this machine; "
+            f"remembered in {cache.cache_dir()}; `i2i info` shows the results)"
         )
         # Outputs are compared on the crop and its mirror image as one batch of two: a graph that
         # baked in its traced batch size (a Python loop over images) fails here, not later.
