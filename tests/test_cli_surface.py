@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import i2i
 
@@ -60,3 +63,24 @@ def test_stylize_list_needs_no_inputs_and_translate_needs_a_model(cli, tmp_path)
     r = cli("translate", tmp_path / "a.png", "-o", tmp_path / "b.png")
     assert r.returncode == 2 and b"Missing option '--model'" in r.stderr
     assert r.stderr.decode().count("\n") == 1
+
+
+HEAVY = ("torch", "torchvision", "numpy", "onnx", "onnxruntime", "openvino", "cv2", "av", "spandrel", "matplotlib")
+
+
+def _imported(*args) -> set[str]:
+    """The top-level modules `python -X importtime -m i2i ARGS` imported (its stderr lists them)."""
+    r = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "i2i", *args], capture_output=True, env=os.environ, timeout=120
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    names = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)$", r.stderr.decode(), flags=re.M)
+    return {name.split(".")[0] for name in names}
+
+
+def test_models_and_info_import_nothing_heavy():
+    """Listing model files and reading safetensors headers needs neither torch nor a runtime:
+    `i2i models` and `i2i info` start in a fraction of a second (about 3.7 s with torch)."""
+    for args in (["models"], ["models", "--json"], ["info", "upscale-x2"], ["info", "dcgan-landscapes", "--json"]):
+        imported = _imported(*args)
+        assert "i2i" in imported and not imported & set(HEAVY), (args, imported & set(HEAVY))

@@ -55,7 +55,7 @@ def info(
     from ..models import resolve
 
     path = resolve(checkpoint)
-    data = summary(path, model_info(path))
+    data = summary(path, model_info(path, check_tensors=False))  # no torch to import: loading checks the tensors
     data["backends"] = _backends(path)
     if as_json:
         result(json.dumps(data, indent=2))
@@ -75,10 +75,9 @@ def info(
 
 def _backends(checkpoint: Path) -> dict:
     """Installed runtimes, and what the engine measured and ran for this file on this machine."""
-    from ..engine.cache import file_sha256
-    from ..engine.selection import installed, remembered
+    from ..engine.cache import file_sha256, installed_versions, remembered
 
-    return {"installed": installed(), "ran": remembered(file_sha256(checkpoint))}
+    return {"installed": installed_versions(), "ran": remembered(file_sha256(checkpoint))}
 
 
 def _print_backends(backends: dict) -> None:

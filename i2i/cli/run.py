@@ -384,12 +384,12 @@ def _list_styles(value: bool) -> None:
     """--list: the shipped styles, before the inputs are asked for."""
     if not value:
         return
-    from ..checkpoint import read_info
+    from ..checkpoint import model_info
     from ..models import shipped
 
     for name, path in shipped().items():
         if name.startswith("style-"):
-            result(f"{name.removeprefix('style-'):16} {read_info(path).description}")
+            result(f"{name.removeprefix('style-'):16} {model_info(path, check_tensors=False).description}")
     raise typer.Exit()
 
 

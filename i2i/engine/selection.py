@@ -363,39 +363,3 @@ def measurement_crop(x: torch.Tensor, multiple: int) -> torch.Tensor:
     """The first image of a batch, cropped to at most MEASURE_SIDE (rounded to the multiple)."""
     side = max(multiple, MEASURE_SIDE // multiple * multiple)
     return x[:1, :, : min(x.shape[-2], side), : min(x.shape[-1], side)].contiguous()
-
-
-def remembered(checkpoint_sha256: str) -> list[dict]:
-    """What the engine measured and ran for a checkpoint file on this machine (for `i2i info`):
-    one entry per size class and --backend/--precision request."""
-    here = cache.cpu_name()
-    found = []
-    for key, record in cache.read_measured().items():
-        if not (
-            isinstance(record, dict)
-            and record.get("file_sha256") == checkpoint_sha256
-            and key.split("|")[3:4] == [here]
-        ):
-            continue
-        seconds = {name: r.get("seconds") for name, r in record.get("results", {}).items() if r.get("ok")}
-        for request, ran in sorted(record.get("chosen", {}).items()):
-            found.append(
-                {
-                    "size_class": record.get("size_class"),
-                    "request": request,
-                    "chosen": ran,
-                    "threads": record.get("threads"),
-                    "seconds": seconds,
-                    "crop": record.get("crop"),
-                    "date": record.get("date"),
-                }
-            )
-    return sorted(found, key=lambda r: (str(r["size_class"]), str(r["request"])))
-
-
-def installed() -> dict[str, str]:
-    """torch and each installed runtime with its version; 'bf16' noted where OpenVINO has it natively."""
-    found = versions()
-    if "openvino" in found and native_bf16():
-        found["openvino"] += " (native bf16)"
-    return found
