@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from . import app
-from .options import Device, JsonOut, Overwrite, Quiet, SkipExisting, Threads
+from .options import Device, JsonOut, Overwrite, Quiet, SkipExisting
 from .output import Results, error, job_progress, note, result, say
 from .run import note_kept
 
@@ -161,7 +161,14 @@ def invert(
     ] = 0.5,
     seed: Annotated[int, typer.Option(metavar="N", help="Seeds the random starting latents.")] = 0,
     device: Device = "auto",
-    threads: Threads = 0,
+    threads: Annotated[
+        int,
+        typer.Option(
+            help="CPU threads; 0: one thread or torch's default, whichever the first steps of each image show "
+            "faster now (on a busy machine more threads can be ten times slower).",
+            min=0,
+        ),
+    ] = 0,
     as_json: JsonOut = False,
     quiet: Quiet = False,
     overwrite: Overwrite = False,
@@ -178,19 +185,15 @@ def invert(
 
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing contradict each other")
-    if threads:
-        # Hundreds of small steps: on a busy CPU, threads waiting for each other cost more than they
-        # give (40 steps of a 32 px generator: 11 s with one thread, 285 s with two on 2 shared cores).
-        import torch
-
-        torch.set_num_threads(threads)
     plan = api.plan_inversion(inputs, output)
     for skipped in plan.notes:
         if not (quiet or as_json):
             note(f"{skipped.source}: {skipped.reason}")
     if not (plan.jobs or plan.failed) and not (quiet or as_json):
         note(f"no images found in {' '.join(inputs)}")
-    options = InversionOptions(starts=starts, steps=steps, lr=lr, perceptual_weight=perceptual, seed=seed)
+    options = InversionOptions(
+        starts=starts, steps=steps, lr=lr, perceptual_weight=perceptual, seed=seed, threads=threads
+    )
     stdout, failures = Results(), 0
     with _InversionProgress(len(plan.jobs) + len(plan.failed), quiet or as_json) as shown:
         for r in api.invert(
@@ -243,7 +246,8 @@ class _InversionProgress:
         elif r.skipped and not (self.quiet or skip_existing):
             note_kept(r, self.progress)
         elif not r.skipped and not self.quiet:
-            say(f"{r.input}: {r.psnr:.2f} dB (start: {r.start}, {r.seconds:.1f} s)", self.progress)
+            threads = f", {r.threads} thread{'s' if r.threads != 1 else ''}" if r.threads else ""
+            say(f"{r.input}: {r.psnr:.2f} dB (start: {r.start}, {r.seconds:.1f} s{threads})", self.progress)
         if self.progress:
             self.done += 1
             self.progress.update(self.image_task, completed=self.done)

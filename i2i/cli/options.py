@@ -15,7 +15,6 @@ from typer.core import TyperArgument, TyperCommand
 Device = Annotated[
     str, typer.Option(metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps (auto = CUDA when present).")
 ]
-Threads = Annotated[int, typer.Option(help="CPU threads for torch (0 = torch's default).")]
 BatchSize = Annotated[int | None, typer.Option(help="Batch size (default: the method's).", min=1)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 Inputs = Annotated[

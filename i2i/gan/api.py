@@ -115,6 +115,8 @@ class InvertResult:
     latent: str | None = None
     psnr: float | None = None
     start: str | None = None
+    threads: int | None = None
+    """CPU threads of its last steps (devices.StepThreads chooses them by default)."""
     seconds: float = 0.0
     error: str | None = None
     skipped: str | None = None
@@ -275,6 +277,7 @@ def _invert_one(inverter, job, overwrite: bool, on_step) -> InvertResult:
         latent=str(z_path),
         psnr=found.psnr,
         start=found.start,
+        threads=found.threads,
         seconds=time.perf_counter() - started,
     )
 
