@@ -290,6 +290,9 @@ def test_invert_takes_folders_and_globs_and_a_rerun_in_place_has_nothing_to_do(t
     assert "a.png: skipped: an output of an inversion" in err and "clip.mp4: skipped: a video" in err
     assert f"{folder / 'a.jpg'}: skipped: {folder / 'a.png'} exists" in err
     assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()} == made
+    again = cli("invert", "photos", "-o", "photos", *fast, cwd=tmp_path)  # the sources were named otherwise
+    assert again.returncode == 0 and not again.stdout and b"a.jpg: skipped: photos" in again.stderr, again.stderr
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()} == made
     r = cli("invert", folder / "a.jpg", "-o", folder, *fast, "--overwrite", "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["output"] == str(folder / "a.png"), r.stderr
     assert (folder / "a.png").stat().st_mtime_ns != made[folder / "a.png"]

@@ -200,18 +200,19 @@ def plan_inversion(inputs: list[str], output) -> InversionPlan:
 def _inverted_from(image_path: str) -> str | None:
     """The input an earlier inversion made this reconstruction from, as its latent beside it
     records, or None: how a rerun with -o at the input folder (a.jpg -> a.png) tells its own
-    outputs from inputs, whatever their names."""
-    from ..checkpoint import open_safetensors
+    outputs from inputs, whatever their names. The names are compared, not the paths: the
+    source was recorded as given, from whatever folder that run started in."""
+    from ..checkpoint import header_metadata, utf8_text
+    from ..errors import CheckpointError
 
     z_path = latent_path(image_path)
     if not z_path.is_file():
         return None
     try:
-        with open_safetensors(z_path) as f:
-            source = (f.metadata() or {}).get("source")
-    except Exception:  # noqa: BLE001  (not one of ours: the image is an input like any other)
+        source = header_metadata(z_path).get("source")
+    except CheckpointError:  # not one of ours: the image is an input like any other
         return None
-    if source and os.path.realpath(source) != os.path.realpath(image_path):
+    if source and os.path.basename(source) != utf8_text(os.path.basename(image_path)):
         return source
     return None
 
