@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .archs.common import ArchSpec, config_from_dict
-from .archs.registry import ARCHS, get_spec
 from .errors import CheckpointError
 from .task import IMAGE_SPACES, Task
 
@@ -185,14 +184,18 @@ def _naming_the_file(path: Path, fn, *args):
         raise CheckpointError(f"{path}: cannot load: {type(e).__name__}: {_one_line(e)}") from None
 
 
-def model_info(path) -> ModelInfo:
-    """What any checkpoint is: ours from its header (checked against its tensor shapes, no
-    tensor read), anything else by detection (which builds the model)."""
+def model_info(path, *, check_tensors: bool = True) -> ModelInfo:
+    """What any checkpoint is: ours from its header (no tensor read), anything else by detection
+    (which builds the model, with torch). check_tensors=False takes our metadata as the file
+    states it (validated as data: format version, fields, task), without checking it against the
+    architecture and the tensor shapes, which needs torch: for listing and `i2i info`, where
+    start-up time is most of the cost; loading the model still checks everything.
+    CheckpointError for an unreadable file."""
     path = Path(path)
     if path.suffix.lower() == ".safetensors" and path.is_file():
-        _, meta = _read_header(path)
+        meta = header_metadata(path)
         if "arch" in meta:
-            return read_info(path)
+            return read_info(path) if check_tensors else _info_from_metadata(meta, path)
     return load_model(path).info
 
 
@@ -247,6 +250,8 @@ def _info_from_metadata(meta: dict, path: Path) -> ModelInfo:
 
 def _checked_config(info: ModelInfo, shapes: dict, path: Path):
     """(spec for this model, config) once options, tensor shapes and task all agree."""
+    from .archs.registry import ARCHS, get_spec  # the architectures import torch
+
     try:
         spec = get_spec(info.arch)
     except KeyError:
@@ -286,6 +291,28 @@ def _instantiate(state, info: ModelInfo, spec: ArchSpec, cfg, path: Path, device
 
 
 # ---- reading files --------------------------------------------------------------------------
+
+MAX_HEADER_BYTES = 100_000_000  # the limit the safetensors library itself sets on a header
+
+
+def header_metadata(path) -> dict[str, str]:
+    """The "__metadata__" of a safetensors file, read as the format defines its header (an
+    8-byte little-endian length, then that much JSON: huggingface/safetensors README, "Format")
+    without reading a tensor or importing a framework (the library's safe_open imports torch or
+    numpy to open a file). CheckpointError, naming the file, for anything else."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            length = int.from_bytes(f.read(8), "little")
+            if not 2 <= length <= MAX_HEADER_BYTES:
+                raise ValueError(f"header length {length}")
+            header = json.loads(f.read(length))
+        meta = header.get("__metadata__") or {}
+        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+            raise ValueError("__metadata__ is not a map of strings")
+    except (OSError, ValueError, AttributeError) as e:  # AttributeError: a header that is not an object
+        raise CheckpointError(f"{path}: not a readable safetensors file ({_one_line(e)})") from None
+    return meta
 
 
 def utf8_text(text: str) -> str:
@@ -777,6 +804,8 @@ def _load_with_spandrel(state: dict, path: Path, device) -> LoadedModel:
     )
     module = spandrel_models.SpandrelModule(descriptor)
     module.eval().requires_grad_(False).to(device)
+    from .archs.registry import get_spec
+
     spec = get_spec("spandrel").for_config(cfg)
     return LoadedModel(module=module, info=info, spec=spec, config=cfg, path=str(path))
 

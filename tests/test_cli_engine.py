@@ -38,10 +38,13 @@ def test_positional_output_and_existing_outputs(cli, sr_model, photos, tmp_path)
     out = tmp_path / "out"
     assert cli("upscale", "--model", sr_model, photos, out).returncode == 0
     before = (out / "baby.png").stat().st_mtime_ns
-    r = cli("upscale", "--model", sr_model, photos, out)
-    assert r.returncode == 1 and b"output exists" in r.stderr
+    r = cli("upscale", "--model", sr_model, photos, out)  # kept, each with a note: not a failure
+    assert r.returncode == 0 and not r.stdout and (out / "baby.png").stat().st_mtime_ns == before
+    assert f"{photos / 'baby.png'}: skipped: {out / 'baby.png'} exists".encode() in r.stderr
     r = cli("upscale", "--model", sr_model, photos, out, "--skip-existing")
-    assert r.returncode == 0 and (out / "baby.png").stat().st_mtime_ns == before
+    assert r.returncode == 0 and b"exists" not in r.stderr and (out / "baby.png").stat().st_mtime_ns == before
+    r = cli("upscale", "--model", sr_model, photos, out, "--skip-existing", "--overwrite")
+    assert r.returncode == 2 and b"contradict" in r.stderr
     r = cli("upscale", "--model", sr_model, photos, out, "--overwrite", "--ext", "webp", "--suffix", "_x2")
     assert r.returncode == 0 and (out / "baby_x2.webp").is_file()
 
@@ -145,3 +148,23 @@ def test_tiled_png_outputs_stream_and_match_the_in_memory_result(cli, sr_model, 
         assert np.abs(np.asarray(written).astype(np.int64) - reference).max() <= (1 if depth == 8 else 300)
     assert Image.open(out / "rgb.png").info.get("icc_profile") == icc
     assert not list(out.glob(".*.part"))
+
+
+def test_progress_lines_in_a_log_and_backend_notes_once_per_run(cli, sr_model, tmp_path):
+    """stderr a pipe: a plain progress line at most every I2I_PROGRESS_SECONDS (none for a job
+    shorter than that), and the backend measurement said once, not once per new image size."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, size in enumerate([(16, 12), (128, 96), (64, 48)]):  # three size classes: three measurements
+        Image.new("RGB", size, (40 * i, 90, 200)).save(folder / f"{i}.png")
+    env = {"I2I_CACHE_DIR": str(tmp_path / "cache"), "I2I_PROGRESS_SECONDS": "0"}
+    r = cli("upscale", "--model", sr_model, folder, "-o", tmp_path / "out", env=env)
+    assert r.returncode == 0, r.stderr
+    err = r.stderr.decode()
+    assert err.count("measuring backends") == 1, err
+    lines = [line for line in err.splitlines() if line.startswith("images ")]
+    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"] and "elapsed" in lines[-1], err
+    r = cli(
+        "upscale", "--model", sr_model, folder, "-o", tmp_path / "again", env={"I2I_CACHE_DIR": env["I2I_CACHE_DIR"]}
+    )
+    assert r.returncode == 0 and "images " not in r.stderr.decode(), r.stderr  # done within 10 s: no line

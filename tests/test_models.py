@@ -105,6 +105,8 @@ WRONG_TASK = [
     (["colorize", "--model", "upscale-x2"], b"an upscale model; `i2i colorize` runs colorize models"),
     (["translate", "--model", "style-monet"], b"a stylize model; `i2i translate` runs translate and restore"),
     (["stylize", "--style", "colorize"], b"a colorize model; `i2i stylize`"),
+    (["upscale", "--model", "dcgan-landscapes-encoder"], b"an encoder model; `i2i upscale` runs"),
+    (["translate", "--model", "dcgan-landscapes"], b"a generator model; `i2i translate` runs"),
 ]
 
 

@@ -333,13 +333,16 @@ def test_json_reports_the_size_written_for_a_clip_cropped_to_even(cli, translate
     assert probe(tmp_path / "out.mp4")["size"] == (46, 32) and json.loads(r.stdout)["size"] == [46, 32]
 
 
-def test_skip_existing_applies_to_whole_videos(cli, sr_model, clips, tmp_path):
+def test_an_existing_output_skips_the_whole_video(cli, sr_model, clips, tmp_path):
     out = tmp_path / "out"
     args = ("upscale", "--model", sr_model, clips / "pan.webm", "-o", out)
-    assert cli(*args, env=ONE_THREAD).returncode == 0
+    r = cli(*args, env={**ONE_THREAD, "I2I_PROGRESS_SECONDS": "0"})  # stderr is a pipe: plain progress lines
+    assert r.returncode == 0, r.stderr
+    frames = [line for line in r.stderr.decode().splitlines() if line.startswith("frames ")]
+    assert len(frames) > 2 and frames[-1].startswith("frames 48/48 ") and "fps" in frames[-1], frames
     before = (out / "pan.webm").stat().st_mtime_ns
     r = cli(*args, env=ONE_THREAD)
-    assert r.returncode == 1 and b"output exists" in r.stderr
+    assert r.returncode == 0 and f"skipped: {out / 'pan.webm'} exists".encode() in r.stderr
     r = cli(*args, "--skip-existing", "--json", env=ONE_THREAD)
     assert r.returncode == 0 and json.loads(r.stdout)["skipped"] == "exists"
     assert (out / "pan.webm").stat().st_mtime_ns == before

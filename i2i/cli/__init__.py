@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from typing import Annotated
 
 import typer
 
@@ -24,12 +25,34 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"i2i {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print i2i's version and exit.", is_eager=True, callback=_print_version),
+    ] = False,
+) -> None:
+    """The options of `i2i` itself (before the command)."""
+
+
 _STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 _received: list[int] = []  # the signals that stopped this run, in order
 
 
 def _register() -> None:
     from . import export, gan, info, models, run, train  # noqa: F401  (each module adds its commands to `app`)
+    from .options import plain_help
+
+    plain_help(app)
 
 
 def _stop_on_signals() -> None:

@@ -31,6 +31,7 @@ def _parameters(smoothing: float) -> list[inspect.Parameter]:
             str | None,
             None,
             rich_help_panel="Video",
+            metavar="CODEC",
             help="Video encoder: libx264 (default; libvpx-vp9 for .webm), libx265, libsvtav1, mpeg4...",
         ),
         option(
@@ -47,6 +48,7 @@ def _parameters(smoothing: float) -> list[inspect.Parameter]:
             str | None,
             None,
             rich_help_panel="Video",
+            metavar="FORMAT",
             help="Output pixel format (default yuv420p; e.g. yuv444p, yuv420p10le).",
         ),
         option(

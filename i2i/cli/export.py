@@ -15,10 +15,12 @@ from .output import result
 
 @app.command("export")
 def export(
-    model: Annotated[str, typer.Argument(help="A checkpoint (ours, or a peer's .pth) or a shipped model name.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write.")],
+    model: Annotated[
+        str, typer.Argument(metavar="NAME|FILE", help="A checkpoint (ours, or a peer's .pth) or a shipped model name.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="The .onnx file to write.")],
     image: Annotated[
-        Path | None, typer.Option(help="Verify the export on this image (default: a bundled photo).")
+        Path | None, typer.Option(metavar="FILE", help="Verify the export on this image (default: a bundled photo).")
     ] = None,
     overwrite: Overwrite = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verification and metadata as JSON.")] = False,

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
-import json
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from . import app
-from .options import Device, JsonOut, Quiet, Seed, Threads
-from .output import error, result, say
+from .options import Device, JsonOut, Overwrite, Quiet, SkipExisting
+from .output import Results, error, job_progress, note, result, say
+from .run import note_kept
 
 GenModel = Annotated[
-    str, typer.Option("--model", "-m", help="Latent generator: a shipped name (dcgan-landscapes) or a checkpoint file.")
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="NAME|FILE",
+        help="Latent generator: a shipped name (dcgan-landscapes) or a checkpoint file.",
+    ),
 ]
 Ablate = Annotated[
-    list[str] | None, typer.Option(help="LAYER:UNIT[,UNIT...]: switch these units off (repeatable; see i2i dissect).")
+    list[str] | None,
+    typer.Option(
+        metavar="LAYER:UNITS", help="LAYER:UNIT[,UNIT...]: switch these units off (repeatable; see i2i dissect)."
+    ),
 ]
 Boost = Annotated[
     list[str] | None,
     typer.Option(
-        help="LAYER:UNIT[,UNIT...][=VALUE]: hold these units on, at VALUE or their 99th-percentile activation (repeatable)."
+        metavar="LAYER:UNITS[=VALUE]",
+        help="LAYER:UNIT[,UNIT...][=VALUE]: hold these units on, at VALUE or their 99th-percentile activation (repeatable).",
     ),
 ]
 
@@ -41,29 +52,47 @@ def generate(
     output: Annotated[
         Path,
         typer.Option(
-            "--output", "-o", help="Output folder (0000.png ... + latents.safetensors), or an image file with --grid."
+            "--output",
+            "-o",
+            metavar="DIR|FILE.png",
+            help="Output folder (0000.png ... + latents.safetensors), or with --grid an image file "
+            "(X.png, and its latents in X.latents.safetensors beside it).",
         ),
     ] = Path("generated"),
-    seed: Seed = 0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            help="Seeds the latents drawn: image i of a seed is the same whatever -n (also the neighbours of --arithmetic).",
+        ),
+    ] = 0,
     grid: Annotated[
-        bool, typer.Option("--grid", help="Write one grid image to -o instead of one file per image.")
+        bool,
+        typer.Option(
+            "--grid",
+            help="Write one grid image to -o X.png instead of one file per image (its latents: X.latents.safetensors).",
+        ),
     ] = False,
     truncation: Annotated[
         float | None, typer.Option(help="Redraw latent entries beyond +-T (less varied, more typical images).")
     ] = None,
     interpolate: Annotated[
         tuple[str, str] | None,
-        typer.Option(help="Walk from A to B (seeds, or latent files FILE or FILE[i]) by spherical interpolation."),
+        typer.Option(
+            metavar="A B", help="Walk from A to B (seeds, or latent files FILE or FILE[i]) by spherical interpolation."
+        ),
     ] = None,
     steps: Annotated[int, typer.Option(help="Images along an --interpolate walk.", min=2)] = 8,
     arithmetic: Annotated[
         str | None,
         typer.Option(
-            help='Vector arithmetic over latents: "A - B + C", each a latent file (its mean), FILE[i,j,k] or seed:N.'
+            metavar="EXPR",
+            help='Vector arithmetic over latents: "A - B + C", each a latent file (its mean), FILE[i,j,k] or seed:N.',
         ),
     ] = None,
     latent: Annotated[
-        list[Path] | None, typer.Option(help="Generate from these latent files (from generate or invert; repeatable).")
+        list[Path] | None,
+        typer.Option(metavar="FILE", help="Generate from these latent files (from generate or invert; repeatable)."),
     ] = None,
     ablate: Ablate = None,
     boost: Boost = None,
@@ -95,20 +124,30 @@ def generate(
 
 @app.command("invert")
 def invert(
-    images: Annotated[
-        list[Path], typer.Argument(help="Real images (any size: the centred square is resized to the model's).")
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="INPUT",
+            help="Still images (any size: the centred square is resized to the model's), folders (recursive), "
+            "globs, or - for stdin, as for every command (see `i2i upscale --help`); video files are left out.",
+        ),
     ],
     model: GenModel = "dcgan-landscapes",
     output: Annotated[
         Path,
         typer.Option(
-            "--output", "-o", help="Output folder: NAME.png (reconstruction) and NAME.latent.safetensors per image."
+            "--output",
+            "-o",
+            metavar="DIR",
+            help="Output folder: NAME.png (reconstruction) and NAME.latent.safetensors per image (sub-folders "
+            "mirrored), or X.png for one input (its latent: X.latent.safetensors).",
         ),
     ] = Path("inverted"),
     encoder: Annotated[
         str | None,
         typer.Option(
-            help="Latent encoder whose guess is one of the starts (i2i train dcgan-encoder); 'none' for random starts only. Default: the shipped MODEL-encoder when there is one."
+            metavar="NAME|FILE|none",
+            help="Latent encoder whose guess is one of the starts (i2i train dcgan-encoder); 'none' for random starts only. Default: the shipped MODEL-encoder when there is one.",
         ),
     ] = None,
     starts: Annotated[int, typer.Option(help="Random starting latents per image.", min=0)] = 8,
@@ -120,61 +159,133 @@ def invert(
         float,
         typer.Option(help="Weight of the perceptual (EfficientNet-Lite0 feature) distance beside pixel MSE.", min=0.0),
     ] = 0.5,
-    seed: Seed = 0,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seeds the random starting latents.")] = 0,
     device: Device = "auto",
-    threads: Threads = 0,
+    threads: Annotated[
+        int,
+        typer.Option(
+            help="CPU threads; 0: one thread or torch's default, whichever the first steps of each image show "
+            "faster now (on a busy machine more threads can be ten times slower).",
+            min=0,
+        ),
+    ] = 0,
     as_json: JsonOut = False,
     quiet: Quiet = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
+    overwrite: Overwrite = False,
+    skip_existing: SkipExisting = False,
 ):
     """Find a latent z' for each real image (GAN inversion) so that G(z') reproduces it; then
     `i2i generate --latent OUT/NAME.latent.safetensors` generates or edits from it.
 
-    Example: i2i invert photos/*.jpg -o inverted/ --json
+    Example: i2i invert photos/ -o inverted/ --json
     """
+    from ..errors import UsageError
     from ..gan import api
     from ..gan.invert import InversionOptions
 
-    if threads:
-        # Hundreds of small steps: on a busy CPU, threads waiting for each other cost more than they
-        # give (40 steps of a 32 px generator: 11 s with one thread, 285 s with two on 2 shared cores).
-        import torch
-
-        torch.set_num_threads(threads)
-    options = InversionOptions(starts=starts, steps=steps, lr=lr, perceptual_weight=perceptual, seed=seed)
-    failures = 0
-    for r in api.invert(model, images, output, options, encoder=encoder, device=device, overwrite=overwrite):
-        if r.error:
-            failures += 1
-            error(r.error)
-        elif not as_json:
-            result(r.output)
-            if not quiet:
-                say(f"{r.input}: {r.psnr:.2f} dB (start: {r.start}, {r.seconds:.1f} s)")
-        if as_json:
-            result(json.dumps(r.to_dict()))
-    if failures:
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing contradict each other")
+    plan = api.plan_inversion(inputs, output)
+    for skipped in plan.notes:
+        if not (quiet or as_json):
+            note(f"{skipped.source}: {skipped.reason}")
+    if not (plan.jobs or plan.failed) and not (quiet or as_json):
+        note(f"no images found in {' '.join(inputs)}")
+    options = InversionOptions(
+        starts=starts, steps=steps, lr=lr, perceptual_weight=perceptual, seed=seed, threads=threads
+    )
+    stdout, failures = Results(), 0
+    with _InversionProgress(len(plan.jobs) + len(plan.failed), quiet or as_json) as shown:
+        for r in api.invert(
+            model, plan, options, encoder=encoder, device=device, overwrite=overwrite, on_step=shown.step
+        ):
+            failures += bool(r.error)
+            shown.report(r, skip_existing)
+            if as_json:
+                stdout.json(r.to_dict())
+            elif r.output and not (r.error or r.skipped):
+                stdout.print(r.output)
+    if stdout.lost:
+        error(f"stdout was closed early ({stdout.lost}); result lines were lost")
+    if failures or stdout.lost:
         raise typer.Exit(1)
+
+
+class _InversionProgress:
+    """Inputs done and the current image's Adam steps (a bar on a terminal, plain lines in a log),
+    notes for skipped inputs, errors, and each image's PSNR."""
+
+    def __init__(self, images: int, quiet: bool):
+        self.quiet, self.images = quiet, images
+        self.progress = job_progress(images, quiet)
+        self.done, self.job, self.started = 0, None, 0.0
+
+    def __enter__(self):
+        if self.progress:
+            self.progress.start()
+            self.image_task = self.progress.add_task("images", total=self.images, rate="")
+            self.step_task = self.progress.add_task("steps", total=None, rate="")
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress:
+            self.progress.stop()
+
+    def step(self, job, step: int, steps: int) -> None:
+        if self.progress is None:
+            return
+        if job is not self.job:
+            self.job, self.started = job, time.perf_counter()
+            self.progress.reset(self.step_task, total=steps, rate="")
+        rate = step / max(time.perf_counter() - self.started, 1e-9)
+        self.progress.update(self.step_task, completed=step, rate=f"{rate:.1f} steps/s")
+
+    def report(self, r, skip_existing: bool) -> None:
+        if r.error:
+            error(r.error, self.progress)
+        elif r.skipped and not (self.quiet or skip_existing):
+            note_kept(r, self.progress)
+        elif not r.skipped and not self.quiet:
+            threads = f", {r.threads} thread{'s' if r.threads != 1 else ''}" if r.threads else ""
+            say(f"{r.input}: {r.psnr:.2f} dB (start: {r.start}, {r.seconds:.1f} s{threads})", self.progress)
+        if self.progress:
+            self.done += 1
+            self.progress.update(self.image_task, completed=self.done)
 
 
 @app.command("dissect")
 def dissect(
     layer: Annotated[
-        str, typer.Option(help="Generator layer: layer1 (4x4) ... layerN (see the error for a wrong name).")
+        str,
+        typer.Option(
+            metavar="LAYER",
+            help="Generator layer: layer1 (4x4 maps), layer2 (8x8), ... doubling up to half the image size; "
+            "dcgan-landscapes (64 px) has layer1 to layer4 (4x4 to 32x32). A wrong name lists the model's.",
+        ),
     ],
     model: GenModel = "dcgan-landscapes",
     concept: Annotated[
         list[str] | None,
         typer.Option(
-            help="sky, vegetation, bright, dark (colour rules), or NAME=MASK_DIR: masks 0000.png... for the images `i2i generate -n N --seed S` makes (repeatable; default: the four colour concepts)."
+            metavar="NAME|NAME=MASK_DIR",
+            help="sky, vegetation, bright, dark (colour rules), or NAME=MASK_DIR: masks 0000.png... for the images `i2i generate -n N --seed S` makes (repeatable; default: the four colour concepts).",
         ),
     ] = None,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Report folder: report.md, report.json, heat maps.")
+        Path,
+        typer.Option("--output", "-o", metavar="DIR", help="Report folder: report.md, report.json, heat maps."),
     ] = Path("dissection"),
     n: Annotated[int, typer.Option("-n", help="Generated images the units are scored on.", min=1)] = 200,
-    seed: Seed = 0,
-    quantile: Annotated[float, typer.Option(help="A unit is 'on' above this quantile of its activations.")] = 0.9,
+    seed: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            help="Seeds the latents of the images the units are scored on (the images `i2i generate -n N --seed S` makes).",
+        ),
+    ] = 0,
+    quantile: Annotated[
+        float, typer.Option(help="A unit is 'on' above this quantile of its activations.", min=0.0, max=1.0)
+    ] = 0.9,
     top: Annotated[int, typer.Option(help="Units per concept shown with heat maps.", min=1)] = 5,
     ablate_top: Annotated[
         int, typer.Option(help="Also draw each concept's before/after with its top K units off (0: no).", min=0)

@@ -13,10 +13,14 @@ from .output import result
 
 
 def summary(path: Path, meta) -> dict:
-    """What `i2i info` prints: metadata, channels as the network sees them, licence."""
+    """What `i2i info` prints: metadata, channels as the network sees them, licence, and the
+    version of the i2i that read it."""
+    from .. import __version__
+
     task = meta.task
     data = {
         "file": str(path),
+        "version": __version__,
         "name": meta.name,
         "description": meta.description,
         "arch": meta.arch,
@@ -37,7 +41,8 @@ def info(
     checkpoint: Annotated[
         str,
         typer.Argument(
-            help="A model name (see `i2i models`) or checkpoint file: ours, a peer's .pth, or any model spandrel recognises."
+            metavar="NAME|FILE",
+            help="A model name (see `i2i models`) or checkpoint file: ours, a peer's .pth, or any model spandrel recognises.",
         ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
@@ -50,7 +55,7 @@ def info(
     from ..models import resolve
 
     path = resolve(checkpoint)
-    data = summary(path, model_info(path))
+    data = summary(path, model_info(path, check_tensors=False))  # no torch to import: loading checks the tensors
     data["backends"] = _backends(path)
     if as_json:
         result(json.dumps(data, indent=2))
@@ -62,16 +67,17 @@ def info(
             result(f"{key}:")
             for k, v in value.items():
                 result(f"  {k}: {json.dumps(v) if isinstance(v, (dict, list)) else v}")
+        elif key == "version":
+            result(f"version: i2i {value}")
         else:
             result(f"{key}: {value}")
 
 
 def _backends(checkpoint: Path) -> dict:
     """Installed runtimes, and what the engine measured and ran for this file on this machine."""
-    from ..engine.cache import file_sha256
-    from ..engine.selection import installed, remembered
+    from ..engine.cache import file_sha256, installed_versions, remembered
 
-    return {"installed": installed(), "ran": remembered(file_sha256(checkpoint))}
+    return {"installed": installed_versions(), "ran": remembered(file_sha256(checkpoint))}
 
 
 def _print_backends(backends: dict) -> None:
@@ -88,8 +94,8 @@ def _print_backends(backends: dict) -> None:
 
 @app.command("convert")
 def convert(
-    src: Annotated[Path, typer.Argument(help="Peer checkpoint (.pth/.pt/.ckpt/.safetensors).")],
-    dst: Annotated[Path, typer.Argument(help="Output .safetensors file.")],
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="Peer checkpoint (.pth/.pt/.ckpt/.safetensors).")],
+    dst: Annotated[Path, typer.Argument(metavar="DST", help="Output .safetensors file.")],
     half: Annotated[bool, typer.Option("--half", help="Store weights as fp16.")] = False,
 ):
     """Convert a peer's checkpoint (pix2pix/CycleGAN, fast_neural_style, BasicSR, or any model

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 import typing
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
-Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps (auto = CUDA when present).")]
-Seed = Annotated[int, typer.Option(help="Random seed (weights, data order, augmentation).")]
-Threads = Annotated[int, typer.Option(help="CPU threads for torch (0 = torch's default).")]
+Device = Annotated[
+    str, typer.Option(metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps (auto = CUDA when present).")
+]
 BatchSize = Annotated[int | None, typer.Option(help="Batch size (default: the method's).", min=1)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 Inputs = Annotated[
     list[str],
     typer.Argument(
-        help="Image files, folders (recursive), globs, or - for stdin. Without -o the last one is the output. In folders and globs, images are the files whose extension the installed Pillow reads (png, jpg, webp, avif, tif, bmp, gif, ...); hidden files and folders are skipped; a file named here is always tried."
+        metavar="INPUT",
+        help="Image files, folders (recursive), globs, or - for stdin. Without -o the last one is the output. In folders and globs, images are the files whose extension the installed Pillow reads (png, jpg, webp, avif, tif, bmp, gif, ...); hidden files and folders are skipped; a file named here is always tried.",
     ),
 ]
 Output = Annotated[
@@ -25,30 +29,41 @@ Output = Annotated[
     typer.Option(
         "--output",
         "-o",
+        metavar="OUT",
         help="Output folder, a single file (a path with an image extension, for one input), or - for stdout.",
     ),
 ]
-Ext = Annotated[str, typer.Option(help="Output format: auto (keep the input's), png, jpg, webp, avif, tif, bmp, ...")]
+Ext = Annotated[
+    str, typer.Option(metavar="EXT", help="Output format: auto (keep the input's), png, jpg, webp, avif, tif, bmp, ...")
+]
 Suffix = Annotated[str, typer.Option(help="Appended to each output file's stem.")]
 QualityOpt = Annotated[int, typer.Option("--quality", help="JPEG/WebP quality.", min=1, max=100)]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace existing outputs (without it an input whose output exists is skipped with a note, also when another job writes it meanwhile).",
+    ),
+]
 SkipExisting = Annotated[
     bool,
     typer.Option(
         "--skip-existing",
-        help="Skip inputs whose output exists (finish an interrupted job); an output another job writes meanwhile counts too.",
+        help="Skip inputs whose output exists without a note for each (they are skipped anyway unless --overwrite).",
     ),
 ]
 Precision = Annotated[
     str,
     typer.Option(
-        help="fp32; fp16 (CUDA); bf16 (CUDA, or a CPU with native bf16 through OpenVINO, where the output stays within tolerance); auto (bf16 where that holds, else fp32)."
+        metavar="fp32|fp16|bf16|auto",
+        help="fp32; fp16 (CUDA); bf16 (CUDA, or a CPU with native bf16 through OpenVINO, where the output stays within tolerance); auto (bf16 where that holds, else fp32).",
     ),
 ]
 Backend = Annotated[
     str,
     typer.Option(
-        help="What runs the network: auto (the fastest accurate one on this machine, measured once and remembered), torch, onnxruntime or openvino."
+        metavar="auto|torch|onnxruntime|openvino",
+        help="What runs the network: auto (the fastest accurate one on this machine, measured once and remembered), torch, onnxruntime or openvino.",
     ),
 ]
 Tile = Annotated[
@@ -124,3 +139,54 @@ def grafted(wrapper, command, replaced: str, added: list[inspect.Parameter]):
     hints.pop(replaced, None)
     wrapper.__annotations__ = {**hints, **{p.name: p.annotation for p in added}}
     return wrapper
+
+
+# ---- how --help shows values ----
+
+
+def metavar_for(annotation, minimum=None, maximum=None) -> str | None:
+    """How --help shows an option's value, never as a Python type: N (a whole number), NUMBER,
+    TEXT, PATH, a range (0..1, 1..100), choices (bicubic|real), one word per value of a tuple
+    (TEXT TEXT). None for a switch (bool), which takes no value."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return metavar_for(typing.get_args(annotation)[0], minimum, maximum)
+    if origin in (typing.Union, types.UnionType):
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return metavar_for(kinds[0], minimum, maximum) if len(kinds) == 1 else "VALUE"
+    if origin is list or (origin is tuple and typing.get_args(annotation)[-1] is Ellipsis):
+        return metavar_for(typing.get_args(annotation)[0], minimum, maximum)  # repeated: one value each time
+    if origin is tuple:
+        return " ".join(metavar_for(a) or "VALUE" for a in typing.get_args(annotation))
+    if origin is typing.Literal:
+        return "|".join(map(str, typing.get_args(annotation)))
+    if annotation is bool:
+        return None
+    if annotation in (int, float) and minimum is not None and maximum is not None:
+        return f"{minimum:g}..{maximum:g}"
+    return {int: "N", float: "NUMBER", str: "TEXT", Path: "PATH"}.get(annotation, "VALUE")
+
+
+class PlainHelpCommand(TyperCommand):
+    """A command whose --help shows every value by a metavar: its own, else metavar_for's. Typer
+    0.2x would show Python types (`--seed <int>`, and `INPUT <list[str]>` after a metavar)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.metavar is None:
+                annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+                if annotation is not None:  # typer 0.2x; older versions show click's words (TEXT, INTEGER)
+                    param.metavar = metavar_for(annotation, getattr(param, "min", None), getattr(param, "max", None))
+            if isinstance(param, TyperArgument) and param.metavar:
+                param.display_type_rich = lambda ctx: None  # the metavar names the value
+
+
+def plain_help(app: typer.Typer) -> None:
+    """Make every command of `app` (sub-apps included) a PlainHelpCommand: --help never shows a
+    Python type name (tests/test_cli_surface.py walks every command's help)."""
+    for info in app.registered_commands:
+        if info.cls in (None, TyperCommand):
+            info.cls = PlainHelpCommand
+    for group in app.registered_groups:
+        plain_help(group.typer_instance)

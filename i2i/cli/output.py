@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import sys
 import time
 
@@ -162,8 +163,12 @@ class TrainingDisplay:
 
 
 def job_progress(total: int, quiet: bool):
-    if quiet or not err.is_terminal:
+    """A progress display on stderr: a bar on a terminal, PlainProgress lines on a file or a
+    pipe, None with --quiet."""
+    if quiet:
         return None
+    if not err.is_terminal:
+        return PlainProgress()
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -173,6 +178,64 @@ def job_progress(total: int, quiet: bool):
         TimeRemainingColumn(),
         console=err,
     )
+
+
+class PlainProgress:
+    """Progress for a stderr that is not a terminal (a log file, a pipe), as pip's and tqdm's
+    non-terminal modes do: one plain line per task at most every I2I_PROGRESS_SECONDS seconds
+    (default 10; the first after that long), and a last one when a task that printed completes.
+    It takes the calls the commands make on a rich Progress (add_task, update, reset)."""
+
+    def __init__(self):
+        self.console = err
+        self.every = float(os.environ.get("I2I_PROGRESS_SECONDS", "10"))
+        self.tasks: dict[int, dict] = {}
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def add_task(self, description: str, total: float | None = None, **fields) -> int:
+        self.tasks[len(self.tasks)] = {"description": description, "total": total, "fields": fields}
+        self.reset(len(self.tasks) - 1, total=total)
+        return len(self.tasks) - 1
+
+    def reset(self, task_id: int, total: float | None = None, **fields) -> None:
+        now = time.perf_counter()
+        task = self.tasks[task_id]
+        task.update(total=total, completed=0, started=now, printed=None, ended=False)
+        task["fields"].update(fields)
+
+    def update(self, task_id: int, completed: float | None = None, total: float | None = None, **fields) -> None:
+        task, now = self.tasks[task_id], time.perf_counter()
+        task["fields"].update(fields)
+        if total is not None:
+            task["total"] = total
+        if completed is not None:
+            task["completed"] = completed
+        finished = bool(task["total"]) and task["completed"] >= task["total"]
+        since = now - (task["printed"] if task["printed"] is not None else task["started"])
+        if task.get("ended") or not (since >= self.every or (finished and task["printed"] is not None)):
+            return
+        task["printed"], task["ended"] = now, finished
+        say(self._line(task, now))
+
+    @staticmethod
+    def _line(task: dict, now: float) -> str:
+        done, total, elapsed = task["completed"], task["total"], now - task["started"]
+        words = [task["description"], f"{done:g}/{total:g}" if total else f"{done:g}"]
+        words += [str(v) for v in task["fields"].values() if v]
+        words.append(f"{_clock(elapsed)} elapsed")
+        if total and 0 < done < total:
+            words.append(f"about {_clock(elapsed * (total - done) / done)} left")
+        return " ".join(words)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 class FrameProgress:

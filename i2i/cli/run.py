@@ -41,13 +41,17 @@ RUNS_KIND = {
 }
 
 
+MODEL_WORD = {"generate": "generator", "encode": "encoder"}  # kinds whose verb does not read as "a ... model"
+
+
 def check_task(command: str, model) -> None:
     """UsageError (exit 2), one line, when the model's task is not one this command runs."""
     kind = model.task.kind
     if kind not in ACCEPTS[command]:
-        article = "an" if kind[0] in "aeiou" else "a"
+        word = MODEL_WORD.get(kind, kind)
+        article = "an" if word[0] in "aeiou" else "a"
         raise UsageError(
-            f"{model.path}: {article} {kind} model; `i2i {command}` runs "
+            f"{model.path}: {article} {word} model; `i2i {command}` runs "
             f"{' and '.join(ACCEPTS[command])} models (run this one with "
             f"`{RUNS_KIND[kind]} {model.path}`)"
         )
@@ -93,9 +97,13 @@ def run_job(
     from ..engine.jobs import plan_job
 
     inputs, out = _split_output(inputs, output)
+    # Existing outputs are kept unless --overwrite: their inputs are skipped (with a note unless
+    # --skip-existing asked for it), so a rerun does what is left and exits 0.
     opts = OutputOptions(
-        out=out, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite, skip_existing=skip_existing
+        out=out, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite, skip_existing=not overwrite
     )
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing contradict each other")
     plan = plan_job(inputs, opts)
     model = (load or load_model)(model_path)
     check_task(command, model)
@@ -115,10 +123,21 @@ def run_job(
         )
 
     engine = per_image(make_engine, max_pixels) if per_image else make_engine(model)
-    _show(plan, engine, opts, video, quiet=quiet or as_json, as_json=as_json, verbose=verbose)
+    _show(
+        plan,
+        engine,
+        opts,
+        video,
+        quiet=quiet or as_json,
+        as_json=as_json,
+        verbose=verbose,
+        note_skipped=not skip_existing,
+    )
 
 
-def _show(plan, engine, opts, video, *, quiet: bool, as_json: bool, verbose: bool = False) -> None:
+def _show(
+    plan, engine, opts, video, *, quiet: bool, as_json: bool, verbose: bool = False, note_skipped: bool = True
+) -> None:
     """Run the plan, showing notes, errors, progress and one result line per output."""
     from contextlib import closing
 
@@ -152,6 +171,8 @@ def _show(plan, engine, opts, video, *, quiet: bool, as_json: bool, verbose: boo
             note(f"{r.input}: {describe_choice(r.choice)}", progress)
         if r.error:
             error(r.error, progress)
+        elif r.skipped and note_skipped and not quiet:
+            note_kept(r, progress)
         for message in getattr(r, "notes", ()):  # a clip's streams left out, and the like
             if not quiet:
                 note(message, progress)
@@ -191,6 +212,13 @@ def _show(plan, engine, opts, video, *, quiet: bool, as_json: bool, verbose: boo
         raise typer.Exit(1)
 
 
+def note_kept(r, progress=None) -> None:
+    """The note for an input skipped because its output exists (kept: never replaced without --overwrite)."""
+    from .output import note
+
+    note(f"{r.input}: skipped: {r.output} exists (--overwrite replaces it)", progress)
+
+
 def _finite(value: float | None) -> float | None:
     """Reject nan and inf, which pass typer's min/max checks (every comparison with nan is False)."""
     if value is not None and not math.isfinite(value):
@@ -217,9 +245,16 @@ def _denoise(value: str | None) -> str | None:
 def translate(
     inputs: Inputs,
     output: Output = None,
+    *,
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Model name (see `i2i models`) or checkpoint file (ours or a peer's).")
-    ] = "",
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="NAME|FILE",
+            help="Required: model name (see `i2i models`) or checkpoint file (ours or a peer's).",
+        ),
+    ],
     video=None,
     job=None,
 ):
@@ -229,9 +264,6 @@ def translate(
     """
     from ..engine.adapters import RGBAdapter
     from ..models import resolve
-
-    if not model:
-        raise UsageError("--model is required (a checkpoint file or a model name)")
 
     def adapter(m):
         return RGBAdapter(task=m.task, keep_gray=m.task.kind == "restore")
@@ -267,6 +299,7 @@ def upscale(
         typer.Option(
             "--model",
             "-m",
+            metavar="NAME|FILE",
             help="Model name (any in `i2i models`) or file (ours, or ESRGAN, Real-ESRGAN, SwinIR, ... through spandrel). Default: a blend of the shipped x4 models chosen per photo (see --denoise); upscale-x4 / upscale-x2 for clean inputs (renders, lossless scans, benchmarks), upscale-x4-real for photos as they come (JPEG, noise, blur), upscale-x4-gan for clean inputs with more texture.",
         ),
     ] = "",
@@ -347,16 +380,27 @@ def _default_sr(scale: float, models: dict) -> str:
     return f"upscale-x{chosen}"
 
 
+def _list_styles(value: bool) -> None:
+    """--list: the shipped styles, before the inputs are asked for."""
+    if not value:
+        return
+    from ..checkpoint import model_info
+    from ..models import shipped
+
+    for name, path in shipped().items():
+        if name.startswith("style-"):
+            result(f"{name.removeprefix('style-'):16} {model_info(path, check_tensors=False).description}")
+    raise typer.Exit()
+
+
 @app.command("stylize")
 @clip_options()
 @job_options()
 def stylize(
-    inputs: Annotated[
-        list[str] | None, typer.Argument(help="Images, folders, globs or -; without -o the last is the output.")
-    ] = None,
+    inputs: Inputs,
     output: Output = None,
     style: Annotated[
-        str, typer.Option(help="Style name (see --list, `i2i models`) or a checkpoint file.")
+        str, typer.Option(metavar="NAME|FILE", help="Style name (see --list, `i2i models`) or a checkpoint file.")
     ] = "starry-night",
     strength: Annotated[
         float,
@@ -370,7 +414,10 @@ def stylize(
     preserve_color: Annotated[
         bool, typer.Option("--preserve-color", help="Keep the input's colours; transfer luminance only.")
     ] = False,
-    list_styles: Annotated[bool, typer.Option("--list", help="List shipped styles and exit.")] = False,
+    list_styles: Annotated[
+        bool,
+        typer.Option("--list", help="List shipped styles and exit.", is_eager=True, callback=_list_styles),
+    ] = False,
     video=None,
     job=None,
 ):
@@ -379,18 +426,8 @@ def stylize(
     Example: i2i stylize --style great-wave photos/ -o styled/ --strength 0.8
     """
     from ..engine.adapters import RGBAdapter
-    from ..models import resolve, shipped
+    from ..models import resolve
 
-    if list_styles:
-        from ..checkpoint import read_info
-
-        for name, path in shipped().items():
-            if name.startswith("style-"):
-                meta = read_info(path)
-                result(f"{name.removeprefix('style-'):16} {meta.description}")
-        return
-    if not inputs:
-        raise UsageError("give input images (or --list)")
     run_job(
         resolve(style, prefix="style-"),
         lambda m: RGBAdapter(task=m.task, strength=strength, preserve_color=preserve_color),
@@ -409,7 +446,8 @@ def colorize(
     inputs: Inputs,
     output: Output = None,
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Colorization model name (see `i2i models`) or file.")
+        str,
+        typer.Option("--model", "-m", metavar="NAME|FILE", help="Colorization model name (see `i2i models`) or file."),
     ] = "colorize",
     render_size: Annotated[int, typer.Option(help="Short side at which chroma is predicted.", min=32, max=4096)] = 256,
     saturation: Annotated[

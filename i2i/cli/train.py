@@ -22,7 +22,7 @@ from ..errors import UsageError
 from ..training.methods import METHODS, Method
 from ..training.options import LoopOptions
 from . import app, output
-from .options import BatchSize, Quiet
+from .options import BatchSize, Quiet, metavar_for
 from .output import say
 
 train_app = typer.Typer(
@@ -94,11 +94,13 @@ def cli_parameter(f: Field, default=MISSING) -> inspect.Parameter:
     annotation, value = cli_type_and_default(f, default)
     extra = {"min": f.metadata["min"]} if "min" in f.metadata else {}
     decls = [flag(f)] if annotation is bool or "flag" in f.metadata else []
+    choices = typing.get_origin(f.type) is Literal  # the command line takes them as str: show them
+    metavar = "JSON" if f.metadata.get("json") else metavar_for(f.type if choices else annotation)
     return P(
         parameter_name(f),
         P.KEYWORD_ONLY,
         default=value,
-        annotation=Annotated[annotation, typer.Option(*decls, help=f.metadata["help"], **extra)],
+        annotation=Annotated[annotation, typer.Option(*decls, help=f.metadata["help"], metavar=metavar, **extra)],
     )
 
 

@@ -674,10 +674,10 @@ def write_all(stream: BinaryIO, data, *, flush: bool = True) -> None:
         stream.flush()
 
 
-def atomic_save(pil: Image.Image, path, format: str = "PNG", **params) -> None:
+def atomic_save(pil: Image.Image, path, format: str = "PNG", *, overwrite: bool = True, **params) -> None:
     buf = io.BytesIO()
     pil.save(buf, format=format, **params)
-    atomic_write_bytes(buf.getvalue(), path)
+    atomic_write_bytes(buf.getvalue(), path, overwrite=overwrite)
 
 
 def load_rgb(path, size: int | None = None) -> Image.Image:

@@ -25,7 +25,7 @@ from . import cache
 from .norm_stats import frozen_statistics, record_statistics, statistics_names
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
-RUNTIMES = ("onnxruntime", "openvino")
+RUNTIMES = cache.RUNTIMES
 _LABEL = {"onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
 _INSTALL = {"onnxruntime": "pip install onnxruntime", "openvino": "pip install 'i2i[openvino]'"}
 

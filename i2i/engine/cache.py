@@ -26,6 +26,8 @@ from functools import lru_cache
 from pathlib import Path
 
 CACHE_ENV = "I2I_CACHE_DIR"
+RUNTIMES = ("onnxruntime", "openvino")
+"""The runtimes besides torch that run an exported graph (engine/backends.py)."""
 
 
 def cache_dir() -> Path:
@@ -159,6 +161,52 @@ def read_measured() -> dict:
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
+
+
+def remembered(checkpoint_sha256: str) -> list[dict]:
+    """What the engine measured and ran for a checkpoint file on this machine (for `i2i info`):
+    one entry per size class and --backend/--precision request."""
+    found = []
+    for record in _records_here():
+        if record.get("file_sha256") != checkpoint_sha256:
+            continue
+        seconds = {name: r.get("seconds") for name, r in record.get("results", {}).items() if r.get("ok")}
+        for request, ran in sorted(record.get("chosen", {}).items()):
+            found.append(
+                {
+                    "size_class": record.get("size_class"),
+                    "request": request,
+                    "chosen": ran,
+                    "threads": record.get("threads"),
+                    "seconds": seconds,
+                    "crop": record.get("crop"),
+                    "date": record.get("date"),
+                }
+            )
+    return sorted(found, key=lambda r: (str(r["size_class"]), str(r["request"])))
+
+
+def installed_versions() -> dict[str, str]:
+    """torch and each installed runtime with its version, read from the package metadata, so
+    nothing is imported (`i2i info` starts in a fraction of a second); "(native bf16)" beside
+    OpenVINO once a measurement on this CPU ran it in bf16 (offered only where it is native)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("torch", *RUNTIMES):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    if "openvino" in found and any("openvino bf16" in r.get("results", {}) for r in _records_here()):
+        found["openvino"] += " (native bf16)"
+    return found
+
+
+def _records_here() -> list[dict]:
+    """The measurement records taken on this CPU (their key's fourth part names it)."""
+    here = cpu_name()
+    return [r for k, r in read_measured().items() if isinstance(r, dict) and k.split("|")[3:4] == [here]]
 
 
 def remember(key: str, value: dict) -> None:

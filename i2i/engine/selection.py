@@ -132,6 +132,7 @@ class BackendSelector:
         self.graphs = ModelGraphs(model)
         self._chosen: dict[str, object] = {}
         self._runtimes: dict[Candidate, object] = {}
+        self._passed_over: set[str] = set()  # candidates already noted as not used: once per run
         self.on_cpu = torch_backend.device.type == "cpu"
 
     # ---- public ----
@@ -246,7 +247,8 @@ class BackendSelector:
                 self.refuse_fallback(f"cannot run {name}: {r.get('problem', 'not measured')}")
             asked_for = self.requested == c.backend or (self.precision == "bf16" == c.precision)
             nothing_ran = not ok and c.precision == "fp32"  # torch runs it: say why
-            if not r.get("ok") and (asked_for or just_measured or nothing_ran):
+            if not r.get("ok") and (asked_for or just_measured or nothing_ran) and c.label not in self._passed_over:
+                self._passed_over.add(c.label)
                 self.note(f"{c.label} is not used for {name}: {r.get('problem', 'not measured')}")
         if self.precision == "bf16":
             wanted = [c for c in ok if c.precision == "bf16"]
@@ -268,9 +270,10 @@ class BackendSelector:
     def _measure(self, x: torch.Tensor, candidates: list[Candidate]) -> dict:
         crop = measurement_crop(x, self.model.spec.size_multiple(self.model.config))
         name = self.model.info.name or self.model.info.arch
+        # The same words for every size class, so the run's notes say it once (runner._note).
         self.note(
-            f"measuring backends for {name} on a {crop.shape[-1]}x{crop.shape[-2]} crop "
-            f"(once; remembered in {cache.cache_dir()})"
+            f"measuring backends for {name} (once per size of input on this machine; "
+            f"remembered in {cache.cache_dir()}; `i2i info` shows the results)"
         )
         # Outputs are compared on the crop and its mirror image as one batch of two: a graph that
         # baked in its traced batch size (a Python loop over images) fails here, not later.
@@ -360,39 +363,3 @@ def measurement_crop(x: torch.Tensor, multiple: int) -> torch.Tensor:
     """The first image of a batch, cropped to at most MEASURE_SIDE (rounded to the multiple)."""
     side = max(multiple, MEASURE_SIDE // multiple * multiple)
     return x[:1, :, : min(x.shape[-2], side), : min(x.shape[-1], side)].contiguous()
-
-
-def remembered(checkpoint_sha256: str) -> list[dict]:
-    """What the engine measured and ran for a checkpoint file on this machine (for `i2i info`):
-    one entry per size class and --backend/--precision request."""
-    here = cache.cpu_name()
-    found = []
-    for key, record in cache.read_measured().items():
-        if not (
-            isinstance(record, dict)
-            and record.get("file_sha256") == checkpoint_sha256
-            and key.split("|")[3:4] == [here]
-        ):
-            continue
-        seconds = {name: r.get("seconds") for name, r in record.get("results", {}).items() if r.get("ok")}
-        for request, ran in sorted(record.get("chosen", {}).items()):
-            found.append(
-                {
-                    "size_class": record.get("size_class"),
-                    "request": request,
-                    "chosen": ran,
-                    "threads": record.get("threads"),
-                    "seconds": seconds,
-                    "crop": record.get("crop"),
-                    "date": record.get("date"),
-                }
-            )
-    return sorted(found, key=lambda r: (str(r["size_class"]), str(r["request"])))
-
-
-def installed() -> dict[str, str]:
-    """torch and each installed runtime with its version; 'bf16' noted where OpenVINO has it natively."""
-    found = versions()
-    if "openvino" in found and native_bf16():
-        found["openvino"] += " (native bf16)"
-    return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -113,8 +115,12 @@ class InvertResult:
     latent: str | None = None
     psnr: float | None = None
     start: str | None = None
+    threads: int | None = None
+    """CPU threads of its last steps (devices.StepThreads chooses them by default)."""
     seconds: float = 0.0
     error: str | None = None
+    skipped: str | None = None
+    """"exists": its outputs (or one of them) were there already, and are kept."""
 
     def to_dict(self) -> dict:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in vars(self).items()}
@@ -143,51 +149,144 @@ def load_encoder(name: str | None, model: str, gen: LatentGenerator):
     return enc.module
 
 
+LATENT_SUFFIX = ".latent.safetensors"
+
+
+@dataclass
+class InversionPlan:
+    """The images an inversion job will read and the files it will write, decided before any
+    work by the engine's one rule for inputs (engine/inputs.py: files, folders, globs, '-')."""
+
+    jobs: list
+    """engine.inputs.Job, each with its reconstruction path as .output (OUT/REL.png)."""
+    notes: list
+    """engine.inputs.Skipped: files left out (hidden, not images, videos, this job's outputs)."""
+    failed: list
+    """engine.inputs.Skipped: inputs that are missing, unreadable, or whose outputs clash."""
+
+
+def latent_path(image_path) -> Path:
+    """Where the latent of reconstruction OUT/NAME.png goes: OUT/NAME.latent.safetensors."""
+    image_path = Path(image_path)
+    return image_path.with_name(image_path.stem + LATENT_SUFFIX)
+
+
+def plan_inversion(inputs: list[str], output) -> InversionPlan:
+    """Expand inputs as every inference command does and name each one's outputs: in a folder
+    OUT, NAME.png and NAME.latent.safetensors (sub-folders mirrored), or, for one input, the
+    file OUT itself when it is a .png. Video files are left out with a note (invert takes still
+    images; an animation's first frame is inverted). UsageError: -o - (two files per image), or
+    a single output file that is not a .png."""
+    from ..data.media_types import is_video_path
+    from ..engine.inputs import STDIO, OutputOptions, Skipped, expand_inputs, plan_outputs, single_file_target
+
+    out = str(output)
+    if out == STDIO:
+        raise UsageError("-o -: invert writes two files per image (NAME.png and its latent); name a folder")
+    jobs, notes, missing = expand_inputs([str(p) for p in inputs])
+    notes = [Skipped(n.source, "skipped: a latent file") if n.source.endswith(LATENT_SUFFIX) else n for n in notes]
+    videos = [j for j in jobs if j.source != STDIO and is_video_path(j.source)]
+    notes += [Skipped(j.source, "skipped: a video (invert takes still images)") for j in videos]
+    jobs = [j for j in jobs if j not in videos]
+    made = {j.source: _inverted_from(j.source) for j in jobs if j.source != STDIO}
+    notes += [Skipped(j, f"skipped: an output of an inversion (from {s})") for j, s in made.items() if s]
+    jobs = [j for j in jobs if not made.get(j.source)]
+    if single_file_target(out, len(jobs)) and Path(out).suffix.lower() != ".png":
+        raise UsageError(f"-o {out}: invert writes PNG reconstructions; name a .png file or a folder")
+    planned, left_out, clashes = plan_outputs(jobs, OutputOptions(out=out, ext="png"))
+    return InversionPlan(planned, notes + left_out, missing + clashes)
+
+
+def _inverted_from(image_path: str) -> str | None:
+    """The input an earlier inversion made this reconstruction from, as its latent beside it
+    records, or None: how a rerun with -o at the input folder (a.jpg -> a.png) tells its own
+    outputs from inputs, whatever their names. The names are compared, not the paths: the
+    source was recorded as given, from whatever folder that run started in."""
+    from ..checkpoint import header_metadata, utf8_text
+    from ..errors import CheckpointError
+
+    z_path = latent_path(image_path)
+    if not z_path.is_file():
+        return None
+    try:
+        source = header_metadata(z_path).get("source")
+    except CheckpointError:  # not one of ours: the image is an input like any other
+        return None
+    if source and os.path.basename(source) != utf8_text(os.path.basename(image_path)):
+        return source
+    return None
+
+
 def invert(
     model: str,
-    images: list[Path],
-    output,
+    plan: InversionPlan,
     options,
     *,
     encoder: str | None = None,
     device: str = "auto",
     overwrite: bool = False,
+    on_step=None,
 ) -> Iterator[InvertResult]:
-    """Invert each image; yields one result per input (an unreadable image is that input's
-    error, the others still run). Writes OUT/STEM.png and OUT/STEM.latent.safetensors."""
-    from PIL import Image
+    """Invert each planned image; yields one result per input: the failed inputs of the plan
+    first, then each image in order. An unreadable image is that input's error, the others
+    still run. Without `overwrite`, an input whose reconstruction or latent exists is skipped
+    (skipped="exists"), also when another process writes it meanwhile: no file is replaced.
+    on_step(job, step, steps) reports each Adam step."""
+    from .invert import Inverter
 
-    from .invert import Inverter, square_image
-    from .pictures import save_png, to_pil
-
-    output = Path(output)
-    stems = [Path(p).stem for p in images]
-    clash = sorted({s for s in stems if stems.count(s) > 1})
-    if clash:
-        raise UsageError(f"inputs share the name {clash[0]!r}: outputs would collide; invert them separately")
-    _refuse_existing([output / f"{s}{ext}" for s in stems for ext in (".png", ".latent.safetensors")], overwrite)
+    for failed in plan.failed:
+        yield InvertResult(input=failed.source, error=f"{failed.source}: {failed.reason}")
     gen = LatentGenerator.load(model, device=device)
     inverter = Inverter(gen, options, encoder=load_encoder(encoder, model, gen))
-    for path, stem in zip(images, stems):
-        started = time.perf_counter()
-        try:
-            with Image.open(path) as im:
-                target = square_image(im, gen.size)
-        except (OSError, ValueError, ImageError, Image.DecompressionBombError) as e:
-            yield InvertResult(input=str(path), error=f"{path}: cannot read as an image ({e})")
-            continue
-        found = inverter.invert(target)
-        image_path, latent_path = output / f"{stem}.png", output / f"{stem}.latent.safetensors"
-        save_png(to_pil(found.image), image_path)
-        save_latents(latent_path, found.z[None], model=gen.name, source=str(path), psnr=f"{found.psnr:.3f}")
-        yield InvertResult(
-            input=str(path),
-            output=str(image_path),
-            latent=str(latent_path),
-            psnr=found.psnr,
-            start=found.start,
-            seconds=time.perf_counter() - started,
+    for job in plan.jobs:
+        yield _invert_one(inverter, job, overwrite, on_step)
+
+
+def _invert_one(inverter, job, overwrite: bool, on_step) -> InvertResult:
+    from PIL import Image
+
+    from ..data.image_io import OutputExists
+    from ..engine.inputs import STDIO
+    from .invert import square_image
+    from .pictures import save_png, to_pil
+
+    started = time.perf_counter()
+    image_path, z_path = Path(job.output), latent_path(job.output)
+    existing = [p for p in (image_path, z_path) if os.path.lexists(p)]
+    if existing and not overwrite:
+        return InvertResult(input=job.source, output=str(existing[0]), skipped="exists")
+    name = "<stdin>" if job.source == STDIO else job.source
+    try:
+        with Image.open(io.BytesIO(_stdin(job)) if job.source == STDIO else job.source) as im:
+            target = square_image(im, inverter.g.size)
+    except (OSError, ValueError, ImageError, Image.DecompressionBombError) as e:
+        return InvertResult(input=job.source, error=f"{name}: cannot read as an image ({e})")
+    steps = None if on_step is None else (lambda step, total: on_step(job, step, total))
+    found = inverter.invert(target, on_step=steps)
+    try:
+        save_png(to_pil(found.image), image_path, overwrite=overwrite)
+        save_latents(
+            z_path, found.z[None], overwrite=overwrite, model=inverter.g.name, source=name, psnr=f"{found.psnr:.3f}"
         )
+    except OutputExists as e:  # another job wrote it while this one worked: theirs is kept
+        return InvertResult(input=job.source, output=e.filename, skipped="exists")
+    except OSError as e:
+        return InvertResult(input=job.source, error=f"{e.filename or image_path}: cannot write ({e.strerror or e})")
+    return InvertResult(
+        input=job.source,
+        output=str(image_path),
+        latent=str(z_path),
+        psnr=found.psnr,
+        start=found.start,
+        threads=found.threads,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _stdin(job) -> bytes:
+    import sys
+
+    return job.data if job.data is not None else sys.stdin.buffer.read()
 
 
 def dissect(

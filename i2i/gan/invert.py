@@ -11,6 +11,7 @@ budget; the best of them is then refined alone. The encoder (`i2i train dcgan-en
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +34,10 @@ class InversionOptions:
     """Weight of the EfficientNet-Lite0 feature distance beside the pixel MSE (0: pixels only)."""
     seed: int = 0
     """Seeds the random starts."""
+    threads: int = 0
+    """CPU threads for torch; 0: timed at the start of each image and each phase, one thread or
+    torch's default, whichever is faster now (devices.StepThreads: a busy machine makes more
+    threads far slower)."""
 
 
 @dataclass
@@ -45,6 +50,8 @@ class Inversion:
     """dB between G(z) and the target over RGB in [0, 1]."""
     start: str
     """Which start won: "encoder" or "random N"."""
+    threads: int
+    """CPU threads of the last steps (torch's on a GPU)."""
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -68,6 +75,11 @@ class Inverter:
         if options.starts < 0 or options.steps < 1 or (options.starts == 0 and encoder is None):
             raise UsageError("inversion needs --steps >= 1 and at least one start (--starts or --encoder)")
         self.g, self.options, self.encoder = generator, options, encoder
+        self.threads = None  # StepThreads when the CPU's thread count is chosen by timing
+        if generator.device.type == "cpu" and options.threads == 0:
+            from ..devices import StepThreads
+
+            self.threads = StepThreads()
         self.lossnet = None
         if options.perceptual_weight > 0:
             from ..lossnet import loss_network
@@ -96,10 +108,32 @@ class Inverter:
             z, names = torch.cat([guess, z]), ["encoder", *names]
         return z, names
 
-    def invert(self, image: torch.Tensor) -> Inversion:
-        """image: (3, size, size) in [0, 1]. The best latent after the whole budget."""
-        o = self.options
+    def invert(self, image: torch.Tensor, on_step=None) -> Inversion:
+        """image: (3, size, size) in [0, 1]. The best latent after the whole budget.
+        on_step(step, steps) is called after each Adam step (step counts from 1)."""
+        before = torch.get_num_threads()
+        if self.options.threads:
+            torch.set_num_threads(self.options.threads)
+        elif self.threads:
+            self.threads.restart()  # from here on at its count: the encoder's guess and the last pass too
         target = image[None].to(self.g.device)
+        try:
+            z, names = self._optimise(target, on_step)
+            with torch.no_grad():
+                losses = self._loss(self.g.forward_differentiable(z), target)
+                best = int(losses.argmin())
+                result = self.g(z[best : best + 1].detach())[0]
+            threads = torch.get_num_threads()
+        finally:
+            torch.set_num_threads(before)
+        return Inversion(
+            z=z[best].detach().cpu(), image=result, psnr=psnr(result, image), start=names[best], threads=threads
+        )
+
+    def _optimise(self, target: torch.Tensor, on_step) -> tuple[torch.Tensor, list[str]]:
+        """(latents, their start names) after o.steps Adam steps: a quarter on every start
+        together, the rest on the best alone."""
+        o = self.options
         z, names = self._starts(target)
         z = z.clone().requires_grad_(True)
         opt = torch.optim.Adam([z], lr=o.lr)
@@ -111,12 +145,15 @@ class Inverter:
                 z = z[best : best + 1].detach().clone().requires_grad_(True)
                 names = [names[best]]
                 opt = torch.optim.Adam([z], lr=o.lr)
-            loss = self._loss(self.g.forward_differentiable(z), target)
-            opt.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            opt.step()
-        with torch.no_grad():
-            losses = self._loss(self.g.forward_differentiable(z), target)
-            best = int(losses.argmin())
-            result = self.g(z[best : best + 1].detach())[0]
-        return Inversion(z=z[best].detach().cpu(), image=result, psnr=psnr(result, image), start=names[best])
+                if self.threads and self.threads.chosen not in (None, 1):
+                    # One latent instead of all: less work per operation, so more threads may no
+                    # longer pay. (Had one thread won, it would win again: no second trial.)
+                    self.threads.restart()
+            with self.threads.timing() if self.threads else nullcontext():
+                loss = self._loss(self.g.forward_differentiable(z), target)
+                opt.zero_grad(set_to_none=True)
+                loss.sum().backward()
+                opt.step()
+            if on_step is not None:
+                on_step(step + 1, o.steps)
+        return z, names

@@ -27,9 +27,11 @@ def grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> Ima
     return to_pil(make_grid(images, nrow=nrow, padding=padding, pad_value=1.0))
 
 
-def save_png(image: Image.Image, path) -> None:
+def save_png(image: Image.Image, path, *, overwrite: bool = True) -> None:
+    """Write a PNG atomically; overwrite=False: data.image_io.OutputExists rather than replace a
+    file that is there when the write completes."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_save(image, path, format="PNG")
+    atomic_save(image, path, format="PNG", overwrite=overwrite)
 
 
 def before_after(before: torch.Tensor, after: torch.Tensor, per_row: int = 8) -> Image.Image:
