@@ -1,6 +1,6 @@
 """Regenerate the before/after pictures in examples/ from the shipped models.
 
-Run: python examples/make_examples.py [NAME ...]
+Run: python examples/make_examples.py [NAME ...] [--before OLD_DEFAULT.safetensors]
 The styles' sheet (examples/styles_before_after.png) is benchmarks/style_quality.py --sheet's,
 which draws it beside the figures it measures; the video pictures are make_video_example.py's.
 """
@@ -94,46 +94,83 @@ def _noisy(im: Image.Image, sigma: float, seed: int = 0) -> Image.Image:
     return Image.fromarray(np.clip(arr.round(), 0, 255).astype(np.uint8))
 
 
-def real_inputs() -> list[tuple[str, Image.Image]]:
-    """Low-quality inputs as users have them, none from the SR training data."""
-    photo = Image.open(list_images(DATA / "monet2photo/testB")[11]).convert("RGB").resize((96, 96), Image.BICUBIC)
-    baby = (
-        Image.open(DATA / "sr/val/Set5/baby.png")
-        .convert("RGB")
-        .crop((96, 48, 416, 368))
-        .resize((80, 80), Image.BICUBIC)
-    )
-    comic = (
-        Image.open(DATA / "sr/val/Set14/comic.png")
-        .convert("RGB")
-        .crop((0, 40, 240, 280))
-        .resize((80, 80), Image.BICUBIC)
-    )
-    text = (
-        Image.open(DATA / "sr/val/Set14/ppt3.png")
-        .convert("RGB")
-        .crop((40, 20, 360, 340))
-        .resize((80, 80), Image.BICUBIC)
-    )
+def real_inputs() -> list[tuple[str, str, Image.Image, int | None]]:
+    """The demo's inputs (examples/inputs/): low-quality pictures as users have them, made from
+    ../shared/data images that no SR training saw. (file name, label, picture before it is
+    saved, JPEG quality or None for a PNG)."""
+    photo = Image.open(list_images(DATA / "monet2photo/testB")[11]).convert("RGB").resize((128, 128), Image.BICUBIC)
+    baby = Image.open(DATA / "sr/val/Set5/baby.png").convert("RGB").crop((96, 48, 416, 368))
+    comic = Image.open(DATA / "sr/val/Set14/comic.png").convert("RGB").crop((0, 40, 240, 280))
+    text = Image.open(DATA / "sr/val/Set14/ppt3.png").convert("RGB").crop((40, 20, 360, 340))
+    butterfly = Image.open(DATA / "sr/val/Set5/butterfly.png").convert("RGB")
     return [
-        ("photo, JPEG q30", _jpeg(photo, 30)),
-        ("photo, noise sigma 10", _noisy(baby, 10)),
-        ("drawing, JPEG q50", _jpeg(comic, 50)),
-        ("text, JPEG q60", _jpeg(text, 60)),
+        ("web_photo.jpg", "web thumbnail, JPEG q30", photo, 30),
+        ("phone_photo.jpg", "noisy phone photo (sigma 8, JPEG q90)", _noisy(_down(baby, 100), 8), 90),
+        ("scanned_drawing.jpg", "drawing, JPEG q50", _down(comic, 100), 50),
+        ("text_screenshot.jpg", "text, JPEG q60", _down(text, 100), 60),
+        ("butterfly_clean.png", "clean bicubic downscale (PNG)", _down(butterfly, 64), None),
     ]
 
 
-def upscale_real_example(models) -> None:
-    names = [n for n in ("upscale-x4", "upscale-x4-real-psnr", "upscale-x4-real") if n in models]
-    if "upscale-x4-real" not in names and "upscale-x4-real-psnr" not in names:
+def _down(im: Image.Image, side: int) -> Image.Image:
+    return im.resize((side, round(im.height * side / im.width)), Image.BICUBIC)
+
+
+def demo_inputs(models) -> None:
+    """Write examples/inputs/ (what `make demo` upscales) from real_inputs()."""
+    folder = OUT / "inputs"
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob("*.*"):
+        if old.suffix.lower() in {".png", ".jpg"}:
+            old.unlink()
+    for name, _, image, quality in real_inputs():
+        if quality is None:
+            image.save(folder / name)
+        else:
+            image.save(folder / name, quality=quality)  # the file's own tables say its quality (--denoise auto)
+
+
+def run_demo() -> dict[str, Image.Image]:
+    """`make demo`'s command (i2i upscale examples/inputs/ -o OUT/) on the shipped default; outputs by input name."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run([sys.executable, "-m", "i2i", "upscale", str(OUT / "inputs"), "-o", out, "-q"], check=True)
+        return {p.name: Image.open(p).convert("RGB") for p in Path(out).iterdir()}
+
+
+def zoom_crop(im: Image.Image, box: tuple[int, int, int, int], zoom: int = 2) -> Image.Image:
+    """A crop shown at zoom x (nearest), so that grid patterns and texture are seen, not resampled away."""
+    crop = im.crop(box)
+    return crop.resize((crop.width * zoom, crop.height * zoom), Image.NEAREST)
+
+
+def upscale_real_example(models, before: Path | None = None) -> None:
+    """examples/upscale_real_before_after.png, the README's first picture: each demo input at x4
+    as bicubic, the previous default (--before FILE, when given), and what `make demo` wrote;
+    128x128 crops of the x4 result shown at 2x."""
+    if "upscale-x4-real" not in models:
         return
     rgb = lambda m: RGBAdapter(task=m.task)  # noqa: E731
+    demo = run_demo()
     rows = []
-    for label, lr in real_inputs():
+    for name, label, _, _ in real_inputs():
+        lr = Image.open(OUT / "inputs" / name).convert("RGB")
         size = (lr.width * 4, lr.height * 4)
+        x, y = (size[0] - 128) // 2, (size[1] - 128) // 2
+        box = (x, y, x + 128, y + 128)
         images = [lr.resize(size, Image.NEAREST), lr.resize(size, Image.BICUBIC)]
-        images += [run(models[n], lr, rgb) for n in names]
-        rows.append(labelled_row(images, [f"input: {label}", "bicubic x4", *names], 256))
+        labels = [f"input: {label}", "bicubic x4"]
+        if before is not None:
+            images.append(run(before, lr, rgb))
+            labels.append("previous default")
+        images.append(demo[name])
+        labels.append("i2i upscale (make demo)")
+        if "upscale-x4-real-hq" in models:
+            images.append(run(models["upscale-x4-real-hq"], lr, rgb))
+            labels.append("upscale-x4-real-hq")
+        rows.append(labelled_row([zoom_crop(im, box) for im in images], labels, 256))
     stack(rows).save(OUT / "upscale_real_before_after.png")
 
 
@@ -237,6 +274,7 @@ def dcgan_examples(models) -> None:
 
 
 EXAMPLES = {
+    "inputs": demo_inputs,
     "upscale": upscale_example,
     "upscale-real": upscale_real_example,
     "facades": facades_example,
@@ -247,11 +285,23 @@ EXAMPLES = {
 
 
 def main() -> None:
-    """python examples/make_examples.py [NAME ...]: all pictures, or only the named ones."""
+    """python examples/make_examples.py [NAME ...] [--before FILE]: all pictures, or only the
+    named ones; --before is the previous default x4 model, shown beside the new one."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(EXAMPLES))
+    parser.add_argument("--before", type=Path, help="the previous default upscale model, for upscale-real")
+    args = parser.parse_args()
+    if unknown := set(args.names) - set(EXAMPLES):
+        parser.error(f"unknown picture(s): {', '.join(sorted(unknown))}; choose from {', '.join(EXAMPLES)}")
     torch.set_grad_enabled(False)
     models = shipped()
-    for name in sys.argv[1:] or EXAMPLES:
-        EXAMPLES[name](models)
+    for name in args.names or EXAMPLES:
+        if name == "upscale-real":
+            upscale_real_example(models, args.before)
+        else:
+            EXAMPLES[name](models)
     print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
 
 

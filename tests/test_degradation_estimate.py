@@ -45,5 +45,24 @@ def test_a_clean_photo_reads_little_noise_and_added_noise_reads_more(data):
     assert noisy.noise > 6
 
 
+@pytest.mark.parametrize("level", [1, 2])
+def test_each_band_reads_the_sigma_of_white_noise(level):
+    noisy = 128 + np.random.default_rng(0).standard_normal((256, 256)) * 6
+    assert noise_sigma(np.clip(np.round(noisy), 0, 255), level) == pytest.approx(6, rel=0.1)
+
+
+def test_noise_that_jpeg_took_out_of_the_finest_band_still_reads_as_noise(data):
+    """A phone-like photo: noise, then JPEG at quality 90, which empties the finest band."""
+    photo = Image.open(data / "sr/train/BSD200/100080.png").convert("RGB")
+    noise = np.random.default_rng(2).standard_normal((photo.height, photo.width, 3)) * 8  # per channel: luma sigma 5.4
+    noisy = Image.fromarray(np.clip(np.round(np.asarray(photo, dtype=np.float64) + noise), 0, 255).astype(np.uint8))
+    clean, found = (estimate(_jpeg(im, quality=90)) for im in (photo, noisy))
+    assert (
+        noise_sigma(np.asarray(_jpeg(noisy, quality=90).convert("L"), dtype=np.float64)) < 4
+    )  # the finest band alone: 2.6
+    assert found.jpeg_quality == 90 and found.noise > 5  # 6.0
+    assert clean.noise < 2  # 0.7
+
+
 def test_tiny_images_read_no_noise():
     assert noise_sigma(np.zeros((3, 3))) == 0.0
