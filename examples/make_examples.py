@@ -80,14 +80,6 @@ def upscale_example(models) -> None:
     labelled_row(images, labels).save(OUT / "upscale_before_after.png")
 
 
-def _jpeg(im: Image.Image, quality: int) -> Image.Image:
-    import io
-
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=quality)
-    return Image.open(buf).convert("RGB")
-
-
 def _noisy(im: Image.Image, sigma: float, seed: int = 0) -> Image.Image:
     arr = np.asarray(im, dtype=np.float32)
     arr = arr + np.random.default_rng(seed).standard_normal(arr.shape) * sigma
