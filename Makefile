@@ -13,10 +13,11 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/i2i upscale examples/inputs/ -o out/ --overwrite
 
-# --durations: the slowest tests are printed, so that drift shows.
+# --durations: the slowest tests are printed, so that drift shows. -n 2: two pytest-xdist workers
+# (the fast tests are mostly single-threaded CLI runs; two cores run them side by side).
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -m "not slow" --durations=15
+	$(PY) -m pytest -q -m "not slow" -n 2 --durations=15
 
 test-slow: $(VENV)/.installed
 	$(PY) -m pytest -q -m slow --durations=15
