@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from benchmarks.common import DATA, WEIGHTS, emit, machine  # noqa: E402
+from benchmarks.style_quality import stylize as translate  # noqa: E402  (any image-to-image model, in [0, 1])
 from i2i.checkpoint import load_model  # noqa: E402
 from i2i.data.datasets import list_images, to_tensor  # noqa: E402
 from i2i.metrics import psnr  # noqa: E402
@@ -43,12 +44,6 @@ def load_test_images(folder: str) -> list[torch.Tensor]:
     from PIL import Image
 
     return [to_tensor(Image.open(f).convert("RGB"))[None] for f in list_images(DATA / "monet2photo" / folder)]
-
-
-@torch.inference_mode()
-def translate(model, x: torch.Tensor) -> torch.Tensor:
-    """One image through a CycleGAN generator, in [0, 1]."""
-    return model.task.from_net(model.module(model.task.to_net(x))).clamp(0, 1)
 
 
 class FeatureStats:
