@@ -428,7 +428,7 @@ def test_an_unwritable_cache_is_named_and_a_named_runtime_never_silently_replace
     assert not (cache / "measured.json").exists()  # a cause of the moment is not remembered
     (cache / "onnx").unlink()
     r = cli("upscale", "--model", model, src, "-o", tmp_path / "fixed.png", "--backend", runtime, "--json", env=env)
-    assert r.returncode == 0 and json.loads(r.stdout)["backend"] == runtime, r.stderr
+    assert r.returncode == 0 and json.loads(r.stdout)["backend"].split()[0] == runtime, r.stderr  # in any precision
 
 
 @pytest.mark.skipif(not INSTALLED, reason="no ONNX runtime installed")
@@ -443,9 +443,9 @@ def test_json_and_info_say_which_backend_ran(cli, tmp_path, data):
     r = cli("upscale", "--model", model, src, "-o", tmp_path / "out.png", "--json")
     assert r.returncode == 0, r.stderr
     ran = json.loads(r.stdout)["backend"]
-    assert ran in ("torch", *INSTALLED)
+    assert ran.split()[0] in ("torch", *INSTALLED)  # "openvino int8": --precision auto is the default
     info = json.loads(cli("info", model, "--json").stdout)
-    assert [r["chosen"] for r in info["backends"]["ran"] if r["request"] == "auto/fp32"] == [ran]
+    assert [r["chosen"] for r in info["backends"]["ran"] if r["request"] == "auto/auto"] == [ran]
     assert set(INSTALLED) <= set(info["backends"]["installed"])
 
 

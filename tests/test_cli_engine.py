@@ -135,7 +135,7 @@ def test_tiled_png_outputs_stream_and_match_the_in_memory_result(cli, sr_model, 
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 65535, (90, 70), dtype=np.uint16)).save(folder / "g16.png")
     out = tmp_path / "out"
-    r = cli("upscale", "--model", sr_model, "--tile", "64", folder, "-o", out)
+    r = cli("upscale", "--model", sr_model, "--tile", "64", "--precision", "fp32", folder, "-o", out)
     assert r.returncode == 0, r.stderr
     model = load_model(sr_model)
     engine = Engine(model, RGBAdapter(task=model.task, keep_gray=True), device="cpu", tile=0)

@@ -75,13 +75,18 @@ def info(
 
 def _backends(checkpoint: Path) -> dict:
     """Installed runtimes, and what the engine measured and ran for this file on this machine."""
-    from ..engine.cache import file_sha256, installed_versions, remembered
+    from ..engine.cache import file_sha256, installed_versions, native_precisions, remembered
 
-    return {"installed": installed_versions(), "ran": remembered(file_sha256(checkpoint))}
+    return {
+        "installed": installed_versions(),
+        "precisions": native_precisions(),
+        "ran": remembered(file_sha256(checkpoint)),
+    }
 
 
 def _print_backends(backends: dict) -> None:
     result("backends: " + ", ".join(f"{k} {v}" for k, v in backends["installed"].items()))
+    result("precisions on this CPU: " + ", ".join(backends["precisions"]))
     if not backends["ran"]:
         result("  not run on this machine yet (the first run measures and remembers the fastest)")
     for r in backends["ran"]:
@@ -90,6 +95,8 @@ def _print_backends(backends: dict) -> None:
             f"  {r['size_class']} inputs, --backend/--precision {r['request']}, {r['threads']} threads: "
             f"ran {r['chosen']} (on a {r['crop'][1]}x{r['crop'][0]} crop: {times})"
         )
+        for name, problem in sorted(r.get("refused", {}).items()):
+            result(f"    {name} refused: {problem}")
 
 
 @app.command("convert")

@@ -141,6 +141,7 @@ def _show(
     """Run the plan, showing notes, errors, progress and one result line per output."""
     from contextlib import closing
 
+    from ..engine.backends import precision_of
     from .output import FrameProgress, Results, describe_choice, error, job_progress, note, say
 
     for skipped in plan.notes:
@@ -186,6 +187,7 @@ def _show(
                     "error": r.error,
                     "skipped": r.skipped,
                     "backend": getattr(r, "backend", None),
+                    "precision": precision_of(getattr(r, "backend", None)),
                     **({"choice": r.choice} if r.choice else {}),
                     **({"frames": r.frames} if hasattr(r, "frames") else {}),
                 }

@@ -1,5 +1,8 @@
 """Inference backends under the engine: PyTorch eager, ONNX Runtime and OpenVINO.
 
+The runtimes run an exported graph in fp32, in bf16 (OpenVINO, where the CPU has it natively)
+or in int8 (the graph quantised after training by quantize.py; either runtime runs it).
+
 Each backend runs the network on a padded (N, C, H, W) float tensor in the network's value
 range and returns its raw output as a CPU or device tensor; value ranges, padding, tiling and
 batching stay in runner.py. With `stats` (see norm_stats.py) every InstanceNorm layer uses the
@@ -99,6 +102,16 @@ def native_bf16() -> bool:
     return "BF16" in _openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
+def native_int8() -> bool:
+    """Whether this CPU multiplies 8-bit integers natively (cache.native_int8)."""
+    return cache.native_int8()
+
+
+def int8_without_saturation() -> bool:
+    """Whether its 8-bit dot products accumulate without saturating (VNNI, AMX, Arm's)."""
+    return bool(cache.cpu_flags() & cache.INT8_DOT) or not cache.cpu_flags()
+
+
 @functools.lru_cache(maxsize=1)
 def _openvino_core():
     return load_runtime("openvino").Core()
@@ -156,7 +169,10 @@ class TorchBackend:
 
 
 class ModelGraphs:
-    """A model's exported ONNX graphs in the on-disk cache, exported on first use."""
+    """A model's exported ONNX graphs in the on-disk cache, exported on first use (fp32;
+    quantize.Int8Graphs holds their int8 versions)."""
+
+    precision = "fp32"
 
     def __init__(self, model):
         self.model = model
@@ -181,21 +197,30 @@ class ModelGraphs:
     def path(self, variant: str = "plain"):
         """The graph's file in the cache, exported first if need be. BackendError when the model
         does not export; CacheUnwritable when the cache folder cannot take the file."""
-        from .onnx_export import ExportError, export
+        from .onnx_export import export
 
-        try:
-            return cache.cached_file(self.graph_key(variant), ".onnx", lambda p: export(self.model, p, variant))
-        except ExportError as e:
-            raise BackendError(str(e)) from None
-        except OSError as e:
-            folder = cache.cache_dir() / "onnx"
-            raise CacheUnwritable(
-                f"cannot write the exported graph to the cache folder {folder} ({e.strerror or e}); "
-                f"set {cache.CACHE_ENV} to a writable folder"
-            ) from None
+        return cached_graph(self.graph_key(variant), lambda p: export(self.model, p, variant))
 
     def discard(self, variant: str) -> None:
         cache.discard(self.graph_key(variant), ".onnx")
+
+
+def cached_graph(key: str, build):
+    """cache.cached_file for a graph, its failures as the engine's errors: BackendError when
+    `build` raises an I2IError (the model does not export or quantise), CacheUnwritable when
+    the cache folder cannot take the file."""
+    try:
+        return cache.cached_file(key, ".onnx", build)
+    except BackendError:
+        raise
+    except I2IError as e:
+        raise BackendError(str(e)) from None
+    except OSError as e:
+        folder = cache.cache_dir() / "onnx"
+        raise CacheUnwritable(
+            f"cannot write the exported graph to the cache folder {folder} ({e.strerror or e}); "
+            f"set {cache.CACHE_ENV} to a writable folder"
+        ) from None
 
 
 class RuntimeBackend(ABC):
@@ -204,6 +229,7 @@ class RuntimeBackend(ABC):
     name = ""
 
     def __init__(self, graphs: ModelGraphs, threads: int, precision: str = "fp32"):
+        """graphs: ModelGraphs, or quantize.Int8Graphs for precision int8."""
         load_runtime(self.name)
         self.graphs, self.threads, self.precision = graphs, threads, precision
         self.stat_names = statistics_names(graphs.model.module)
@@ -257,7 +283,8 @@ class RuntimeBackend(ABC):
 
 
 class OnnxRuntimeBackend(RuntimeBackend):
-    """ONNX Runtime's CPU execution provider, fp32."""
+    """ONNX Runtime's CPU execution provider: fp32, or int8 (a quantised graph, whose
+    DequantizeLinear -> Conv -> QuantizeLinear groups it fuses into integer convolutions)."""
 
     name = "onnxruntime"
 
@@ -280,7 +307,8 @@ class OnnxRuntimeBackend(RuntimeBackend):
 
 
 class OpenVINOBackend(RuntimeBackend):
-    """OpenVINO's CPU plugin, fp32 or (where the CPU has it natively) bf16."""
+    """OpenVINO's CPU plugin: fp32, bf16 where the CPU has it natively, or int8 (the same
+    quantised graph as ONNX Runtime's; its low-precision passes run the convolutions in int8)."""
 
     name = "openvino"
 
@@ -289,7 +317,8 @@ class OpenVINOBackend(RuntimeBackend):
             "INFERENCE_NUM_THREADS": self.threads,
             "NUM_STREAMS": 1,
             "PERFORMANCE_HINT": "LATENCY",
-            # Explicit: on CPUs with native bf16 OpenVINO's default would be bf16.
+            # Explicit: on CPUs with native bf16 OpenVINO's default would be bf16 (for the
+            # layers of an int8 graph left unquantised too).
             "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
         }
         return _openvino_core().compile_model(path, "CPU", config)
@@ -303,5 +332,14 @@ RUNTIME_CLASSES = {"onnxruntime": OnnxRuntimeBackend, "openvino": OpenVINOBacken
 
 
 def label(backend) -> str:
-    """'openvino', 'openvino bf16', 'torch fp16': the name, and the precision when not fp32."""
+    """'openvino', 'openvino bf16', 'onnxruntime int8', 'torch fp16': the name, and the
+    precision when not fp32."""
     return backend.name if backend.precision == "fp32" else f"{backend.name} {backend.precision}"
+
+
+def precision_of(backend_label: str | None) -> str | None:
+    """The precision a label names: 'openvino int8' -> int8, 'onnxruntime' -> fp32; None -> None."""
+    if not backend_label:
+        return None
+    last = backend_label.split()[-1]
+    return last if last in ("fp16", "bf16", "int8") else "fp32"

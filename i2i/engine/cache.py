@@ -96,6 +96,34 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The instruction-set flags /proc/cpuinfo lists (empty where there is none: not Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+INT8_DOT = frozenset({"avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm"})
+"""Flags of 8-bit dot-product instructions that accumulate without saturating (VNNI, AMX, Arm's
+dot product): with them quantised weights keep all 8 bits (quantize.py)."""
+
+
+def native_int8() -> bool:
+    """Whether this CPU multiplies 8-bit integers natively: AVX2 (or later) on x86, the dot-product
+    instructions on Arm (every Apple CPU has them). ONNX Runtime's and OpenVINO's int8 kernels need
+    no more; on an older CPU int8 would run slower than fp32."""
+    flags = cpu_flags()
+    if flags:
+        return bool(flags & ({"avx2", "avx512bw"} | INT8_DOT))
+    return platform.system() == "Darwin" and platform.machine() == "arm64"
+
+
 # ---- files ---------------------------------------------------------------------------------
 
 
@@ -171,6 +199,7 @@ def remembered(checkpoint_sha256: str) -> list[dict]:
         if record.get("file_sha256") != checkpoint_sha256:
             continue
         seconds = {name: r.get("seconds") for name, r in record.get("results", {}).items() if r.get("ok")}
+        refused = {name: r.get("problem") for name, r in record.get("results", {}).items() if not r.get("ok")}
         for request, ran in sorted(record.get("chosen", {}).items()):
             found.append(
                 {
@@ -179,6 +208,7 @@ def remembered(checkpoint_sha256: str) -> list[dict]:
                     "chosen": ran,
                     "threads": record.get("threads"),
                     "seconds": seconds,
+                    "refused": refused,
                     "crop": record.get("crop"),
                     "date": record.get("date"),
                 }
@@ -200,6 +230,19 @@ def installed_versions() -> dict[str, str]:
             continue
     if "openvino" in found and any("openvino bf16" in r.get("results", {}) for r in _records_here()):
         found["openvino"] += " (native bf16)"
+    return found
+
+
+def native_precisions() -> list[str]:
+    """The CPU precisions --precision auto chooses among on this machine (for `i2i info`): int8
+    where the CPU has 8-bit multiply-adds (with the flags that show it), bf16 where a measurement
+    ran OpenVINO bf16 (offered only where the CPU has it natively)."""
+    found = ["fp32"]
+    if any("openvino bf16" in r.get("results", {}) for r in _records_here()):
+        found.append("bf16")
+    if native_int8():
+        dot = sorted(cpu_flags() & INT8_DOT)
+        found.append(f"int8 ({', '.join(dot)})" if dot else "int8")
     return found
 
 

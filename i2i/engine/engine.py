@@ -59,7 +59,8 @@ class Result:
     error: str | None = None
     skipped: str | None = None
     backend: str | None = None
-    """What ran the network: torch, onnxruntime, openvino, with the precision when not fp32."""
+    """What ran the network: torch, onnxruntime, openvino, with the precision when not fp32
+    ("openvino bf16", "onnxruntime int8")."""
     choice: dict | None = None
     """Why this input ran the model it ran, when the model is chosen per input (engine/choice.py)."""
 
@@ -84,8 +85,9 @@ class Engine:
     outputs become images for the model's task (engine/adapters.py: RGBAdapter for upscale,
     translate and stylize; ColorizeAdapter). device: auto (CUDA when present), cpu, cuda, cuda:N
     or mps. batch_size: same-size images per network call (default 8 on CUDA, else 4).
-    precision: fp32, fp16 or bf16 (CUDA; bf16 also through OpenVINO on CPUs that have it), or
-    auto. tile: tile side in input pixels (None: automatic above 1024x1024; 0: never tile);
+    precision: fp32 (the default here; the CLI's is auto), fp16 or bf16 (CUDA; bf16 also through
+    OpenVINO on CPUs that have it), int8 (CPU, quantised after training) or auto (on the CPU,
+    bf16 or int8 where it stays within the task's tolerance and is measurably faster, else fp32). tile: tile side in input pixels (None: automatic above 1024x1024; 0: never tile);
     tile_overlap: input pixels tiles share (default from the architecture's receptive field).
     backend: auto (the fastest accurate one here, measured once and cached), torch,
     onnxruntime or openvino. io_threads: decode and encode threads for process(). max_pixels:

@@ -27,8 +27,9 @@ class ModelRunner:
     """(B, C, H, W) float in [0, 1] on the CPU -> (B, C', H*s, W*s) float in [0, 1] on the CPU.
 
     backend: auto, torch, onnxruntime or openvino; precision: fp32, fp16/bf16 (CUDA; bf16 also
-    on CPUs with native bf16, through OpenVINO) or auto (bf16 where that is within tolerance,
-    else fp32). `last_backend` names what ran the last call; `notes` collects one-line notes
+    on CPUs with native bf16, through OpenVINO), int8 (CPU: the graph quantised after training,
+    through ONNX Runtime or OpenVINO) or auto (on the CPU, bf16 or int8 where that is within
+    the task's tolerance and measurably faster, else fp32; see selection.py). `last_backend` names what ran the last call; `notes` collects one-line notes
     (fallbacks, measurements) for the caller to show.
     """
 

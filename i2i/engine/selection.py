@@ -1,22 +1,28 @@
 """Which backend runs a model: `--backend` and `--precision` resolved, measured once, remembered.
 
 On the CPU, the first input of each size class is cropped to at most MEASURE_SIDE pixels a side
-and run through torch fp32 and every candidate: each installed runtime in fp32, and OpenVINO
-bf16 where the CPU has native bf16. One warm-up round gives the outputs that are compared with
-torch fp32's; then timed rounds (two for the runtimes, one for torch, the slowest), interleaved
-so that a busy spell on a shared machine hits every candidate alike; a candidate's time is its
-fastest. All candidates are measured whatever was asked, so one measurement per model, size
-class, CPU, thread count and runtime versions (the key in cache.py's measured.json) serves every
-later request; each request then takes the fastest accurate candidate it allows. Relative speeds
-on the crop match those on whole images within the noise of a shared machine:
-benchmarks/backends.py reports how far `auto` lands from the fastest backend on whole images.
-On CUDA and MPS the engine runs torch (no runtime here has a GPU provider installed).
+and run through torch fp32 and every candidate: each installed runtime in fp32, OpenVINO bf16
+where the CPU has native bf16, and (when the precision asked for allows it) ONNX Runtime and
+OpenVINO int8 where the CPU multiplies 8-bit integers natively (the graph quantised by
+quantize.py, calibrated on crops that are never an input, so the input is a held-back check).
+One warm-up round gives the outputs that are compared with torch fp32's; then timed rounds (two
+for the runtimes, one for torch, the slowest), interleaved so that a busy spell on a shared
+machine hits every candidate alike; a candidate's time is its fastest. All candidates are
+measured whatever was asked (int8 only under --precision auto or int8), so one measurement per
+model, size class, CPU, thread count, runtime versions and calibration (the key in cache.py's
+measured.json) serves every later request; each request then takes the fastest accurate
+candidate it allows. Relative speeds on the crop match those on whole images within the noise
+of a shared machine: benchmarks/backends.py reports how far `auto` lands from the fastest
+backend on whole images. On CUDA and MPS the engine runs torch (no runtime here has a GPU
+provider installed).
 
 Accurate means, on that real input, in output units of [0, 1]:
   fp32 runtimes  max |runtime - torch| <= FP32_MAX_DIFF: one 8-bit level (they measure 1e-7 to
                  4e-5 of [0, 1] on the shipped models)
-  bf16           mean and 99.9th percentile of |bf16 - torch fp32| within BF16_TOLERANCE of the
+  bf16, int8     mean and 99.9th percentile of |output - torch fp32| within TOLERANCE of the
                  task; see there for the figures behind each
+and under --precision auto a lower precision runs only when it is also measurably faster
+(LOWER_PRECISION_GAIN) than the fastest accurate fp32 candidate; otherwise a note says why not.
 """
 
 from __future__ import annotations
@@ -40,25 +46,33 @@ from .backends import (
     label,
     load_runtime,
     native_bf16,
+    native_int8,
     runtime_missing,
     versions,
 )
 
 MEASURE_SIDE = 192
 FP32_MAX_DIFF = 1 / 255
-BF16_TOLERANCE = {  # task kind -> (mean, 99.9th percentile) of |bf16 - fp32|, output units of [0, 1]
-    # The issue's SR bar: mean <= 0.5/255; bf16 measured 0.26/255 on a 640x480 photo for
-    # upscale-x4, and -0.007 dB PSNR-Y on Set5 (bar 0.05 dB; benchmarks/backends.py).
+TOLERANCE = {  # task kind -> (mean, 99.9th percentile) of |low precision - fp32|, output units of [0, 1]
+    # The issue's SR bar: mean <= 0.5/255 (and PSNR-Y change <= 0.05 dB on Set5/Set14, which
+    # benchmarks/backends.py checks); the tail bound keeps a few visibly wrong pixels out. bf16
+    # measured 0.26/255 on a 640x480 photo for upscale-x4, and -0.007 dB PSNR-Y on Set5.
     "upscale": (0.5 / 255, 4 / 255),
-    # Judged by eye, as a whole: half a level on average is invisible; measured 0.15/255
+    "restore": (0.5 / 255, 4 / 255),
+    # Judged by eye, as a whole: half a level on average is invisible; bf16 measured 0.15/255
     # (style-starry-night, 1024x768) and 0.11/255 (facades label -> photo).
     "stylize": (0.5 / 255, 4 / 255),
     "translate": (0.5 / 255, 4 / 255),
     # Lab ab, mapped to [0, 1]: 0.5/255 of it is under 0.5 ab units, far below a visible hue
-    # change; measured 0.02/255 of the final RGB on a 1024x768 photo.
+    # change; bf16 measured 0.02/255 of the final RGB on a 1024x768 photo.
     "colorize": (0.5 / 255, 4 / 255),
 }
-PRECISIONS = ("fp32", "fp16", "bf16", "auto")
+LOWER_PRECISIONS = ("bf16", "int8")
+LOWER_PRECISION_GAIN = 1.1
+"""Under --precision auto, bf16 or int8 must run the measurement crop at least this many times
+faster than the fastest fp32 candidate: a tie within the noise of a shared machine is no reason
+to give up exactness."""
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "auto")
 SETTLE_SECONDS = 0.05
 """Pause before each timed run: the previous backend's worker threads (OpenMP, TBB) spin for a
 while after their work, and on two cores they would slow down whichever backend runs next."""
@@ -79,14 +93,17 @@ def check_request(backend: str, precision: str, device: torch.device) -> None:
     if backend not in BACKENDS:
         raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if precision not in PRECISIONS:
-        raise UsageError(f"--precision must be fp32, fp16, bf16 or auto, not {precision!r}")
+        raise UsageError(f"--precision must be fp32, fp16, bf16, int8 or auto, not {precision!r}")
     if backend in RUNTIMES:
         load_runtime(backend)  # BackendUnavailable: a one-line install hint
         if device.type != "cpu":
             raise UsageError(
                 f"--backend {backend} runs on the CPU here; with --device {device.type} use --backend torch (or auto)"
             )
-    if device.type == "cuda" or precision in ("fp32", "auto"):
+    if (device.type == "cuda" and precision != "int8") or precision in ("fp32", "auto"):
+        return
+    if precision == "int8":
+        _check_int8(backend, device)
         return
     if device.type != "cpu" or precision == "fp16":
         raise UsageError(
@@ -101,7 +118,25 @@ def check_request(backend: str, precision: str, device: torch.device) -> None:
     if problem:
         raise UsageError(f"--precision bf16 on the CPU needs OpenVINO: {problem}")
     if not native_bf16():
-        raise UsageError("--precision bf16: this CPU has no native bf16 (AVX512-BF16 or AMX); use fp32")
+        raise UsageError("--precision bf16: this CPU has no native bf16 (AVX512-BF16 or AMX); use fp32 or int8")
+
+
+def _check_int8(backend: str, device: torch.device) -> None:
+    """int8 runs on the CPU, through ONNX Runtime or OpenVINO, on a graph ONNX Runtime's
+    quantiser makes, where the CPU has 8-bit multiply-adds."""
+    if device.type != "cpu":
+        raise UsageError(f"--precision int8 runs on the CPU (ONNX Runtime or OpenVINO); on {device.type} use fp32")
+    if backend == "torch":
+        raise UsageError(
+            "--precision int8 runs through ONNX Runtime or OpenVINO; use --backend auto, onnxruntime or openvino"
+        )
+    problem = runtime_missing("onnxruntime")
+    if problem:
+        raise UsageError(f"--precision int8 needs ONNX Runtime's quantiser: {problem}")
+    if not native_int8():
+        raise UsageError(
+            "--precision int8: this CPU has no 8-bit multiply-add instructions (AVX2, VNNI or Arm dot product); use fp32"
+        )
 
 
 def size_class(x: torch.Tensor) -> str:
@@ -132,6 +167,7 @@ class BackendSelector:
         self.graphs = ModelGraphs(model)
         self._chosen: dict[str, object] = {}
         self._runtimes: dict[Candidate, object] = {}
+        self._int8_graphs = None  # quantize.Int8Graphs, made when an int8 candidate first runs
         self._passed_over: set[str] = set()  # candidates already noted as not used: once per run
         self.on_cpu = torch_backend.device.type == "cpu"
 
@@ -182,9 +218,10 @@ class BackendSelector:
 
     # ---- choosing ----
     def _measurable(self) -> list[Candidate]:
-        """Every installed runtime in fp32, and OpenVINO bf16 where the CPU has it natively:
-        all are measured together, whatever was asked, so that one measurement serves every
-        later --backend/--precision on this machine."""
+        """Every installed runtime in fp32, OpenVINO bf16 where the CPU has it natively, and
+        under --precision auto or int8 each runtime in int8 where the CPU has 8-bit multiply-adds
+        (quantising takes a few seconds per model; fp32 requests skip it): all are measured
+        together, whatever was asked, so that one measurement serves every later request."""
         found = []
         for name in RUNTIMES:
             problem = runtime_missing(name)
@@ -195,13 +232,16 @@ class BackendSelector:
             found.append(Candidate(name))
         if runtime_missing("openvino") is None and native_bf16():
             found.append(Candidate("openvino", "bf16"))
+        if self.precision in ("auto", "int8") and runtime_missing("onnxruntime") is None and native_int8():
+            found += [Candidate(c.backend, "int8") for c in found if c.precision == "fp32"]
         return found
 
     def _allowed(self, c: Candidate) -> bool:
-        """Whether the request lets candidate c run (bf16 only where the precision asks for it)."""
+        """Whether the request lets candidate c run (bf16 or int8 only where the precision asks
+        for it or is auto)."""
         if self.requested not in ("auto", c.backend):
             return False
-        return c.precision == "fp32" or self.precision in ("bf16", "auto")
+        return c.precision in ("fp32", self.precision) or self.precision == "auto"
 
     def _choose(self, x: torch.Tensor, cls: str):
         measurable = self._measurable()
@@ -213,6 +253,9 @@ class BackendSelector:
             and all(c.label in record["results"] for c in measurable)
         )
         if just_measured:
+            # Measured again with more candidates (an int8 request after fp32 ones): what the
+            # earlier requests ran is kept until they ask again.
+            earlier = record.get("chosen", {}) if isinstance(record, dict) else {}
             record = self._measure(x, measurable)
             record.update(
                 file_sha256=self._file_sha256(),
@@ -220,7 +263,7 @@ class BackendSelector:
                 size_class=cls,
                 threads=self.threads,
                 date=time.strftime("%Y-%m-%d %H:%M"),
-                chosen={},
+                chosen=dict(earlier) if isinstance(earlier, dict) else {},
             )
         # A failure of the moment (the cache folder unwritable) is not a fact about the model:
         # measured again next time, not remembered.
@@ -245,25 +288,48 @@ class BackendSelector:
             r = results.get(c.label, {})
             if self.requested == c.backend and c.precision == "fp32" and not r.get("ok"):
                 self.refuse_fallback(f"cannot run {name}: {r.get('problem', 'not measured')}")
-            asked_for = self.requested == c.backend or (self.precision == "bf16" == c.precision)
+            asked_for = self.requested == c.backend or self.precision == c.precision != "fp32"
             nothing_ran = not ok and c.precision == "fp32"  # torch runs it: say why
-            if not r.get("ok") and (asked_for or just_measured or nothing_ran) and c.label not in self._passed_over:
-                self._passed_over.add(c.label)
-                self.note(f"{c.label} is not used for {name}: {r.get('problem', 'not measured')}")
-        if self.precision == "bf16":
-            wanted = [c for c in ok if c.precision == "bf16"]
-            if wanted:
-                return wanted[0]
-            ok = {c: s for c, s in ok.items() if c.precision == "fp32"}
-        if self.requested != "auto":
-            return min(ok, key=ok.get) if ok else None
-        torch_seconds = results.get("torch", {}).get("seconds", math.inf)
-        best = min(ok, key=ok.get) if ok else None
-        return best if best is not None and ok[best] < torch_seconds else None
+            if not r.get("ok") and (asked_for or just_measured or nothing_ran):
+                self._say_passed_over(c, f"{c.label} is not used for {name}: {r.get('problem', 'not measured')}")
+        fp32 = {c: s for c, s in ok.items() if c.precision == "fp32"}
+        best = min(fp32, key=fp32.get) if fp32 else None
+        if self.requested == "auto":  # torch is a candidate too
+            torch_seconds = results.get("torch", {}).get("seconds", math.inf)
+            best = best if best is not None and fp32[best] < torch_seconds else None
+            best_seconds = torch_seconds if best is None else fp32[best]
+        else:
+            best_seconds = fp32[best] if best is not None else math.inf
+        lower = {c: s for c, s in ok.items() if c.precision != "fp32"}
+        if self.precision in LOWER_PRECISIONS:  # asked for by name: within tolerance is enough
+            return min(lower, key=lower.get) if lower else best
+        if self.precision != "auto":
+            return best
+        faster = {c: s for c, s in lower.items() if s * LOWER_PRECISION_GAIN <= best_seconds}
+        if just_measured:
+            ran = "torch" if best is None else best.label
+            for c in lower.keys() - faster.keys():
+                self._say_passed_over(
+                    c,
+                    f"{c.label} is not used for {name}: not measurably faster than fp32 ({ran}): "
+                    f"{lower[c]:.3f} s against {best_seconds:.3f} s on the measurement crop",
+                )
+        return min(faster, key=faster.get) if faster else best
+
+    def _say_passed_over(self, c: Candidate, message: str) -> None:
+        if c.label not in self._passed_over:  # once per run
+            self._passed_over.add(c.label)
+            self.note(message)
 
     def _runtime(self, c: Candidate):
         if c not in self._runtimes:
-            self._runtimes[c] = RUNTIME_CLASSES[c.backend](self.graphs, self.threads, c.precision)
+            graphs = self.graphs
+            if c.precision == "int8":
+                from .quantize import Int8Graphs
+
+                self._int8_graphs = self._int8_graphs or Int8Graphs(self.graphs)
+                graphs = self._int8_graphs
+            self._runtimes[c] = RUNTIME_CLASSES[c.backend](graphs, self.threads, c.precision)
         return self._runtimes[c]
 
     # ---- measuring ----
@@ -334,7 +400,7 @@ class BackendSelector:
         if c.precision == "fp32":
             ok = diff["max_diff"] <= FP32_MAX_DIFF
         else:
-            mean, tail = BF16_TOLERANCE.get(self.model.task.kind, BF16_TOLERANCE["translate"])
+            mean, tail = TOLERANCE.get(self.model.task.kind, TOLERANCE["translate"])
             ok = diff["mean_diff"] <= mean and diff["tail_diff"] <= tail
         return ok, {k: round(v, 7) for k, v in diff.items()}
 
@@ -342,9 +408,13 @@ class BackendSelector:
         return self.model.task.from_net(y.float().cpu()).clamp(0, 1)
 
     def _measure_key(self, what: str) -> str:
+        """Model | what | threads | CPU | runtime versions | calibration (int8 graphs depend on it)."""
+        from .quantize import calibration_sha256
+
         v = versions()
         runtimes = ",".join(f"{k}{v[k]}" for k in sorted(v))
-        return "|".join([self.graphs.key, what, f"{self.threads}threads", cache.cpu_name(), runtimes])
+        parts = [self.graphs.key, what, f"{self.threads}threads", cache.cpu_name(), runtimes]
+        return "|".join([*parts, f"calibration-{calibration_sha256()}"])
 
     def _file_sha256(self) -> str | None:
         try:
