@@ -132,7 +132,9 @@ def recipe_for(options: CommandOptions) -> Recipe:
     if isinstance(options, ColorizeOptions):
         return Recipe("colorize", resolve(options.model), _colorize_adapter(options), tiled=False)
     if isinstance(options, TranslateOptions):
-        return Recipe("translate", resolve(options.model), lambda m: _rgb(task=m.task, keep_gray=m.task.kind == "restore"))
+        return Recipe(
+            "translate", resolve(options.model), lambda m: _rgb(task=m.task, keep_gray=m.task.kind == "restore")
+        )
     raise TypeError(f"not a command's options: {options!r}")
 
 
