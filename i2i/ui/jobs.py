@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import closing
@@ -164,6 +165,9 @@ class Workspace:
     def __init__(self, limits: Limits | None = None, root: str | os.PathLike | None = None):
         self.limits = limits or Limits()
         self.folder = Path(tempfile.mkdtemp(prefix="i2i-serve-", dir=root))
+        # Removed at exit too, however the process ends short of a kill (an error, a signal
+        # turned into an exception by cli.main).
+        self._remove = weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
         self._turns = Turns()
         self._ids = itertools.count(1)
         self._engines: OrderedDict = OrderedDict()
@@ -173,7 +177,7 @@ class Workspace:
         """Engines built so far: a model loaded once and kept is built once."""
 
     def close(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self._remove()
 
     def __enter__(self) -> Workspace:
         return self

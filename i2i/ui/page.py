@@ -122,7 +122,7 @@ def _task_tab(task: str, workspace: Workspace) -> None:
             model_choices, model_value = _model_choices(task)
             model = gr.Dropdown(model_choices, value=model_value, elem_id=f"{task}-model", **helped(task, model_flag))
             own = _own_options(task)
-            with gr.Accordion("Engine", open=False):
+            with gr.Accordion("Engine", open=False, elem_id=f"{task}-engine"):
                 backend = gr.Dropdown(
                     choices(task, "backend"),
                     value=default(task, "backend"),
