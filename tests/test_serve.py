@@ -182,3 +182,13 @@ def test_recipes_refuse_what_the_cli_refuses():
     with pytest.raises(UsageError, match="--denoise auto blends"):
         recipe_for(UpscaleOptions(model="upscale-x4", denoise="auto"))
     assert recipe_for(StylizeOptions(style="great-wave")).model_path.name == "style-great-wave.safetensors"
+
+
+@pytest.mark.parametrize(
+    "host, warned", [("127.0.0.1", False), ("localhost", False), ("::1", False), ("0.0.0.0", True), ("pc.lan", True)]
+)
+def test_serve_warns_unless_only_this_machine_can_reach_it(host, warned, capsys):
+    from i2i.cli.serve import _warn_if_public
+
+    _warn_if_public(host)
+    assert ("warning: --host" in capsys.readouterr().err) == warned

@@ -107,7 +107,8 @@ def choose(page, selector: str, value: str) -> None:
 def run_job(page, task: str, files: list[Path], backend: str = "torch") -> None:
     open_tab(page, task)
     page.set_input_files(f"#{task}-files input[type=file]", [str(f) for f in files])
-    page.locator(f"#{task}-files").get_by_text(files[-1].name).first.wait_for(timeout=WAIT_MS)  # uploaded
+    for f in files:  # uploaded: listed with a download link of its own
+        page.locator(f'#{task}-files a[download="{f.name}"]').wait_for(timeout=WAIT_MS)
     page.locator(f"#{task}-engine").get_by_text("Engine").click()  # open the accordion
     choose(page, f"#{task}-backend", backend)
     page.click(f"#{task}-run")
@@ -120,8 +121,8 @@ def wait_done(page, task: str) -> str:
     return status.inner_text()
 
 
-def download(page, task: str, name: str, folder: Path) -> Path:
-    link = page.locator(f"#{task}-downloads a").filter(has_text=name).first
+def download(page, task: str, source: Path, folder: Path) -> Path:
+    link = page.locator(f'#{task}-downloads a[download="{source.stem}_{task}{source.suffix}"]')
     with page.expect_download() as d:
         link.click()
     target = folder / d.value.suggested_filename
@@ -147,7 +148,7 @@ def test_upscale_and_stylize_download_what_the_cli_writes(page, data, cli, tmp_p
     assert "1 result(s)" in wait_done(page, "upscale")
     page.locator("#upscale-slider img").first.wait_for()
     page.screenshot(path=str(SCREENSHOT))
-    got = download(page, "upscale", source.stem, tmp_path)
+    got = download(page, "upscale", source, tmp_path)
     assert got.suffix == ".jpg"
     expected = cli_output(cli, "upscale", source, tmp_path)
     assert pixels(got).shape == pixels(expected).shape == (1024, 1024, 3)
@@ -155,7 +156,7 @@ def test_upscale_and_stylize_download_what_the_cli_writes(page, data, cli, tmp_p
 
     run_job(page, "stylize", [source])
     assert "1 result(s)" in wait_done(page, "stylize")
-    got = download(page, "stylize", source.stem, tmp_path)
+    got = download(page, "stylize", source, tmp_path)
     expected = cli_output(cli, "stylize", source, tmp_path)
     assert np.abs(pixels(got) - pixels(expected)).max() <= 1
 
@@ -179,6 +180,7 @@ def test_four_jobs_at_once_give_four_results(browser, server, data):
             run_job(tab, "stylize", [photo(data, i)])
         for i, tab in enumerate(tabs):
             assert "1 result(s)" in wait_done(tab, "stylize")
-            assert tab.locator("#stylize-downloads a").filter(has_text=photo(data, i).stem).count() == 1
+            name = f"{photo(data, i).stem}_stylize.jpg"
+            assert tab.locator(f'#stylize-downloads a[download="{name}"]').count() == 1
     finally:
         context.close()

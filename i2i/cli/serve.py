@@ -53,10 +53,10 @@ def serve(
 
     Example: i2i serve --open
     """
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
-        raise UsageError("i2i serve needs Gradio: pip install 'i2i[ui]' (make installs it)") from None
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is None:
+        raise UsageError("i2i serve needs Gradio: pip install 'i2i[ui]' (make installs it)")
     from ..ui.jobs import Limits, Workspace
 
     _warn_if_public(host)
@@ -74,7 +74,7 @@ def _launch(workspace, host: str, port: int, open_browser: bool):
     import os
 
     # Gradio keeps uploads and the copies of results it serves in its cache: inside the workspace,
-    # so that they are removed with it.
+    # so that they are removed with it (set before Gradio is imported: some of it reads this once).
     os.environ["GRADIO_TEMP_DIR"] = str(workspace.folder / "gradio")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from ..ui.page import build_page

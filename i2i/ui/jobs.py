@@ -347,9 +347,9 @@ def _previews(source: Path, output: Path, folder: Path) -> tuple[Path | None, Pa
 
     try:
         with Image.open(output) as after, Image.open(source) as before:
-            after = ImageOps.exif_transpose(after).convert("RGBA" if "A" in after.getbands() else "RGB")
+            after = _eight_bit(ImageOps.exif_transpose(after))
             after.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.LANCZOS)
-            before = ImageOps.exif_transpose(before).convert(after.mode).resize(after.size, Image.BICUBIC)
+            before = _eight_bit(ImageOps.exif_transpose(before)).convert(after.mode).resize(after.size, Image.BICUBIC)
             folder.mkdir(parents=True, exist_ok=True)
             paths = folder / f"{output.stem}.before.webp", folder / f"{output.stem}.after.webp"
             before.save(paths[0], quality=90)
@@ -357,3 +357,13 @@ def _previews(source: Path, output: Path, folder: Path) -> tuple[Path | None, Pa
             return paths
     except Exception:  # noqa: BLE001  (a preview is a courtesy: the result itself stands)
         return None, None
+
+
+def _eight_bit(image):
+    """RGB or RGBA with 8-bit samples (16-bit gray scaled, not clipped, as the writer does)."""
+    import numpy as np
+    from PIL import Image
+
+    if image.mode in ("I", "I;16", "I;16B", "I;16L"):
+        image = Image.fromarray((np.asarray(image, dtype=np.uint32) >> 8).astype(np.uint8))
+    return image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")

@@ -132,8 +132,10 @@ def _task_tab(task: str, workspace: Workspace) -> None:
                 precision = gr.Dropdown(
                     choices(task, "precision"), value=default(task, "precision"), **helped(task, "precision")
                 )
+                # Text, not a number box: empty is the command line's default (automatic), which
+                # Gradio's number box would send as 0 (never tile).
                 tile = (
-                    gr.Number(value=default(task, "tile"), minimum=0, precision=0, **helped(task, "tile"))
+                    gr.Textbox(value=_text(default(task, "tile")), placeholder="automatic", **helped(task, "tile"))
                     if "tile" in cli_options(task)
                     else None
                 )
@@ -156,9 +158,9 @@ def _task_tab(task: str, workspace: Workspace) -> None:
     def execute(values: dict, progress=gr.Progress()):  # noqa: B008  (Gradio finds the bar by this default)
         engine = {name: default(task, name) for name in ENGINE_OPTIONS if name in cli_options(task)}
         engine.update(backend=values[backend], precision=values[precision])
-        if tile is not None:
-            engine["tile"] = None if values[tile] is None else int(values[tile])
         try:
+            if tile is not None:
+                engine["tile"] = _whole(values[tile], "--tile", 0)
             options = _options(task, values[model], {name: values[c] for name, c in own.items()})
         except ValueError as e:
             return {errors: str(e), status: "Not run.", slider: None, downloads: None, shown: []}
@@ -181,7 +183,9 @@ def _own_options(task: str) -> dict:
     """The command's own main options as components, by parameter name."""
     if task == "upscale":
         return {
-            "scale": gr.Number(value=default(task, "scale"), minimum=1, maximum=16, **helped(task, "scale")),
+            "scale": gr.Textbox(
+                value=_text(default(task, "scale")), placeholder="the model's own", **helped(task, "scale")
+            ),
             "denoise": gr.Dropdown(
                 ["auto", "0", "0.25", "0.5", "0.75", "1"],
                 value=default(task, "denoise"),
@@ -222,8 +226,7 @@ def _options(task: str, model: str | None, own: dict):
                 _denoise(denoise)
             except Exception as e:  # typer.BadParameter: the message the command line gives
                 raise ValueError(f"--denoise {e}") from None
-        scale = own["scale"]
-        return UpscaleOptions(model=model or "", scale=None if scale in (None, "") else float(scale), denoise=denoise)
+        return UpscaleOptions(model=model or "", scale=_scale(own["scale"]), denoise=denoise)
     if not model:
         raise ValueError(f"no {task} model found: `i2i models` lists them")
     if task == "stylize":
@@ -231,6 +234,36 @@ def _options(task: str, model: str | None, own: dict):
     if task == "colorize":
         return ColorizeOptions(model=model, render_size=int(own["render_size"]), saturation=float(own["saturation"]))
     return TranslateOptions(model=model)
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _whole(text: str | None, flag: str, minimum: int) -> int | None:
+    """A whole number typed in a text box (empty: None, the command line's default)."""
+    if not (text or "").strip():
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{flag} must be a whole number, not {text!r}") from None
+    if value < minimum:
+        raise ValueError(f"{flag} must be at least {minimum}, not {value}")
+    return value
+
+
+def _scale(text: str | None) -> float | None:
+    param = cli_options("upscale")["scale"]
+    if not (text or "").strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not param.min <= value <= param.max:  # also refuses nan
+        raise ValueError(f"--scale must be a number from {param.min:g} to {param.max:g}, not {text!r}")
+    return value
 
 
 def _video_options(task: str):
