@@ -147,7 +147,8 @@ def test_upscale_and_stylize_download_what_the_cli_writes(page, data, cli, tmp_p
     run_job(page, "upscale", [source])
     assert "1 result(s)" in wait_done(page, "upscale")
     page.locator("#upscale-slider img").first.wait_for()
-    page.screenshot(path=str(SCREENSHOT))
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
     got = download(page, "upscale", source, tmp_path)
     assert got.suffix == ".jpg"
     expected = cli_output(cli, "upscale", source, tmp_path)
