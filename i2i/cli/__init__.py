@@ -49,7 +49,7 @@ _received: list[int] = []  # the signals that stopped this run, in order
 
 
 def _register() -> None:
-    from . import export, gan, info, models, run, train  # noqa: F401  (each module adds its commands to `app`)
+    from . import export, gan, info, models, run, serve, train  # noqa: F401  (each module adds its commands to `app`)
     from .options import plain_help
 
     plain_help(app)

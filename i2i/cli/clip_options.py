@@ -97,22 +97,27 @@ def clip_options(smoothing: float = 0.8):
 
         @functools.wraps(command)
         def wrapper(*args, **kwargs):
-            from ..data.video_io import EncoderSettings
-            from ..engine.temporal import TemporalOptions
-            from ..engine.video import VideoOptions
-
-            values = {name: kwargs.pop(name) for name in NAMES}
-            video = VideoOptions(
-                encoder=EncoderSettings(codec=values["codec"], crf=values["crf"], pix_fmt=values["pix_fmt"]),
-                temporal=TemporalOptions(
-                    norm_window=values["norm_window"],
-                    smoothing=values["smoothing"],
-                    cut_threshold=values["cut_threshold"],
-                ),
-                consistent=values["temporal"],
-            )
+            video = video_options({name: kwargs.pop(name) for name in NAMES})
             return command(*args, video=video, **kwargs)
 
         return grafted(wrapper, command, "video", added)
 
     return decorate
+
+
+def video_options(values: dict):
+    """The VideoOptions of the clip options' values, keyed by NAMES (the web page passes the
+    command line's defaults)."""
+    from ..data.video_io import EncoderSettings
+    from ..engine.temporal import TemporalOptions
+    from ..engine.video import VideoOptions
+
+    return VideoOptions(
+        encoder=EncoderSettings(codec=values["codec"], crf=values["crf"], pix_fmt=values["pix_fmt"]),
+        temporal=TemporalOptions(
+            norm_window=values["norm_window"],
+            smoothing=values["smoothing"],
+            cut_threshold=values["cut_threshold"],
+        ),
+        consistent=values["temporal"],
+    )

@@ -23,47 +23,11 @@ def _split_output(inputs: list[str], output: str | None) -> tuple[list[str], str
     return inputs[:-1], inputs[-1]
 
 
-# The model kinds (Task.kind) each command runs; any other is refused before an image is read.
-ACCEPTS = {
-    "upscale": ("upscale", "restore"),
-    "translate": ("translate", "restore"),
-    "stylize": ("stylize",),
-    "colorize": ("colorize",),
-}
-RUNS_KIND = {
-    "upscale": "i2i upscale --model",
-    "restore": "i2i upscale --model",
-    "translate": "i2i translate --model",
-    "stylize": "i2i stylize --style",
-    "colorize": "i2i colorize --model",
-    "generate": "i2i generate --model",
-    "encode": "i2i invert --encoder",
-}
-
-
-MODEL_WORD = {"generate": "generator", "encode": "encoder"}  # kinds whose verb does not read as "a ... model"
-
-
-def check_task(command: str, model) -> None:
-    """UsageError (exit 2), one line, when the model's task is not one this command runs."""
-    kind = model.task.kind
-    if kind not in ACCEPTS[command]:
-        word = MODEL_WORD.get(kind, kind)
-        article = "an" if word[0] in "aeiou" else "a"
-        raise UsageError(
-            f"{model.path}: {article} {word} model; `i2i {command}` runs "
-            f"{' and '.join(ACCEPTS[command])} models (run this one with "
-            f"`{RUNS_KIND[kind]} {model.path}`)"
-        )
-
-
 def run_job(
-    model_path,
-    make_adapter,
+    recipe,
     inputs,
     output,
     *,
-    command,
     ext,
     suffix,
     quality,
@@ -72,27 +36,20 @@ def run_job(
     device,
     batch_size,
     precision,
-    tile,
-    tile_overlap,
+    tile=None,
+    tile_overlap=None,
     quiet,
     as_json,
     max_pixels,
     max_output_pixels=None,
-    load=None,
-    per_image=None,
     video=None,
     backend="auto",
     verbose=False,
 ) -> None:
-    """Shared body of every inference command: plan the job, load the model, run, show the
-    results; exits 1 if any input failed.
-
-    load(path) -> LoadedModel replaces load_model (e.g. to blend two models). per_image(make_engine,
-    max_pixels) -> engine.choice.PerImageEngines chooses the model per input instead (model_path
-    is then only checked for its task)."""
-    from ..checkpoint import load_model
+    """Shared body of every inference command: plan the job, build the recipe's engine
+    (engine/commands.py, as the web page does), run, show the results; exits 1 if any input failed."""
     from ..data.image_io import DEFAULT_MAX_OUTPUT_PIXELS
-    from ..engine.engine import Engine
+    from ..engine.commands import build_engine
     from ..engine.inputs import OutputOptions
     from ..engine.jobs import plan_job
 
@@ -105,24 +62,17 @@ def run_job(
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing contradict each other")
     plan = plan_job(inputs, opts)
-    model = (load or load_model)(model_path)
-    check_task(command, model)
-
-    def make_engine(model):
-        return Engine(
-            model,
-            make_adapter(model),
-            device=device,
-            batch_size=batch_size,
-            precision=precision,
-            tile=tile,
-            tile_overlap=tile_overlap,
-            max_pixels=max_pixels,
-            max_output_pixels=max_output_pixels or DEFAULT_MAX_OUTPUT_PIXELS,
-            backend=backend,
-        )
-
-    engine = per_image(make_engine, max_pixels) if per_image else make_engine(model)
+    engine = build_engine(
+        recipe,
+        device=device,
+        batch_size=batch_size,
+        precision=precision,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        max_pixels=max_pixels,
+        max_output_pixels=max_output_pixels or DEFAULT_MAX_OUTPUT_PIXELS,
+        backend=backend,
+    )
     _show(
         plan,
         engine,
@@ -264,21 +214,9 @@ def translate(
 
     Example: i2i translate --model weights/facades-label2photo.safetensors labels/ -o photos/
     """
-    from ..engine.adapters import RGBAdapter
-    from ..models import resolve
+    from ..engine.commands import TranslateOptions, recipe_for
 
-    def adapter(m):
-        return RGBAdapter(task=m.task, keep_gray=m.task.kind == "restore")
-
-    run_job(
-        resolve(model),
-        adapter,
-        inputs,
-        output,
-        command="translate",
-        video=video,
-        **job,
-    )
+    run_job(recipe_for(TranslateOptions(model=model)), inputs, output, video=video, **job)
 
 
 @app.command("upscale")
@@ -323,63 +261,10 @@ def upscale(
 
     Example: i2i upscale photos/ -o big/ --scale 3 ; i2i upscale --model RealESRGAN_x4plus.pth photo.jpg -o out.png
     """
-    from ..engine.adapters import RGBAdapter
-    from ..interpolation import SR_BLEND
-    from ..models import resolve, shipped
+    from ..engine.commands import UpscaleOptions, recipe_for
 
-    auto = denoise == "auto" or (denoise is None and not model and set(SR_BLEND) <= set(shipped()))
-    if auto and model:
-        raise UsageError("--denoise auto blends the shipped x4 models; drop --model, or give --denoise 0..1")
-    path = resolve(model, prefix="upscale-") if model else resolve(_default_sr(scale or 4, shipped()))
-
-    def load(p):
-        from ..checkpoint import load_model
-        from ..interpolation import with_denoise
-
-        loaded = load_model(p)
-        return loaded if denoise is None or auto else with_denoise(loaded, float(denoise), resolve)
-
-    def per_image(make_engine, max_pixels):
-        from ..engine.choice import denoise_auto
-
-        return denoise_auto(make_engine, resolve, max_pixels)
-
-    run_job(
-        path,
-        lambda m: RGBAdapter(task=m.task, keep_gray=True, out_scale=scale),
-        inputs,
-        output,
-        command="upscale",
-        load=load,
-        per_image=per_image if auto else None,
-        video=video,
-        verbose=verbose,
-        **job,
-    )
-
-
-REAL_WORLD_SR = ("upscale-x4-real", "upscale-x4-real-psnr")  # the defaults for photos, in order
-
-
-def _default_sr(scale: float, models: dict) -> str:
-    """The real-world x4 model (photos are rarely clean; the exact resize to `scale` follows),
-    else the smallest shipped clean PSNR model whose factor reaches `scale`, else the largest.
-    (With the three models of interpolation.SR_BLEND shipped, upscale blends them per photo and
-    this model is only checked for its task.)"""
-    from ..errors import CheckpointError
-
-    real = next((n for n in REAL_WORLD_SR if n in models), None)
-    if real:
-        return real
-    factors = sorted(
-        int(n.removeprefix("upscale-x"))
-        for n in models
-        if n.startswith("upscale-x") and n.removeprefix("upscale-x").isdigit()
-    )
-    if not factors:
-        raise CheckpointError("no upscale model is shipped in weights/ yet; pass --model FILE")
-    chosen = next((f for f in factors if f >= scale), factors[-1])
-    return f"upscale-x{chosen}"
+    recipe = recipe_for(UpscaleOptions(model=model, scale=scale, denoise=denoise))
+    run_job(recipe, inputs, output, video=video, verbose=verbose, **job)
 
 
 def _list_styles(value: bool) -> None:
@@ -427,18 +312,10 @@ def stylize(
 
     Example: i2i stylize --style great-wave photos/ -o styled/ --strength 0.8
     """
-    from ..engine.adapters import RGBAdapter
-    from ..models import resolve
+    from ..engine.commands import StylizeOptions, recipe_for
 
-    run_job(
-        resolve(style, prefix="style-"),
-        lambda m: RGBAdapter(task=m.task, strength=strength, preserve_color=preserve_color),
-        inputs,
-        output,
-        command="stylize",
-        video=video,
-        **job,
-    )
+    recipe = recipe_for(StylizeOptions(style=style, strength=strength, preserve_color=preserve_color))
+    run_job(recipe, inputs, output, video=video, **job)
 
 
 @app.command("colorize")
@@ -462,19 +339,7 @@ def colorize(
 
     Example: i2i colorize old_photos/ -o coloured/ --saturation 1.2
     """
-    from ..engine.adapters import ColorizeAdapter
-    from ..models import resolve
+    from ..engine.commands import ColorizeOptions, recipe_for
 
-    run_job(
-        resolve(model),
-        lambda m: ColorizeAdapter(
-            task=m.task, render_size=render_size, saturation=saturation, multiple=m.spec.size_multiple(m.config)
-        ),
-        inputs,
-        output,
-        command="colorize",
-        tile=0,
-        tile_overlap=None,
-        video=video,
-        **job,
-    )
+    recipe = recipe_for(ColorizeOptions(model=model, render_size=render_size, saturation=saturation))
+    run_job(recipe, inputs, output, video=video, **job)

@@ -1,0 +1,235 @@
+"""What each inference command runs: its options -> a Recipe -> an Engine.
+
+The command line (cli/run.py) and the web page (ui/) build the engine of `upscale`, `stylize`,
+`colorize` and `translate` here, from the same typed options, so the two front ends cannot
+drift: the same model name resolves to the same file, the same adapter options apply, the same
+model kinds are refused. The options' defaults and help live once, on the command line's
+declarations; the page reads them from there (ui/page.py).
+
+    recipe = recipe_for(UpscaleOptions(scale=2))       # names resolved, contradictions refused
+    engine = build_engine(recipe, backend="torch")      # the model loaded, its task checked
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UsageError
+
+# The model kinds (Task.kind) each command runs; any other is refused before an image is read.
+ACCEPTS = {
+    "upscale": ("upscale", "restore"),
+    "translate": ("translate", "restore"),
+    "stylize": ("stylize",),
+    "colorize": ("colorize",),
+}
+RUNS_KIND = {
+    "upscale": "i2i upscale --model",
+    "restore": "i2i upscale --model",
+    "translate": "i2i translate --model",
+    "stylize": "i2i stylize --style",
+    "colorize": "i2i colorize --model",
+    "generate": "i2i generate --model",
+    "encode": "i2i invert --encoder",
+}
+MODEL_WORD = {"generate": "generator", "encode": "encoder"}  # kinds whose verb does not read as "a ... model"
+
+
+def check_task(command: str, model) -> None:
+    """UsageError (exit 2), one line, when the model's task is not one this command runs."""
+    kind = model.task.kind
+    if kind not in ACCEPTS[command]:
+        word = MODEL_WORD.get(kind, kind)
+        article = "an" if word[0] in "aeiou" else "a"
+        raise UsageError(
+            f"{model.path}: {article} {word} model; `i2i {command}` runs "
+            f"{' and '.join(ACCEPTS[command])} models (run this one with "
+            f"`{RUNS_KIND[kind]} {model.path}`)"
+        )
+
+
+# ---- each command's own options (its job options, shared by all, are Engine's arguments) ----
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpscaleOptions:
+    model: str = ""
+    """A name (`i2i models`) or file; "" for the default (the shipped x4 blend, or model)."""
+    scale: float | None = None
+    """Output factor 1..16 (the model's own, then an exact resize); None: the model's own."""
+    denoise: str | None = None
+    """"auto" (the per-photo blend), "0".."1" (the real-world GAN model towards its PSNR stage), or None."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StylizeOptions:
+    style: str = "starry-night"
+    """A style name (`i2i stylize --list`) or file."""
+    strength: float = 1.0
+    """0..1: share of the stylized image blended over the input."""
+    preserve_color: bool = False
+    """Keep the input's chroma, take the style's luminance."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ColorizeOptions:
+    model: str = "colorize"
+    render_size: int = 256
+    """Short side at which chroma is predicted (pixels)."""
+    saturation: float = 1.0
+    """Multiplier on the predicted chroma."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranslateOptions:
+    model: str
+    """A translation or 1x restoration model: name or file (ours or a peer's)."""
+
+
+CommandOptions = UpscaleOptions | StylizeOptions | ColorizeOptions | TranslateOptions
+COMMANDS = {
+    "upscale": UpscaleOptions,
+    "stylize": StylizeOptions,
+    "colorize": ColorizeOptions,
+    "translate": TranslateOptions,
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to build one command's engine: the model file, how to load it, its adapter."""
+
+    command: str
+    """upscale, stylize, colorize or translate (the model kinds it accepts: ACCEPTS)."""
+    model_path: Path
+    """The resolved model file (for a per-photo choice, the one checked for its task)."""
+    make_adapter: Callable
+    """LoadedModel -> the adapter (engine/adapters.py)."""
+    load: Callable | None = None
+    """path -> LoadedModel, instead of checkpoint.load_model (e.g. a blend of two models)."""
+    per_image: bool = False
+    """The model is chosen per photo (upscale --denoise auto: engine/choice.py)."""
+    tiled: bool = True
+    """False: never tiled (colorize predicts at a fixed size)."""
+
+
+def recipe_for(options: CommandOptions) -> Recipe:
+    """The recipe of a command's options: model names resolved (models.resolve), contradictory
+    options refused. Raises UsageError, or CheckpointError for a name that matches nothing."""
+    from ..models import resolve
+
+    if isinstance(options, UpscaleOptions):
+        return _upscale(options)
+    if isinstance(options, StylizeOptions):
+        strength, preserve = options.strength, options.preserve_color
+        return Recipe(
+            "stylize",
+            resolve(options.style, prefix="style-"),
+            lambda m: _rgb(task=m.task, strength=strength, preserve_color=preserve),
+        )
+    if isinstance(options, ColorizeOptions):
+        return Recipe("colorize", resolve(options.model), _colorize_adapter(options), tiled=False)
+    if isinstance(options, TranslateOptions):
+        return Recipe(
+            "translate", resolve(options.model), lambda m: _rgb(task=m.task, keep_gray=m.task.kind == "restore")
+        )
+    raise TypeError(f"not a command's options: {options!r}")
+
+
+def _rgb(**kwargs):
+    from .adapters import RGBAdapter
+
+    return RGBAdapter(**kwargs)
+
+
+def _colorize_adapter(options: ColorizeOptions) -> Callable:
+    def make(m):
+        from .adapters import ColorizeAdapter
+
+        return ColorizeAdapter(
+            task=m.task,
+            render_size=options.render_size,
+            saturation=options.saturation,
+            multiple=m.spec.size_multiple(m.config),
+        )
+
+    return make
+
+
+def _upscale(options: UpscaleOptions) -> Recipe:
+    from ..interpolation import SR_BLEND
+    from ..models import resolve, shipped
+
+    model, scale, denoise = options.model, options.scale, options.denoise
+    auto = denoise == "auto" or (denoise is None and not model and set(SR_BLEND) <= set(shipped()))
+    if auto and model:
+        raise UsageError("--denoise auto blends the shipped x4 models; drop --model, or give --denoise 0..1")
+    path = resolve(model, prefix="upscale-") if model else resolve(default_sr(scale or 4, shipped()))
+
+    def load(p):
+        from ..checkpoint import load_model
+        from ..interpolation import with_denoise
+
+        loaded = load_model(p)
+        return loaded if denoise is None or auto else with_denoise(loaded, float(denoise), resolve)
+
+    return Recipe(
+        "upscale",
+        path,
+        lambda m: _rgb(task=m.task, keep_gray=True, out_scale=scale),
+        load=load,
+        per_image=auto,
+    )
+
+
+REAL_WORLD_SR = ("upscale-x4-real", "upscale-x4-real-psnr")  # the defaults for photos, in order
+
+
+def default_sr(scale: float, models: dict) -> str:
+    """The real-world x4 model (photos are rarely clean; the exact resize to `scale` follows),
+    else the smallest shipped clean PSNR model whose factor reaches `scale`, else the largest.
+    (With the three models of interpolation.SR_BLEND shipped, upscale blends them per photo and
+    this model is only checked for its task.)"""
+    from ..errors import CheckpointError
+
+    real = next((n for n in REAL_WORLD_SR if n in models), None)
+    if real:
+        return real
+    factors = sorted(
+        int(n.removeprefix("upscale-x"))
+        for n in models
+        if n.startswith("upscale-x") and n.removeprefix("upscale-x").isdigit()
+    )
+    if not factors:
+        raise CheckpointError("no upscale model is shipped in weights/ yet; pass --model FILE")
+    chosen = next((f for f in factors if f >= scale), factors[-1])
+    return f"upscale-x{chosen}"
+
+
+def build_engine(recipe: Recipe, **engine_options):
+    """The engine of a recipe: the model loaded and checked for the command's task, then an
+    Engine (engine/engine.py) with `engine_options` (device, batch_size, precision, tile,
+    tile_overlap, max_pixels, max_output_pixels, backend, ...: Engine's keyword arguments,
+    Engine's defaults for those left out). For a per-photo choice, a PerImageEngines that
+    builds one Engine per chosen blend. Raises CheckpointError (an unusable file) and
+    UsageError (a model of another task; a device, backend or precision this machine lacks)."""
+    from ..checkpoint import load_model
+    from ..data.image_io import DEFAULT_MAX_PIXELS
+    from .engine import Engine
+
+    model = (recipe.load or load_model)(recipe.model_path)
+    check_task(recipe.command, model)
+    if not recipe.tiled:
+        engine_options.update(tile=0, tile_overlap=None)
+
+    def make_engine(model):
+        return Engine(model, recipe.make_adapter(model), **engine_options)
+
+    if recipe.per_image:
+        from ..models import resolve
+        from .choice import denoise_auto
+
+        return denoise_auto(make_engine, resolve, engine_options.get("max_pixels", DEFAULT_MAX_PIXELS))
+    return make_engine(model)
