@@ -83,13 +83,17 @@ def run_job(
     video=None,
     backend="auto",
     verbose=False,
+    ray=None,
+    ray_actors=1,
+    ray_cpus=None,
+    ray_gpus=0.0,
 ) -> None:
     """Shared body of every inference command: plan the job, load the model, run, show the
     results; exits 1 if any input failed.
 
     load(path) -> LoadedModel replaces load_model (e.g. to blend two models). per_image(make_engine,
     max_pixels) -> engine.choice.PerImageEngines chooses the model per input instead (model_path
-    is then only checked for its task)."""
+    is then only checked for its task). ray: run the job on a Ray cluster (engine/ray_job.py)."""
     from ..checkpoint import load_model
     from ..data.image_io import DEFAULT_MAX_OUTPUT_PIXELS
     from ..engine.engine import Engine
@@ -122,7 +126,13 @@ def run_job(
             backend=backend,
         )
 
-    engine = per_image(make_engine, max_pixels) if per_image else make_engine(model)
+    if ray is not None:
+        from ..engine.ray_job import RayOptions, ray_engine
+
+        options = RayOptions(address=ray, actors=ray_actors, cpus=ray_cpus, gpus=ray_gpus)
+        engine = ray_engine(make_engine, model, per_image, options, batch_size=batch_size, max_pixels=max_pixels)
+    else:
+        engine = per_image(make_engine, max_pixels) if per_image else make_engine(model)
     _show(
         plan,
         engine,
@@ -187,6 +197,7 @@ def _show(
                     "skipped": r.skipped,
                     "backend": getattr(r, "backend", None),
                     **({"choice": r.choice} if r.choice else {}),
+                    **({"worker": r.worker} if getattr(r, "worker", None) else {}),
                     **({"frames": r.frames} if hasattr(r, "frames") else {}),
                 }
             )
