@@ -42,7 +42,7 @@ from ..data.image_io import (
 from ..data.png_stream import PNGBandWriter
 from ..errors import I2IError, ImageError, one_line
 from .backends import BackendError
-from .inputs import STDIO, Job, OutputOptions, input_name, plan_outputs
+from .inputs import STDIO, Job, OutputOptions, input_name, plan_outputs, read_source
 from .results import Result
 from .runner import ModelRunner
 
@@ -282,7 +282,7 @@ class Engine:
                 data = job.data if job.data is not None else sys.stdin.buffer.read()
                 image = read_image(data, name=input_name(job.source), max_pixels=self.max_pixels)
             else:
-                image = read_image(job.source, max_pixels=self.max_pixels)
+                image = read_source(job.source, self.max_pixels)
         except Exception as e:  # noqa: BLE001  (whatever it is, it is this input's failure)
             return Result(job.source, error=_failure(job, "reading", e))
         return self._admit(job, image, started)

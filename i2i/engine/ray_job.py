@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import I2IError, UsageError, one_line
-from .inputs import STDIO, Job, OutputOptions
+from .inputs import STDIO, Job, OutputOptions, read_source
 from .results import Result, from_row
 from .shard import world
 
@@ -118,11 +118,11 @@ class RayEngine:
         except Exception as e:  # Ray's own failures: the cluster, an actor's start
             raise I2IError(one_line(f"the Ray job failed: {type(e).__name__}: {e}")) from e
         finally:
-            _remove_stale_parts(folders)  # those of an actor killed on this host
             if started:
                 import ray
 
-                ray.shutdown()
+                ray.shutdown()  # first: the actors it ends may leave temporary files
+            _remove_stale_parts(folders)  # those of actors killed on this host
 
     def _run(self, images: list[Job], clips: list[Job], out: OutputOptions, video) -> Iterator[Result]:
         import ray
@@ -256,8 +256,11 @@ def default_adapter(model):
 # ---- on the cluster ----
 
 
-def _read_batch(batch, *, max_pixels: int) -> dict:
-    """Read task: each job's image decoded (pickled ImageData), or its Result when it fails."""
+def _read_batch(batch, *, max_pixels: int):
+    """Read task: each job's image decoded (a pickled ImageData), or its Result when it fails.
+    batch: a pyarrow Table of planned jobs; -> the same with `image` and `result` columns."""
+    import pyarrow as pa
+
     from .engine import _failure
 
     images, results = [], []
@@ -271,19 +274,9 @@ def _read_batch(batch, *, max_pixels: int) -> dict:
                 result = json.dumps(Result(job.source, error=_failure(job, "reading", e), worker=_worker()).to_row())
         images.append(image)
         results.append(result)
-    return {"job": batch.column("job"), "clip": batch.column("clip"), "image": images, "result": results}
-
-
-def read_source(source: str, max_pixels: int):
-    """Decode a local path or an fsspec URL (s3://, gs://, ... with the filesystem's package)."""
-    from ..data.image_io import read_image
-
-    if "://" not in source:
-        return read_image(source, max_pixels=max_pixels)
-    import fsspec
-
-    with fsspec.open(source, "rb") as f:
-        return read_image(f.read(), name=source, max_pixels=max_pixels)
+    # large_binary: a batch of big decoded images may pass the 2 GiB of a plain binary column
+    batch = batch.append_column("image", pa.array(images, pa.large_binary()))
+    return batch.append_column("result", pa.array(results, pa.string()))
 
 
 class _EngineActor:
@@ -297,7 +290,10 @@ class _EngineActor:
         self.out, self.video = out, video
         self.sent: set[str] = set()
 
-    def __call__(self, batch) -> dict:
+    def __call__(self, batch):
+        """batch: read jobs (_read_batch's Table) -> a Table of one JSON Result row per job."""
+        import pyarrow as pa
+
         jobs = [pickle.loads(b) for b in batch.column("job").to_pylist()]
         clips = batch.column("clip").to_pylist()
         images = batch.column("image").to_pylist()
@@ -309,7 +305,8 @@ class _EngineActor:
         ]
         results = list(self._images(decoded)) + list(self._clips([j for j, c in zip(jobs, clips) if c]))
         rows = done + [r.to_row() for r in results]
-        return {"result": [json.dumps(r) for r in rows], "notes": [json.dumps(self._new_notes())] * len(rows)}
+        notes = json.dumps(self._new_notes())
+        return pa.table({"result": [json.dumps(r) for r in rows], "notes": [notes] * len(rows)})
 
     def _images(self, decoded: list) -> Iterator[Result]:
         from .choice import PerImageEngines
@@ -380,6 +377,8 @@ def _quiet_ray_data() -> None:
 
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    ctx.raise_original_map_exception = True  # an actor's I2IError (a model it cannot load) as itself
     ctx.execution_options.preserve_order = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)
 
