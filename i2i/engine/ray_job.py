@@ -222,7 +222,7 @@ def run_on_ray(
     out = OutputOptions(
         out=output, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite, skip_existing=not overwrite
     )
-    plan = plan_job(list(inputs), out)
+    plan = plan_job([os.fspath(i) for i in inputs], out)
     loaded = model if isinstance(model, LoadedModel) else load_model(resolve(str(model)))
     make_adapter = adapter or default_adapter
 
