@@ -355,7 +355,9 @@ def _connect(address: str) -> bool:
         raise UsageError("--ray needs Ray Data: pip install 'i2i[ray]'") from None
     if ray.is_initialized():
         return False
-    settings = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": False}
+    # Errors reach the driver as exceptions (and the inputs' as Results); Ray's own warnings
+    # (its token-authentication notice, progress bars off) are not the user's business.
+    settings = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
     if address == "local":
         ray.init(address="local", **settings)
     elif address == "auto":
@@ -380,7 +382,7 @@ def _quiet_ray_data() -> None:
     ctx.print_on_execution_start = False
     ctx.raise_original_map_exception = True  # an actor's I2IError (a model it cannot load) as itself
     ctx.execution_options.preserve_order = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
 def _remove_stale_parts(folders: list[str]) -> None:
