@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[test,openvino,bench,ui]'
+	$(PY) -m pip install -q -e '.[test,openvino,bench,ui,ray]'
 	touch $@
 
 .PHONY: demo test test-slow bench retrain

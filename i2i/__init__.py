@@ -7,6 +7,7 @@ Python API (imports torch on first use; README "Python"):
     engine = Engine(model, RGBAdapter(task=model.task))       # backend="auto" | "torch" | ...
     big = engine.run_image(read_image("photo.png"))           # ImageData, pixels (H, W, C) in [0, 1]
     export_onnx(model, "model.onnx")   # verified against torch; task metadata in metadata_props
+    for r in run_on_ray(model, ["photos/"], "out/", options=RayOptions(actors=2)): print(r.output)
     train("pix2pix", Pix2PixOptions(data="facades/"), METHODS["pix2pix"].loop_options(), "runs/p2p")
 """
 
@@ -26,6 +27,8 @@ _EXPORTS = {
     "ColorizeAdapter": ("engine.adapters", "ColorizeAdapter"),
     "read_image": ("data.image_io", "read_image"),
     "export_onnx": ("engine.onnx_export", "export_file"),
+    "run_on_ray": ("engine.ray_job", "run_on_ray"),
+    "RayOptions": ("engine.ray_job", "RayOptions"),
     "train": ("training.api", "train"),
     "resume": ("training.api", "resume"),
     "METHODS": ("training.methods", "METHODS"),

@@ -82,6 +82,26 @@ MaxOutputPixels = Annotated[
         min=1,
     ),
 ]
+# A folder job on a Ray cluster (engine/ray_job.py; pip install 'i2i[ray]').
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        metavar="ADDRESS|auto|local",
+        help="Run the job on Ray Data: a running cluster's address (HOST:PORT, ray://HOST:PORT), auto (the cluster this machine belongs to, else a new one here) or local (a new one on this machine). Files and folders only; needs pip install 'i2i[ray]'.",
+    ),
+]
+RayActors = Annotated[int, typer.Option(help="With --ray: actors in the pool, each holding the model once.", min=1)]
+RayCpus = Annotated[
+    float | None,
+    typer.Option(
+        help="With --ray: CPUs each actor reserves, and its network's threads (default: 1, this machine's cores shared between the actors for threads).",
+        min=0.01,
+    ),
+]
+RayGpus = Annotated[
+    float, typer.Option(help="With --ray: GPUs each actor reserves (0.5: two actors share one).", min=0)
+]
 
 
 def _job_parameters() -> list[inspect.Parameter]:
@@ -102,6 +122,10 @@ def _job_parameters() -> list[inspect.Parameter]:
         ("max_pixels", MaxPixels, 200_000_000),
         ("max_output_pixels", MaxOutputPixels, 1_000_000_000),
         ("backend", Backend, "auto"),
+        ("ray", RayAddress, None),
+        ("ray_actors", RayActors, 1),
+        ("ray_cpus", RayCpus, None),
+        ("ray_gpus", RayGpus, 0.0),
     ]
     return [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a) for n, a, d in table]
 

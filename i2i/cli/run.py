@@ -45,9 +45,14 @@ def run_job(
     video=None,
     backend="auto",
     verbose=False,
+    ray=None,
+    ray_actors=1,
+    ray_cpus=None,
+    ray_gpus=0.0,
 ) -> None:
     """Shared body of every inference command: plan the job, build the recipe's engine
-    (engine/commands.py, as the web page does), run, show the results; exits 1 if any input failed."""
+    (engine/commands.py, as the web page does), run, show the results; exits 1 if any input failed.
+    ray: a cluster's address, or auto/local, to run the job on Ray (engine/ray_job.py)."""
     from ..data.image_io import DEFAULT_MAX_OUTPUT_PIXELS
     from ..engine.commands import build_engine
     from ..engine.inputs import OutputOptions
@@ -62,8 +67,14 @@ def run_job(
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing contradict each other")
     plan = plan_job(inputs, opts)
+    ray_options = None
+    if ray is not None:
+        from ..engine.ray_job import RayOptions
+
+        ray_options = RayOptions(address=ray, actors=ray_actors, cpus=ray_cpus, gpus=ray_gpus)
     engine = build_engine(
         recipe,
+        ray=ray_options,
         device=device,
         batch_size=batch_size,
         precision=precision,
@@ -139,6 +150,7 @@ def _show(
                     "backend": getattr(r, "backend", None),
                     "precision": precision_of(getattr(r, "backend", None)),
                     **({"choice": r.choice} if r.choice else {}),
+                    **({"worker": r.worker} if getattr(r, "worker", None) else {}),
                     **({"frames": r.frames} if hasattr(r, "frames") else {}),
                 }
             )

@@ -208,13 +208,17 @@ def default_sr(scale: float, models: dict) -> str:
     return f"upscale-x{chosen}"
 
 
-def build_engine(recipe: Recipe, **engine_options):
+def build_engine(recipe: Recipe, ray=None, **engine_options):
     """The engine of a recipe: the model loaded and checked for the command's task, then an
     Engine (engine/engine.py) with `engine_options` (device, batch_size, precision, tile,
     tile_overlap, max_pixels, max_output_pixels, backend, ...: Engine's keyword arguments,
     Engine's defaults for those left out). For a per-photo choice, a PerImageEngines that
-    builds one Engine per chosen blend. Raises CheckpointError (an unusable file) and
-    UsageError (a model of another task; a device, backend or precision this machine lacks)."""
+    builds one Engine per chosen blend. ray: a RayOptions (engine/ray_job.py) to run the job
+    on a Ray cluster instead, the same engine built in each actor. Raises CheckpointError (an
+    unusable file) and UsageError (a model of another task; a device, backend or precision
+    this machine lacks)."""
+    import functools
+
     from ..checkpoint import load_model
     from ..data.image_io import DEFAULT_MAX_PIXELS
     from .engine import Engine
@@ -223,6 +227,7 @@ def build_engine(recipe: Recipe, **engine_options):
     check_task(recipe.command, model)
     if not recipe.tiled:
         engine_options.update(tile=0, tile_overlap=None)
+    max_pixels = engine_options.get("max_pixels") or DEFAULT_MAX_PIXELS
 
     def make_engine(model):
         return Engine(model, recipe.make_adapter(model), **engine_options)
@@ -231,5 +236,11 @@ def build_engine(recipe: Recipe, **engine_options):
         from ..models import resolve
         from .choice import denoise_auto
 
-        return denoise_auto(make_engine, resolve, engine_options.get("max_pixels", DEFAULT_MAX_PIXELS))
-    return make_engine(model)
+        build = functools.partial(denoise_auto, make_engine, resolve, max_pixels)
+    else:
+        build = functools.partial(make_engine, model)
+    if ray is None:
+        return build()
+    from .ray_job import RayEngine
+
+    return RayEngine(build, ray, batch_size=engine_options.get("batch_size"), max_pixels=max_pixels)

@@ -42,31 +42,14 @@ from ..data.image_io import (
 from ..data.png_stream import PNGBandWriter
 from ..errors import I2IError, ImageError, one_line
 from .backends import BackendError
-from .inputs import STDIO, Job, OutputOptions, input_name, plan_outputs
+from .inputs import STDIO, Job, OutputOptions, input_name, plan_outputs, read_source
+from .results import Result
 from .runner import ModelRunner
+
+__all__ = ["Engine", "Result", "existing_output"]
 
 PREFETCH_PIXELS = 32_000_000  # decoded pixels read ahead of the model, at most (about 0.8 GB)
 STREAM_ROWS = 64  # output rows converted and encoded at a time when streaming a PNG
-
-
-@dataclass
-class Result:
-    input: str
-    output: str | None = None
-    in_size: tuple[int, int] | None = None
-    out_size: tuple[int, int] | None = None
-    seconds: float = 0.0
-    error: str | None = None
-    skipped: str | None = None
-    backend: str | None = None
-    """What ran the network: torch, onnxruntime, openvino, with the precision when not fp32
-    ("openvino bf16", "onnxruntime int8")."""
-    choice: dict | None = None
-    """Why this input ran the model it ran, when the model is chosen per input (engine/choice.py)."""
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 @dataclass
@@ -203,10 +186,39 @@ class Engine:
         for folder in sorted({str(Path(job.output).parent) for job in jobs if job.output != STDIO}):
             remove_stale_parts(folder)  # left by a killed earlier run
         decode_pool = ThreadPoolExecutor(self.io_threads, thread_name_prefix="i2i-decode")
+        try:
+            yield from self._through_model(self._decoded(jobs, out, decode_pool), out)
+        finally:
+            decode_pool.shutdown(wait=True, cancel_futures=True)
+
+    def process_decoded(
+        self, decoded: Iterable[tuple[Job, ImageData | Exception]], out: OutputOptions
+    ) -> Iterator[Result]:
+        """Run images already decoded elsewhere (a Ray Data read task): the rest of process().
+
+        decoded: (planned job, its image from data.image_io.read_image, or the exception that
+        reading raised). The jobs must be planned (job.output set) and their outputs' existence
+        checked by the caller (existing_output); an output that appears meanwhile is kept, as in
+        process(). Yields one Result per job, in completion order; a failure is that Result's
+        error. Close the iterator to stop early, as with process().
+        """
+
+        def admitted():
+            for job, image in decoded:
+                started = time.perf_counter()
+                if isinstance(image, BaseException):
+                    yield Result(job.source, error=_failure(job, "reading", image))
+                else:
+                    yield self._admit(job, image, started)
+
+        yield from self._through_model(admitted(), out)
+
+    def _through_model(self, items: Iterator[_Item | Result], out: OutputOptions) -> Iterator[Result]:
+        """Batch decoded items through the network, encode and write them in threads."""
         encode_pool = ThreadPoolExecutor(self.io_threads, thread_name_prefix="i2i-encode")
         writes: deque[Future] = deque()
         try:
-            for result in self._run(jobs, out, decode_pool, encode_pool, writes):
+            for result in self._run(items, out, encode_pool, writes):
                 yield result
                 while writes and writes[0].done():
                     yield writes.popleft().result()
@@ -216,14 +228,13 @@ class Engine:
             # Normally every write has been collected here. When stopped (Ctrl-C, SIGTERM, the
             # caller closing us), queued work is dropped and writes under way finish, so no
             # temporary file is left behind.
-            decode_pool.shutdown(wait=True, cancel_futures=True)
             encode_pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run(self, jobs, out, decode_pool, encode_pool, writes) -> Iterator[Result]:
+    def _decoded(self, jobs: list[Job], out: OutputOptions, decode_pool) -> Iterator[_Item | Result]:
+        """Jobs decoded in the pool, in job order, read ahead as far as memory allows."""
         reads: deque[tuple[Job, Future]] = deque()
         queue = iter(jobs)
         prefetch = 2 * self.batch_size + 2
-        group: list[_Item] = []
 
         def refill():
             while len(reads) < prefetch:
@@ -237,11 +248,17 @@ class Engine:
             job, future = reads.popleft()
             refill()
             item = future.result()  # never raises: _decode returns a Result for any failure
+            if isinstance(item, _Item):
+                # Decoded images wait in memory: read fewer ahead when they are large.
+                prefetch = max(1, min(2 * self.batch_size + 2, PREFETCH_PIXELS // item.tensor[0].numel()))
+            yield item
+
+    def _run(self, items: Iterator[_Item | Result], out, encode_pool, writes) -> Iterator[Result]:
+        group: list[_Item] = []
+        for item in items:
             if isinstance(item, Result):  # skipped or failed before the network
                 yield item
                 continue
-            # Decoded images wait in memory: read fewer ahead when they are large.
-            prefetch = max(1, min(2 * self.batch_size + 2, PREFETCH_PIXELS // item.tensor[0].numel()))
             if group and (item.tensor.shape != group[0].tensor.shape or self._alone(item)):
                 yield from self._flush(group, out, encode_pool, writes)
                 group = []
@@ -259,21 +276,24 @@ class Engine:
     def _decode(self, job: Job, out: OutputOptions) -> _Item | Result:
         started = time.perf_counter()
         try:
-            if job.output != STDIO and os.path.lexists(job.output):
-                if out.skip_existing:
-                    return Result(job.source, output=job.output, skipped="exists")
-                if not out.overwrite:
-                    return Result(
-                        job.source, error=f"{job.output}: output exists (pass --overwrite or --skip-existing)"
-                    )
+            kept = existing_output(job, out)
+            if kept is not None:
+                return kept
             if job.source == STDIO:
                 data = job.data if job.data is not None else sys.stdin.buffer.read()
                 image = read_image(data, name=input_name(job.source), max_pixels=self.max_pixels)
             else:
-                image = read_image(job.source, max_pixels=self.max_pixels)
+                image = read_source(job.source, self.max_pixels)
+        except Exception as e:  # noqa: BLE001  (whatever it is, it is this input's failure)
+            return Result(job.source, error=_failure(job, "reading", e))
+        return self._admit(job, image, started)
+
+    def _admit(self, job: Job, image: ImageData, started: float) -> _Item | Result:
+        """A decoded image checked against the limits and made the network's input."""
+        try:
             self._check_format_limit(job, image)
             image, tensor = self._prepare(image, job.source)
-        except Exception as e:  # noqa: BLE001  (whatever it is, it is this input's failure)
+        except Exception as e:  # noqa: BLE001
             return Result(job.source, error=_failure(job, "reading", e))
         return _Item(job, image, tensor, started)
 
@@ -368,6 +388,18 @@ class Engine:
             seconds=round(time.perf_counter() - it.started, 4),
             backend=it.backend,
         )
+
+
+def existing_output(job: Job, out: OutputOptions) -> Result | None:
+    """The Result of a job whose output exists before it runs (skipped, or an error without
+    --overwrite or --skip-existing); None when it is to run."""
+    if job.output == STDIO or not os.path.lexists(job.output):
+        return None
+    if out.skip_existing:
+        return Result(job.source, output=job.output, skipped="exists")
+    if not out.overwrite:
+        return Result(job.source, error=f"{job.output}: output exists (pass --overwrite or --skip-existing)")
+    return None
 
 
 def _appeared(job: Job, out: OutputOptions) -> Result:

@@ -17,7 +17,7 @@ import os
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ..data.image_io import ALPHA_FORMATS, EXT_BY_FORMAT, FORMAT_BY_EXT, is_image_path, readable_formats
 from ..data.media_types import clip_suffix, is_media_path
@@ -58,6 +58,9 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Job], list[Skipped], list[Ski
     for item in inputs:
         if item == STDIO:
             jobs.append(Job(STDIO, Path(STDIO_NAME)))
+            continue
+        if is_url(item):
+            jobs += _expand_url(item, notes, missing)
             continue
         path = Path(item)
         try:
@@ -110,6 +113,63 @@ def _walk_folder(root: Path, notes: list[Skipped], missing: list[Skipped]) -> li
             else:
                 notes.append(Skipped(str(f), "skipped: not an image file"))
     return [Job(str(f), f.relative_to(root)) for f in sorted(found)]
+
+
+def is_url(source: str) -> bool:
+    """Whether an input names a file system by its protocol (s3://, gs://, file://, ...): fsspec reads it."""
+    return "://" in source
+
+
+def read_source(source: str, max_pixels: int):
+    """Decode one input: a local path, or an fsspec URL (s3://, gs://, ... need the user's
+    filesystem package: s3fs, gcsfs, ...). Raises ImageError naming it, as read_image does."""
+    from ..data.image_io import read_image
+    from ..errors import ImageError
+
+    if not is_url(source):
+        return read_image(source, max_pixels=max_pixels)
+    import fsspec
+
+    try:
+        with fsspec.open(source, "rb") as f:
+            data = f.read()
+    except ImportError as e:
+        raise ImageError(source, f"cannot read ({e}; install the package of its file system)") from None
+    except OSError as e:
+        raise ImageError(source, f"cannot read ({e.strerror or e})") from None
+    return read_image(data, name=source, max_pixels=max_pixels)
+
+
+def _expand_url(url: str, notes: list[Skipped], missing: list[Skipped]) -> list[Job]:
+    """The images under an fsspec URL (a folder's tree mirrored, hidden files and folders
+    skipped), or the one file it names."""
+    import fsspec
+
+    try:
+        fs, root = fsspec.core.url_to_fs(url)
+        if fs.isfile(root):
+            return [Job(url, Path(PurePosixPath(root).name))]
+        if not fs.isdir(root):
+            missing.append(Skipped(url, "no such file or directory"))
+            return []
+        found = sorted(fs.find(root))
+    except ImportError as e:
+        missing.append(Skipped(url, f"cannot access ({e}; install the package of its file system)"))
+        return []
+    except Exception as e:  # noqa: BLE001  (credentials, network: this input fails, not the run)
+        missing.append(Skipped(url, f"cannot access ({type(e).__name__}: {e})"))
+        return []
+    jobs = []
+    for path in found:
+        rel = PurePosixPath(path).relative_to(PurePosixPath(root.rstrip("/")))
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        source = fs.unstrip_protocol(path)
+        if is_media_path(rel):
+            jobs.append(Job(source, Path(*rel.parts)))
+        else:
+            notes.append(Skipped(source, "skipped: not an image file"))
+    return jobs
 
 
 def _unique(jobs: list[Job], notes: list[Skipped]) -> list[Job]:

@@ -18,6 +18,7 @@ from ..errors import UsageError
 from .choice import PerImageEngines
 from .engine import Engine, Result
 from .inputs import STDIO, Job, OutputOptions, Skipped, expand_inputs, plan_outputs, read_stdin
+from .ray_job import RayEngine
 from .shard import shard, total_failures, world
 
 
@@ -53,15 +54,23 @@ class JobPlan:
         return not (self.images or self.clips or self.missing or self.clashes)
 
     def run(
-        self, engine: Engine | PerImageEngines, out: OutputOptions, *, video=None, on_frames: Callable | None = None
+        self,
+        engine: Engine | PerImageEngines | RayEngine,
+        out: OutputOptions,
+        *,
+        video=None,
+        on_frames: Callable | None = None,
     ) -> Iterator[Result]:
         """One Result per planned input, counting failures; close it (contextlib.closing) to stop
         early: the engine's decode and encode pools are drained, no output is left half-written.
-        engine: one Engine for every input, or PerImageEngines (a model chosen per image; the
-        Results carry the choice). video: VideoOptions for the clips; on_frames(job, done, total)
-        reports a clip's frames."""
+        engine: one Engine for every input, PerImageEngines (a model chosen per image; the
+        Results carry the choice), or RayEngine (the whole job on a Ray cluster). video:
+        VideoOptions for the clips; on_frames(job, done, total) reports a clip's frames."""
         for clash in self.clashes:
             yield self._count(Result(clash.source, error=f"{clash.source}: {clash.reason}"))
+        if isinstance(engine, RayEngine):  # the images and clips on a Ray cluster (engine/ray_job.py)
+            yield from map(self._count, engine.run_plan(self.images, self.clips, out, video=video))
+            return
         groups = engine.groups(self.images) if isinstance(engine, PerImageEngines) else [(engine, self.images, {})]
         for group_engine, jobs, choices in groups:
             with closing(group_engine.process(jobs, out)) as results:
