@@ -287,6 +287,8 @@ RECIPES = [
             **SR_DATA,
             "--scale": 4,
             "--gan": True,
+            "--grid-weight": 1,
+            "--grid-period": 8,
             "--crop": 48,
             "--batch-size": 16,
             "--lr": 2e-4,

@@ -102,12 +102,7 @@ DEFAULT_CLEAN_FLOOR = -0.1  # dB from upscale-x4, per set
 DEFAULT_DEGRADED_GAIN_FLOOR = 0.65  # dB over bicubic, Set5 + Set14
 
 
-GRIDDED = pytest.mark.xfail(
-    strict=True, reason="upscale-x4-gan predates the grid penalty (2-px ratio 11.6); retrain pending, issue 31"
-)
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=GRIDDED) if n == "upscale-x4-gan" else n for n in X4_MODELS])
+@pytest.mark.parametrize("name", X4_MODELS)
 @pytest.mark.slow  # every Set5 + Set14 image through the model twice: the ratios move only with weights/
 def test_no_shipped_x4_model_paints_a_grid(name):
     if name not in MODELS:

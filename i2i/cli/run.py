@@ -252,7 +252,7 @@ def upscale(
             "--model",
             "-m",
             metavar="NAME|FILE",
-            help="Model name (any in `i2i models`) or file (ours, or ESRGAN, Real-ESRGAN, SwinIR, ... through spandrel). Default: a blend of the shipped x4 models chosen per photo (see --denoise); upscale-x4 / upscale-x2 for clean inputs (renders, lossless scans, benchmarks), upscale-x4-real for photos as they come (JPEG, noise, blur), upscale-x4-gan for clean inputs with more texture.",
+            help="Model name (any in `i2i models`) or file (ours, or ESRGAN, Real-ESRGAN, SwinIR, ... through spandrel). Default: a blend of the shipped x4 models chosen per photo (see --denoise); upscale-x4 / upscale-x2 for clean inputs (renders, lossless scans, benchmarks), upscale-x4-real for photos as they come (JPEG, noise, blur), upscale-x4-gan, the clean model's GAN stage.",
         ),
     ] = "",
     denoise: Annotated[
