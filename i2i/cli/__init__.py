@@ -49,8 +49,12 @@ _received: list[int] = []  # the signals that stopped this run, in order
 
 
 def _register() -> None:
-    from . import export, gan, info, models, run, serve, train  # noqa: F401  (each module adds its commands to `app`)
+    import importlib
+
     from .options import plain_help
+
+    for module in ("export", "run", "gan", "info", "models", "serve", "train"):  # --help lists them in this order
+        importlib.import_module(f".{module}", __name__)  # each module adds its commands to `app`
 
     plain_help(app)
 

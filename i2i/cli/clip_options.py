@@ -7,13 +7,12 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 from typing import Annotated
 
 import typer
 
-from .options import grafted
+from .options import handing
 
 P = inspect.Parameter
 NAMES = ("codec", "crf", "pix_fmt", "temporal", "norm_window", "smoothing", "cut_threshold")
@@ -91,18 +90,7 @@ def _parameters(smoothing: float) -> list[inspect.Parameter]:
 
 def clip_options(smoothing: float = 0.8):
     """Decorator for an inference command: adds the clip options; the command gets `video`."""
-
-    def decorate(command):
-        added = _parameters(smoothing)
-
-        @functools.wraps(command)
-        def wrapper(*args, **kwargs):
-            video = video_options({name: kwargs.pop(name) for name in NAMES})
-            return command(*args, video=video, **kwargs)
-
-        return grafted(wrapper, command, "video", added)
-
-    return decorate
+    return handing("video", _parameters(smoothing), video_options)
 
 
 def video_options(values: dict):

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ..engine.options import EngineOptions
+from ..gan.options import InversionOptions
 from . import app
-from .options import Device, JsonOut, Overwrite, Quiet, SkipExisting
-from .output import Results, error, job_progress, note, result, say
-from .run import note_kept
+from .options import Device, JsonOut, Overwrite, Quiet, SkipExisting, dataclass_options
+from .output import Results, error, job_progress, note, note_kept, result, say
 
+_DEFAULTS = EngineOptions()  # --device: the inference commands' default
 GenModel = Annotated[
     str,
     typer.Option(
@@ -96,7 +99,7 @@ def generate(
     ] = None,
     ablate: Ablate = None,
     boost: Boost = None,
-    device: Device = "auto",
+    device: Device = _DEFAULTS.device,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
 ):
     """Generate images from a latent generator: samples, interpolations, latent arithmetic,
@@ -122,7 +125,15 @@ def generate(
         result(str(path))
 
 
+# --help lists invert's options in this order (--device among the search's own).
+INVERT_ORDER = (
+    "model", "output", "encoder", "starts", "steps", "lr", "perceptual", "seed", "device", "threads",
+    "as_json", "quiet", "overwrite", "skip_existing",
+)  # fmt: skip
+
+
 @app.command("invert")
+@dataclass_options("options", InversionOptions, order=INVERT_ORDER)
 def invert(
     inputs: Annotated[
         list[str],
@@ -150,29 +161,12 @@ def invert(
             help="Latent encoder whose guess is one of the starts (i2i train dcgan-encoder); 'none' for random starts only. Default: the shipped MODEL-encoder when there is one.",
         ),
     ] = None,
-    starts: Annotated[int, typer.Option(help="Random starting latents per image.", min=0)] = 8,
-    steps: Annotated[
-        int, typer.Option(help="Adam steps per image (a quarter on all starts, the rest on the best).", min=1)
-    ] = 300,
-    lr: Annotated[float, typer.Option(help="Adam learning rate on z.")] = 0.05,
-    perceptual: Annotated[
-        float,
-        typer.Option(help="Weight of the perceptual (EfficientNet-Lite0 feature) distance beside pixel MSE.", min=0.0),
-    ] = 0.5,
-    seed: Annotated[int, typer.Option(metavar="N", help="Seeds the random starting latents.")] = 0,
-    device: Device = "auto",
-    threads: Annotated[
-        int,
-        typer.Option(
-            help="CPU threads; 0: one thread or torch's default, whichever the first steps of each image show "
-            "faster now (on a busy machine more threads can be ten times slower).",
-            min=0,
-        ),
-    ] = 0,
+    device: Device = _DEFAULTS.device,
     as_json: JsonOut = False,
     quiet: Quiet = False,
     overwrite: Overwrite = False,
     skip_existing: SkipExisting = False,
+    options: InversionOptions = None,
 ):
     """Find a latent z' for each real image (GAN inversion) so that G(z') reproduces it; then
     `i2i generate --latent OUT/NAME.latent.safetensors` generates or edits from it.
@@ -181,24 +175,27 @@ def invert(
     """
     from ..errors import UsageError
     from ..gan import api
-    from ..gan.invert import InversionOptions
 
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing contradict each other")
     plan = api.plan_inversion(inputs, output)
+    quiet = quiet or as_json
     for skipped in plan.notes:
-        if not (quiet or as_json):
+        if not quiet:
             note(f"{skipped.source}: {skipped.reason}")
-    if not (plan.jobs or plan.failed) and not (quiet or as_json):
+    if not (plan.jobs or plan.failed) and not quiet:
         note(f"no images found in {' '.join(inputs)}")
-    options = InversionOptions(
-        starts=starts, steps=steps, lr=lr, perceptual_weight=perceptual, seed=seed, threads=threads
-    )
+    run = functools.partial(api.invert, model, plan, options, encoder=encoder, device=device, overwrite=overwrite)
+    if _show_inversions(run, len(plan.jobs) + len(plan.failed), quiet, as_json, skip_existing):
+        raise typer.Exit(1)
+
+
+def _show_inversions(run, images: int, quiet: bool, as_json: bool, skip_existing: bool) -> bool:
+    """Run the inversions (run(on_step=...) -> results), showing each; -> whether any failed or
+    result lines were lost."""
     stdout, failures = Results(), 0
-    with _InversionProgress(len(plan.jobs) + len(plan.failed), quiet or as_json) as shown:
-        for r in api.invert(
-            model, plan, options, encoder=encoder, device=device, overwrite=overwrite, on_step=shown.step
-        ):
+    with _InversionProgress(images, quiet) as shown:
+        for r in run(on_step=shown.step):
             failures += bool(r.error)
             shown.report(r, skip_existing)
             if as_json:
@@ -207,8 +204,7 @@ def invert(
                 stdout.print(r.output)
     if stdout.lost:
         error(f"stdout was closed early ({stdout.lost}); result lines were lost")
-    if failures or stdout.lost:
-        raise typer.Exit(1)
+    return bool(failures or stdout.lost)
 
 
 class _InversionProgress:
@@ -290,7 +286,7 @@ def dissect(
     ablate_top: Annotated[
         int, typer.Option(help="Also draw each concept's before/after with its top K units off (0: no).", min=0)
     ] = 8,
-    device: Device = "auto",
+    device: Device = _DEFAULTS.device,
 ):
     """Find generator units whose maps match a concept (GAN dissection, Bau et al. 2019),
     ranked by IoU, with heat maps and a before/after ablation grid per concept.

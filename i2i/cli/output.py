@@ -162,6 +162,95 @@ class TrainingDisplay:
             )
 
 
+class JobDisplay:
+    """An inference job on the terminal: the plan's notes and errors (at once), a progress bar
+    (PlainProgress lines on a log; none with --quiet or --json), and for each Result its notes
+    (each said once in a job), errors, kept-output note and result line on stdout (its path, or
+    with --json its Result.to_json()).
+
+        with JobDisplay(plan, options) as display:
+            for r in plan.run(engine, out, on_frames=display.frames):
+                display.show(r)
+        failed = display.failed(plan)   # then the exit code
+
+    plan: engine/jobs.py JobPlan (its notes, missing, rank, totals). options: cli/options.py
+    DisplayOptions. verbose: a note per input on a per-input model choice (upscale -v).
+    """
+
+    def __init__(self, plan, options, *, verbose: bool = False):
+        self.options, self.verbose = options, verbose
+        self.quiet = options.quiet or options.as_json
+        self.stdout = Results()
+        self.shown: set[str] = set()
+        self._plan_notes(plan)
+        self.total = len(plan.images) + len(plan.clips) + len(plan.clashes)
+        self.progress = job_progress(self.total, self.quiet)
+        self.frames = FrameProgress(self.progress)
+        """on_frames for JobPlan.run: a clip's frames under the bar."""
+        self.done, self.started, self.task = 0, 0.0, None
+
+    def _plan_notes(self, plan) -> None:
+        for skipped in plan.notes:
+            if not self.quiet:
+                note(f"{skipped.source}: {skipped.reason}")
+        if plan.found_nothing and not self.quiet and plan.rank == 0:
+            note(f"no images found in {' '.join(plan.inputs)}")
+        for m in plan.missing:
+            error(f"{m.source}: {m.reason}")
+
+    def __enter__(self) -> JobDisplay:
+        self.started = time.perf_counter()
+        if self.progress:
+            self.task = self.progress.add_task("images", total=self.total, rate="")
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress:
+            self.progress.stop()
+
+    def show(self, r) -> None:
+        """One Result (engine/results.py): its notes, errors and line, then the bar moves on."""
+        self.done += 1
+        self._notes(r)
+        if self.options.as_json:
+            self.stdout.print(r.to_json())
+        elif r.ok and r.output and r.output != "-" and not r.skipped:
+            self.stdout.print(r.output)
+        if self.progress:
+            rate = self.done / max(time.perf_counter() - self.started, 1e-9)
+            self.progress.update(self.task, completed=self.done, rate=f"{rate:.2f} img/s")
+
+    def _notes(self, r) -> None:
+        new = [m for m in dict.fromkeys(r.notes) if m not in self.shown]  # backend fallbacks, each said once
+        self.shown.update(new)
+        if self.quiet:
+            new = []
+        for message in new:
+            note(message, self.progress)
+        if self.verbose and r.choice and not self.quiet:
+            note(f"{r.input}: {describe_choice(r.choice)}", self.progress)
+        if r.error:
+            error(r.error, self.progress)
+        elif r.skipped and not self.options.quiet_skips and not self.quiet:
+            note_kept(r, self.progress)
+
+    def failed(self, plan) -> bool:
+        """Whether the job failed anywhere (under torchrun: in any process) or lost result lines;
+        says so on stderr."""
+        failures = plan.failures_everywhere()
+        if self.stdout.lost:
+            error(f"stdout was closed early ({self.stdout.lost}); result lines were lost")
+        if failures and not self.options.as_json and plan.rank == 0:
+            say(f"{failures} of {plan.total} input(s) failed")
+        return bool(failures or self.stdout.lost)
+
+
+def note_kept(r, progress=None) -> None:
+    """The note for an input skipped because its output exists (kept: never replaced without --overwrite)."""
+    note(f"{r.input}: skipped: {r.output} exists (--overwrite replaces it)", progress)
+
+
 def job_progress(total: int, quiet: bool):
     """A progress display on stderr: a bar on a terminal, PlainProgress lines on a file or a
     pipe, None with --quiet."""

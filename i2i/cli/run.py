@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-import time
+from contextlib import closing
 from typing import Annotated
 
 import typer
@@ -11,8 +11,8 @@ import typer
 from ..errors import UsageError
 from . import app
 from .clip_options import clip_options
-from .options import Inputs, Output, job_options
-from .output import result
+from .options import Inputs, JobOptions, Output, job_options
+from .output import JobDisplay, result
 
 
 def _split_output(inputs: list[str], output: str | None) -> tuple[list[str], str]:
@@ -23,164 +23,28 @@ def _split_output(inputs: list[str], output: str | None) -> tuple[list[str], str
     return inputs[:-1], inputs[-1]
 
 
-def run_job(
-    recipe,
-    inputs,
-    output,
-    *,
-    ext,
-    suffix,
-    quality,
-    overwrite,
-    skip_existing,
-    device,
-    batch_size,
-    precision,
-    tile=None,
-    tile_overlap=None,
-    quiet,
-    as_json,
-    max_pixels,
-    max_output_pixels=None,
-    video=None,
-    backend="auto",
-    verbose=False,
-    ray=None,
-    ray_actors=1,
-    ray_cpus=None,
-    ray_gpus=0.0,
-) -> None:
+def run_job(recipe, inputs: list[str], output: str | None, job: JobOptions, *, video=None, verbose=False) -> None:
     """Shared body of every inference command: plan the job, build the recipe's engine
-    (engine/commands.py, as the web page does), run, show the results; exits 1 if any input failed.
-    ray: a cluster's address, or auto/local, to run the job on Ray (engine/ray_job.py)."""
-    from ..data.image_io import DEFAULT_MAX_OUTPUT_PIXELS
+    (engine/commands.py, as the web page does: here, or on Ray with job.engine.ray), run it and
+    show the results (JobDisplay); exits 1 if any input failed. video: VideoOptions for clips;
+    verbose: a note per input on a per-input model choice."""
     from ..engine.commands import build_engine
-    from ..engine.inputs import OutputOptions
     from ..engine.jobs import plan_job
 
     inputs, out = _split_output(inputs, output)
     # Existing outputs are kept unless --overwrite: their inputs are skipped (with a note unless
     # --skip-existing asked for it), so a rerun does what is left and exits 0.
-    opts = OutputOptions(
-        out=out, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite, skip_existing=not overwrite
-    )
-    if overwrite and skip_existing:
+    opts = job.output_to(out)
+    if job.output.overwrite and job.display.quiet_skips:
         raise UsageError("--overwrite and --skip-existing contradict each other")
     plan = plan_job(inputs, opts)
-    ray_options = None
-    if ray is not None:
-        from ..engine.ray_job import RayOptions
-
-        ray_options = RayOptions(address=ray, actors=ray_actors, cpus=ray_cpus, gpus=ray_gpus)
-    engine = build_engine(
-        recipe,
-        ray=ray_options,
-        device=device,
-        batch_size=batch_size,
-        precision=precision,
-        tile=tile,
-        tile_overlap=tile_overlap,
-        max_pixels=max_pixels,
-        max_output_pixels=max_output_pixels or DEFAULT_MAX_OUTPUT_PIXELS,
-        backend=backend,
-    )
-    _show(
-        plan,
-        engine,
-        opts,
-        video,
-        quiet=quiet or as_json,
-        as_json=as_json,
-        verbose=verbose,
-        note_skipped=not skip_existing,
-    )
-
-
-def _show(
-    plan, engine, opts, video, *, quiet: bool, as_json: bool, verbose: bool = False, note_skipped: bool = True
-) -> None:
-    """Run the plan, showing notes, errors, progress and one result line per output."""
-    from contextlib import closing
-
-    from ..engine.backends import precision_of
-    from .output import FrameProgress, Results, describe_choice, error, job_progress, note, say
-
-    for skipped in plan.notes:
-        if not quiet:
-            note(f"{skipped.source}: {skipped.reason}")
-    if plan.found_nothing and not quiet and plan.rank == 0:
-        note(f"no images found in {' '.join(plan.inputs)}")
-    for m in plan.missing:
-        error(f"{m.source}: {m.reason}")
-    stdout = Results()
-    total = len(plan.images) + len(plan.clips) + len(plan.clashes)
-    progress = job_progress(total, quiet)
-    started, done = time.perf_counter(), 0
-    task = progress.add_task("images", total=total, rate="") if progress else None
-    if progress:
-        progress.start()
-    shown_notes: set[str] = set()
-
-    def report(r) -> None:
-        nonlocal done
-        done += 1
-        for message in engine.notes:  # backend fallbacks, each said once
-            if message not in shown_notes:
-                shown_notes.add(message)
-                if not quiet:
-                    note(message, progress)
-        if verbose and r.choice and not quiet:
-            note(f"{r.input}: {describe_choice(r.choice)}", progress)
-        if r.error:
-            error(r.error, progress)
-        elif r.skipped and note_skipped and not quiet:
-            note_kept(r, progress)
-        for message in getattr(r, "notes", ()):  # a clip's streams left out, and the like
-            if not quiet:
-                note(message, progress)
-        if as_json:
-            stdout.json(
-                {
-                    "input": r.input,
-                    "output": r.output,
-                    "size": r.out_size,
-                    "seconds": r.seconds,
-                    "error": r.error,
-                    "skipped": r.skipped,
-                    "backend": getattr(r, "backend", None),
-                    "precision": precision_of(getattr(r, "backend", None)),
-                    **({"choice": r.choice} if r.choice else {}),
-                    **({"worker": r.worker} if getattr(r, "worker", None) else {}),
-                    **({"frames": r.frames} if hasattr(r, "frames") else {}),
-                }
-            )
-        elif r.ok and r.output and r.output != "-" and not r.skipped:
-            stdout.print(r.output)
-        if progress:
-            rate = done / max(time.perf_counter() - started, 1e-9)
-            progress.update(task, completed=done, rate=f"{rate:.2f} img/s")
-
-    try:
-        with closing(plan.run(engine, opts, video=video, on_frames=FrameProgress(progress))) as results:
+    engine = build_engine(recipe, job.engine)
+    with JobDisplay(plan, job.display, verbose=verbose) as display:
+        with closing(plan.run(engine, opts, video=video, on_frames=display.frames)) as results:
             for r in results:  # closed on a stop: the engine's pools drained
-                report(r)
-    finally:
-        if progress:
-            progress.stop()
-    failures = plan.failures_everywhere()
-    if stdout.lost:
-        error(f"stdout was closed early ({stdout.lost}); result lines were lost")
-    if failures or stdout.lost:
-        if not as_json and plan.rank == 0 and failures:
-            say(f"{failures} of {plan.total} input(s) failed")
+                display.show(r)
+    if display.failed(plan):
         raise typer.Exit(1)
-
-
-def note_kept(r, progress=None) -> None:
-    """The note for an input skipped because its output exists (kept: never replaced without --overwrite)."""
-    from .output import note
-
-    note(f"{r.input}: skipped: {r.output} exists (--overwrite replaces it)", progress)
 
 
 def _finite(value: float | None) -> float | None:
@@ -228,7 +92,7 @@ def translate(
     """
     from ..engine.commands import TranslateOptions, recipe_for
 
-    run_job(recipe_for(TranslateOptions(model=model)), inputs, output, video=video, **job)
+    run_job(recipe_for(TranslateOptions(model=model)), inputs, output, job, video=video)
 
 
 @app.command("upscale")
@@ -276,7 +140,7 @@ def upscale(
     from ..engine.commands import UpscaleOptions, recipe_for
 
     recipe = recipe_for(UpscaleOptions(model=model, scale=scale, denoise=denoise))
-    run_job(recipe, inputs, output, video=video, verbose=verbose, **job)
+    run_job(recipe, inputs, output, job, video=video, verbose=verbose)
 
 
 def _list_styles(value: bool) -> None:
@@ -327,7 +191,7 @@ def stylize(
     from ..engine.commands import StylizeOptions, recipe_for
 
     recipe = recipe_for(StylizeOptions(style=style, strength=strength, preserve_color=preserve_color))
-    run_job(recipe, inputs, output, video=video, **job)
+    run_job(recipe, inputs, output, job, video=video)
 
 
 @app.command("colorize")
@@ -354,4 +218,4 @@ def colorize(
     from ..engine.commands import ColorizeOptions, recipe_for
 
     recipe = recipe_for(ColorizeOptions(model=model, render_size=render_size, saturation=saturation))
-    run_job(recipe, inputs, output, video=video, **job)
+    run_job(recipe, inputs, output, job, video=video)

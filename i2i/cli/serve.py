@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ..engine.options import EngineOptions
 from ..errors import UsageError
 from . import app
 from .options import MaxOutputPixels, MaxPixels
@@ -29,6 +30,9 @@ def _warn_if_public(host: str) -> None:
     )
 
 
+_LIMITS = EngineOptions()  # the page's limits default to the command line's
+
+
 @app.command("serve")
 def serve(
     host: Annotated[
@@ -40,8 +44,8 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 7860,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in the default web browser.")] = False,
-    max_pixels: MaxPixels = 200_000_000,
-    max_output_pixels: MaxOutputPixels = 1_000_000_000,
+    max_pixels: MaxPixels = _LIMITS.max_pixels,
+    max_output_pixels: MaxOutputPixels = _LIMITS.max_output_pixels,
     max_file_mb: Annotated[
         float, typer.Option(metavar="MB", help="Refuse uploaded files larger than this many megabytes.", min=0.001)
     ] = 100.0,

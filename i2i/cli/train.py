@@ -10,19 +10,26 @@ import shlex
 import signal
 import sys
 import time
-import types
-import typing
 from dataclasses import MISSING, Field, fields
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
 from ..errors import UsageError
 from ..training.methods import METHODS, Method
 from ..training.options import LoopOptions
-from . import app, output
-from .options import BatchSize, Quiet, metavar_for
+from . import app, options, output
+from .options import (  # noqa: F401  (flag, cli_type_and_default: this module's, as tests and tools know them)
+    BatchSize,
+    Quiet,
+    cli_parameter,
+    cli_type_and_default,
+    dataclass_parameters,
+    dataclass_values,
+    flag,
+    parameter_name,
+)
 from .output import say
 
 train_app = typer.Typer(
@@ -46,96 +53,17 @@ Resume = Annotated[Path | None, typer.Option(help="Continue the run in this dire
 _RUN_OPTIONS_AFTER = "max_minutes"
 
 
-# ---- dataclass fields -> command-line options ----
-
-
-def flag(f: Field) -> str:
-    """The command-line spelling of an options field: --field-name unless its metadata names one."""
-    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
-
-
-def parameter_name(f: Field) -> str:
-    """The Python name typer gives the option (the flag's, which can differ from the field's)."""
-    return flag(f).split("/")[0].removeprefix("--").replace("-", "_")
+# ---- dataclass fields -> command-line options (cli/options.py, as every command) ----
 
 
 def on_command_line(f: Field) -> bool:
-    return f.metadata.get("cli", True) and f.name != "batch_size"  # batch size: one shared option
-
-
-def _required(f: Field) -> bool:
-    return f.default is MISSING and f.default_factory is MISSING
-
-
-def cli_type_and_default(f: Field, default=MISSING):
-    """(annotation, default) of the option for field f; `default` replaces the field's (a
-    method's loop default). None stands for "not given" where the command fills in the value."""
-    value = f.default if default is MISSING else default
-    kind = f.type
-    if f.metadata.get("json"):
-        return str, ""
-    if typing.get_origin(kind) is tuple:  # a repeatable option; a str item is a path
-        item = typing.get_args(kind)[0]
-        return list[Path if item is str else item] | None, None
-    if f.metadata.get("path"):
-        return Path | None, None
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):  # X | None
-        kind = next(a for a in typing.get_args(kind) if a is not type(None))
-    if typing.get_origin(kind) is Literal:
-        kind = str
-    if kind is bool and not f.metadata.get("resume"):
-        return bool, False  # a switch: given, it flips the field's default
-    if _required(f) or f.metadata.get("resume") or value is None:
-        return kind | None, None
-    return kind, value
-
-
-def cli_parameter(f: Field, default=MISSING) -> inspect.Parameter:
-    annotation, value = cli_type_and_default(f, default)
-    extra = {"min": f.metadata["min"]} if "min" in f.metadata else {}
-    decls = [flag(f)] if annotation is bool or "flag" in f.metadata else []
-    choices = typing.get_origin(f.type) is Literal  # the command line takes them as str: show them
-    metavar = "JSON" if f.metadata.get("json") else metavar_for(f.type if choices else annotation)
-    return P(
-        parameter_name(f),
-        P.KEYWORD_ONLY,
-        default=value,
-        annotation=Annotated[annotation, typer.Option(*decls, help=f.metadata["help"], metavar=metavar, **extra)],
-    )
-
-
-def options_value(f: Field, given):
-    """The options dataclass value of field f from what the command line gave (see cli_type_and_default)."""
-    if f.metadata.get("json"):
-        return _json_overrides(f, given)
-    annotation, _ = cli_type_and_default(f)
-    if annotation is bool:
-        return (not f.default) if given else f.default
-    if typing.get_origin(f.type) is tuple:
-        item = typing.get_args(f.type)[0]
-        given = tuple(item(p) for p in given or ())
-    elif f.metadata.get("path") and given is not None:
-        given = str(given)
-    if given in (None, "", ()):
-        if _required(f):
-            raise UsageError(f"{flag(f)} is required: {f.metadata['help']}")
-        return f.default if f.default is not MISSING else f.default_factory()
-    return given
-
-
-def _json_overrides(f: Field, given: str):
-    default = f.default_factory()
-    if not given:
-        return default
-    try:
-        return default.with_overrides(json.loads(given))
-    except (ValueError, TypeError, AttributeError) as e:
-        raise UsageError(f"{flag(f)}: {e}") from None
+    """Whether a method's or the loop's field is an option of its own (batch size: one shared option)."""
+    return options.on_command_line(f) and f.name != "batch_size"
 
 
 def method_options(method: Method, values: dict):
     """The method's options dataclass from the command's values (the fields' parameter names)."""
-    kwargs = {f.name: options_value(f, values[parameter_name(f)]) for f in fields(method.options) if on_command_line(f)}
+    kwargs = dataclass_values(method.options, values, keep=on_command_line)
     if values["batch_size"] is not None:
         kwargs["batch_size"] = values["batch_size"]
     return method.options(**kwargs)
@@ -152,7 +80,7 @@ def parameters(method: Method) -> list[inspect.Parameter]:
     """The command's options: the method's, the batch size, the loop's (with the method's
     defaults), then the run directory, --resume and --quiet."""
     method_defaults = {"sample_every": method.sample_every, "eval_every": method.eval_every, "workers": method.workers}
-    own = [cli_parameter(f) for f in fields(method.options) if on_command_line(f)]
+    own = dataclass_parameters(method.options, keep=on_command_line)
     loop = []
     for f in fields(LoopOptions):
         if f.metadata.get("cli", True):

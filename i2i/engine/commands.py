@@ -6,8 +6,8 @@ drift: the same model name resolves to the same file, the same adapter options a
 model kinds are refused. The options' defaults and help live once, on the command line's
 declarations; the page reads them from there (ui/page.py).
 
-    recipe = recipe_for(UpscaleOptions(scale=2))       # names resolved, contradictions refused
-    engine = build_engine(recipe, backend="torch")      # the model loaded, its task checked
+    recipe = recipe_for(UpscaleOptions(scale=2))                 # names resolved, contradictions refused
+    engine = build_engine(recipe, EngineOptions(backend="torch"))  # the model loaded, its task checked
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
+from .options import EngineOptions
 
 # The model kinds (Task.kind) each command runs; any other is refused before an image is read.
 ACCEPTS = {
@@ -50,7 +51,7 @@ def check_task(command: str, model) -> None:
         )
 
 
-# ---- each command's own options (its job options, shared by all, are Engine's arguments) ----
+# ---- each command's own options (its job options, shared by all, are engine/options.py's) ----
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,26 +209,43 @@ def default_sr(scale: float, models: dict) -> str:
     return f"upscale-x{chosen}"
 
 
-def build_engine(recipe: Recipe, ray=None, **engine_options):
+def build_engine(recipe: Recipe, options: EngineOptions | None = None, **engine_options):
     """The engine of a recipe: the model loaded and checked for the command's task, then an
-    Engine (engine/engine.py) with `engine_options` (device, batch_size, precision, tile,
-    tile_overlap, max_pixels, max_output_pixels, backend, ...: Engine's keyword arguments,
-    Engine's defaults for those left out). For a per-photo choice, a PerImageEngines that
-    builds one Engine per chosen blend. ray: a RayOptions (engine/ray_job.py) to run the job
-    on a Ray cluster instead, the same engine built in each actor. Raises CheckpointError (an
-    unusable file) and UsageError (a model of another task; a device, backend or precision
-    this machine lacks)."""
-    import functools
-
+    Engine (engine/engine.py) run as `options` say (EngineOptions: the command line's defaults),
+    or without options as `engine_options` say (Engine's keyword arguments: device, batch_size,
+    precision, tile, ...; Engine's defaults for those left out; ray: a RayOptions). For a
+    per-photo choice, a PerImageEngines that builds one Engine per chosen blend. With Ray
+    options, a RayEngine (engine/ray_job.py) that runs the job on a Ray cluster instead, the
+    same engine built in each actor. Raises CheckpointError (an unusable file) and UsageError
+    (a model of another task; a device, backend or precision this machine lacks)."""
     from ..checkpoint import load_model
-    from ..data.image_io import DEFAULT_MAX_PIXELS
-    from .engine import Engine
 
+    if options is not None:
+        engine_options = {**options.engine_kwargs(), "ray": options.ray, **engine_options}
+    ray = engine_options.pop("ray", None)
     model = (recipe.load or load_model)(recipe.model_path)
     check_task(recipe.command, model)
     if not recipe.tiled:
         engine_options.update(tile=0, tile_overlap=None)
-    max_pixels = engine_options.get("max_pixels") or DEFAULT_MAX_PIXELS
+    build = _engine_builder(recipe, model, engine_options)
+    if ray is None:
+        return build()
+    from .ray_job import RayEngine
+
+    return RayEngine(build, ray, batch_size=engine_options.get("batch_size"), max_pixels=_max_pixels(engine_options))
+
+
+def _max_pixels(engine_options: dict) -> int:
+    from ..data.image_io import DEFAULT_MAX_PIXELS
+
+    return engine_options.get("max_pixels") or DEFAULT_MAX_PIXELS
+
+
+def _engine_builder(recipe: Recipe, model, engine_options: dict) -> Callable:
+    """() -> the recipe's Engine, or its PerImageEngines for a per-photo choice."""
+    import functools
+
+    from .engine import Engine
 
     def make_engine(model):
         return Engine(model, recipe.make_adapter(model), **engine_options)
@@ -236,11 +254,5 @@ def build_engine(recipe: Recipe, ray=None, **engine_options):
         from ..models import resolve
         from .choice import denoise_auto
 
-        build = functools.partial(denoise_auto, make_engine, resolve, max_pixels)
-    else:
-        build = functools.partial(make_engine, model)
-    if ray is None:
-        return build()
-    from .ray_job import RayEngine
-
-    return RayEngine(build, ray, batch_size=engine_options.get("batch_size"), max_pixels=max_pixels)
+        return functools.partial(denoise_auto, make_engine, resolve, _max_pixels(engine_options))
+    return functools.partial(make_engine, model)

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from ..data.image_io import ALPHA_FORMATS, EXT_BY_FORMAT, FORMAT_BY_EXT, is_image_path, readable_formats
 from ..data.media_types import clip_suffix, is_media_path
 from ..errors import UsageError
+from .options import OutputOptions  # noqa: F401  (declared with the other job options)
 
 STDIO = "-"
 STDIO_NAME = "stdin"  # the stem of an output made from stdin
@@ -183,28 +184,6 @@ def _unique(jobs: list[Job], notes: list[Skipped]) -> list[Job]:
         seen.add(key)
         unique.append(job)
     return unique
-
-
-@dataclass(frozen=True, kw_only=True)
-class OutputOptions:
-    out: str
-    """Output folder, a single output file, or '-' for stdout."""
-    ext: str = "auto"
-    """auto (keep the input's format), or an extension of FORMAT_BY_EXT."""
-    suffix: str = ""
-    """Appended to each output stem."""
-    quality: int = 95
-    """JPEG/WebP/AVIF quality."""
-    overwrite: bool = False
-    skip_existing: bool = False
-
-    def __post_init__(self):
-        if self.ext != "auto" and self.ext not in FORMAT_BY_EXT:
-            raise UsageError(f"--ext must be auto or one of {', '.join(FORMAT_BY_EXT)}, not {self.ext!r}")
-        if self.overwrite and self.skip_existing:
-            raise UsageError("--overwrite and --skip-existing contradict each other")
-        if os.sep in self.suffix or (os.altsep and os.altsep in self.suffix):
-            raise UsageError(f"--suffix {self.suffix!r} must not contain a path separator")
 
 
 def single_file_target(out: str, n_jobs: int) -> bool:

@@ -19,6 +19,7 @@ from .choice import PerImageEngines
 from .engine import Engine, Result
 from .inputs import STDIO, Job, OutputOptions, Skipped, expand_inputs, plan_outputs, read_stdin
 from .ray_job import RayEngine
+from .results import NoteRelay
 from .shard import shard, total_failures, world
 
 
@@ -64,11 +65,14 @@ class JobPlan:
         """One Result per planned input, counting failures; close it (contextlib.closing) to stop
         early: the engine's decode and encode pools are drained, no output is left half-written.
         engine: one Engine for every input, PerImageEngines (a model chosen per image; the
-        Results carry the choice), or RayEngine (the whole job on a Ray cluster). video:
+        Results carry the choice), or RayEngine (the whole job on a Ray cluster). Each Result
+        carries the engine's notes that arose before it (Result.notes). video:
         VideoOptions for the clips; on_frames(job, done, total) reports a clip's frames."""
+        on_ray = isinstance(engine, RayEngine)  # its results come with notes: each actor relays its engine's
+        relay = NoteRelay(lambda: [] if on_ray else engine.notes)  # backend fallbacks and the like, once
         for clash in self.clashes:
-            yield self._count(Result(clash.source, error=f"{clash.source}: {clash.reason}"))
-        if isinstance(engine, RayEngine):  # the images and clips on a Ray cluster (engine/ray_job.py)
+            yield self._count(relay(Result(clash.source, error=f"{clash.source}: {clash.reason}")))
+        if on_ray:  # the images and clips on a Ray cluster (engine/ray_job.py)
             yield from map(self._count, engine.run_plan(self.images, self.clips, out, video=video))
             return
         groups = engine.groups(self.images) if isinstance(engine, PerImageEngines) else [(engine, self.images, {})]
@@ -76,13 +80,13 @@ class JobPlan:
             with closing(group_engine.process(jobs, out)) as results:
                 for r in results:
                     r.choice = choices.get(r.input)
-                    yield self._count(r)
+                    yield self._count(relay(r))
         if self.clips:
             from .video import ClipProcessor
 
             clip_engine = engine.clip_engine if isinstance(engine, PerImageEngines) else engine
             for r in ClipProcessor(clip_engine, video).process(self.clips, out, on_progress=on_frames):
-                yield self._count(r)
+                yield self._count(relay(r))
 
     def _count(self, r: Result) -> Result:
         self.failed += bool(r.error)

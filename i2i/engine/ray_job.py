@@ -32,12 +32,12 @@ import os
 import pickle
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import I2IError, UsageError, one_line
 from .inputs import STDIO, Job, OutputOptions, read_source
-from .results import Result, from_row
+from .options import RayOptions
+from .results import NoteRelay, Result, from_row
 from .shard import world
 
 READ_CPUS = 0.5
@@ -48,45 +48,19 @@ CALLS_PER_BATCH = 4
 next within a call, so a call of one batch would leave the network idle while it encodes."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class RayOptions:
-    """Where and how wide a job runs on Ray."""
-
-    address: str = "auto"
-    """A running cluster's address (HOST:PORT, ray://HOST:PORT), `auto` (the cluster this machine
-    belongs to: RAY_ADDRESS or one started by `ray start`, else a new one here), or `local` (a new
-    one on this machine). Ignored when ray.init() was already called in this process."""
-    actors: int = 1
-    """Actors in the pool, each holding one Engine (one model in memory)."""
-    cpus: float | None = None
-    """CPUs each actor reserves, and its network's threads (None: 1 CPU reserved, or less where
-    the cluster is too small to leave room for the read tasks; threads: this machine's cores
-    shared between the actors)."""
-    gpus: float = 0
-    """GPUs each actor reserves (0 on a CPU cluster; 1 for one GPU each, 0.5 for two actors on one)."""
-
-    def __post_init__(self):
-        if self.actors < 1:
-            raise UsageError(f"--ray-actors must be at least 1, not {self.actors}")
-        if self.cpus is not None and not (self.cpus > 0 and math.isfinite(self.cpus)):
-            raise UsageError(f"--ray-cpus must be a positive number, not {self.cpus}")
-        if not (self.gpus >= 0 and math.isfinite(self.gpus)):
-            raise UsageError(f"--ray-gpus must be 0 or more, not {self.gpus}")
-
-
 class RayEngine:
     """Stands in for an Engine on the driver: JobPlan.run hands it the planned jobs (run_plan).
 
     build() -> Engine or PerImageEngines is called once in each actor (it is pickled with
     cloudpickle: a closure over a loaded model ships the model to the actors). batch_size: images
     per network call (None: 8 with GPUs, else 4). max_pixels: the read tasks' decompression-bomb limit.
-    `notes` collects the actors' runner notes (backend fallbacks, measurements), each once.
+    Each Result comes with its actor's engine's notes (backend fallbacks, measurements) that
+    arose before it (Result.notes; each actor says each note once).
     """
 
     def __init__(self, build: Callable, options: RayOptions, *, batch_size: int | None, max_pixels: int):
         self.build, self.options = build, options
         self.batch_size, self.max_pixels = batch_size or (8 if options.gpus else 4), max_pixels
-        self.notes: list[str] = []
 
     def run_plan(self, images: list[Job], clips: list[Job], out: OutputOptions, *, video=None) -> Iterator[Result]:
         """One Result per job: existing outputs first (from here), then the rest as Ray finishes them.
@@ -150,9 +124,6 @@ class RayEngine:
             num_gpus=self.options.gpus or None,
         )
         for row in ds.iter_rows():
-            for note in json.loads(row["notes"]):
-                if note not in self.notes:
-                    self.notes.append(note)
             yield from_row(json.loads(row["result"]))
 
     def _sizes(self) -> tuple[int, float, int]:
@@ -273,7 +244,7 @@ class _EngineActor:
         torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the CPUs reserved; the pool shares the cores
         self.engine = build()
         self.out, self.video = out, video
-        self.sent: set[str] = set()
+        self.relay = NoteRelay(lambda: self.engine.notes)
 
     def __call__(self, batch):
         """batch: read jobs (_read_batch's Table) -> a Table of one JSON Result row per job."""
@@ -282,16 +253,14 @@ class _EngineActor:
         jobs = [pickle.loads(b) for b in batch.column("job").to_pylist()]
         clips = batch.column("clip").to_pylist()
         images = batch.column("image").to_pylist()
-        done = [json.loads(r) for r in batch.column("result").to_pylist() if r is not None]
+        done = [from_row(json.loads(r)) for r in batch.column("result").to_pylist() if r is not None]
         decoded = [
             (job, pickle.loads(image))
             for job, clip, image in zip(jobs, clips, images)
             if not clip and image is not None
         ]
-        results = list(self._images(decoded)) + list(self._clips([j for j, c in zip(jobs, clips) if c]))
-        rows = done + [r.to_row() for r in results]
-        notes = json.dumps(self._new_notes())
-        return pa.table({"result": [json.dumps(r) for r in rows], "notes": [notes] * len(rows)})
+        results = done + list(self._images(decoded)) + list(self._clips([j for j, c in zip(jobs, clips) if c]))
+        return pa.table({"result": [json.dumps(self.relay(r).to_row()) for r in results]})
 
     def _images(self, decoded: list) -> Iterator[Result]:
         from .choice import PerImageEngines
@@ -318,11 +287,6 @@ class _EngineActor:
         for r in ClipProcessor(engine, self.video).process(clips, self.out):
             r.worker = _worker()
             yield r
-
-    def _new_notes(self) -> list[str]:
-        notes = [n for n in self.engine.notes if n not in self.sent]
-        self.sent.update(notes)
-        return notes
 
 
 def _worker() -> str:

@@ -1,14 +1,20 @@
 """What a job reports for each input: one Result, whichever engine ran it.
 
+A Result carries its own notes: one-line remarks about its input (a clip's streams left out) and
+the engine's that arose while it ran (backend fallbacks, measurements: NoteRelay hands each on
+once), so a front end shows a result without asking the engine for anything.
+
 Results cross process boundaries when a job runs on Ray (engine/ray_job.py): `to_row` makes one a
 plain dict (str, int, float, None, lists and dicts of those) and `from_row` builds it back,
-clip results (engine/video.py ClipResult) included.
+clip results (engine/video.py ClipResult) included. `to_json` is the command line's --json line.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -27,6 +33,9 @@ class Result:
     """Why this input ran the model it ran, when the model is chosen per input (engine/choice.py)."""
     worker: str | None = None
     """HOST:PID of the process that ran it, when that is not this one (a Ray actor)."""
+    notes: list[str] = field(default_factory=list)
+    """One-line notes, in order: the engine's that arose up to this result (each said once in a
+    job: NoteRelay), then this input's own (a clip's streams left out, and the like)."""
 
     @property
     def ok(self) -> bool:
@@ -37,6 +46,30 @@ class Result:
         row = dataclasses.asdict(self)
         row["kind"] = "clip" if hasattr(self, "frames") else "image"
         return row
+
+    def json_row(self) -> dict:
+        """The command line's --json object: input, output, size (width, height of the output),
+        seconds, error, skipped, backend and precision (None when nothing ran), then choice and
+        worker where there are, and frames for a clip. Notes are not in it (they go to stderr)."""
+        from .backends import precision_of
+
+        return {
+            "input": self.input,
+            "output": self.output,
+            "size": self.out_size,
+            "seconds": self.seconds,
+            "error": self.error,
+            "skipped": self.skipped,
+            "backend": self.backend,
+            "precision": precision_of(self.backend),
+            **({"choice": self.choice} if self.choice else {}),
+            **({"worker": self.worker} if self.worker else {}),
+            **({"frames": self.frames} if hasattr(self, "frames") else {}),
+        }
+
+    def to_json(self) -> str:
+        """json_row() as one line of JSON (ASCII: see cli/output.py on file names)."""
+        return json.dumps(self.json_row())
 
 
 def from_row(row: dict) -> Result:
@@ -51,3 +84,18 @@ def from_row(row: dict) -> Result:
 
         return ClipResult(**row)
     return Result(**row)
+
+
+class NoteRelay:
+    """Hands each of an engine's notes on once, to the first result made after it arose (first
+    in that result's notes). notes() -> the engine's notes so far (Engine.notes,
+    PerImageEngines.notes): a list that only grows."""
+
+    def __init__(self, notes: Callable[[], list[str]]):
+        self.notes, self.passed = notes, set()
+
+    def __call__(self, r: Result) -> Result:
+        new = [n for n in self.notes() if n not in self.passed]
+        self.passed.update(new)
+        r.notes[:0] = new
+        return r

@@ -49,7 +49,6 @@ class VideoOptions:
 @dataclass
 class ClipResult(Result):
     frames: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 ProgressCallback = Callable[[Job, int, "int | None"], None]

@@ -20,24 +20,7 @@ from PIL import Image, ImageOps
 
 from ..errors import UsageError
 from .generator import LatentGenerator
-
-
-@dataclass(frozen=True, kw_only=True)
-class InversionOptions:
-    starts: int = 8
-    """Random starting latents per image (beside the encoder's guess, when there is one)."""
-    steps: int = 300
-    """Adam steps in all: a quarter on every start, the rest on the best."""
-    lr: float = 0.05
-    """Adam learning rate on z."""
-    perceptual_weight: float = 0.5
-    """Weight of the EfficientNet-Lite0 feature distance beside the pixel MSE (0: pixels only)."""
-    seed: int = 0
-    """Seeds the random starts."""
-    threads: int = 0
-    """CPU threads for torch; 0: timed at the start of each image and each phase, one thread or
-    torch's default, whichever is faster now (devices.StepThreads: a busy machine makes more
-    threads far slower)."""
+from .options import InversionOptions  # noqa: F401  (declared without torch, for the command line)
 
 
 @dataclass
@@ -71,7 +54,7 @@ def square_image(im: Image.Image, size: int) -> torch.Tensor:
 class Inverter:
     """Inverts images for one generator; holds the loss network and the optional encoder."""
 
-    def __init__(self, generator: LatentGenerator, options: InversionOptions = InversionOptions(), encoder=None):
+    def __init__(self, generator: LatentGenerator, options: InversionOptions = InversionOptions(), encoder=None):  # noqa: B008  (frozen)
         if options.starts < 0 or options.steps < 1 or (options.starts == 0 and encoder is None):
             raise UsageError("inversion needs --steps >= 1 and at least one start (--starts or --encoder)")
         self.g, self.options, self.encoder = generator, options, encoder

@@ -17,6 +17,7 @@ No web framework here: page.py puts this behind Gradio; tests/test_serve.py driv
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import shutil
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from ..data.image_io import DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_MAX_PIXELS
 from ..engine.commands import CommandOptions, build_engine, recipe_for
+from ..engine.options import EngineOptions
 from ..errors import I2IError, one_line
 
 DEFAULT_MAX_FILE_MB = 100
@@ -67,19 +69,20 @@ class GenerateOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class Request:
-    """One job from the page: a command's options and the engine's (Engine's keyword
-    arguments: backend, precision, tile, device, ...; max_pixels and max_output_pixels come from
-    the Workspace's Limits)."""
+    """One job from the page: a command's options and the engine's, typed as the command line's
+    (engine/options.py EngineOptions: backend, precision, tile, device, ...; its max_pixels and
+    max_output_pixels are replaced by the Workspace's Limits)."""
 
     options: CommandOptions | GenerateOptions
-    engine: tuple[tuple[str, object], ...] = ()
-    """Engine keyword arguments as sorted (name, value) pairs (hashable: engines are kept by them)."""
+    engine: EngineOptions = EngineOptions()
+    """Hashable: engines are kept by them."""
     video: object = None
     """engine.video.VideoOptions for clips (None: VideoOptions(), as a command run without clip options)."""
 
     @classmethod
     def of(cls, options, video=None, **engine) -> Request:
-        return cls(options=options, engine=tuple(sorted(engine.items())), video=video)
+        """A request with EngineOptions(**engine): the command line's defaults for those left out."""
+        return cls(options=options, engine=EngineOptions(**engine), video=video)
 
     @property
     def command(self) -> str:
@@ -239,10 +242,8 @@ class Workspace:
     def engine(self, request: Request):
         """The request's engine, built once and kept (the least recently used beyond MAX_ENGINES dropped)."""
         limits = {"max_pixels": self.limits.max_pixels, "max_output_pixels": self.limits.max_output_pixels}
-        return self._kept(
-            (request.options, request.engine),
-            lambda: build_engine(recipe_for(request.options), **dict(request.engine), **limits),
-        )
+        engine = dataclasses.replace(request.engine, **limits)
+        return self._kept((request.options, engine), lambda: build_engine(recipe_for(request.options), engine))
 
     def _kept(self, key, build: Callable):
         if key in self._engines:
@@ -298,7 +299,7 @@ class Workspace:
         from ..gan.pictures import grid, save_png, to_pil
 
         options: GenerateOptions = request.options
-        device = dict(request.engine).get("device", "auto")
+        device = request.engine.device
         gen = self._kept((options.model, device), lambda: LatentGenerator.load(options.model, device=device))
         z = LatentSource(n=options.n, seed=options.seed, truncation=options.truncation).latents_for(gen.z_dim)
         images = gen(z)

@@ -25,8 +25,6 @@ KINDS = {  # the model kinds (Task.kind) a tab offers: engine.commands.ACCEPTS, 
     "translate": ("translate", "restore"),
     "generate": ("generate",),
 }
-ENGINE_OPTIONS = ("device", "batch_size", "precision", "tile", "tile_overlap", "backend")
-"""The job options the engine takes (the page shows backend, precision and tile; the others keep the CLI's defaults)."""
 CLIP_OPTIONS = ("codec", "crf", "pix_fmt", "temporal", "norm_window", "smoothing", "cut_threshold")
 
 
@@ -156,8 +154,8 @@ def _task_tab(task: str, workspace: Workspace) -> None:
     fields = [files, model, backend, precision, *own.values(), *([tile] if tile else [])]
 
     def execute(values: dict, progress=gr.Progress()):  # noqa: B008  (Gradio finds the bar by this default)
-        engine = {name: default(task, name) for name in ENGINE_OPTIONS if name in cli_options(task)}
-        engine.update(backend=values[backend], precision=values[precision])
+        # The page shows backend, precision and tile; the others keep the command line's defaults.
+        engine = {"backend": values[backend], "precision": values[precision]}
         try:
             if tile is not None:
                 engine["tile"] = _whole(values[tile], "--tile", 0)
