@@ -106,3 +106,29 @@ def test_invert_gets_the_inversion_options_defaults(commands, monkeypatch, tmp_p
     assert captured == {"options": InversionOptions(), "device": EngineOptions().device}
     params = {p.name: p for p in commands["invert"].params}
     assert params["perceptual"].default == InversionOptions().perceptual_weight
+
+
+def test_both_adapters_keep_the_contract_the_engine_calls():
+    """engine/adapters.py's Adapter Protocol names every method the engine calls; a colorize
+    image is never streamed, so it says so rather than being asked for bands."""
+    from i2i.data.image_io import read_image
+    from i2i.engine.adapters import Adapter, ColorizeAdapter, RGBAdapter
+    from i2i.task import Task
+
+    rgb = RGBAdapter(task=Task(kind="upscale", scale=2))
+    colorize = ColorizeAdapter(task=Task(kind="colorize", in_space="L", out_space="ab"))
+    assert isinstance(rgb, Adapter) and isinstance(colorize, Adapter)
+    image = read_image(_a_photo())
+    assert not colorize.streams(image) and colorize.channels_out(image) == 3
+    assert colorize.bit_depth_out(image) == image.bit_depth
+    assert colorize.output_size(image.size) == image.size and rgb.output_size(image.size) == (
+        2 * image.size[0],
+        2 * image.size[1],
+    )
+
+
+def _a_photo() -> bytes:
+    """The first photo of Set5 (the shared data's sr/val), as bytes."""
+    from conftest import SHARED
+
+    return (SHARED / "sr/val/Set5/baby.png").read_bytes()

@@ -76,6 +76,7 @@ def _stop_on_signals() -> None:
 
 
 def main() -> None:
+    """The `i2i` program: run the command line, its errors one line on stderr, its exit code as the module doc says."""
     from ..errors import I2IError, one_line
     from .output import keep_os_names
 

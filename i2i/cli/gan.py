@@ -46,57 +46,68 @@ def _edits(ablate, boost):
     return [parse_edit(t, boost=False) for t in ablate or ()] + [parse_edit(t, boost=True) for t in boost or ()]
 
 
+Count = Annotated[
+    int, typer.Option("-n", help="Number of images (with --arithmetic: the result and n-1 neighbours).", min=1)
+]
+GenOutput = Annotated[
+    Path,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="DIR|FILE.png",
+        help="Output folder (0000.png ... + latents.safetensors), or with --grid an image file "
+        "(X.png, and its latents in X.latents.safetensors beside it).",
+    ),
+]
+GenSeed = Annotated[
+    int,
+    typer.Option(
+        metavar="N",
+        help="Seeds the latents drawn: image i of a seed is the same whatever -n (also the neighbours of --arithmetic).",
+    ),
+]
+Grid = Annotated[
+    bool,
+    typer.Option(
+        "--grid",
+        help="Write one grid image to -o X.png instead of one file per image (its latents: X.latents.safetensors).",
+    ),
+]
+Truncation = Annotated[
+    float | None, typer.Option(help="Redraw latent entries beyond +-T (less varied, more typical images).")
+]
+Interpolate = Annotated[
+    tuple[str, str] | None,
+    typer.Option(
+        metavar="A B", help="Walk from A to B (seeds, or latent files FILE or FILE[i]) by spherical interpolation."
+    ),
+]
+WalkSteps = Annotated[int, typer.Option(help="Images along an --interpolate walk.", min=2)]
+Arithmetic = Annotated[
+    str | None,
+    typer.Option(
+        metavar="EXPR",
+        help='Vector arithmetic over latents: "A - B + C", each a latent file (its mean), FILE[i,j,k] or seed:N.',
+    ),
+]
+Latents = Annotated[
+    list[Path] | None,
+    typer.Option(metavar="FILE", help="Generate from these latent files (from generate or invert; repeatable)."),
+]
+
+
 @app.command("generate")
 def generate(
     model: GenModel = "dcgan-landscapes",
-    n: Annotated[
-        int, typer.Option("-n", help="Number of images (with --arithmetic: the result and n-1 neighbours).", min=1)
-    ] = 16,
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="DIR|FILE.png",
-            help="Output folder (0000.png ... + latents.safetensors), or with --grid an image file "
-            "(X.png, and its latents in X.latents.safetensors beside it).",
-        ),
-    ] = Path("generated"),
-    seed: Annotated[
-        int,
-        typer.Option(
-            metavar="N",
-            help="Seeds the latents drawn: image i of a seed is the same whatever -n (also the neighbours of --arithmetic).",
-        ),
-    ] = 0,
-    grid: Annotated[
-        bool,
-        typer.Option(
-            "--grid",
-            help="Write one grid image to -o X.png instead of one file per image (its latents: X.latents.safetensors).",
-        ),
-    ] = False,
-    truncation: Annotated[
-        float | None, typer.Option(help="Redraw latent entries beyond +-T (less varied, more typical images).")
-    ] = None,
-    interpolate: Annotated[
-        tuple[str, str] | None,
-        typer.Option(
-            metavar="A B", help="Walk from A to B (seeds, or latent files FILE or FILE[i]) by spherical interpolation."
-        ),
-    ] = None,
-    steps: Annotated[int, typer.Option(help="Images along an --interpolate walk.", min=2)] = 8,
-    arithmetic: Annotated[
-        str | None,
-        typer.Option(
-            metavar="EXPR",
-            help='Vector arithmetic over latents: "A - B + C", each a latent file (its mean), FILE[i,j,k] or seed:N.',
-        ),
-    ] = None,
-    latent: Annotated[
-        list[Path] | None,
-        typer.Option(metavar="FILE", help="Generate from these latent files (from generate or invert; repeatable)."),
-    ] = None,
+    n: Count = 16,
+    output: GenOutput = Path("generated"),
+    seed: GenSeed = 0,
+    grid: Grid = False,
+    truncation: Truncation = None,
+    interpolate: Interpolate = None,
+    steps: WalkSteps = 8,
+    arithmetic: Arithmetic = None,
+    latent: Latents = None,
     ablate: Ablate = None,
     boost: Boost = None,
     device: Device = _DEFAULTS.device,
@@ -125,6 +136,31 @@ def generate(
         result(str(path))
 
 
+InvertInputs = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="INPUT",
+        help="Still images (any size: the centred square is resized to the model's), folders (recursive), "
+        "globs, or - for stdin, as for every command (see `i2i upscale --help`); video files are left out.",
+    ),
+]
+InvertOutput = Annotated[
+    Path,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="DIR",
+        help="Output folder: NAME.png (reconstruction) and NAME.latent.safetensors per image (sub-folders "
+        "mirrored), or X.png for one input (its latent: X.latent.safetensors).",
+    ),
+]
+Encoder = Annotated[
+    str | None,
+    typer.Option(
+        metavar="NAME|FILE|none",
+        help="Latent encoder whose guess is one of the starts (i2i train dcgan-encoder); 'none' for random starts only. Default: the shipped MODEL-encoder when there is one.",
+    ),
+]
 # --help lists invert's options in this order (--device among the search's own).
 INVERT_ORDER = (
     "model", "output", "encoder", "starts", "steps", "lr", "perceptual", "seed", "device", "threads",
@@ -135,32 +171,10 @@ INVERT_ORDER = (
 @app.command("invert")
 @dataclass_options("options", InversionOptions, order=INVERT_ORDER)
 def invert(
-    inputs: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="INPUT",
-            help="Still images (any size: the centred square is resized to the model's), folders (recursive), "
-            "globs, or - for stdin, as for every command (see `i2i upscale --help`); video files are left out.",
-        ),
-    ],
+    inputs: InvertInputs,
     model: GenModel = "dcgan-landscapes",
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="DIR",
-            help="Output folder: NAME.png (reconstruction) and NAME.latent.safetensors per image (sub-folders "
-            "mirrored), or X.png for one input (its latent: X.latent.safetensors).",
-        ),
-    ] = Path("inverted"),
-    encoder: Annotated[
-        str | None,
-        typer.Option(
-            metavar="NAME|FILE|none",
-            help="Latent encoder whose guess is one of the starts (i2i train dcgan-encoder); 'none' for random starts only. Default: the shipped MODEL-encoder when there is one.",
-        ),
-    ] = None,
+    output: InvertOutput = Path("inverted"),
+    encoder: Encoder = None,
     device: Device = _DEFAULTS.device,
     as_json: JsonOut = False,
     quiet: Quiet = False,
@@ -249,43 +263,52 @@ class _InversionProgress:
             self.progress.update(self.image_task, completed=self.done)
 
 
+Layer = Annotated[
+    str,
+    typer.Option(
+        metavar="LAYER",
+        help="Generator layer: layer1 (4x4 maps), layer2 (8x8), ... doubling up to half the image size; "
+        "dcgan-landscapes (64 px) has layer1 to layer4 (4x4 to 32x32). A wrong name lists the model's.",
+    ),
+]
+Concepts = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="NAME|NAME=MASK_DIR",
+        help="sky, vegetation, bright, dark (colour rules), or NAME=MASK_DIR: masks 0000.png... for the images `i2i generate -n N --seed S` makes (repeatable; default: the four colour concepts).",
+    ),
+]
+ReportDir = Annotated[
+    Path, typer.Option("--output", "-o", metavar="DIR", help="Report folder: report.md, report.json, heat maps.")
+]
+Scored = Annotated[int, typer.Option("-n", help="Generated images the units are scored on.", min=1)]
+ScoredSeed = Annotated[
+    int,
+    typer.Option(
+        metavar="N",
+        help="Seeds the latents of the images the units are scored on (the images `i2i generate -n N --seed S` makes).",
+    ),
+]
+Quantile = Annotated[
+    float, typer.Option(help="A unit is 'on' above this quantile of its activations.", min=0.0, max=1.0)
+]
+Top = Annotated[int, typer.Option(help="Units per concept shown with heat maps.", min=1)]
+AblateTop = Annotated[
+    int, typer.Option(help="Also draw each concept's before/after with its top K units off (0: no).", min=0)
+]
+
+
 @app.command("dissect")
 def dissect(
-    layer: Annotated[
-        str,
-        typer.Option(
-            metavar="LAYER",
-            help="Generator layer: layer1 (4x4 maps), layer2 (8x8), ... doubling up to half the image size; "
-            "dcgan-landscapes (64 px) has layer1 to layer4 (4x4 to 32x32). A wrong name lists the model's.",
-        ),
-    ],
+    layer: Layer,
     model: GenModel = "dcgan-landscapes",
-    concept: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="NAME|NAME=MASK_DIR",
-            help="sky, vegetation, bright, dark (colour rules), or NAME=MASK_DIR: masks 0000.png... for the images `i2i generate -n N --seed S` makes (repeatable; default: the four colour concepts).",
-        ),
-    ] = None,
-    output: Annotated[
-        Path,
-        typer.Option("--output", "-o", metavar="DIR", help="Report folder: report.md, report.json, heat maps."),
-    ] = Path("dissection"),
-    n: Annotated[int, typer.Option("-n", help="Generated images the units are scored on.", min=1)] = 200,
-    seed: Annotated[
-        int,
-        typer.Option(
-            metavar="N",
-            help="Seeds the latents of the images the units are scored on (the images `i2i generate -n N --seed S` makes).",
-        ),
-    ] = 0,
-    quantile: Annotated[
-        float, typer.Option(help="A unit is 'on' above this quantile of its activations.", min=0.0, max=1.0)
-    ] = 0.9,
-    top: Annotated[int, typer.Option(help="Units per concept shown with heat maps.", min=1)] = 5,
-    ablate_top: Annotated[
-        int, typer.Option(help="Also draw each concept's before/after with its top K units off (0: no).", min=0)
-    ] = 8,
+    concept: Concepts = None,
+    output: ReportDir = Path("dissection"),
+    n: Scored = 200,
+    seed: ScoredSeed = 0,
+    quantile: Quantile = 0.9,
+    top: Top = 5,
+    ablate_top: AblateTop = 8,
     device: Device = _DEFAULTS.device,
 ):
     """Find generator units whose maps match a concept (GAN dissection, Bau et al. 2019),

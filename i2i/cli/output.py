@@ -98,6 +98,7 @@ class Results:
         self.lost: str | None = None
 
     def print(self, line: str) -> None:
+        """Write one line (a str without its newline), whole, unless stdout was lost."""
         from ..data.image_io import write_all
 
         if self.lost:
@@ -109,6 +110,7 @@ class Results:
             self.lost = e.strerror or str(e)
 
     def json(self, row: dict) -> None:
+        """Write one JSON object (a dict of plain values) as a line."""
         self.print(json.dumps(row))
 
 
@@ -287,17 +289,20 @@ class PlainProgress:
         pass
 
     def add_task(self, description: str, total: float | None = None, **fields) -> int:
+        """A new task (description, total or None); -> its id for update and reset."""
         self.tasks[len(self.tasks)] = {"description": description, "total": total, "fields": fields}
         self.reset(len(self.tasks) - 1, total=total)
         return len(self.tasks) - 1
 
     def reset(self, task_id: int, total: float | None = None, **fields) -> None:
+        """Start the task over: nothing done, its clock from now, total and fields replaced."""
         now = time.perf_counter()
         task = self.tasks[task_id]
         task.update(total=total, completed=0, started=now, printed=None, ended=False)
         task["fields"].update(fields)
 
     def update(self, task_id: int, completed: float | None = None, total: float | None = None, **fields) -> None:
+        """Record progress; print a line when one is due (see the class doc)."""
         task, now = self.tasks[task_id], time.perf_counter()
         task["fields"].update(fields)
         if total is not None:

@@ -2,11 +2,13 @@
 
 prepare(ImageData) -> (C, H, W) float in [0, 1] for the network;
 finish(ImageData, (C', H', W') output) -> the ImageData to write.
+Adapter (a Protocol) is the whole contract the engine calls; RGBAdapter and ColorizeAdapter keep it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -16,6 +18,41 @@ from PIL import Image
 from ..data.color import AB_SCALE, lab_to_rgb, rgb_to_lab
 from ..data.image_io import ImageData
 from ..task import Task
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """What the engine (engine/engine.py, engine/video.py) asks of a task's adapter: how an
+    image becomes the network's input and its output the image to write. Sizes are (width,
+    height) in pixels, tensors float in [0, 1]."""
+
+    def prepare(self, img: ImageData) -> torch.Tensor:
+        """The network's input for a decoded image: (C, H', W') in the model's input space."""
+        ...
+
+    def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) of the output for an input of `size`, before anything runs (limits)."""
+        ...
+
+    def finish(self, img: ImageData, out: torch.Tensor) -> ImageData:
+        """The image to write from the input and the network's (C', H'', W'') output."""
+        ...
+
+    def streams(self, img: ImageData) -> bool:
+        """Whether this image's output can be finished one row band at a time (finish_band)."""
+        ...
+
+    def finish_band(self, img: ImageData, band: torch.Tensor) -> np.ndarray:
+        """(C', rows, W'') network output -> (rows, W'', C) pixels; only where streams() holds."""
+        ...
+
+    def channels_out(self, img: ImageData) -> int:
+        """Channels of the written output: 1 (gray) or 3."""
+        ...
+
+    def bit_depth_out(self, img: ImageData) -> int:
+        """Bits per sample of the written output: 8 or 16."""
+        ...
 
 
 def to_chw(arr: np.ndarray) -> torch.Tensor:
@@ -81,6 +118,7 @@ class RGBAdapter:
     """Final scale when it differs from the model's (upscale --scale 3 with a x4 model)."""
 
     def prepare(self, img: ImageData) -> torch.Tensor:
+        """The image in the network's input space: (C, H, W) float in [0, 1] (see Adapter)."""
         return network_input(img, self.task.in_space)
 
     def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
@@ -89,6 +127,7 @@ class RGBAdapter:
         return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
     def finish(self, img: ImageData, out: torch.Tensor) -> ImageData:
+        """The output image at output_size, with the input's alpha (or the network's), gray kept gray where asked, blended by strength and preserve_color (see Adapter)."""
         size = self.output_size(img.size)
         out, net_alpha = (out[:3], out[3]) if self.task.out_space == "RGBA" else (out, None)
         if out.shape[0] == 1 and (self.strength < 1 or self.preserve_color):
@@ -134,6 +173,7 @@ class RGBAdapter:
         return 1 if self.task.out_space == "gray" or (self.keep_gray and img.is_gray) else 3
 
     def bit_depth_out(self, img: ImageData) -> int:
+        """The input's bit depth (8 or 16): 16-bit inputs give 16-bit outputs where the format allows."""
         return img.bit_depth  # 16-bit gray and colour stay 16-bit where the output format allows
 
     def _reduce_channels(self, img: ImageData, pixels: np.ndarray) -> np.ndarray:
@@ -159,6 +199,7 @@ class ColorizeAdapter:
         return rgb_to_lab(rgb_of(img)[None])  # (1, 3, H, W)
 
     def prepare(self, img: ImageData) -> torch.Tensor:
+        """(1, h, w) lightness in [0, 1] at working_size (see Adapter)."""
         L = self._lab(img)[:, :1] / 100  # [0, 1]; the task's value range maps it to the net's
         return F.interpolate(L, size=self.working_size(img.size), mode="area")[0]
 
@@ -171,13 +212,28 @@ class ColorizeAdapter:
         return max(m, round(h * s / m) * m), max(m, round(w * s / m) * m)
 
     def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """The input's size: its own lightness at full resolution, with predicted chroma."""
         return size  # the input's own lightness at full resolution, with predicted chroma
 
     def streams(self, img: ImageData) -> bool:
+        """False: chroma is predicted at a working resolution, never tiled or streamed."""
         return False  # predicts at a working resolution: never tiled, never streamed
+
+    def finish_band(self, img: ImageData, band: torch.Tensor) -> np.ndarray:
+        """Never called (streams() is False); raises NotImplementedError."""
+        raise NotImplementedError("colorize outputs are never streamed (streams() is False)")
+
+    def channels_out(self, img: ImageData) -> int:
+        """3: a colour image, whatever the input."""
+        return 3
+
+    def bit_depth_out(self, img: ImageData) -> int:
+        """The input's bit depth (finish keeps it)."""
+        return img.bit_depth  # finish keeps the input's
 
     def finish(self, img: ImageData, out: torch.Tensor) -> ImageData:
         # out: ab in [0, 1] after the task's range mapping; back to Lab units.
+        """The input's lightness with the predicted chroma (ab, upsampled bilinearly, times saturation), RGB in [0, 1]."""
         ab = (out[None] * 2 - 1) * AB_SCALE * self.saturation
         lab = self._lab(img)
         ab = F.interpolate(ab, size=lab.shape[-2:], mode="bilinear", align_corners=False)

@@ -17,6 +17,8 @@ from .inputs import Job
 
 @dataclass
 class PerImageEngines:
+    """Engines chosen per input (a model key per job, one Engine per key, built on first use)."""
+
     choose: Callable[[Job], tuple[Hashable, dict]]
     """job -> (model key, facts for --json and -v); must not raise (an input it cannot read gets
     clip_key: the engine then reports the reading error as usual)."""
@@ -27,6 +29,7 @@ class PerImageEngines:
     _engines: dict = field(default_factory=dict, init=False)
 
     def engine(self, key: Hashable) -> Engine:
+        """The Engine of a model key, built once."""
         if key not in self._engines:
             self._engines[key] = self.build(key)
         return self._engines[key]
@@ -43,6 +46,7 @@ class PerImageEngines:
 
     @property
     def clip_engine(self) -> Engine:
+        """The Engine clips run with (clip_key's)."""
         return self.engine(self.clip_key)
 
     @property

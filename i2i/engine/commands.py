@@ -3,8 +3,9 @@
 The command line (cli/run.py) and the web page (ui/) build the engine of `upscale`, `stylize`,
 `colorize` and `translate` here, from the same typed options, so the two front ends cannot
 drift: the same model name resolves to the same file, the same adapter options apply, the same
-model kinds are refused. The options' defaults and help live once, on the command line's
-declarations; the page reads them from there (ui/page.py).
+model kinds are refused. The job options (EngineOptions: device, precision, backend, ...) are
+declared once in engine/options.py, the command line builds its options from them, and the page
+reads each command's defaults and help from the command line (ui/page.py).
 
     recipe = recipe_for(UpscaleOptions(scale=2))                 # names resolved, contradictions refused
     engine = build_engine(recipe, EngineOptions(backend="torch"))  # the model loaded, its task checked
@@ -56,6 +57,8 @@ def check_task(command: str, model) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class UpscaleOptions:
+    """`i2i upscale`'s own options (engine/options.py holds the job options every command shares)."""
+
     model: str = ""
     """A name (`i2i models`) or file; "" for the default (the shipped x4 blend, or model)."""
     scale: float | None = None
@@ -66,6 +69,8 @@ class UpscaleOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class StylizeOptions:
+    """`i2i stylize`'s own options."""
+
     style: str = "starry-night"
     """A style name (`i2i stylize --list`) or file."""
     strength: float = 1.0
@@ -76,6 +81,8 @@ class StylizeOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class ColorizeOptions:
+    """`i2i colorize`'s own options."""
+
     model: str = "colorize"
     render_size: int = 256
     """Short side at which chroma is predicted (pixels)."""
@@ -85,6 +92,8 @@ class ColorizeOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class TranslateOptions:
+    """`i2i translate`'s own options."""
+
     model: str
     """A translation or 1x restoration model: name or file (ours or a peer's)."""
 

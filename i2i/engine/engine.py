@@ -41,6 +41,7 @@ from ..data.image_io import (
 )
 from ..data.png_stream import PNGBandWriter
 from ..errors import I2IError, ImageError, one_line
+from .adapters import Adapter
 from .backends import BackendError
 from .inputs import STDIO, Job, OutputOptions, input_name, plan_outputs, read_source
 from .results import Result
@@ -86,7 +87,7 @@ class Engine:
     def __init__(
         self,
         model: LoadedModel,
-        adapter,
+        adapter: Adapter,
         *,
         device: str = "auto",
         batch_size: int | None = None,

@@ -35,6 +35,8 @@ def input_name(source: str) -> str:
 
 @dataclass(frozen=True)
 class Job:
+    """One input and where its output goes (output None until planned: plan_outputs)."""
+
     source: str
     """A path, or '-' for stdin."""
     rel: Path
@@ -49,6 +51,8 @@ class Job:
 
 @dataclass(frozen=True)
 class Skipped:
+    """An input left out or refused, and why (one line: a note or an error)."""
+
     source: str
     reason: str
 

@@ -52,6 +52,7 @@ class JobPlan:
 
     @property
     def found_nothing(self) -> bool:
+        """No input at all: nothing to run, nothing missing or clashing."""
         return not (self.images or self.clips or self.missing or self.clashes)
 
     def run(

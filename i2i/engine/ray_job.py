@@ -172,9 +172,7 @@ def run_on_ray(
     exist come first, as errors. Ray is shut down at the end when this call started it.
     """
     from ..checkpoint import LoadedModel, load_model
-    from ..data.image_io import DEFAULT_MAX_PIXELS
     from ..models import resolve
-    from .engine import Engine
     from .jobs import plan_job
 
     out = OutputOptions(
@@ -182,20 +180,26 @@ def run_on_ray(
     )
     plan = plan_job([os.fspath(i) for i in inputs], out)
     loaded = model if isinstance(model, LoadedModel) else load_model(resolve(str(model)))
-    make_adapter = adapter or default_adapter
+    engine = _ray_engine(loaded, adapter or default_adapter, options or RayOptions(), engine_options)
+    for missing in plan.missing:
+        yield Result(missing.source, error=f"{missing.source}: {missing.reason}")
+    yield from plan.run(engine, out, video=video)
+
+
+def _ray_engine(model, make_adapter: Callable, options: RayOptions, engine_options: dict) -> RayEngine:
+    """A RayEngine whose actors each build Engine(model, make_adapter(model), **engine_options)."""
+    from ..data.image_io import DEFAULT_MAX_PIXELS
+    from .engine import Engine
 
     def make_engine(m):
         return Engine(m, make_adapter(m), **engine_options)
 
-    engine = RayEngine(
-        functools.partial(make_engine, loaded),
-        options or RayOptions(),
+    return RayEngine(
+        functools.partial(make_engine, model),
+        options,
         batch_size=engine_options.get("batch_size"),
         max_pixels=engine_options.get("max_pixels") or DEFAULT_MAX_PIXELS,
     )
-    for missing in plan.missing:
-        yield Result(missing.source, error=f"{missing.source}: {missing.reason}")
-    yield from plan.run(engine, out, video=video)
 
 
 def default_adapter(model):

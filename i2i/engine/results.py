@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Result:
+    """One input's outcome: written (output, sizes as (width, height), seconds), skipped, or failed (error: one line naming the file)."""
+
     input: str
     output: str | None = None
     in_size: tuple[int, int] | None = None
@@ -39,6 +41,7 @@ class Result:
 
     @property
     def ok(self) -> bool:
+        """No error (a skipped input is ok)."""
         return self.error is None
 
     def to_row(self) -> dict:

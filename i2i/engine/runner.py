@@ -77,6 +77,7 @@ class ModelRunner:
             self.notes.append(message)
 
     def wants_tiles(self, height: int, width: int) -> bool:
+        """Whether an input of height x width pixels runs in tiles (--tile; automatic above AUTO_TILE_PIXELS)."""
         if not self.spec.tiles or self.tile == 0:
             return False
         if self.tile:

@@ -351,6 +351,14 @@ class BackendSelector:
                 runners[c.label] = self._runtime(c)
             except BackendError as e:
                 results[c.label] = _failed(e)
+        outputs, times = self._timed_runs(runners, pair, crop, results)
+        for name_ in runners:
+            results[name_] = self._entry(name_, candidates, times[name_], outputs[name_], outputs["torch"])
+        return {"results": results, "crop": list(crop.shape[-2:])}
+
+    def _timed_runs(self, runners: dict, pair: torch.Tensor, crop: torch.Tensor, results: dict) -> tuple[dict, dict]:
+        """Round 0 runs `pair` (outputs kept), rounds 1-2 time `crop` (torch once). A runner that
+        fails leaves `runners` (in place) with its failure in `results`. -> (outputs, times)."""
         outputs: dict[str, torch.Tensor] = {}
         times: dict[str, list[float]] = {k: [] for k in runners}
         for round_ in range(3):
@@ -370,22 +378,23 @@ class BackendSelector:
                     outputs[name_] = self._to_output(y)
                 if round_:
                     times[name_].append(time.perf_counter() - start)
-        reference = outputs["torch"]
-        for name_ in runners:
-            entry = {"seconds": round(min(times[name_]), 4)}
-            if name_ == "torch":
-                entry["ok"] = True
-            else:
-                c = next(c for c in candidates if c.label == name_)
-                entry["ok"], diff = self._accurate(c, outputs[name_], reference)
-                entry.update(diff)
-                if not entry["ok"]:
-                    entry["problem"] = (
-                        f"output differs from torch by {diff['max_diff'] * 255:.2f}/255 max, "
-                        f"{diff['mean_diff'] * 255:.3f}/255 mean (over tolerance)"
-                    )
-            results[name_] = entry
-        return {"results": results, "crop": list(crop.shape[-2:])}
+        return outputs, times
+
+    def _entry(self, name_: str, candidates: list[Candidate], times: list[float], output, reference) -> dict:
+        """One backend's measurement: its fastest time, and (a runtime) whether it is within tolerance."""
+        entry = {"seconds": round(min(times), 4)}
+        if name_ == "torch":
+            entry["ok"] = True
+            return entry
+        c = next(c for c in candidates if c.label == name_)
+        entry["ok"], diff = self._accurate(c, output, reference)
+        entry.update(diff)
+        if not entry["ok"]:
+            entry["problem"] = (
+                f"output differs from torch by {diff['max_diff'] * 255:.2f}/255 max, "
+                f"{diff['mean_diff'] * 255:.3f}/255 mean (over tolerance)"
+            )
+        return entry
 
     def _accurate(self, c: Candidate, got: torch.Tensor, expected: torch.Tensor) -> tuple[bool, dict]:
         if got.shape != expected.shape:

@@ -48,6 +48,8 @@ class VideoOptions:
 
 @dataclass
 class ClipResult(Result):
+    """A clip's Result: frames written, and (in notes) the streams converted or left out."""
+
     frames: int = 0
 
 

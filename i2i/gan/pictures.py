@@ -61,7 +61,6 @@ def write_dissection_report(
 ) -> Path:
     """report.md + report.json + one heat-map strip per top unit per concept, and with
     ablate=k a before/after grid per concept with its top k units switched off."""
-    from .dissect import ablation_effect, concept_fraction
     from .latents import sample_latents
 
     out_dir = Path(out_dir)
@@ -88,23 +87,30 @@ def write_dissection_report(
             lines.append(f"| {rank} | {s.unit} | {s.iou:.3f} | {s.threshold:.3g} | ![unit {s.unit}]({picture}) |")
         lines.append("")
         if ablate:
-            before, after = ablation_effect(generator, report, concept, ablate, n=16)
-            picture = f"ablate_{concept}.png"
-            save_png(before_after(before, after), out_dir / picture)
-            units = ",".join(map(str, report.top_units(concept, ablate)))
-            extra = ""
-            if concept in ("sky", "vegetation", "bright", "dark"):
-                extra = (
-                    f" {concept} pixels: {concept_fraction(before, concept):.1%} before, "
-                    f"{concept_fraction(after, concept):.1%} after."
-                )
-            lines += [
-                f"Top {ablate} units switched off (`i2i generate --ablate {report.layer}:{units}`), "
-                f"originals above, edited below.{extra}",
-                "",
-                f"![ablation]({picture})",
-                "",
-            ]
+            lines += _ablation_section(generator, report, concept, ablate, out_dir)
     atomic_write_bytes("\n".join(lines).encode(), out_dir / "report.md")
     atomic_write_bytes(json.dumps(report.to_dict(), indent=1).encode(), out_dir / "report.json")
     return out_dir / "report.md"
+
+
+def _ablation_section(generator, report, concept: str, ablate: int, out_dir: Path) -> list[str]:
+    """The report's lines (and its before/after grid) for `concept` with its top `ablate` units off."""
+    from .dissect import ablation_effect, concept_fraction
+
+    before, after = ablation_effect(generator, report, concept, ablate, n=16)
+    picture = f"ablate_{concept}.png"
+    save_png(before_after(before, after), out_dir / picture)
+    units = ",".join(map(str, report.top_units(concept, ablate)))
+    extra = ""
+    if concept in ("sky", "vegetation", "bright", "dark"):
+        extra = (
+            f" {concept} pixels: {concept_fraction(before, concept):.1%} before, "
+            f"{concept_fraction(after, concept):.1%} after."
+        )
+    return [
+        f"Top {ablate} units switched off (`i2i generate --ablate {report.layer}:{units}`), "
+        f"originals above, edited below.{extra}",
+        "",
+        f"![ablation]({picture})",
+        "",
+    ]

@@ -86,10 +86,12 @@ class Request:
 
     @property
     def command(self) -> str:
+        """upscale, stylize, colorize, translate or generate."""
         return "generate" if isinstance(self.options, GenerateOptions) else recipe_command(self.options)
 
 
 def recipe_command(options) -> str:
+    """The command whose options `options` are (engine/commands.py COMMANDS)."""
     from ..engine.commands import COMMANDS
 
     return next(name for name, kind in COMMANDS.items() if isinstance(options, kind))
@@ -116,6 +118,8 @@ class Output:
 
 @dataclass
 class JobResult:
+    """One job's outcome: an Output per input (or generated image), or what stopped it."""
+
     id: int
     outputs: list[Output] = field(default_factory=list)
     error: str | None = None
@@ -123,10 +127,12 @@ class JobResult:
 
     @property
     def errors(self) -> list[str]:
+        """Every error line: the job's, then each failed input's."""
         return ([self.error] if self.error else []) + [o.error for o in self.outputs if o.error]
 
     @property
     def files(self) -> list[Path]:
+        """The results written, in order."""
         return [o.path for o in self.outputs if o.path is not None]
 
 
@@ -150,6 +156,7 @@ class Turns:
             return ticket
 
     def done(self) -> None:
+        """End the current turn: the next waiter goes."""
         with self._cond:
             self._serving += 1
             self._cond.notify_all()
@@ -180,6 +187,7 @@ class Workspace:
         """Engines built so far: a model loaded once and kept is built once."""
 
     def close(self) -> None:
+        """Remove the workspace's folder (every job's uploads and results)."""
         self._remove()
 
     def __enter__(self) -> Workspace:

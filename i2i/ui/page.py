@@ -40,6 +40,7 @@ def cli_options(command: str) -> dict:
 
 
 def default(command: str, name: str):
+    """The command line's default of `i2i COMMAND`'s option NAME (a parameter name)."""
     return cli_options(command)[name].default
 
 
@@ -76,6 +77,7 @@ def models_by_kind() -> dict[str, list[str]]:
 
 
 def task_models(task: str) -> list[str]:
+    """The model names a task's tab offers (KINDS), shipped first."""
     found = models_by_kind()
     return [name for kind in KINDS[task] for name in found.get(kind, [])]
 
@@ -113,44 +115,15 @@ def _model_choices(task: str) -> tuple[list, str | None]:
 
 
 def _task_tab(task: str, workspace: Workspace) -> None:
-    model_flag = "style" if task == "stylize" else "model"
     with gr.Row():
         with gr.Column(scale=1):
-            files = gr.File(file_count="multiple", label="Images, animations or short videos", elem_id=f"{task}-files")
-            model_choices, model_value = _model_choices(task)
-            model = gr.Dropdown(model_choices, value=model_value, elem_id=f"{task}-model", **helped(task, model_flag))
-            own = _own_options(task)
-            with gr.Accordion("Engine", open=False, elem_id=f"{task}-engine"):
-                backend = gr.Dropdown(
-                    choices(task, "backend"),
-                    value=default(task, "backend"),
-                    elem_id=f"{task}-backend",
-                    **helped(task, "backend"),
-                )
-                precision = gr.Dropdown(
-                    choices(task, "precision"), value=default(task, "precision"), **helped(task, "precision")
-                )
-                # Text, not a number box: empty is the command line's default (automatic), which
-                # Gradio's number box would send as 0 (never tile).
-                tile = (
-                    gr.Textbox(value=_text(default(task, "tile")), placeholder="automatic", **helped(task, "tile"))
-                    if "tile" in cli_options(task)
-                    else None
-                )
+            files, model, own, engine = _inputs_column(task)
             run = gr.Button("Run", variant="primary", elem_id=f"{task}-run")
         with gr.Column(scale=2):
-            slider = gr.ImageSlider(
-                type="filepath", label="Before / after (preview)", elem_id=f"{task}-slider", max_height=640
-            )
-            compare = gr.Dropdown([], label="Compare", interactive=True, elem_id=f"{task}-compare")
-            video = gr.Video(label="Video result", visible=False, interactive=False)
-            status = gr.Markdown(elem_id=f"{task}-status")
-            errors = gr.Textbox(label="Errors", lines=2, interactive=False, elem_id=f"{task}-errors")
-            downloads = gr.File(
-                label="Results (full resolution)", file_count="multiple", interactive=False, elem_id=f"{task}-downloads"
-            )
+            shown_parts = _results_column(task)
+    slider, compare, video, status, errors, downloads = shown_parts
     shown = gr.State([])  # [(name, before, after)] of this browser tab's last job
-
+    backend, precision, tile = engine
     fields = [files, model, backend, precision, *own.values(), *([tile] if tile else [])]
 
     def execute(values: dict, progress=gr.Progress()):  # noqa: B008  (Gradio finds the bar by this default)
@@ -162,19 +135,59 @@ def _task_tab(task: str, workspace: Workspace) -> None:
             options = _options(task, values[model], {name: values[c] for name, c in own.items()})
         except ValueError as e:
             return {errors: str(e), status: "Not run.", slider: None, downloads: None, shown: []}
-        video_opts = _video_options(task)
-        request = Request.of(options, video=video_opts, **engine)
+        request = Request.of(options, video=_video_options(task), **engine)
         result = workspace.run(request, values[files] or [], lambda f, text: progress(f, desc=text))
-        return _show_result(result, slider, compare, video, status, errors, downloads, shown)
+        return _show_result(result, *shown_parts, shown)
 
     run.click(
         execute,
         inputs=set(fields),
-        outputs=[slider, compare, video, status, errors, downloads, shown],
+        outputs=[*shown_parts, shown],
         concurrency_limit=1,
         concurrency_id="model",
     )
     compare.change(_compare, inputs=[compare, shown], outputs=slider, queue=False)
+
+
+def _inputs_column(task: str) -> tuple:
+    """The files, the model, the command's own options and the engine's: -> (files, model,
+    {name: component}, (backend, precision, tile or None))."""
+    model_flag = "style" if task == "stylize" else "model"
+    files = gr.File(file_count="multiple", label="Images, animations or short videos", elem_id=f"{task}-files")
+    model_choices, model_value = _model_choices(task)
+    model = gr.Dropdown(model_choices, value=model_value, elem_id=f"{task}-model", **helped(task, model_flag))
+    own = _own_options(task)
+    with gr.Accordion("Engine", open=False, elem_id=f"{task}-engine"):
+        backend = gr.Dropdown(
+            choices(task, "backend"),
+            value=default(task, "backend"),
+            elem_id=f"{task}-backend",
+            **helped(task, "backend"),
+        )
+        precision = gr.Dropdown(
+            choices(task, "precision"), value=default(task, "precision"), **helped(task, "precision")
+        )
+        # Text, not a number box: empty is the command line's default (automatic), which
+        # Gradio's number box would send as 0 (never tile).
+        tile = (
+            gr.Textbox(value=_text(default(task, "tile")), placeholder="automatic", **helped(task, "tile"))
+            if "tile" in cli_options(task)
+            else None
+        )
+    return files, model, own, (backend, precision, tile)
+
+
+def _results_column(task: str) -> tuple:
+    """-> (slider, compare, video, status, errors, downloads): a job's results as shown."""
+    slider = gr.ImageSlider(type="filepath", label="Before / after (preview)", elem_id=f"{task}-slider", max_height=640)
+    compare = gr.Dropdown([], label="Compare", interactive=True, elem_id=f"{task}-compare")
+    video = gr.Video(label="Video result", visible=False, interactive=False)
+    status = gr.Markdown(elem_id=f"{task}-status")
+    errors = gr.Textbox(label="Errors", lines=2, interactive=False, elem_id=f"{task}-errors")
+    downloads = gr.File(
+        label="Results (full resolution)", file_count="multiple", interactive=False, elem_id=f"{task}-downloads"
+    )
+    return slider, compare, video, status, errors, downloads
 
 
 def _own_options(task: str) -> dict:
