@@ -132,3 +132,21 @@ def _a_photo() -> bytes:
     from conftest import SHARED
 
     return (SHARED / "sr/val/Set5/baby.png").read_bytes()
+
+
+def test_generate_and_serve_defaults_are_their_libraries(commands):
+    """The commands declared by hand show the defaults of the library objects they fill in."""
+    from dataclasses import fields as fields_of
+
+    from i2i.gan.api import LatentSource
+    from i2i.ui.jobs import GenerateOptions, Limits
+
+    generate = {p.name: p.default for p in commands["generate"].params}
+    for f in fields_of(LatentSource):
+        if f.name in generate:
+            assert generate[f.name] == f.default, f.name
+    for f in fields_of(GenerateOptions):  # the page's Generate tab
+        assert generate[f.name] == f.default, f.name
+    serve = {p.name: p.default for p in commands["serve"].params}
+    assert serve["max_pixels"] == Limits().max_pixels == EngineOptions().max_pixels
+    assert serve["max_output_pixels"] == Limits().max_output_pixels == EngineOptions().max_output_pixels
