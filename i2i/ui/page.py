@@ -197,9 +197,10 @@ def _own_options(task: str) -> dict:
             "scale": gr.Textbox(
                 value=_text(default(task, "scale")), placeholder="the model's own", **helped(task, "scale")
             ),
+            # The command line's default is no value: auto without --model, the model as it is with one.
             "denoise": gr.Dropdown(
-                ["auto", "0", "0.25", "0.5", "0.75", "1"],
-                value=default(task, "denoise"),
+                [("default: auto, or the chosen model as it is", ""), "auto", "0", "0.25", "0.5", "0.75", "1"],
+                value=default(task, "denoise") or "",
                 allow_custom_value=True,
                 **helped(task, "denoise"),
             ),
