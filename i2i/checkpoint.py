@@ -147,7 +147,7 @@ def save_model(path, module, info: ModelInfo, *, half: bool = False) -> None:
     import torch
     from safetensors.torch import save
 
-    from .data.image_io import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     state = getattr(module, "checkpoint_state_dict", module.state_dict)()
     tensors = {}

@@ -22,6 +22,7 @@ import torch
 
 from ..devices import resolve_device
 from ..errors import UsageError
+from ..files import atomic_write_bytes
 from ..kernels import use_nnpack
 from .options import LoopOptions
 from .plots import save_curves, save_grid
@@ -309,7 +310,7 @@ class Trainer:
                 "command": self.command,
             }
         )
-        path.write_text(json.dumps(info, indent=2))
+        atomic_write_bytes(json.dumps(info, indent=2).encode(), path)  # a resume reads it back whole
 
     def _stop_signals(self):
         """SIGINT, SIGTERM and SIGHUP ask for a clean stop after the current step (checkpoint

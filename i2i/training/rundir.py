@@ -26,7 +26,7 @@ def agree_with_checkpoint(run_dir: Path, step: int, records: list[dict]) -> None
     A run killed after its last checkpoint left metrics, sample grids and event files from
     steps it will now repeat, and perhaps a half-written checkpoint: rewrite or remove them.
     """
-    for stale in (run_dir / "checkpoints").glob(".step_*.pt.part"):
+    for stale in (run_dir / "checkpoints").glob(".step_*.part"):  # files.atomic_output's, and older runs' .pt.part
         stale.unlink()
     with open(run_dir / "metrics.jsonl", "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in records)

@@ -11,7 +11,6 @@ checkpoints) only, so a crafted checkpoint cannot run code when a run is resumed
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
+from ..files import atomic_output
 
 STATE_KEYS = ("step", "recipe", "rng", "train_seconds", "records")
 
@@ -33,11 +33,9 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 
 def save_state(state: dict, path: Path, keep: int) -> None:
-    """Write training state atomically (hidden .part, then rename); keep the newest `keep`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.part"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Write training state atomically (files.atomic_output); keep the newest `keep`."""
+    with atomic_output(path) as f:
+        torch.save(state, f)
     for old in sorted(path.parent.glob("step_*.pt"))[:-keep]:
         old.unlink()
 
