@@ -31,6 +31,8 @@ from .rundir import agree_with_checkpoint
 from .state import capture, checkpoint_path, latest_checkpoint, load_state, restore, save_state
 
 # Signals that stop a run cleanly after the current step (a second one aborts at once).
+FIXED_BATCH = 4
+"""Items in the fixed batch the sample grids are drawn from (fewer when the data holds fewer)."""
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
@@ -211,9 +213,7 @@ class Trainer:
         )
 
     def _fixed_batch(self, dataset):
-        n = min(4, len(dataset.base) if hasattr(dataset, "base") else 4)
-        items = [dataset.fixed_item(i) if hasattr(dataset, "fixed_item") else dataset[i] for i in range(n)]
-        return torch.utils.data.default_collate(items)
+        return torch.utils.data.default_collate(dataset.fixed_items(FIXED_BATCH))
 
     # ---- logging and pictures ----
     def _log(self, record: dict, rate: float | None = None) -> None:
