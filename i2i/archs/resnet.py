@@ -127,5 +127,5 @@ SPEC = ArchSpec(
     receptive_margin=64,
     read_options=read_options,
     detect=peer_detector(read_options, "resnet", translation_task, clean=drop_legacy_instance_norm),
-    detect_order=40,  # after unet: a U-Net's keys never match, but keep the order the peers were read in
+    detect_order=40,  # the peers in the order i2i always tried them: srresnet, transformer_net, unet, resnet
 )

@@ -163,5 +163,5 @@ SPEC = ArchSpec(
     grow=grow,
     read_options=read_options,
     detect=peer_detector(read_options, "srresnet", _upscale_task),
-    detect_order=10,  # before the other peers: no other layout has conv_first + body.N.conv1
+    detect_order=10,  # the peers in the order i2i always tried them: srresnet, transformer_net, unet, resnet
 )

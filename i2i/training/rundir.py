@@ -1,4 +1,4 @@
-"""A run directory's files, and keeping them consistent with the checkpoint a run goes on from.
+"""A run directory's files, and keeping them consistent with the training state a run goes on from.
 
 A run directory holds only what the loop writes (README "Run directories"):
 
@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 
 
-def agree_with_checkpoint(run_dir: Path, step: int, records: list[dict]) -> None:
+def agree_with_state(run_dir: Path, step: int, records: list[dict]) -> None:
     """Make every file the loop writes agree with training state at `step` (0: a fresh start).
 
     A run killed after its last checkpoint left metrics, sample grids and event files from

@@ -23,13 +23,13 @@ from ..files import atomic_output
 STATE_KEYS = ("step", "recipe", "rng", "train_seconds", "records")
 
 
-def checkpoint_path(run_dir: Path, step: int) -> Path:
+def state_path(run_dir: Path, step: int) -> Path:
     return run_dir / "checkpoints" / f"step_{step:07d}.pt"
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    ckpts = sorted((run_dir / "checkpoints").glob("step_*.pt"))
-    return ckpts[-1] if ckpts else None
+def latest_state(run_dir: Path) -> Path | None:
+    saved = sorted((run_dir / "checkpoints").glob("step_*.pt"))
+    return saved[-1] if saved else None
 
 
 def save_state(state: dict, path: Path, keep: int) -> None:
