@@ -1,8 +1,9 @@
 """Checkpoints: our self-describing safetensors files, and the peers' layouts we read.
 
-This is the only module that knows peers' key names (pytorch-CycleGAN-and-pix2pix,
-pytorch/examples fast_neural_style, BasicSR MSRResNet); every other layout goes to spandrel
-(chaiNNer-org/spandrel), which knows the community upscalers' (ESRGAN, Real-ESRGAN, SwinIR, ...).
+This module knows the format, the checks and the dispatch, and no architecture: each one
+declares on its ArchSpec (archs/) the options its tensors tell (read_options) and the peer
+layouts it reads without our metadata (detect, tried in detect_order; the last is the
+community upscalers' library, for ESRGAN, Real-ESRGAN, SwinIR, ...).
 
 A checkpoint's metadata is untrusted: before any module is built, the architecture's options
 are checked against the tensor shapes in the safetensors header (read without the tensors),
@@ -13,18 +14,17 @@ the file (exit code 2 in the CLI).
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .archs.common import ArchSpec, config_from_dict
 from .errors import CheckpointError
-from .task import IMAGE_SPACES, Task
+from .task import Task
 
 if TYPE_CHECKING:
     import torch
@@ -140,13 +140,14 @@ class LoadedModel:
 def save_model(path, module, info: ModelInfo, *, half: bool = False) -> None:
     """Write module weights + info atomically; half=True stores floats as fp16 (loads as fp32).
 
-    A module with a checkpoint_state_dict() method (spandrel's wrapper) stores that instead of
-    its state_dict(): the weights under the key names its architecture rebuilds from.
+    A module with a checkpoint_state_dict() method (a wrapper around another library's network)
+    stores that instead of its state_dict(): the weights under the key names its architecture
+    rebuilds from.
     """
     import torch
     from safetensors.torch import save
 
-    from .data.image_io import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     state = getattr(module, "checkpoint_state_dict", module.state_dict)()
     tensors = {}
@@ -201,7 +202,8 @@ def model_info(path, *, check_tensors: bool = True) -> ModelInfo:
 
 def load_model(path, device="cpu") -> LoadedModel:
     """Load any supported checkpoint into its architecture: ours, a peer layout i2i reads
-    itself, or anything spandrel recognises (.safetensors/.pth/.pt/.ckpt, weights only).
+    itself, or anything the community upscalers' library recognises (.safetensors/.pth/.pt/.ckpt,
+    weights only).
 
     path: a file (str or Path); models.resolve() turns a model name into one. device: a torch
     device string ("cpu", "cuda", "cuda:1", ...) the module is moved to. Returns a LoadedModel
@@ -229,13 +231,7 @@ def _load(path: Path, device) -> LoadedModel:
         state = _read_safetensors(path)
     else:
         state = _read_torch_file(path)
-    state = _canonical(state, path)
-    found = _detect_ours(state, path)
-    if found is not None:
-        clean, info = found
-        spec, cfg = _checked_config(info, _meta_tensors(clean), path)
-        return _instantiate(clean, info, spec, cfg, path, device)
-    return _load_with_spandrel(state, path, device)
+    return _detect(_canonical(state, path), path, device)
 
 
 def _info_from_metadata(meta: dict, path: Path) -> ModelInfo:
@@ -415,9 +411,9 @@ def _read_torch_file(path: Path):
         raise CheckpointError(f"{path}: cannot read as a weights-only torch file ({_one_line(e)})") from None
 
 
-# The wrappers and prefixes that training code puts around a state dict, as spandrel's
+# The wrappers and prefixes that training code puts around a state dict, as chaiNNer-org's
 # canonicalize_state_dict undoes them (BasicSR's params_ema/params, Lightning's state_dict,
-# DataParallel's module.), so that both detectors see the same keys.
+# DataParallel's module.), so that every detector sees the same keys.
 _WRAPPERS = ("model_state_dict", "state_dict", "params_ema", "params-ema", "params", "model", "net")
 _PREFIXES = ("module.", "netG.")
 
@@ -457,13 +453,9 @@ def _options_against_shapes(spec: ArchSpec, cfg, shapes: dict) -> str | None:
     """Why the options do not describe these tensors, or None: the options the tensors
     determine (channels, blocks, scale, ...) read from their shapes, so that a config that
     disagrees is refused before anything of its size is built."""
-    if spec.from_weights is not None:  # spandrel: the module is sized by its tensors alone
-        from .archs import spandrel_models
-
-        if not spandrel_models.recognises(cfg.arch, shapes):
-            return f"its tensors are not a spandrel {cfg.arch} layout"
-        return None
-    reader = OPTIONS_FROM_SHAPES.get(spec.id)
+    if spec.shapes_problem is not None:  # options the tensors cannot tell: the spec's own check
+        return spec.shapes_problem(cfg, shapes)
+    reader = spec.read_options
     if reader is None:
         return f"i2i cannot check {spec.id} options against tensors"
     try:
@@ -530,284 +522,46 @@ def _task_against_arch(task: Task, spec: ArchSpec, cfg) -> str | None:
     return None
 
 
-# ---- peers' layouts -------------------------------------------------------------------------
-# Each reader takes a state dict (real or meta tensors) and returns the architecture options
-# its keys and shapes determine, or None when the keys are not that layout. ValueError: the
-# layout is recognised but i2i's architecture cannot hold it.
+# ---- layouts without our metadata -------------------------------------------------------------
 
 
-def _count(state, pattern: str) -> int:
-    rx = re.compile(pattern)
-    return len({m.group(1) for k in state if (m := rx.match(k))})
+def _detect(state: dict, path: Path, device) -> LoadedModel:
+    """The first architecture (in detect_order) whose detect() claims the state, loaded."""
+    from .archs.registry import ARCHS  # the architectures import torch
 
-
-def _read_srresnet(state):
-    """BasicSR MSRResNet (upconv1/upconv2, conv_hr, conv_last) or our direct tail (conv_up)."""
-    if "conv_first.weight" not in state or "body.0.conv1.weight" not in state:
-        return None
-    feat, in_ch = (int(n) for n in state["conv_first.weight"].shape[:2])
-    if "conv_up.weight" in state:
-        upsampler, out_ch, scale = "direct", in_ch, _root(state["conv_up.weight"].shape[0], in_ch)
-    elif "upconv2.weight" in state:
-        upsampler, scale = "progressive", 4
-        out_ch = int(state["conv_last.weight"].shape[0]) if "conv_last.weight" in state else None
-    elif "upconv1.weight" in state:
-        upsampler, scale = "progressive", _root(state["upconv1.weight"].shape[0], feat)
-        out_ch = int(state["conv_last.weight"].shape[0]) if "conv_last.weight" in state else None
-    else:
-        return None
-    if scale is None or out_ch is None:
-        return None
-    if out_ch != in_ch:
-        raise ValueError(
-            f"an MSRResNet with {in_ch} channels in and {out_ch} out: i2i's srresnet gives as many channels as it takes"
-        )
-    return dict(
-        scale=scale,
-        channels=feat,
-        blocks=_count(state, r"body\.(\d+)\.conv1\.weight"),
-        upsampler=upsampler,
-        in_channels=in_ch,
+    reasons = []
+    for spec in sorted((s for s in ARCHS.values() if s.detect is not None), key=lambda s: s.detect_order):
+        try:
+            found = spec.detect(state)
+        except LookupError as e:
+            reasons.append(str(e))
+            continue
+        except ValueError as e:  # the detector's own words: a layout i2i recognises but cannot run
+            raise CheckpointError(f"{path}: {_one_line(e)}") from None
+        if found is not None:
+            return _load_detected(spec, found, path, device)
+    sample = ", ".join(list(state)[:3])
+    raise CheckpointError(
+        f"{path}: unknown checkpoint layout (first keys: {sample})" + "".join(f"; {r}" for r in reasons)
     )
 
 
-def _root(channels: int, per: int) -> int | None:
-    """s such that channels == per * s * s, if whole."""
-    s = round(math.sqrt(int(channels) / int(per))) if per else 0
-    return s if s >= 1 and per * s * s == channels else None
-
-
-def _read_transformer_net(state):
-    if "conv1.conv2d.weight" not in state or "deconv3.conv2d.weight" not in state:
-        return None
-    first = state["conv1.conv2d.weight"]
-    return dict(
-        width=int(first.shape[0]),
-        res_blocks=_count(state, r"res(\d+)\.conv1\.conv2d\.weight"),
-        in_channels=int(first.shape[1]),
-        out_channels=int(state["deconv3.conv2d.weight"].shape[0]),
-        upsample="resize",  # or bilinear: the same tensors, told apart by the recorded config only
-    )
-
-
-def _upsampling(state, key: str):
-    """(mode, output channels) of the x2 layer stored under `key` (archs/upsampling.py): a
-    transposed convolution's weight is (in, out, k, k) at key.weight; resize's 3x3 convolution
-    is (out, in, 3, 3) at key.1.weight. None when neither is there."""
-    if f"{key}.weight" in state:
-        return "transposed", int(state[f"{key}.weight"].shape[1])
-    if f"{key}.1.weight" in state:
-        return "resize", int(state[f"{key}.1.weight"].shape[0])
-    return None
-
-
-def _read_unet(state):
-    up = _upsampling(state, "model.model.3")
-    if "model.model.0.weight" not in state or up is None:
-        return None
-    depth = 1
-    while f"model.model.1{'.model.3' * (depth - 1)}.model.1.weight" in state:
-        depth += 1
-    first = state["model.model.0.weight"]
-    # A hidden full-resolution layer puts the output conv after it, at model.model.6 (unet.py).
-    out_conv = state.get("model.model.6.weight")
-    return dict(
-        in_channels=int(first.shape[1]),
-        out_channels=up[1] if out_conv is None else int(out_conv.shape[0]),
-        num_downs=depth,  # outermost + (depth - 1) nested blocks, each one downsampling
-        ngf=int(first.shape[0]),
-        norm="batch" if "model.model.1.model.2.weight" in state else "instance",
-        upsample=up[0],
-        full_res_channels=0 if out_conv is None else up[1],
-    )
-
-
-def _read_resnet(state):
-    if "model.1.weight" not in state or "model.10.conv_block.1.weight" not in state:
-        return None
-    blocks = _count(state, r"model\.(\d+)\.conv_block\.1\.weight")
-    last = state.get(f"model.{17 + blocks}.weight")
-    if last is None:
-        return None
-    up = _upsampling(state, f"model.{10 + blocks}")
-    if up is None:
-        return None
-    first = state["model.1.weight"]
-    # With dropout the second conv moves from conv_block.5 to .6 (where batch norm would sit).
-    return dict(
-        in_channels=int(first.shape[1]),
-        out_channels=int(last.shape[0]),
-        ngf=int(first.shape[0]),
-        blocks=blocks,
-        norm="batch" if "model.2.weight" in state else "instance",
-        dropout=getattr(state.get("model.10.conv_block.6.weight"), "ndim", 0) == 4,
-        upsample=up[0],
-    )
-
-
-def _read_patchgan(state):
-    convs = sorted(
-        (int(m.group(1)), v)
-        for k, v in state.items()
-        if (m := re.fullmatch(r"model\.(\d+)\.weight", k)) and v.ndim == 4
-    )
-    if not convs or convs[0][0] != 0:
-        return None
-    first = convs[0][1]
-    norm = (
-        "batch" if any(v.ndim == 1 for k, v in state.items() if re.fullmatch(r"model\.\d+\.weight", k)) else "instance"
-    )
-    return dict(
-        in_channels=int(first.shape[1]),
-        ndf=int(first.shape[0]),
-        n_layers=0 if first.shape[-1] == 1 else len(convs) - 2,
-        norm=norm,
-    )
-
-
-def _read_unet_discriminator(state):
-    if "conv0.weight" not in state or "conv9.weight" not in state:
-        return None
-    first = state["conv0.weight"]
-    return dict(in_channels=int(first.shape[1]), ndf=int(first.shape[0]))
-
-
-def _dcgan_convs(state) -> list:
-    """The convolution weights of main.N, in layer order."""
-    found = []
-    for k, v in state.items():
-        m = re.fullmatch(r"main\.(\d+)\.weight", k)
-        if m and v.ndim == 4:
-            found.append((int(m.group(1)), v))
-    return [v for _, v in sorted(found, key=lambda t: t[0])]
-
-
-def _read_dcgan_generator(state):
-    convs = _dcgan_convs(state)
-    if len(convs) < 2:
-        return None
-    # ConvTranspose2d weights are (in, out, k, k): z in first, image channels out last.
-    return dict(
-        z_dim=int(convs[0].shape[0]),
-        size=4 * 2 ** (len(convs) - 1),
-        ngf=int(convs[-1].shape[0]),
-        channels=int(convs[-1].shape[1]),
-    )
-
-
-def _read_dcgan_discriminator(state, encoder: bool = False):
-    convs = _dcgan_convs(state)
-    if len(convs) < 2:
-        return None
-    out = int(convs[-1].shape[0])
-    return dict(
-        size=4 * 2 ** (len(convs) - 1),
-        ndf=int(convs[0].shape[0]),
-        channels=int(convs[0].shape[1]),
-        z_dim=out if encoder or out != 1 else 0,
-    )
-
-
-OPTIONS_FROM_SHAPES = {
-    "dcgan_generator": _read_dcgan_generator,
-    "dcgan_discriminator": _read_dcgan_discriminator,
-    "dcgan_encoder": lambda state: _read_dcgan_discriminator(state, encoder=True),
-    "srresnet": _read_srresnet,
-    "unet_discriminator": _read_unet_discriminator,
-    "transformer_net": _read_transformer_net,
-    "unet": _read_unet,
-    "resnet": _read_resnet,
-    "patchgan": _read_patchgan,
-}
-"""Per registered architecture (spandrel's aside): options read from tensor shapes."""
-
-
-def _spaces(in_ch: int, out_ch: int, what: str) -> tuple[str, str]:
-    """Image spaces for a peer network's channel counts (ValueError when i2i cannot feed it)."""
-    if (in_ch, out_ch) == (1, 2):
-        return "L", "ab"  # pytorch-CycleGAN-and-pix2pix --dataset_mode colorization
-    if in_ch not in IMAGE_SPACES or out_ch not in IMAGE_SPACES:
-        raise ValueError(
-            f"a {what} taking {in_ch} channel(s) and giving {out_ch}: i2i feeds and "
-            "writes 1 (gray), 3 (RGB) or 4 (RGBA) channels, or Lab L -> ab"
-        )
-    return IMAGE_SPACES[in_ch], IMAGE_SPACES[out_ch]
-
-
-def _drop_legacy_instance_norm(state, norm: str) -> dict:
-    """Checkpoints saved with PyTorch < 0.4 carry InstanceNorm running statistics: unused."""
-    if norm == "batch":
-        return state
-    return {k: v for k, v in state.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
-
-
-def _detect_ours(state: dict, path: Path):
-    """(clean state, info) for a layout i2i's own architectures hold, or None."""
-    try:
-        for arch in ("srresnet", "transformer_net", "unet", "resnet"):
-            options = OPTIONS_FROM_SHAPES[arch](state)
-            if options is not None:
-                break
-        else:
-            return None
-        in_space, out_space = _spaces(options["in_channels"], options.get("out_channels", options["in_channels"]), arch)
-    except ValueError as e:
-        raise CheckpointError(f"{path}: {e}") from None
-    clean = state
-    if arch == "transformer_net":
-        clean = {k: v for k, v in state.items() if not re.match(r".*in\d+\.running_(mean|var)$", k)}
-        task = Task(kind="stylize", value_range="0,255", in_space=in_space, out_space=out_space)
-    elif arch == "srresnet":
-        task = Task(kind="upscale", value_range="0,1", scale=options["scale"], in_space=in_space, out_space=out_space)
-    else:
-        clean = _drop_legacy_instance_norm(state, options["norm"])
-        if arch == "unet":
-            options["dropout"] = True  # pix2pix's default; dropout has no weights to tell
-        kind = "colorize" if out_space == "ab" else "translate"
-        task = Task(kind=kind, value_range="-1,1", in_space=in_space, out_space=out_space)
-    return clean, ModelInfo(
-        arch=arch, options=options, task=task, name=path.stem, training={"source": f"converted from {path}"}
-    )
-
-
-def _load_with_spandrel(state: dict, path: Path, device) -> LoadedModel:
-    from .archs import spandrel_models
-
-    try:
-        descriptor = spandrel_models.detect(state)
-    except LookupError as e:
-        sample = ", ".join(list(state)[:3])
-        raise CheckpointError(f"{path}: unknown checkpoint layout (first keys: {sample}); {e}") from None
-    except TypeError as e:
-        raise CheckpointError(f"{path}: {e}") from None
-    except Exception as e:
-        raise CheckpointError(f"{path}: spandrel cannot build it: {type(e).__name__}: {_one_line(e)}") from None
-    cfg = spandrel_models.config_of(descriptor)
-    try:
-        in_space, out_space = _spaces(cfg.in_channels, cfg.out_channels, f"spandrel {cfg.arch} model")
-        task = Task(
-            kind="upscale" if cfg.scale > 1 else "restore",
-            value_range="0,1",
-            scale=cfg.scale,
-            in_space=in_space,
-            out_space=out_space,
-        )
-    except ValueError as e:
-        raise CheckpointError(f"{path}: {e}") from None
+def _load_detected(spec: ArchSpec, found, path: Path, device) -> LoadedModel:
     info = ModelInfo(
-        arch="spandrel",
-        options=asdict(cfg),
-        task=task,
+        arch=spec.id,
+        options=found.options,
+        task=found.task,
         name=path.stem,
-        description=f"{cfg.arch} ({cfg.purpose}) detected by spandrel",
+        description=found.description,
         training={"source": f"converted from {path}"},
     )
-    module = spandrel_models.SpandrelModule(descriptor)
-    module.eval().requires_grad_(False).to(device)
-    from .archs.registry import get_spec
-
-    spec = get_spec("spandrel").for_config(cfg)
-    return LoadedModel(module=module, info=info, spec=spec, config=cfg, path=str(path))
+    if found.module is None:
+        spec, cfg = _checked_config(info, _meta_tensors(found.state), path)
+        return _instantiate(found.state, info, spec, cfg, path, device)
+    module = found.module.eval().requires_grad_(False).to(device)
+    return LoadedModel(
+        module=module, info=info, spec=spec.for_config(found.config), config=found.config, path=str(path)
+    )
 
 
 def convert(src, dst, *, half: bool = False) -> ModelInfo:

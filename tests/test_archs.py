@@ -188,9 +188,7 @@ VARIANTS = {  # non-default options whose reading from shapes is easy to get wro
 @pytest.mark.parametrize("arch_id", BUILT)
 def test_every_option_that_sizes_a_module_is_read_from_its_shapes(arch_id):
     """Metadata is checked against these readings before a module is built (issue 17, item 11)."""
-    from i2i.checkpoint import OPTIONS_FROM_SHAPES
-
-    reader = OPTIONS_FROM_SHAPES[arch_id]
+    reader = ARCHS[arch_id].read_options
     for variant in [{}, *VARIANTS.get(arch_id, [])]:
         with torch.device("meta"):
             module, cfg = build(arch_id, {**SMALL[arch_id], **variant})

@@ -403,3 +403,28 @@ def test_hostile_metadata_through_the_cli(small_x2, tmp_path, cli):
         assert r.returncode == 2, r.stderr
         assert r.stderr.decode().count("\n") == 1 and str(path).encode() in r.stderr and words in r.stderr
         assert not (tmp_path / "out.png").exists()
+
+
+def test_checkpoint_py_names_no_architecture():
+    """Each architecture owns its layout (issue 34, item 1): checkpoint.py keeps the format, the
+    checks and the dispatch, so adding an architecture never means editing it."""
+    import re
+    from pathlib import Path
+
+    import i2i.checkpoint
+    from i2i.archs.registry import ARCHS
+
+    text = Path(i2i.checkpoint.__file__).read_text()
+    named = [arch_id for arch_id in ARCHS if re.search(rf"\b{re.escape(arch_id)}\b", text, re.IGNORECASE)]
+    assert named == []
+
+
+def test_detection_order_is_declared_not_left_to_registry_order():
+    """Peer layouts are tried in each spec's detect_order; two equal orders would leave it to
+    the order of the registry's list."""
+    from i2i.archs.registry import ARCHS
+
+    orders = [spec.detect_order for spec in ARCHS.values() if spec.detect is not None]
+    assert len(orders) >= 2
+    assert len(set(orders)) == len(orders)
+    assert all(spec.read_options or spec.shapes_problem for spec in ARCHS.values())

@@ -552,7 +552,7 @@ def test_a_signal_stops_cleanly_and_a_rerun_finishes(cli, x2, tmp_path, name, co
 
 
 def test_stale_temporary_files_of_dead_runs_are_removed(cli, x2, tmp_path):
-    from i2i.data.image_io import _HOST, atomic_output
+    from i2i.files import _HOST, atomic_output
 
     folder, out = tmp_path / "in", tmp_path / "out"
     folder.mkdir()
@@ -724,7 +724,7 @@ def test_colorize_working_size_is_bounded_for_strips():
 
 
 def test_every_byte_reaches_a_pipe_or_the_input_fails(x2, tmp_path):
-    from i2i.data.image_io import write_all
+    from i2i.files import write_all
 
     class Narrow(io.RawIOBase):  # a raw stream that takes at most 7 bytes a call, like a full pipe
         def __init__(self):
@@ -789,11 +789,11 @@ def test_two_jobs_on_one_folder_write_each_output_once(x2, tmp_path):
 
 def test_an_output_that_appears_meanwhile_is_never_replaced(x2, tmp_path):
     from i2i.checkpoint import load_model
-    from i2i.data.image_io import OutputExists, atomic_write_bytes
     from i2i.engine import engine as engine_module
     from i2i.engine.adapters import RGBAdapter
     from i2i.engine.engine import Engine
     from i2i.engine.inputs import Job, OutputOptions
+    from i2i.files import OutputExists, atomic_write_bytes
 
     atomic_write_bytes(b"first", tmp_path / "f")
     with pytest.raises(OutputExists):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from ..task import IMAGE_SPACES, Task
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,10 +62,99 @@ class ArchSpec:
     per_model: Callable[[Any], dict] | None = None
     """config -> overrides of the fields above that differ per model (spandrel: the descriptor's
     tiling and precision flags); see for_config()."""
+    read_options: Callable[[dict], dict | None] | None = None
+    """state dict (real or meta tensors) -> the options its keys and shapes determine, or None
+    when the keys are not this layout; ValueError (one line): the layout is recognised but this
+    architecture cannot hold it. Checkpoint metadata is checked against it before anything is
+    built; None: the options cannot be read from the tensors (see shapes_problem)."""
+    shapes_problem: Callable[[Any, dict], str | None] | None = None
+    """(config, state dict of meta tensors) -> why the tensors are not this config's layout, or
+    None: the check for architectures without read_options (spandrel's, sized by the weights)."""
+    detect: Callable[[dict], Detected | None] | None = None
+    """A checkpoint without i2i metadata (another project's layout, canonical keys) -> what it
+    is as this architecture, or None when it is not this layout. ValueError (one line): the
+    layout is recognised but unusable; LookupError: not this layout, with a reason worth
+    telling when no architecture claims the file. None: no such checkpoints are read."""
+    detect_order: int = 0
+    """Where detect runs among the architectures' (ascending): the first that claims a file
+    wins, so a layout whose keys another's would also match runs first, a catch-all last."""
 
     def for_config(self, cfg) -> ArchSpec:
         """This spec with the per-model fields of one model's config filled in."""
         return dataclasses.replace(self, **self.per_model(cfg)) if self.per_model else self
+
+
+@dataclass(kw_only=True)
+class Detected:
+    """What an architecture's detect() makes of a checkpoint without i2i metadata."""
+
+    options: dict
+    """The architecture's options (those the tensors tell, and the peer's defaults for the rest)."""
+    task: Task
+    """What the peer's network does."""
+    state: dict = field(default_factory=dict)
+    """The state dict to load, without tensors the module has no place for."""
+    description: str = ""
+    config: Any = None
+    """The config, where detection already built the module (else None: built from options)."""
+    module: Any = None
+    """The module with its weights loaded, where detection built it (else None)."""
+
+
+def peer_detector(
+    read_options: Callable[[dict], dict | None],
+    what: str,
+    task: Callable[[dict, str, str], Task],
+    clean: Callable[[dict, dict], dict] = lambda state, options: state,
+    assumed: dict | None = None,
+) -> Callable[[dict], Detected | None]:
+    """A detect() for a peer layout told by read_options: `task` (options, in space, out space)
+    -> its Task; `clean` (state, options) -> the state to load; `assumed`: options the weights
+    cannot tell, at the peer's default. `what` names the architecture in errors."""
+
+    def detect(state: dict) -> Detected | None:
+        options = read_options(state)
+        if options is None:
+            return None
+        in_space, out_space = image_spaces(
+            options["in_channels"], options.get("out_channels", options["in_channels"]), what
+        )
+        cleaned = clean(state, options)
+        options = {**options, **(assumed or {})}
+        return Detected(options=options, task=task(options, in_space, out_space), state=cleaned)
+
+    return detect
+
+
+def image_spaces(in_ch: int, out_ch: int, what: str) -> tuple[str, str]:
+    """Image spaces for a peer network's channel counts (ValueError when i2i cannot feed it)."""
+    if (in_ch, out_ch) == (1, 2):
+        return "L", "ab"  # pytorch-CycleGAN-and-pix2pix --dataset_mode colorization
+    if in_ch not in IMAGE_SPACES or out_ch not in IMAGE_SPACES:
+        raise ValueError(
+            f"a {what} taking {in_ch} channel(s) and giving {out_ch}: i2i feeds and "
+            "writes 1 (gray), 3 (RGB) or 4 (RGBA) channels, or Lab L -> ab"
+        )
+    return IMAGE_SPACES[in_ch], IMAGE_SPACES[out_ch]
+
+
+def count_indices(state, pattern: str) -> int:
+    """How many distinct values the first group of `pattern` takes over the state's keys."""
+    rx = re.compile(pattern)
+    return len({m.group(1) for k in state if (m := rx.match(k))})
+
+
+def drop_legacy_instance_norm(state: dict, options: dict) -> dict:
+    """Checkpoints saved with PyTorch < 0.4 carry InstanceNorm running statistics: unused."""
+    if options["norm"] == "batch":
+        return state
+    return {k: v for k, v in state.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+
+
+def translation_task(options: dict, in_space: str, out_space: str) -> Task:
+    """pytorch-CycleGAN-and-pix2pix generators: images in [-1, 1]; L -> ab is colorization."""
+    kind = "colorize" if out_space == "ab" else "translate"
+    return Task(kind=kind, value_range="-1,1", in_space=in_space, out_space=out_space)
 
 
 def config_from_dict(cls, values: dict):

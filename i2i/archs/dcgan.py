@@ -14,6 +14,7 @@ Manipulation on the Natural Image Manifold", ECCV 2016).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import torch
@@ -119,6 +120,44 @@ def init_weights(net: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def _convs(state) -> list:
+    """The convolution weights of main.N, in layer order."""
+    found = []
+    for k, v in state.items():
+        m = re.fullmatch(r"main\.(\d+)\.weight", k)
+        if m and v.ndim == 4:
+            found.append((int(m.group(1)), v))
+    return [v for _, v in sorted(found, key=lambda t: t[0])]
+
+
+def read_generator_options(state):
+    """pytorch/examples dcgan's Generator keys (main.N)."""
+    convs = _convs(state)
+    if len(convs) < 2:
+        return None
+    # ConvTranspose2d weights are (in, out, k, k): z in first, image channels out last.
+    return dict(
+        z_dim=int(convs[0].shape[0]),
+        size=4 * 2 ** (len(convs) - 1),
+        ngf=int(convs[-1].shape[0]),
+        channels=int(convs[-1].shape[1]),
+    )
+
+
+def read_discriminator_options(state, encoder: bool = False):
+    """pytorch/examples dcgan's Discriminator keys (main.N); an encoder ends in z_dim outputs."""
+    convs = _convs(state)
+    if len(convs) < 2:
+        return None
+    out = int(convs[-1].shape[0])
+    return dict(
+        size=4 * 2 ** (len(convs) - 1),
+        ndf=int(convs[0].shape[0]),
+        channels=int(convs[0].shape[1]),
+        z_dim=out if encoder or out != 1 else 0,
+    )
+
+
 GENERATOR = ArchSpec(
     id="dcgan_generator",
     config=DCGANGeneratorConfig,
@@ -129,6 +168,7 @@ GENERATOR = ArchSpec(
     takes="latent",
     latent_dim=lambda cfg: cfg.z_dim,
     image_size=lambda cfg: cfg.size,
+    read_options=read_generator_options,
 )
 DISCRIMINATOR = ArchSpec(
     id="dcgan_discriminator",
@@ -139,6 +179,7 @@ DISCRIMINATOR = ArchSpec(
     generator=False,
     gives="logits",
     image_size=lambda cfg: cfg.size,
+    read_options=read_discriminator_options,
 )
 ENCODER = ArchSpec(
     id="dcgan_encoder",
@@ -150,4 +191,5 @@ ENCODER = ArchSpec(
     gives="latent",
     latent_dim=lambda cfg: cfg.z_dim,
     image_size=lambda cfg: cfg.size,
+    read_options=lambda state: read_discriminator_options(state, encoder=True),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from torch import nn
@@ -62,6 +63,27 @@ class PatchGAN(nn.Module):
         return self.model(x)
 
 
+def read_options(state):
+    """pytorch-CycleGAN-and-pix2pix's NLayerDiscriminator / PixelDiscriminator keys (model.N)."""
+    convs = sorted(
+        (int(m.group(1)), v)
+        for k, v in state.items()
+        if (m := re.fullmatch(r"model\.(\d+)\.weight", k)) and v.ndim == 4
+    )
+    if not convs or convs[0][0] != 0:
+        return None
+    first = convs[0][1]
+    norm = (
+        "batch" if any(v.ndim == 1 for k, v in state.items() if re.fullmatch(r"model\.\d+\.weight", k)) else "instance"
+    )
+    return dict(
+        in_channels=int(first.shape[1]),
+        ndf=int(first.shape[0]),
+        n_layers=0 if first.shape[-1] == 1 else len(convs) - 2,
+        norm=norm,
+    )
+
+
 SPEC = ArchSpec(
     id="patchgan",
     config=PatchGANConfig,
@@ -70,4 +92,5 @@ SPEC = ArchSpec(
     generator=False,
     gives="logits",
     channels=lambda cfg: (cfg.in_channels, 1),
+    read_options=read_options,
 )

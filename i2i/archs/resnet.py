@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .common import ArchSpec
+from .common import ArchSpec, count_indices, drop_legacy_instance_norm, peer_detector, translation_task
 from .norms import Norm, conv_bias, norm_layer
-from .upsampling import Upsample, upsampling_layer
+from .upsampling import Upsample, read_upsampling, upsampling_layer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,6 +92,30 @@ class ResnetGenerator(nn.Module):
         nn.init.zeros_(last.bias)
 
 
+def read_options(state):
+    """pytorch-CycleGAN-and-pix2pix's ResnetGenerator keys (model.N, model.N.conv_block.M)."""
+    if "model.1.weight" not in state or "model.10.conv_block.1.weight" not in state:
+        return None
+    blocks = count_indices(state, r"model\.(\d+)\.conv_block\.1\.weight")
+    last = state.get(f"model.{17 + blocks}.weight")
+    if last is None:
+        return None
+    up = read_upsampling(state, f"model.{10 + blocks}")
+    if up is None:
+        return None
+    first = state["model.1.weight"]
+    # With dropout the second conv moves from conv_block.5 to .6 (where batch norm would sit).
+    return dict(
+        in_channels=int(first.shape[1]),
+        out_channels=int(last.shape[0]),
+        ngf=int(first.shape[0]),
+        blocks=blocks,
+        norm="batch" if "model.2.weight" in state else "instance",
+        dropout=getattr(state.get("model.10.conv_block.6.weight"), "ndim", 0) == 4,
+        upsample=up[0],
+    )
+
+
 SPEC = ArchSpec(
     id="resnet",
     config=ResnetConfig,
@@ -101,4 +125,7 @@ SPEC = ArchSpec(
     # a 7x7 reflection-padded stem, then 2x2 at 1/4 for the blocks' reflection padding and instance norm
     min_size=lambda cfg: 8,
     receptive_margin=64,
+    read_options=read_options,
+    detect=peer_detector(read_options, "resnet", translation_task, clean=drop_legacy_instance_norm),
+    detect_order=40,  # the peers in the order i2i always tried them: srresnet, transformer_net, unet, resnet
 )

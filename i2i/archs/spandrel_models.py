@@ -15,14 +15,15 @@ are then recognised too, and `licence()` says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import ArchSpec
+from ..task import Task
+from .common import ArchSpec, Detected, image_spaces
 
 Tiling = Literal["supported", "discouraged", "internal"]
 
@@ -167,6 +168,36 @@ def detect(state: dict):
     return _image_model(descriptor)
 
 
+def detected(state: dict) -> Detected:
+    """A checkpoint no other architecture claims, as spandrel detects and builds it: the
+    catch-all detector. LookupError when spandrel does not recognise it either; ValueError (one
+    line) for a model i2i cannot run or weights spandrel cannot build."""
+    try:
+        descriptor = detect(state)
+    except LookupError:
+        raise
+    except TypeError as e:
+        raise ValueError(str(e)) from None
+    except Exception as e:
+        raise ValueError(f"spandrel cannot build it: {type(e).__name__}: {' '.join(str(e).split())}") from None
+    cfg = config_of(descriptor)
+    in_space, out_space = image_spaces(cfg.in_channels, cfg.out_channels, f"spandrel {cfg.arch} model")
+    task = Task(
+        kind="upscale" if cfg.scale > 1 else "restore",
+        value_range="0,1",
+        scale=cfg.scale,
+        in_space=in_space,
+        out_space=out_space,
+    )
+    return Detected(
+        options=asdict(cfg),
+        task=task,
+        description=f"{cfg.arch} ({cfg.purpose}) detected by spandrel",
+        config=cfg,
+        module=SpandrelModule(descriptor),
+    )
+
+
 def recognises(arch_id: str, state: dict) -> bool:
     """Whether spandrel's named architecture accepts these keys and shapes (meta tensors do)."""
     support = registry().get(arch_id)
@@ -213,6 +244,12 @@ def _image_model(descriptor):
     return descriptor
 
 
+def _shapes_problem(cfg: SpandrelConfig, shapes: dict) -> str | None:
+    if not recognises(cfg.arch, shapes):
+        return f"its tensors are not a spandrel {cfg.arch} layout"
+    return None
+
+
 def _needs_weights(cfg):
     raise ValueError(f"a spandrel {cfg.arch} model is built from its weights, not from options")
 
@@ -226,4 +263,7 @@ SPEC = ArchSpec(
     scale=lambda cfg: cfg.scale,
     channels=lambda cfg: (cfg.in_channels, cfg.out_channels),
     per_model=lambda cfg: dict(tiles=cfg.tiling == "supported", half_precision=cfg.fp16, bfloat16=cfg.bf16),
+    shapes_problem=_shapes_problem,
+    detect=detected,
+    detect_order=1000,  # the catch-all: after every layout i2i reads itself
 )

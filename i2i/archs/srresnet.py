@@ -8,13 +8,15 @@ stays at low resolution, which buys more blocks per CPU-second.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 import torch.nn.functional as F
 from torch import nn
 
-from .common import ArchSpec
+from ..task import Task
+from .common import ArchSpec, count_indices, peer_detector
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +112,46 @@ def grow(net: SRResNet, net_cfg: SRResNetConfig, state: dict, cfg: SRResNetConfi
         raise ValueError(f"the weights do not fit a {cfg}: missing {missing}, unexpected {unexpected}")
 
 
+def read_options(state):
+    """BasicSR MSRResNet (upconv1/upconv2, conv_hr, conv_last) or our direct tail (conv_up)."""
+    if "conv_first.weight" not in state or "body.0.conv1.weight" not in state:
+        return None
+    feat, in_ch = (int(n) for n in state["conv_first.weight"].shape[:2])
+    if "conv_up.weight" in state:
+        upsampler, out_ch, scale = "direct", in_ch, _root(state["conv_up.weight"].shape[0], in_ch)
+    elif "upconv2.weight" in state:
+        upsampler, scale = "progressive", 4
+        out_ch = int(state["conv_last.weight"].shape[0]) if "conv_last.weight" in state else None
+    elif "upconv1.weight" in state:
+        upsampler, scale = "progressive", _root(state["upconv1.weight"].shape[0], feat)
+        out_ch = int(state["conv_last.weight"].shape[0]) if "conv_last.weight" in state else None
+    else:
+        return None
+    if scale is None or out_ch is None:
+        return None
+    if out_ch != in_ch:
+        raise ValueError(
+            f"an MSRResNet with {in_ch} channels in and {out_ch} out: i2i's srresnet gives as many channels as it takes"
+        )
+    return dict(
+        scale=scale,
+        channels=feat,
+        blocks=count_indices(state, r"body\.(\d+)\.conv1\.weight"),
+        upsampler=upsampler,
+        in_channels=in_ch,
+    )
+
+
+def _root(channels: int, per: int) -> int | None:
+    """s such that channels == per * s * s, if whole."""
+    s = round(math.sqrt(int(channels) / int(per))) if per else 0
+    return s if s >= 1 and per * s * s == channels else None
+
+
+def _upscale_task(options: dict, in_space: str, out_space: str) -> Task:
+    return Task(kind="upscale", value_range="0,1", scale=options["scale"], in_space=in_space, out_space=out_space)
+
+
 SPEC = ArchSpec(
     id="srresnet",
     config=SRResNetConfig,
@@ -119,4 +161,7 @@ SPEC = ArchSpec(
     channels=lambda cfg: (cfg.in_channels, cfg.in_channels),
     receptive_margin=24,
     grow=grow,
+    read_options=read_options,
+    detect=peer_detector(read_options, "srresnet", _upscale_task),
+    detect_order=10,  # the peers in the order i2i always tried them: srresnet, transformer_net, unet, resnet
 )

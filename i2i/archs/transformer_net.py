@@ -10,12 +10,14 @@ pixels (the "hatching" of such styles); the style recipe's --grid-weight is what
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch.nn.functional as F
 from torch import nn
 
-from .common import ArchSpec
+from ..task import Task
+from .common import ArchSpec, count_indices, peer_detector
 from .upsampling import RESIZE_INTERPOLATION
 
 
@@ -96,6 +98,29 @@ class TransformerNet(nn.Module):
         return self.deconv3(y)
 
 
+def read_options(state):
+    """pytorch/examples fast_neural_style's TransformerNet keys (conv1.conv2d ... deconv3.conv2d)."""
+    if "conv1.conv2d.weight" not in state or "deconv3.conv2d.weight" not in state:
+        return None
+    first = state["conv1.conv2d.weight"]
+    return dict(
+        width=int(first.shape[0]),
+        res_blocks=count_indices(state, r"res(\d+)\.conv1\.conv2d\.weight"),
+        in_channels=int(first.shape[1]),
+        out_channels=int(state["deconv3.conv2d.weight"].shape[0]),
+        upsample="resize",  # or bilinear: the same tensors, told apart by the recorded config only
+    )
+
+
+def _without_running_stats(state: dict, options: dict) -> dict:
+    """fast_neural_style's files carry InstanceNorm running statistics (older PyTorch): unused."""
+    return {k: v for k, v in state.items() if not re.match(r".*in\d+\.running_(mean|var)$", k)}
+
+
+def _stylize_task(options: dict, in_space: str, out_space: str) -> Task:
+    return Task(kind="stylize", value_range="0,255", in_space=in_space, out_space=out_space)
+
+
 SPEC = ArchSpec(
     id="transformer_net",
     config=TransformerNetConfig,
@@ -105,4 +130,7 @@ SPEC = ArchSpec(
     # a 9x9 reflection-padded stem, then 2x2 at 1/4 for the blocks' reflection padding and instance norm
     min_size=lambda cfg: 8,
     receptive_margin=48,
+    read_options=read_options,
+    detect=peer_detector(read_options, "transformer_net", _stylize_task, clean=_without_running_stats),
+    detect_order=20,
 )

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .common import ArchSpec
+from .common import ArchSpec, drop_legacy_instance_norm, peer_detector, translation_task
 from .norms import Norm, conv_bias, norm_layer
-from .upsampling import Upsample, upsampling_layer
+from .upsampling import Upsample, read_upsampling, upsampling_layer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +109,28 @@ class UNetGenerator(nn.Module):
         return self.model(x)
 
 
+def read_options(state):
+    """pytorch-CycleGAN-and-pix2pix's UnetGenerator keys (model.model.N, nested blocks)."""
+    up = read_upsampling(state, "model.model.3")
+    if "model.model.0.weight" not in state or up is None:
+        return None
+    depth = 1
+    while f"model.model.1{'.model.3' * (depth - 1)}.model.1.weight" in state:
+        depth += 1
+    first = state["model.model.0.weight"]
+    # A hidden full-resolution layer puts the output conv after it, at model.model.6.
+    out_conv = state.get("model.model.6.weight")
+    return dict(
+        in_channels=int(first.shape[1]),
+        out_channels=up[1] if out_conv is None else int(out_conv.shape[0]),
+        num_downs=depth,  # outermost + (depth - 1) nested blocks, each one downsampling
+        ngf=int(first.shape[0]),
+        norm="batch" if "model.model.1.model.2.weight" in state else "instance",
+        upsample=up[0],
+        full_res_channels=0 if out_conv is None else up[1],
+    )
+
+
 SPEC = ArchSpec(
     id="unet",
     config=UNetConfig,
@@ -117,4 +139,13 @@ SPEC = ArchSpec(
     channels=lambda cfg: (cfg.in_channels, cfg.out_channels),
     # The bottleneck sees the whole input: tiles would change the result.
     tiles=False,
+    read_options=read_options,
+    detect=peer_detector(
+        read_options,
+        "unet",
+        translation_task,
+        clean=drop_legacy_instance_norm,
+        assumed={"dropout": True},  # pix2pix's default; dropout has no weights to tell
+    ),
+    detect_order=30,
 )

@@ -60,6 +60,14 @@ class UNetDiscriminatorSN(nn.Module):
         return self.conv9(act(self.conv8(act(self.conv7(x6)))))
 
 
+def read_options(state):
+    """Real-ESRGAN's UNetDiscriminatorSN keys (conv0 ... conv9)."""
+    if "conv0.weight" not in state or "conv9.weight" not in state:
+        return None
+    first = state["conv0.weight"]
+    return dict(in_channels=int(first.shape[1]), ndf=int(first.shape[0]))
+
+
 SPEC = ArchSpec(
     id="unet_discriminator",
     config=UNetDiscriminatorConfig,
@@ -68,4 +76,5 @@ SPEC = ArchSpec(
     generator=False,
     gives="logits",
     channels=lambda cfg: (cfg.in_channels, 1),
+    read_options=read_options,
 )

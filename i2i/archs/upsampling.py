@@ -38,3 +38,14 @@ def upsampling_layer(
         upsample = nn.Upsample(scale_factor=2, mode=RESIZE_INTERPOLATION[mode])
         return nn.Sequential(upsample, nn.Conv2d(cin, cout, 3, 1, 1, bias=bias))
     raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE_MODES)}, not {mode!r}")
+
+
+def read_upsampling(state, key: str):
+    """(mode, output channels) of the x2 layer stored under `key`: a transposed convolution's
+    weight is (in, out, k, k) at key.weight; resize's 3x3 convolution is (out, in, 3, 3) at
+    key.1.weight. None when neither is there."""
+    if f"{key}.weight" in state:
+        return "transposed", int(state[f"{key}.weight"].shape[1])
+    if f"{key}.1.weight" in state:
+        return "resize", int(state[f"{key}.1.weight"].shape[0])
+    return None

@@ -99,7 +99,7 @@ class Results:
 
     def print(self, line: str) -> None:
         """Write one line (a str without its newline), whole, unless stdout was lost."""
-        from ..data.image_io import write_all
+        from ..files import write_all
 
         if self.lost:
             return

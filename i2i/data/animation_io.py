@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ImageError
+from ..files import PNG_COMPRESS_LEVEL
 from .media_types import ANIMATED_SUFFIXES
 from .video_io import Frame
 
@@ -116,7 +117,7 @@ class AnimationWriter:
         elif self.format == "WEBP":
             params["quality"] = self.quality
         else:
-            params["compress_level"] = 1
+            params["compress_level"] = PNG_COMPRESS_LEVEL
         try:
             frames[0].save(self.path, format=self.format, append_images=frames[1:], **params)
         except (OSError, ValueError) as e:

@@ -61,6 +61,10 @@ class StepDataset(torch.utils.data.Dataset, ABC):
         """Item i without randomness, for sample grids that stay comparable across steps."""
         return self.make(i % len(self.base), None)
 
+    def fixed_items(self, n: int) -> list:
+        """The first min(n, base size) items without randomness: the training loop's sample batch."""
+        return [self.fixed_item(i) for i in range(min(n, len(self.base)))]
+
     @abstractmethod
     def make(self, index: int, rng):
         """Item `index` of `self.base`, augmented with `rng` (None: no randomness)."""

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .image_io import PNG_COMPRESS_LEVEL, write_all
+from ..files import PNG_COMPRESS_LEVEL, write_all
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> gray, gray+alpha, RGB, RGBA

@@ -20,10 +20,11 @@ import inspect
 import json
 import os
 import platform
-import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+
+from ..files import atomic_path, atomic_write_bytes
 
 CACHE_ENV = "I2I_CACHE_DIR"
 RUNTIMES = ("onnxruntime", "openvino")
@@ -127,34 +128,16 @@ def native_int8() -> bool:
 # ---- files ---------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a cache entry is not
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def cached_file(key: str, suffix: str, build: Callable[[Path], None]) -> Path:
     """The cache entry onnx/KEY.SUFFIX, built by `build(path)` when absent or corrupt."""
     folder = cache_dir() / "onnx"
     path, record = folder / f"{key}{suffix}", folder / f"{key}.json"
     if _intact(path, record, key):
         return path
-    _atomic_write(path, build)
+    with atomic_path(path) as tmp:
+        build(tmp)
     entry = {"key": key, "sha256": file_sha256(path), "bytes": path.stat().st_size}
-    _atomic_write(record, lambda p: p.write_text(json.dumps(entry)))
+    atomic_write_bytes(json.dumps(entry).encode(), record)
     return path
 
 
@@ -257,6 +240,6 @@ def remember(key: str, value: dict) -> None:
     data = read_measured()
     data[key] = value
     try:
-        _atomic_write(_measured_path(), lambda p: p.write_text(json.dumps(data, indent=1, sort_keys=True)))
+        atomic_write_bytes(json.dumps(data, indent=1, sort_keys=True).encode(), _measured_path())
     except OSError:
         pass  # a read-only cache folder costs a measurement per run, nothing else

@@ -25,9 +25,6 @@ from ..data.image_io import (
     DEFAULT_MAX_PIXELS,
     MAX_SIDE,
     ImageData,
-    OutputExists,
-    atomic_output,
-    atomic_write_bytes,
     describe_pixels,
     encode_image,
     exif_for,
@@ -35,12 +32,11 @@ from ..data.image_io import (
     profile_for,
     quantize,
     read_image,
-    remove_stale_parts,
     scale_metadata,
-    write_all,
 )
 from ..data.png_stream import PNGBandWriter
 from ..errors import I2IError, ImageError, one_line
+from ..files import OutputExists, atomic_output, atomic_write_bytes, remove_stale_parts, write_all
 from .adapters import Adapter
 from .backends import BackendError
 from .inputs import STDIO, Job, OutputOptions, input_name, plan_outputs, read_source

@@ -16,7 +16,7 @@ A lost actor (its process killed, its machine gone) is restarted by Ray and the 
 run again on the pool: an output that the lost actor had already renamed into place is found
 existing, so it is never written twice, and it is reported as skipped ("exists"), as an output
 written meanwhile by another job would be. Temporary files the lost process left on this host are
-removed when the job ends (data.image_io.remove_stale_parts).
+removed when the job ends (files.remove_stale_parts).
 
 Paths go through fsspec (`fsspec.open`) in the read tasks, so a read task reads wherever the node
 can; outputs are local paths of the nodes (a shared file system on a cluster).
@@ -339,7 +339,7 @@ def _quiet_ray_data() -> None:
 
 
 def _remove_stale_parts(folders: list[str]) -> None:
-    from ..data.image_io import remove_stale_parts
+    from ..files import remove_stale_parts
 
     for folder in folders:
         remove_stale_parts(folder)

@@ -50,9 +50,9 @@ from .backends import (
     runtime_missing,
     versions,
 )
+from .onnx_export import FP32_MAX_DIFF
 
 MEASURE_SIDE = 192
-FP32_MAX_DIFF = 1 / 255
 TOLERANCE = {  # task kind -> (mean, 99.9th percentile) of |low precision - fp32|, output units of [0, 1]
     # The SR bar: mean <= 0.5/255 (and PSNR-Y change <= 0.05 dB on Set5/Set14, which
     # benchmarks/backends.py checks); the tail bound keeps a few visibly wrong pixels out. bf16

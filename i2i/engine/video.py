@@ -23,10 +23,11 @@ import numpy as np
 import torch
 
 from ..data.animation_io import AnimationReader, AnimationWriter
-from ..data.image_io import ImageData, OutputExists, atomic_path, quantize, remove_stale_parts
+from ..data.image_io import ImageData, quantize
 from ..data.media_types import ANIMATED_SUFFIXES, CLIP_SUFFIXES, VIDEO_SUFFIXES, is_video_path
 from ..data.video_io import EncoderSettings, Frame, VideoReader, VideoWriter
 from ..errors import I2IError, ImageError, UsageError, one_line
+from ..files import OutputExists, atomic_path, remove_stale_parts
 from .backends import BackendError
 from .engine import PREFETCH_PIXELS, Engine, Result
 from .inputs import STDIO, Job, OutputOptions, Skipped, input_name

@@ -245,8 +245,8 @@ def invert(
 def _invert_one(inverter, job, overwrite: bool, on_step) -> InvertResult:
     from PIL import Image
 
-    from ..data.image_io import OutputExists
     from ..engine.inputs import STDIO
+    from ..files import OutputExists
     from .invert import square_image
     from .pictures import save_png, to_pil
 

@@ -60,9 +60,6 @@ class LatentGenerator:
             name=model.info.name,
         )
 
-    def layer_names(self) -> list[str]:
-        return list(self.module.layers())
-
     def layer(self, name: str) -> nn.Module:
         layers = self.module.layers()
         if name not in layers:

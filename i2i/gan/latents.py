@@ -51,11 +51,11 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
 
 def save_latents(path, z: torch.Tensor, *, overwrite: bool = True, **metadata: str) -> None:
     """(n, z_dim) latents as a safetensors file with key "z" (atomic write; overwrite=False:
-    data.image_io.OutputExists rather than replace a file that appeared meanwhile)."""
+    files.OutputExists rather than replace a file that appeared meanwhile)."""
     from safetensors.torch import save
 
     from ..checkpoint import utf8_text
-    from ..data.image_io import atomic_write_bytes
+    from ..files import atomic_write_bytes
 
     metadata = {k: utf8_text(str(v)) for k, v in metadata.items()}  # a source file's name, any bytes
     atomic_write_bytes(save({"z": z.detach().cpu().float().contiguous()}, metadata=metadata), path, overwrite=overwrite)

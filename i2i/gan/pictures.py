@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..data.image_io import atomic_save, atomic_write_bytes
+from ..data.image_io import atomic_save
+from ..files import atomic_write_bytes
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
@@ -28,7 +29,7 @@ def grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> Ima
 
 
 def save_png(image: Image.Image, path, *, overwrite: bool = True) -> None:
-    """Write a PNG atomically; overwrite=False: data.image_io.OutputExists rather than replace a
+    """Write a PNG atomically; overwrite=False: files.OutputExists rather than replace a
     file that is there when the write completes."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_save(image, path, format="PNG", overwrite=overwrite)

@@ -22,6 +22,7 @@ COLOURFULNESS_BAR = 0.7  # issue 19: median colourfulness of outputs at least 0.
 class ColorizeRecipe(Pix2PixRecipe):
     method = "colorize"
     in_channels, out_channels = 1, 2
+    state_attributes = (*Pix2PixRecipe.state_attributes, "ema", "ema.updates")  # ema is None without --ema
 
     def setup(self, device, total_steps):
         super().setup(device, total_steps)
@@ -33,18 +34,6 @@ class ColorizeRecipe(Pix2PixRecipe):
         if self.ema:
             self.ema.update(self.g)
         return losses
-
-    def state_dict(self):
-        state = super().state_dict()
-        if self.ema:
-            state.update(ema=self.ema.module.state_dict(), ema_updates=self.ema.updates)
-        return state
-
-    def load_state_dict(self, state):
-        super().load_state_dict(state)
-        if self.ema:
-            self.ema.module.load_state_dict(state["ema"])
-            self.ema.updates = state["ema_updates"]
 
     @property
     def generator(self) -> torch.nn.Module:

@@ -28,6 +28,13 @@ class EMA:
             else:
                 e.copy_(p)
 
+    def state_dict(self) -> dict:
+        """The averaged weights (the count of updates is `updates`, saved beside them)."""
+        return self.module.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.module.load_state_dict(state)
+
 
 def adam(params, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Adam:
     """Adam with PyTorch's fused kernel: one pass over all parameters instead of a dozen

@@ -24,8 +24,8 @@ from .recipe import Recipe
 class ImagePool:
     """Return the new images or, half the time once full, older ones (Shrivastava et al.)."""
 
-    def __init__(self, size: int):
-        self.size, self.images, self.rng = size, [], random.Random(0)
+    def __init__(self, size: int, device="cpu"):
+        self.size, self.images, self.rng, self.device = size, [], random.Random(0), device
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
         if self.size == 0:
@@ -47,13 +47,14 @@ class ImagePool:
     def state_dict(self):
         return {"images": [t.cpu() for t in self.images], "rng": self.rng.getstate()}
 
-    def load_state_dict(self, state, device):
-        self.images = [t.to(device) for t in state["images"]]
+    def load_state_dict(self, state):
+        self.images = [t.to(self.device) for t in state["images"]]
         self.rng.setstate(state["rng"])
 
 
 class CycleGANRecipe(Recipe):
     method = "cyclegan"
+    state_attributes = ("g_ab", "g_ba", "d_a", "d_b", "opt_g", "opt_d", "sched_g", "sched_d", "pool_a", "pool_b")
 
     def dataset(self):
         o = self.options
@@ -78,7 +79,7 @@ class CycleGANRecipe(Recipe):
         rule = constant_then_linear(total_steps)
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, rule)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, rule)
-        self.pool_a, self.pool_b = ImagePool(o.pool_size), ImagePool(o.pool_size)
+        self.pool_a, self.pool_b = ImagePool(o.pool_size, device), ImagePool(o.pool_size, device)
 
     def wrap_distributed(self, wrap):
         self.g_ab, self.g_ba = wrap(self.g_ab), wrap(self.g_ba)
@@ -121,26 +122,6 @@ class CycleGANRecipe(Recipe):
     @staticmethod
     def _d_loss(d, real, fake):
         return 0.5 * (gan_loss(d(real), True, "lsgan") + gan_loss(d(fake.detach()), False, "lsgan"))
-
-    def state_dict(self):
-        nets = {k: unwrap(getattr(self, k)).state_dict() for k in ("g_ab", "g_ba", "d_a", "d_b")}
-        return {
-            **nets,
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "sched_g": self.sched_g.state_dict(),
-            "sched_d": self.sched_d.state_dict(),
-            "pool_a": self.pool_a.state_dict(),
-            "pool_b": self.pool_b.state_dict(),
-        }
-
-    def load_state_dict(self, state):
-        for k in ("g_ab", "g_ba", "d_a", "d_b"):
-            unwrap(getattr(self, k)).load_state_dict(state[k])
-        for k in ("opt_g", "opt_d", "sched_g", "sched_d"):
-            getattr(self, k).load_state_dict(state[k])
-        self.pool_a.load_state_dict(state["pool_a"], self.device)
-        self.pool_b.load_state_dict(state["pool_b"], self.device)
 
     def sample_grid(self, batch):
         """Rows: A | G(A) | F(G(A)) and B | F(B) | G(F(B))."""

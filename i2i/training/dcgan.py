@@ -68,6 +68,7 @@ def generate_task() -> Task:
 
 
 class DCGANRecipe(Recipe):
+    state_attributes = ("g", "d", "opt_g", "opt_d")
     method = "dcgan"
 
     def dataset(self):
@@ -112,20 +113,6 @@ class DCGANRecipe(Recipe):
             "d_fake": torch.sigmoid(d_fake).mean().item(),
         }
 
-    def state_dict(self):
-        return {
-            "g": unwrap(self.g).state_dict(),
-            "d": unwrap(self.d).state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-        }
-
-    def load_state_dict(self, state):
-        unwrap(self.g).load_state_dict(state["g"])
-        unwrap(self.d).load_state_dict(state["d"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-
     def sample_grid(self, batch):
         """8 x 8 samples of the same fixed latents at every refresh (eval mode, precise BN)."""
         net = calibrated(self.g, self.options.z_dim, batches=4, batch=64, seed=self.seed)
@@ -166,10 +153,16 @@ class LatentSamples(torch.utils.data.Dataset):
         return self._z(2, k)
 
     def fixed_item(self, i: int):
+        """Latent i of a sequence apart from the training draws, for comparable sample grids."""
         return self._z(3, i)
+
+    def fixed_items(self, n: int) -> list:
+        """The first n fixed latents: the training loop's sample batch."""
+        return [self.fixed_item(i) for i in range(n)]
 
 
 class DCGANEncoderRecipe(Recipe):
+    state_attributes = ("e", "opt")
     method = "dcgan-encoder"
 
     def _generator(self):
@@ -211,13 +204,6 @@ class DCGANEncoderRecipe(Recipe):
         (latent + self.options.image_weight * image).backward()
         self.optimizer_step(self.opt)
         return {"latent": latent.item(), "image": image.item()}
-
-    def state_dict(self):
-        return {"e": unwrap(self.e).state_dict(), "opt": self.opt.state_dict()}
-
-    def load_state_dict(self, state):
-        unwrap(self.e).load_state_dict(state["e"])
-        self.opt.load_state_dict(state["opt"])
 
     def sample_grid(self, batch):
         """Rows: G(z) | G(E(G(z))) for fixed latents."""

@@ -22,14 +22,17 @@ import torch
 
 from ..devices import resolve_device
 from ..errors import UsageError
+from ..files import atomic_write_bytes
 from ..kernels import use_nnpack
 from .options import LoopOptions
 from .plots import save_curves, save_grid
 from .recipe import Recipe
-from .rundir import agree_with_checkpoint
-from .state import capture, checkpoint_path, latest_checkpoint, load_state, restore, save_state
+from .rundir import agree_with_state
+from .state import capture, latest_state, load_state, restore, save_state, state_path
 
 # Signals that stop a run cleanly after the current step (a second one aborts at once).
+FIXED_BATCH = 4
+"""Items in the fixed batch the sample grids are drawn from (fewer when the data holds fewer)."""
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
@@ -100,6 +103,40 @@ class Trainer:
 
     # ---- public ----
     def run(self, resume: bool = False) -> RunResult:
+        """Train to loop.steps (or until the time budget or a stop signal), save the training
+        state, export; resume=True goes on from the run directory's latest training state."""
+        self._prepare()
+        step = self._resume() if resume else 0
+        if self.is_main:
+            self._write_run_json()
+            agree_with_state(self.run_dir, step, self.records)
+            if self.records:
+                save_curves(self.records, self.run_dir / "curves.png")
+            self.board = _open_board(self.run_dir, step) if self.loop.tensorboard else None
+        dataset = self.recipe.dataset()
+        fixed = self._fixed_batch(dataset)
+        try:
+            with self._stop_signals():
+                # An exception (a second signal included) leaves the last periodic save as the
+                # state to resume from: the interrupted step's state may be half-updated.
+                step = self._train(dataset, step, fixed)
+        finally:
+            if self.board:
+                self.board.flush()
+        finished = step >= self.loop.steps
+        if self.is_main:
+            self._save_state(step)
+        metrics = self._final_metrics(step)
+        exported = self._finish(step, fixed, metrics, finished) if self.is_main else []
+        self._barrier()
+        self._close_process_group()
+        return RunResult(
+            self.run_dir, step, finished, exported, metrics, stopped_by=None if finished else self._stop_reason()
+        )
+
+    def _prepare(self) -> None:
+        """Threads, device, precision, kernels and seeds; the recipe's networks built on the device
+        (and made identical across processes)."""
         loop = self.loop
         if loop.threads:
             torch.set_num_threads(loop.threads)
@@ -121,49 +158,25 @@ class Trainer:
                 use_nnpack(net)  # Winograd/FFT where it pays (NNPACKConv2d); equal to ~1e-5
         if self.world > 1:
             self._synchronize(device)
-        step = self._resume() if resume else 0
-        if self.is_main:
-            self._write_run_json()
-            agree_with_checkpoint(self.run_dir, step, self.records)
-            if self.records:
-                save_curves(self.records, self.run_dir / "curves.png")
-            self.board = _open_board(self.run_dir, step) if loop.tensorboard else None
-        dataset = self.recipe.dataset()
-        fixed = self._fixed_batch(dataset)
-        exported: list[Path] = []
-        try:
-            with self._stop_signals():
-                # An exception (a second signal included) leaves the last periodic checkpoint as
-                # the one to resume from: the interrupted step's state may be half-updated.
-                step = self._train(dataset, step, fixed)
-        finally:
-            if self.board:
-                self.board.flush()
-        finished = step >= loop.steps
-        if self.is_main:
-            self._save_checkpoint(step)
-        metrics = self._final_metrics(step)
-        if self.is_main:
-            if self._pictures_step != step:
-                self._refresh_pictures(step, fixed)
-            else:  # the grid is this step's already; the curves gain the final evaluation
-                save_curves(self.records, self.run_dir / "curves.png")
-            # A run stopped by its time budget or a signal still leaves a usable model behind.
-            exported = self.recipe.export(self.run_dir, self._provenance(step, metrics, finished))
-            self.on_event("done", {"step": step, "finished": finished, "exported": exported})
-            if self.board:
-                self.board.close()
-        self._barrier()
-        self._close_process_group()
-        return RunResult(
-            self.run_dir, step, finished, exported, metrics, stopped_by=None if finished else self._stop_reason()
-        )
+
+    def _finish(self, step: int, fixed, metrics: dict, finished: bool) -> list[Path]:
+        """The main process's last pictures and the export (a run stopped by its time budget or
+        a signal still leaves a usable model behind); the exported files."""
+        if self._pictures_step != step:
+            self._refresh_pictures(step, fixed)
+        else:  # the grid is this step's already; the curves gain the final evaluation
+            save_curves(self.records, self.run_dir / "curves.png")
+        exported = self.recipe.export(self.run_dir, self._provenance(step, metrics, finished))
+        self.on_event("done", {"step": step, "finished": finished, "exported": exported})
+        if self.board:
+            self.board.close()
+        return exported
 
     # ---- the loop ----
     def _train(self, dataset, step: int, fixed) -> int:
         loop = self.loop
         loader = self._loader(dataset, step)
-        started = last_ckpt = time.monotonic()
+        started = last_save = time.monotonic()
         base_seconds = self.train_seconds
         window_t, window_steps = time.monotonic(), 0
         for batch in loader:
@@ -181,9 +194,9 @@ class Trainer:
                 self._evaluate(step)
             if self.is_main and step % loop.sample_every == 0:
                 self._refresh_pictures(step, fixed)
-            if self.is_main and now - last_ckpt > loop.checkpoint_minutes * 60:
-                self._save_checkpoint(step)
-                last_ckpt = now
+            if self.is_main and now - last_save > loop.checkpoint_minutes * 60:
+                self._save_state(step)
+                last_save = now
             self._out_of_time = loop.max_minutes is not None and now - started > loop.max_minutes * 60
             if self._all_agree_to_stop(self._stop_requested or self._out_of_time) or step >= loop.steps:
                 break
@@ -210,9 +223,7 @@ class Trainer:
         )
 
     def _fixed_batch(self, dataset):
-        n = min(4, len(dataset.base) if hasattr(dataset, "base") else 4)
-        items = [dataset.fixed_item(i) if hasattr(dataset, "fixed_item") else dataset[i] for i in range(n)]
-        return torch.utils.data.default_collate(items)
+        return torch.utils.data.default_collate(dataset.fixed_items(FIXED_BATCH))
 
     # ---- logging and pictures ----
     def _log(self, record: dict, rate: float | None = None) -> None:
@@ -276,9 +287,9 @@ class Trainer:
             "metrics": metrics,
         }
 
-    # ---- checkpoints ----
-    def _save_checkpoint(self, step: int) -> None:
-        path = checkpoint_path(self.run_dir, step)
+    # ---- training state ----
+    def _save_state(self, step: int) -> None:
+        path = state_path(self.run_dir, step)
         save_state(capture(step, self.recipe, self.train_seconds, self.records), path, self.loop.keep_checkpoints)
         if self.board:
             self.board.flush()  # events up to the checkpoint are on disk with it
@@ -286,7 +297,7 @@ class Trainer:
 
     def _resume(self) -> int:
         """Load the latest checkpoint (0 when there is none: the run starts over)."""
-        path = latest_checkpoint(self.run_dir)
+        path = latest_state(self.run_dir)
         if path is None:
             return 0
         state = load_state(path)
@@ -309,7 +320,7 @@ class Trainer:
                 "command": self.command,
             }
         )
-        path.write_text(json.dumps(info, indent=2))
+        atomic_write_bytes(json.dumps(info, indent=2).encode(), path)  # a resume reads it back whole
 
     def _stop_signals(self):
         """SIGINT, SIGTERM and SIGHUP ask for a clean stop after the current step (checkpoint

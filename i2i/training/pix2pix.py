@@ -21,6 +21,7 @@ from .recipe import Recipe
 class Pix2PixRecipe(Recipe):
     method = "pix2pix"
     in_channels, out_channels = 3, 3
+    state_attributes = ("g", "d", "opt_g", "opt_d", "sched_g", "sched_d")
 
     def dataset(self):
         o = self.options
@@ -112,27 +113,12 @@ class Pix2PixRecipe(Recipe):
             terms["spectrum"] = o.spectrum_weight, spectrum_distance(fake, real)
         return terms
 
-    def state_dict(self):
-        return {
-            "g": unwrap(self.g).state_dict(),
-            "d": unwrap(self.d).state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "sched_g": self.sched_g.state_dict(),
-            "sched_d": self.sched_d.state_dict(),
-        }
-
-    def load_state_dict(self, state):
-        unwrap(self.g).load_state_dict(state["g"])
-        unwrap(self.d).load_state_dict(state["d"])
-        for key in ("opt_g", "opt_d", "sched_g", "sched_d"):
-            getattr(self, key).load_state_dict(state[key])
-
     def to_display(self, a, b):
         """Network tensors -> (3, H, W) RGB in [0, 1] for the sample grid."""
         return (a + 1) / 2, (b + 1) / 2
 
     def sample_grid(self, batch):
+        """Rows: input | output | target, as to_display shows them (colorize: L, L + ab, truth)."""
         real_a, real_b = self.net_io(batch)
         self.g.eval()
         fake_b = self.g(real_a)

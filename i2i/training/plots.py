@@ -8,7 +8,8 @@ import math
 import numpy as np
 from PIL import Image
 
-from ..data.image_io import atomic_save, atomic_write_bytes
+from ..data.image_io import atomic_save
+from ..files import atomic_write_bytes
 
 SKIPPED = ("step", "time", "kind")  # record keys that are not plotted series
 PANEL_HEIGHT = 2.1  # inches per panel

@@ -16,6 +16,13 @@ class Recipe(ABC):
     method: str = ""
     seed: int = 0  # set by the loop before dataset() and setup()
     options: Any  # the method's frozen options dataclass
+    state_attributes: tuple[str, ...] = ()
+    """What a resume restores, by attribute name, each saved under its own name: networks (their
+    weights, unwrapped from a distributed wrapper), optimizers, schedulers, pools, averages:
+    anything with state_dict()/load_state_dict(). A dotted name reaches into one (ema.updates)
+    and is saved with an underscore for the dot (ema_updates); a plain value (a count) is
+    saved as it is, and keeps its current value when an older state lacks it. An attribute
+    that is None or absent (a part the options leave out) is skipped both ways."""
 
     def __init__(self, options):
         self.options = options
@@ -23,7 +30,8 @@ class Recipe(ABC):
     # --- data ---
     @abstractmethod
     def dataset(self):
-        """A map-style dataset whose item k (a global sample index) is deterministic."""
+        """A map-style dataset whose item k (a global sample index) is deterministic, with
+        fixed_items(n): up to n items without randomness, the batch sample_grid is shown."""
 
     # --- networks ---
     @abstractmethod
@@ -34,18 +42,48 @@ class Recipe(ABC):
     def train_step(self, batch, step: int) -> dict[str, float]:
         """One optimisation step; returns named scalar losses."""
 
-    @abstractmethod
     def state_dict(self) -> dict:
-        """Everything needed to resume exactly (weights, optimizers, schedulers, pools)."""
+        """Everything needed to resume exactly: {name: state} for each of state_attributes."""
+        state = {}
+        for name in self.state_attributes:
+            value = self._attribute(name)
+            if value is not None:
+                state[name.replace(".", "_")] = value.state_dict() if _stateful(value) else value
+        return state
 
-    @abstractmethod
     def load_state_dict(self, state: dict) -> None:
-        """Restore what state_dict() returned."""
+        """Restore what state_dict() returned (KeyError when a part the options hold is missing)."""
+        for name in self.state_attributes:
+            value, key = self._attribute(name), name.replace(".", "_")
+            if value is None:
+                continue
+            if _stateful(value):
+                value.load_state_dict(state[key])
+            elif key in state:
+                owner, _, last = name.rpartition(".")
+                setattr(self._attribute(owner) if owner else self, last, state[key])
+
+    def _attribute(self, name: str):
+        """The object a state_attributes name reaches (a network unwrapped), or None."""
+        import torch
+
+        value = self
+        for part in name.split("."):
+            value = getattr(value, part, None)
+            if value is None:
+                return None
+        if isinstance(value, torch.nn.Module) and hasattr(value, "module"):  # DistributedDataParallel
+            value = value.module
+        return value
 
     # --- evidence ---
     @abstractmethod
     def sample_grid(self, batch):
-        """(3, H, W) in [0, 1]: rows of input | output | target for a fixed batch."""
+        """The picture of progress on `batch` (the dataset's fixed_items, collated), as rows: a
+        list of rows, each a list of (3, H, W) RGB float tensors in [0, 1] (any device; cells may
+        differ in size), laid side by side by plots.save_grid into samples/step_N.png. A row per
+        item for the image-to-image methods (input | output | target, or the method's own, as
+        each recipe's docstring says); dcgan shows its fixed latents instead of the batch."""
 
     def evaluate(self) -> dict[str, float]:
         """Validation metrics (optional)."""
@@ -85,3 +123,7 @@ class Recipe(ABC):
                         dist.all_reduce(p.grad)
                         p.grad /= world
         optimizer.step()
+
+
+def _stateful(value) -> bool:
+    return hasattr(value, "state_dict") and hasattr(value, "load_state_dict")

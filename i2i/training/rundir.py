@@ -1,4 +1,4 @@
-"""A run directory's files, and keeping them consistent with the checkpoint a run goes on from.
+"""A run directory's files, and keeping them consistent with the training state a run goes on from.
 
 A run directory holds only what the loop writes (README "Run directories"):
 
@@ -20,13 +20,13 @@ import shutil
 from pathlib import Path
 
 
-def agree_with_checkpoint(run_dir: Path, step: int, records: list[dict]) -> None:
+def agree_with_state(run_dir: Path, step: int, records: list[dict]) -> None:
     """Make every file the loop writes agree with training state at `step` (0: a fresh start).
 
     A run killed after its last checkpoint left metrics, sample grids and event files from
     steps it will now repeat, and perhaps a half-written checkpoint: rewrite or remove them.
     """
-    for stale in (run_dir / "checkpoints").glob(".step_*.pt.part"):
+    for stale in (run_dir / "checkpoints").glob(".step_*.part"):  # files.atomic_output's, and older runs' .pt.part
         stale.unlink()
     with open(run_dir / "metrics.jsonl", "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in records)

@@ -25,12 +25,14 @@ from ..data.image_io import load_rgb
 from ..losses import gan_loss, grid_excess, set_requires_grad
 from ..metrics import feature_distance, psnr_y, ssim_y
 from ..task import Task
-from .common import EMA, adam, cosine_lambda, unwrap, warm_start
+from .common import EMA, adam, cosine_lambda, warm_start
 from .recipe import Recipe
 
 
 class SRGANRecipe(Recipe):
     method = "srgan"
+    # d, opt_d and sched_d exist only with --gan
+    state_attributes = ("g", "ema", "ema.updates", "opt_g", "sched_g", "d", "opt_d", "sched_d")
 
     def dataset(self):
         o = self.options
@@ -104,32 +106,8 @@ class SRGANRecipe(Recipe):
             losses["d"] = d_loss.item()
         return losses
 
-    def state_dict(self):
-        state = {
-            "g": unwrap(self.g).state_dict(),
-            "ema": self.ema.module.state_dict(),
-            "ema_updates": self.ema.updates,
-            "opt_g": self.opt_g.state_dict(),
-            "sched_g": self.sched_g.state_dict(),
-        }
-        if self.options.gan:
-            state.update(
-                d=unwrap(self.d).state_dict(), opt_d=self.opt_d.state_dict(), sched_d=self.sched_d.state_dict()
-            )
-        return state
-
-    def load_state_dict(self, state):
-        unwrap(self.g).load_state_dict(state["g"])
-        self.ema.module.load_state_dict(state["ema"])
-        self.ema.updates = state.get("ema_updates", 0)
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.sched_g.load_state_dict(state["sched_g"])
-        if self.options.gan:
-            unwrap(self.d).load_state_dict(state["d"])
-            self.opt_d.load_state_dict(state["opt_d"])
-            self.sched_d.load_state_dict(state["sched_d"])
-
     def sample_grid(self, batch):
+        """Rows: bicubic upscale | the EMA network's output | HR truth."""
         lr, hr = batch["lr"].to(self.device), batch["hr"].to(self.device)
         sr = self.ema.module(lr).clamp(0, 1)
         up = F.interpolate(lr, scale_factor=self.options.scale, mode="bicubic").clamp(0, 1)

@@ -11,7 +11,6 @@ checkpoints) only, so a crafted checkpoint cannot run code when a run is resumed
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -19,25 +18,24 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
+from ..files import atomic_output
 
 STATE_KEYS = ("step", "recipe", "rng", "train_seconds", "records")
 
 
-def checkpoint_path(run_dir: Path, step: int) -> Path:
+def state_path(run_dir: Path, step: int) -> Path:
     return run_dir / "checkpoints" / f"step_{step:07d}.pt"
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    ckpts = sorted((run_dir / "checkpoints").glob("step_*.pt"))
-    return ckpts[-1] if ckpts else None
+def latest_state(run_dir: Path) -> Path | None:
+    saved = sorted((run_dir / "checkpoints").glob("step_*.pt"))
+    return saved[-1] if saved else None
 
 
 def save_state(state: dict, path: Path, keep: int) -> None:
-    """Write training state atomically (hidden .part, then rename); keep the newest `keep`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.part"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Write training state atomically (files.atomic_output); keep the newest `keep`."""
+    with atomic_output(path) as f:
+        torch.save(state, f)
     for old in sorted(path.parent.glob("step_*.pt"))[:-keep]:
         old.unlink()
 

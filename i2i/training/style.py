@@ -19,6 +19,7 @@ from .recipe import Recipe
 
 
 class StyleRecipe(Recipe):
+    state_attributes = ("net", "opt")
     method = "style"
 
     def dataset(self):
@@ -88,14 +89,8 @@ class StyleRecipe(Recipe):
         self.optimizer_step(self.opt)
         return {k: v.item() for k, v in parts.items()}
 
-    def state_dict(self):
-        return {"net": unwrap(self.net).state_dict(), "opt": self.opt.state_dict()}
-
-    def load_state_dict(self, state):
-        unwrap(self.net).load_state_dict(state["net"])
-        self.opt.load_state_dict(state["opt"])
-
     def sample_grid(self, batch):
+        """Rows: photo | stylized."""
         x = batch["image"].to(self.device)
         y = (self.net(x * 255) / 255).clamp(0, 1)
         return [[a, b] for a, b in zip(x, y)]
