@@ -165,9 +165,8 @@ def test_nnpack_convolutions_match_the_default_kernels(arch_id):
         assert module.state_dict().keys() == build(arch_id, SMALL[arch_id])[0].state_dict().keys()
 
 
-# Options that leave no trace in the weights (so nothing can be sized by them; the metadata says, a
-# peer's file has the default): a residual ResNet generator differs from a plain one only in forward.
-NOT_IN_WEIGHTS = {"unet": {"dropout"}, "unet_discriminator": {"skip"}, "resnet": {"residual"}}
+# Options that leave no trace in the weights (so nothing can be sized by them).
+NOT_IN_WEIGHTS = {"unet": {"dropout"}, "unet_discriminator": {"skip"}}
 VARIANTS = {  # non-default options whose reading from shapes is easy to get wrong
     "unet": [
         {"norm": "instance", "in_channels": 1, "out_channels": 2},

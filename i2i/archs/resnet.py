@@ -29,17 +29,6 @@ class ResnetConfig:
     """Decoder x2 steps: transposed (3x3 stride-2 transposed convolutions, the reference's) or
     resize (nearest x2 then a 3x3 convolution, Odena et al. 2016: no checkerboard) or bilinear
     (bilinear x2 then a 3x3 convolution)."""
-    residual: bool = False
-    """Output = input + the network's tanh output, clipped to [-1, 1] (in == out channels). With
-    the last convolution zero-initialised the generator starts as the identity, so a short
-    CycleGAN training changes what the domains differ in and keeps the rest (i2i's choice for
-    CPU budgets; the reference's generator is not residual)."""
-
-    def __post_init__(self):
-        if self.residual and self.in_channels != self.out_channels:
-            raise ValueError(
-                f"a residual generator gives as many channels as it takes, not {self.in_channels} -> {self.out_channels}"
-            )
 
 
 class ResnetBlock(nn.Module):
@@ -78,18 +67,9 @@ class ResnetGenerator(nn.Module):
             ]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(g, cfg.out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
-        self.residual = cfg.residual
 
     def forward(self, x):
-        if self.residual:
-            return (x + self.model(x)).clamp(-1, 1)
         return self.model(x)
-
-    def zero_last_conv(self) -> None:
-        """Zero the output convolution: a residual generator then starts as the identity."""
-        last = self.model[-2]
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
 
 
 def read_options(state):

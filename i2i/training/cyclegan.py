@@ -63,15 +63,12 @@ class CycleGANRecipe(Recipe):
     def setup(self, device, total_steps):
         o = self.options
         self.device = device
-        self.g_config = ResnetConfig(ngf=o.ngf, blocks=o.blocks, norm=o.norm, upsample=o.upsample, residual=o.residual)
+        self.g_config = ResnetConfig(ngf=o.ngf, blocks=o.blocks, norm=o.norm, upsample=o.upsample)
         d_config = PatchGANConfig(in_channels=3, ndf=o.ndf, n_layers=o.n_layers, norm=o.norm)
         self.g_ab, self.g_ba = (ResnetGenerator(self.g_config).to(device) for _ in range(2))
         self.d_a, self.d_b = (PatchGAN(d_config).to(device) for _ in range(2))
         for net in (self.g_ab, self.g_ba, self.d_a, self.d_b):
             _init_weights(net)
-        if o.residual:
-            for g in (self.g_ab, self.g_ba):
-                g.zero_last_conv()
         g_params = list(self.g_ab.parameters()) + list(self.g_ba.parameters())
         d_params = list(self.d_a.parameters()) + list(self.d_b.parameters())
         self.opt_g = adam(g_params, o.lr, (0.5, 0.999))

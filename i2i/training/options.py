@@ -309,11 +309,6 @@ class CycleGANOptions:
     lambda_identity: float = option(0.5, "Identity weight (relative to cycle).")
     pool_size: int = option(50, "Image history pool size.")
     lr: float = option(2e-4, "Adam learning rate.")
-    residual: bool = option(
-        False,
-        "Residual generators (output = input + a change, the change's last convolution zero-initialised): "
-        "training starts from the identity, so a short run keeps the content and changes what the domains differ in.",
-    )
     name: str = option("", "Exported name prefix.")  # NAME-AtoB, NAME-BtoA
 
     def __post_init__(self):
