@@ -725,14 +725,18 @@ def test_colorize_trains_a_decoder_on_the_frozen_imagenet_encoder(data, tmp_path
     from i2i.engine.adapters import ColorizeAdapter
     from i2i.engine.engine import Engine
     from i2i.lossnet import efficientnet_lite0
+    from i2i.training.colorize import ColorizeRecipe
 
     options = tiny_options("colorize", data)
     values = {**options.__dict__, "arch": "lite0_unet", "rebalance": 0.2, "gan": False, "ngf": 4}
     with pytest.raises(UsageError, match="multiple of 32"):
         ColorizeOptions(**{**values, "crop": 48})
-    loop = LoopOptions(steps=2, log_every=1, sample_every=100, workers=0, threads=2)
-    result = train("colorize", ColorizeOptions(**values), loop, tmp_path / "run")
-    model = load_model(result.exported[0])
+    # The recipe without the loop (test_recipe_trains_and_exports runs the loop): one step, export.
+    recipe = ColorizeRecipe(ColorizeOptions(**values))
+    photos = recipe.dataset()
+    recipe.setup(torch.device("cpu"), total_steps=1)
+    recipe.train_step(torch.utils.data.default_collate([photos[0], photos[1]]), 0)
+    model = load_model(recipe.export(tmp_path, {})[0])
     assert model.info.arch == "lite0_unet" and model.task.kind == "colorize" and model.config.width == 4
     encoder = model.module.encoder.state_dict()
     assert all(torch.equal(encoder[k], v) for k, v in efficientnet_lite0().state_dict().items())
