@@ -3,8 +3,22 @@ the original, and colourfulness (Hasler-Suesstrunk) of outputs / originals, for 
 model, the same recipe with L1 alone, the all-gray baseline and optionally a candidate (a
 retrained model: old vs new). Per model: mean and median PSNR, the mean per-image PSNR gain over
 the gray answer, and the mean and median per-image colourfulness ratio (issue 19's bar: median
-ratio >= 0.7 with PSNR >= gray + 0.2 dB). Writes a contact sheet (gray | ours [| candidate] |
-original) to benchmarks/colorize_sheet.png, or --sheet PATH.
+ratio >= 0.7 with PSNR >= gray + 0.2 dB; issue 35's: median ratio >= 0.85 with PSNR >= gray +
+0.5 dB).
+
+Hue check (issue 35): on the vegetation and skin-coloured pixels of the originals, the share whose
+predicted hue falls in the true hue's 60-degree sector (within 30 degrees either way, HSV hue);
+a predicted pixel nearly gray (HSV saturation < HUE_MIN_SATURATION) has no hue and misses.
+Pixels are picked on the original (see vegetation_mask, skin_mask): vegetation is green-hued and
+clearly coloured (hue 65-165 degrees, saturation >= 0.25, value >= 0.12); skin is the YCbCr skin
+box of Chai & Ngan (1999; Cb 77-127, Cr 133-173, on 0-255) at value >= 0.2, which also takes in
+tan earth, rock and wood: on landscapes read it as "skin-toned". Shares pool all picked pixels of
+all photos. The check runs on testB and on the portraits of Set5/Set14 (PORTRAITS; sr/val, out
+of every colorize training set), where the skin box picks mostly faces and arms.
+
+Writes a contact sheet (gray | ours [| candidate] | original) of testB photos to
+benchmarks/colorize_sheet.png, or --sheet PATH, and the same for the portraits next to it
+(NAME_portraits.png).
 
 Run: python benchmarks/colorize_quality.py [--candidate PATH] [--sheet PATH]
 """
@@ -42,6 +56,65 @@ def per_image(colorize, files):
     return psnrs, ratios, shown
 
 
+HUE_SECTOR = 60.0  # degrees: the true hue +- 30
+HUE_MIN_SATURATION = 0.08  # HSV saturation below which a predicted pixel has no hue
+# Set5's head is a crop of Set14's face, and Set14's man is nearly gray: both left out.
+PORTRAITS = ["Set5/baby.png", "Set5/woman.png"] + [f"Set14/{n}.png" for n in ("barbara", "face", "foreman", "lenna")]
+
+
+def hsv(rgb):
+    """(1, 3, H, W) RGB in [0, 1] -> hue in degrees [0, 360), saturation, value, each (H, W)."""
+    r, g, b = rgb[0]
+    value, which = rgb[0].max(0)
+    chroma = value - rgb[0].min(0).values
+    c = chroma.clamp(min=1e-8)
+    hue = torch.where(which == 0, ((g - b) / c) % 6, torch.where(which == 1, (b - r) / c + 2, (r - g) / c + 4))
+    hue = torch.where(chroma > 0, hue * 60, torch.zeros_like(hue))
+    saturation = torch.where(value > 0, chroma / value.clamp(min=1e-8), torch.zeros_like(value))
+    return hue, saturation, value
+
+
+def vegetation_mask(rgb):
+    """Green-hued, clearly coloured pixels of an original: grass, leaves, trees."""
+    hue, sat, val = hsv(rgb)
+    return (hue >= 65) & (hue <= 165) & (sat >= 0.25) & (val >= 0.12)
+
+
+def skin_mask(rgb):
+    """Chai & Ngan's (1999) YCbCr skin box (ITU-R BT.601, 0-255), away from the darkest pixels."""
+    r, g, b = rgb[0] * 255
+    cb = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
+    return (cb >= 77) & (cb <= 127) & (cr >= 133) & (cr <= 173) & (rgb[0].max(0).values >= 0.2)
+
+
+def hue_hits(out, original):
+    """{class: (pixels whose predicted hue is in the true hue's sector, pixels of that class)}."""
+    true_hue, _, _ = hsv(original)
+    hue, sat, _ = hsv(out)
+    diff = (hue - true_hue).abs()
+    hit = (torch.minimum(diff, 360 - diff) <= HUE_SECTOR / 2) & (sat >= HUE_MIN_SATURATION)
+    return {
+        name: (int((hit & mask).sum()), int(mask.sum()))
+        for name, mask in (("vegetation", vegetation_mask(original)), ("skin", skin_mask(original)))
+    }
+
+
+def hue_shares(colorize, files):
+    """{class: (share of hits, pixels)}, pooled over the files; also the outputs and originals."""
+    totals = {"vegetation": [0, 0], "skin": [0, 0]}
+    shown = []
+    for f in files:
+        img = read_image(f)
+        original = rgb_of(img)[None]
+        out = colorize(img)
+        for name, (hits, pixels) in hue_hits(out, original).items():
+            totals[name][0] += hits
+            totals[name][1] += pixels
+        shown.append((out[0], original[0]))
+    return {k: (h / max(n, 1), n) for k, (h, n) in totals.items()}, shown
+
+
 def evaluate(colorize, files):
     """(mean PSNR, mean colourfulness ratio, outputs)."""
     psnrs, ratios, shown = per_image(colorize, files)
@@ -63,6 +136,25 @@ def gray(img):
     return lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(lab[:, 1:])], 1))
 
 
+def pooled(hits_per_image):
+    """[{class: (hits, pixels)}] -> {class: (share, pixels)}."""
+    out = {}
+    for name in ("vegetation", "skin"):
+        hits = sum(h[name][0] for h in hits_per_image)
+        pixels = sum(h[name][1] for h in hits_per_image)
+        out[name] = (hits / max(pixels, 1), pixels)
+    return out
+
+
+def display(t, short: int = 256):
+    """(3, H, W) -> the same with its short side at `short` pixels (the sheet's row height)."""
+    import torch.nn.functional as F
+
+    h, w = t.shape[-2:]
+    size = (round(h * short / min(h, w)), round(w * short / min(h, w)))
+    return F.interpolate(t[None], size=size, mode="area" if min(h, w) > short else "bilinear")[0].clamp(0, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(WEIGHTS / "colorize.safetensors"))
@@ -73,12 +165,17 @@ def main() -> None:
     )
     args = parser.parse_args()
     files = list_images(DATA / "monet2photo/testB")
-    print(f"# colorization on {len(files)} photos of monet2photo/testB, {machine()}")
-    models = [("gray baseline", gray, ""), ("L1 only", args.l1_only, ""), ("shipped", args.model, ">= 0.6")]
+    portraits = [DATA / "sr/val" / p for p in PORTRAITS]
+    print(
+        f"# colorization on {len(files)} photos of monet2photo/testB (+ {len(portraits)} portraits for the hue check), {machine()}"
+    )
+    models = [("gray baseline", gray, ""), ("L1 only", args.l1_only, ""), ("shipped", args.model, "19")]
     if args.candidate:
-        models.append(("candidate", args.candidate, ">= 0.6"))
-    rows, gray_psnrs = {}, None
-    for label, fn, target in models:
+        models.append(("candidate", args.candidate, "35"))
+    bars = {"19": (">= 0.2", ">= 0.7"), "35": (">= 0.5", ">= 0.85")}
+    rows, portrait_rows, gray_psnrs = {}, {}, None
+    originals = [rgb_of(read_image(f))[None] for f in files]
+    for label, fn, issue in models:
         if isinstance(fn, str):
             if not Path(fn).is_file():
                 print(f"{label}: {fn} not found")
@@ -93,19 +190,42 @@ def main() -> None:
             f"{label:20} PSNR {p:6.2f} dB (median {statistics.median(psnrs):6.2f}, {gain:+.3f} vs gray)  "
             f"colourfulness ratio {c:.3f} (median {c_median:.3f})"
         )
-        emit(f"colorize {label} PSNR", p, "dB", ">= gray baseline" if target else "")
-        emit(f"colorize {label} colourfulness ratio", c, "", target)
+        gain_bar, ratio_bar = bars.get(issue, ("", ""))
+        emit(f"colorize {label} PSNR", p, "dB", ">= gray baseline" if issue else "")
+        emit(f"colorize {label} colourfulness ratio", c, "", "")
         if label != "gray baseline":
-            emit(f"colorize {label} PSNR - gray (mean per image)", gain, "dB", ">= 0.2" if target else "")
-            emit(f"colorize {label} colourfulness ratio (median)", c_median, "", ">= 0.7" if target else "")
+            emit(f"colorize {label} PSNR - gray (mean per image)", gain, "dB", gain_bar)
+            emit(f"colorize {label} colourfulness ratio (median)", c_median, "", ratio_bar)
+            land = pooled([hue_hits(o[None], t) for o, t in zip(shown, originals)])
+            faces, portrait_shown = hue_shares(fn, portraits)
+            portrait_rows[label] = portrait_shown
+            print(
+                f"{'':20} hue in the true 60-degree sector: testB vegetation {land['vegetation'][0]:.3f} "
+                f"({land['vegetation'][1]} px), testB skin-toned {land['skin'][0]:.3f} ({land['skin'][1]} px), "
+                f"portraits skin {faces['skin'][0]:.3f} ({faces['skin'][1]} px)"
+            )
+            emit(f"colorize {label} hue share, testB vegetation", land["vegetation"][0], "", "")
+            emit(f"colorize {label} hue share, testB skin-toned", land["skin"][0], "", "")
+            emit(f"colorize {label} hue share, portraits skin", faces["skin"][0], "", "")
     if "shipped" in rows:
         from i2i.training.plots import save_grid
 
-        originals = [rgb_of(read_image(f)) for f in files[:8]]
         shown = ["gray baseline", "shipped"] + (["candidate"] if "candidate" in rows else [])
-        grid = [[rows[k][i] for k in shown] + [originals[i]] for i in range(len(originals))]
+        grid = [[rows[k][i] for k in shown] + [originals[i][0]] for i in range(8)]
         save_grid(grid, Path(args.sheet))
-        print(f"contact sheet: {args.sheet} (gray | ours{' | candidate' if 'candidate' in rows else ''} | original)")
+        models_shown = [k for k in shown if k in portrait_rows]
+        faces = [
+            [display(gray(read_image(f))[0])]
+            + [display(portrait_rows[k][i][0]) for k in models_shown]
+            + [display(portrait_rows[models_shown[0]][i][1])]
+            for i, f in enumerate(portraits)
+        ]
+        sheet = Path(args.sheet)
+        save_grid(faces, sheet.with_name(f"{sheet.stem}_portraits.png"))
+        print(
+            f"contact sheets: {args.sheet} and its _portraits twin "
+            f"(gray | ours{' | candidate' if 'candidate' in rows else ''} | original)"
+        )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from i2i.task import IMAGE_SPACES, Task
 # Small options per architecture so the test stays quick; everything else is the default.
 SMALL = {
     "unet": {"ngf": 4, "num_downs": 7},
+    "lite0_unet": {"width": 4},
     "resnet": {"ngf": 4, "blocks": 2},
     "patchgan": {"ndf": 4},
     "srresnet": {"channels": 8, "blocks": 2},
@@ -49,6 +50,8 @@ def matching_task(arch_id: str, cfg) -> Task:
     if not spec.generator:
         return Task()
     cin, cout = spec.channels(cfg)
+    if (cin, cout) == (1, 2):
+        return Task(kind="colorize", in_space="L", out_space="ab")
     kind = {"srresnet": "upscale", "transformer_net": "stylize"}.get(arch_id, "translate")
     return Task(kind=kind, scale=spec.scale(cfg), in_space=IMAGE_SPACES[cin], out_space=IMAGE_SPACES[cout])
 
@@ -181,6 +184,7 @@ VARIANTS = {  # non-default options whose reading from shapes is easy to get wro
     "srresnet": [{"upsampler": "direct", "scale": 3}, {"scale": 4, "in_channels": 1}],
     "transformer_net": [{"in_channels": 1}],
     "patchgan": [{"n_layers": 0, "norm": "instance"}, {"n_layers": 2, "in_channels": 3}],
+    "lite0_unet": [{"global_features": False, "in_channels": 3, "out_channels": 3}],
 }
 
 
@@ -304,3 +308,34 @@ def test_the_options_know_every_upsampling_mode():
     from i2i.training import options
 
     assert get_args(options.Upsample) == UPSAMPLE_MODES
+
+
+def test_lite0_unet_encoder_is_the_frozen_imagenet_classifier():
+    """The encoder holds EfficientNet-Lite0's ImageNet weights (lossnet's), takes no gradients and
+    keeps its batch-norm statistics while the decoder trains; set_encoder_trainable(True) fine-tunes it;
+    the untrained decoder answers gray (0)."""
+    from i2i.archs.lite0_unet import load_imagenet_encoder
+    from i2i.lossnet import efficientnet_lite0
+
+    net, _ = build("lite0_unet", SMALL["lite0_unet"])
+    load_imagenet_encoder(net)
+    imagenet = efficientnet_lite0().state_dict()
+    own = net.encoder.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in imagenet.items())
+    assert not net.encoder_trainable
+    assert all(p.requires_grad for n, p in net.named_parameters() if not n.startswith("encoder."))
+    net.train()
+    assert not net.encoder.training and net.up.training
+    x = torch.rand(2, 1, 64, 96) * 2 - 1
+    y = net(x)
+    assert y.shape == (2, 2, 64, 96) and not y.abs().any()  # zero-initialised output layer
+    before = {k: v.clone() for k, v in own.items()}
+    (net(x) - 0.5).abs().mean().backward()
+    assert all(p.grad is None for p in net.encoder.parameters())
+    assert net.out.weight.grad.abs().sum() > 0
+    assert all(torch.equal(net.encoder.state_dict()[k], v) for k, v in before.items())  # running stats too
+    net.set_encoder_trainable(True)
+    net.zero_grad()
+    torch.nn.init.normal_(net.out.weight, 0, 0.1)  # a zero output layer passes no gradient back
+    (net(x) - 0.5).abs().mean().backward()
+    assert net.encoder._conv_stem.weight.grad.abs().sum() > 0

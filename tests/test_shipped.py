@@ -166,6 +166,23 @@ def test_colorize_quality_floor(data):
     assert psnr >= gray_psnr + 0.05
 
 
+def test_colorize_hue_check_counts_only_the_true_hue_sector(data):
+    """benchmarks/colorize_quality.py's hue check (issue 35) on a real photo: the photo itself puts
+    every vegetation pixel in its sector, its gray version none (no hue), and the photo with its hue
+    turned 120 degrees (channels permuted) none."""
+    from benchmarks.colorize_quality import gray, hue_hits
+    from i2i.data.datasets import list_images
+    from i2i.data.image_io import read_image
+    from i2i.engine.adapters import rgb_of
+
+    img = next(read_image(f) for f in list_images(data / "monet2photo/testB") if f.stem == "0e441b3c17")
+    original = rgb_of(img)[None]
+    hits, pixels = hue_hits(original, original)["vegetation"]
+    assert pixels > 1000 and hits == pixels
+    assert hue_hits(gray(img), original)["vegetation"][0] == 0
+    assert hue_hits(original[:, [2, 0, 1]], original)["vegetation"][0] == 0
+
+
 def test_colorize_keeps_exif_orientation_and_gray_equals_colour(data, tmp_path, cli):
     if "colorize" not in MODELS:
         pytest.skip("colorize not shipped")

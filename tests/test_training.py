@@ -714,6 +714,39 @@ def test_colorize_validates_on_held_out_photos_and_keeps_the_best_model(data, tm
     assert len(train_set.held) == 5 and len(train_set.base) + 5 + train_set.excluded == 50  # testB: 50 photos
 
 
+def test_colorize_trains_a_decoder_on_the_frozen_imagenet_encoder(data, tmp_path):
+    """--arch lite0_unet (issue 35): the export is a colorizer whose encoder still holds
+    EfficientNet-Lite0's ImageNet weights (frozen) and whose decoder has left its gray start;
+    the colorize engine runs it on a photo of any size at that photo's full resolution."""
+    import torch
+
+    from i2i.checkpoint import load_model
+    from i2i.data.image_io import read_image
+    from i2i.engine.adapters import ColorizeAdapter
+    from i2i.engine.engine import Engine
+    from i2i.lossnet import efficientnet_lite0
+    from i2i.training.colorize import ColorizeRecipe
+
+    options = tiny_options("colorize", data)
+    values = {**options.__dict__, "arch": "lite0_unet", "rebalance": 0.2, "gan": False, "ngf": 4}
+    with pytest.raises(UsageError, match="multiple of 32"):
+        ColorizeOptions(**{**values, "crop": 48})
+    # The recipe without the loop (test_recipe_trains_and_exports runs the loop): one step, export.
+    recipe = ColorizeRecipe(ColorizeOptions(**values))
+    photos = recipe.dataset()
+    recipe.setup(torch.device("cpu"), total_steps=1)
+    recipe.train_step(torch.utils.data.default_collate([photos[0], photos[1]]), 0)
+    model = load_model(recipe.export(tmp_path, {})[0])
+    assert model.info.arch == "lite0_unet" and model.task.kind == "colorize" and model.config.width == 4
+    encoder = model.module.encoder.state_dict()
+    assert all(torch.equal(encoder[k], v) for k, v in efficientnet_lite0().state_dict().items())
+    assert model.module.out.weight.abs().sum() > 0
+    img = read_image(data / "sr/val/Set5/woman.png")  # 228 x 344: not a multiple of 32
+    adapter = ColorizeAdapter(task=model.task, multiple=model.spec.size_multiple(model.config))
+    out = Engine(model, adapter, device="cpu", backend="torch").run_image(img)
+    assert out.pixels.shape == img.pixels.shape[:2] + (3,)
+
+
 def test_class_rebalancing_weighs_rare_colours_up_and_averages_one():
     """Zhang et al. 2016 eq. 4: weights 1/((1-l) p + l/Q), E_p[w] = 1; a common colour gets less than one."""
     import torch

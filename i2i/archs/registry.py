@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from . import dcgan, patchgan, resnet, spandrel_models, srresnet, transformer_net, unet, unet_discriminator
+from . import dcgan, lite0_unet, patchgan, resnet, spandrel_models, srresnet, transformer_net, unet, unet_discriminator
 from .common import ArchSpec, config_from_dict
 
 ARCHS: dict[str, ArchSpec] = {
     spec.id: spec
     for spec in (
         unet.SPEC,
+        lite0_unet.SPEC,
         resnet.SPEC,
         patchgan.SPEC,
         srresnet.SPEC,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from ..archs.lite0_unet import load_imagenet_encoder
+from ..archs.registry import build, get_spec
 from ..checkpoint import ModelInfo, save_model
 from ..data.color import AB_SCALE, ab_bin, ab_prior, l_from_net, l_to_net, lab_to_rgb, rebalancing_weights, rgb_to_lab
 from ..data.datasets import PhotoCrops, is_grayish, to_tensor
@@ -23,6 +25,29 @@ class ColorizeRecipe(Pix2PixRecipe):
     method = "colorize"
     in_channels, out_channels = 1, 2
     state_attributes = (*Pix2PixRecipe.state_attributes, "ema", "ema.updates")  # ema is None without --ema
+
+    @property
+    def g_arch(self) -> str:
+        return self.options.arch
+
+    def build_generator(self) -> torch.nn.Module:
+        """pix2pix's U-Net (--arch unet), or the U-Net decoder on the ImageNet EfficientNet-Lite0
+        (--arch lite0_unet: archs/lite0_unet.py), whose encoder is loaded in init_generator."""
+        o = self.options
+        if o.arch == "unet":
+            return super().build_generator()
+        module, self.g_config = build(
+            o.arch, {"in_channels": 1, "out_channels": 2, "width": o.ngf, "global_features": o.global_features}
+        )
+        return module
+
+    def init_generator(self, g: torch.nn.Module) -> None:
+        """unet: pix2pix's N(0, 0.02); lite0_unet: ImageNet weights in the encoder (frozen unless
+        --finetune-encoder), the decoder as the architecture initialises it."""
+        if self.options.arch == "unet":
+            return super().init_generator(g)
+        load_imagenet_encoder(g)
+        g.set_encoder_trainable(self.options.finetune_encoder)
 
     def setup(self, device, total_steps):
         super().setup(device, total_steps)
@@ -68,10 +93,10 @@ class ColorizeRecipe(Pix2PixRecipe):
     def evaluate(self):
         """On the held-out photos (--holdout): PSNR gain (dB, RGB) over the all-gray answer, mean over
         photos, and the median colourfulness ratio of outputs to originals (benchmarks/colorize_quality.py's
-        measures), on each photo's centre cropped to the U-Net's multiple."""
+        measures), on each photo's centre cropped to the generator's size multiple."""
         if not self.held:
             return {}
-        m = 2**self.options.num_downs
+        m = get_spec(self.g_arch).size_multiple(self.g_config)
         gains, ratios = [], []
         g = self.generator
         g.eval()
@@ -110,14 +135,15 @@ class ColorizeRecipe(Pix2PixRecipe):
 
     def export(self, run_dir: Path, provenance: dict) -> list[Path]:
         o = self.options
+        on = " on an ImageNet EfficientNet-Lite0 encoder" if o.arch == "lite0_unet" else ""
         info = ModelInfo(
-            arch="unet",
+            arch=self.g_arch,
             options=asdict(self.g_config),
             task=self.task(),
             name=o.name,
-            description="colorization: Lab L -> ab (pix2pix-style cGAN)"
+            description=f"colorization: Lab L -> ab{on} (pix2pix-style cGAN)"
             if o.gan
-            else "colorization: Lab L -> ab (L1 only)",
+            else f"colorization: Lab L -> ab{on} (L1 only)",
             training={
                 **provenance,
                 "data": list(o.data),

@@ -33,6 +33,7 @@ def _real_degradation():
 
 # archs/upsampling.py's Upsample, repeated here so that option parsing does not import torch.
 Upsample = Literal["transposed", "resize", "bilinear"]
+ColorizeGenerator = Literal["unet", "lite0_unet"]  # registry ids of the generators colorize trains
 
 
 def _check_upsample(value: str) -> None:
@@ -320,9 +321,21 @@ class ColorizeOptions:
     """Colorization: Lab L -> ab with pix2pix's networks, L1 + cGAN (training/colorize.py)."""
 
     data: tuple[str, ...] = option(help="Folder of colour photos (repeatable).")  # grayscale ones are skipped
-    ngf: int = option(32, "Generator filters.")
+    arch: ColorizeGenerator = option(
+        "unet",
+        "Generator: unet (pix2pix's U-Net, trained from scratch; --num-downs, --upsample, "
+        "--full-res-channels) or lite0_unet (a U-Net decoder on the ImageNet EfficientNet-Lite0, "
+        "frozen unless --finetune-encoder; archs/lite0_unet.py, issue 35).",
+    )
+    ngf: int = option(32, "Generator filters (unet: its first layer; lite0_unet: the decoder's width).")
     ndf: int = option(32, "Discriminator filters.")
-    crop: int = option(128, "Random crop size (a multiple of 2**num_downs).")
+    finetune_encoder: bool = option(False, "lite0_unet: train the ImageNet encoder too (default: frozen).")
+    global_features: bool = option(
+        True,
+        "lite0_unet: no fusion of the classifier head's image-wide features into the bottleneck (Iizuka et al. 2016).",
+        flag="--no-global-features",
+    )
+    crop: int = option(128, "Random crop size (a multiple of 2**num_downs, of 32 for lite0_unet).")
     load_size: int = option(256, "Short side photos are resized to.")  # match `colorize --render-size`
     num_downs: int = option(7, "U-Net depth: 7 = unet_128, 8 = unet_256.")
     n_layers: int = option(3, "PatchGAN layers.", cli=False)
@@ -356,6 +369,14 @@ class ColorizeOptions:
 
     def __post_init__(self):
         _check_unet_options(self.upsample, self.full_res_channels)
+        if self.arch not in get_args(ColorizeGenerator):
+            from ..errors import UsageError
+
+            raise UsageError(f"--arch must be one of {', '.join(get_args(ColorizeGenerator))}, not {self.arch!r}")
+        if self.arch == "lite0_unet" and self.crop % 32:
+            from ..errors import UsageError
+
+            raise UsageError(f"--crop must be a multiple of 32 for lite0_unet, not {self.crop}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,9 +28,12 @@ class Pix2PixRecipe(Recipe):
         pairs = load_pairs(o.data, o.direction, o.holdout)
         return PairedCrops(pairs, load_size=o.load_size, crop=o.crop, seed=self.seed)
 
-    def setup(self, device, total_steps):
+    g_arch = "unet"
+    """Registry id of the generator (what export() records)."""
+
+    def build_generator(self) -> torch.nn.Module:
+        """The generator, built (sets self.g_config); setup() then initialises it (init_generator)."""
         o = self.options
-        self.device = device
         self.g_config = UNetConfig(
             in_channels=self.in_channels,
             out_channels=self.out_channels,
@@ -41,16 +44,24 @@ class Pix2PixRecipe(Recipe):
             upsample=o.upsample,
             full_res_channels=o.full_res_channels,
         )
-        self.g = UNetGenerator(self.g_config).to(device)
+        return UNetGenerator(self.g_config)
+
+    def init_generator(self, g: torch.nn.Module) -> None:
+        _init_weights(g)
+
+    def setup(self, device, total_steps):
+        o = self.options
+        self.device = device
+        self.g = self.build_generator().to(device)
         self.d = PatchGAN(
             PatchGANConfig(
                 in_channels=self.in_channels + self.out_channels, ndf=o.ndf, n_layers=o.n_layers, norm=o.norm
             )
         ).to(device)
-        for net in (self.g, self.d):
-            _init_weights(net)
+        self.init_generator(self.g)
+        _init_weights(self.d)
         if o.init:
-            warm_start(self.g, "unet", self.g_config, o.init)
+            warm_start(self.g, self.g_arch, self.g_config, o.init)
         self.opt_g = adam(self.g.parameters(), o.lr, (0.5, 0.999))
         self.opt_d = adam(self.d.parameters(), o.lr, (0.5, 0.999))
         rule = constant_then_linear(total_steps)
