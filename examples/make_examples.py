@@ -200,23 +200,32 @@ def colorize_example(models) -> None:
     stack(rows).save(OUT / "colorize_before_after.png")
 
 
-def monet_comparison(models) -> None:
-    """style-monet (TransformerNet, one painting) beside a CycleGAN photo->Monet generator."""
-    cyclegan = ROOT / "runs/cyclegan-monet/monet-BtoA.safetensors"
-    if "style-monet" not in models or not cyclegan.is_file():
-        print(f"monet comparison skipped: needs style-monet and {cyclegan} (see weights/README.md)")
+def cyclegan_monet(models) -> None:
+    """The shipped CycleGAN pair on test images no training saw: photo | style-monet (one
+    painting) | photo2monet (the collection), then Monet | monet2photo | the round trip."""
+    if not {"photo2monet", "monet2photo", "style-monet"} <= models.keys():
+        print("cyclegan_monet skipped: needs photo2monet, monet2photo and style-monet in weights/")
         return
     rgb = lambda m: RGBAdapter(task=m.task)  # noqa: E731
     rows = []
-    for f in list_images(DATA / "monet2photo/testB")[6:10]:
+    for f in list_images(DATA / "monet2photo/testB")[6:9]:
         photo = Image.open(f).convert("RGB")
         rows.append(
             labelled_row(
-                [photo, run(models["style-monet"], photo, rgb), run(cyclegan, photo, rgb)],
-                ["photo (testB)", "style-monet (shipped)", "CycleGAN photo->Monet"],
+                [photo, run(models["style-monet"], photo, rgb), run(models["photo2monet"], photo, rgb)],
+                ["photo (testB)", "style-monet (one painting)", "photo2monet (CycleGAN)"],
             )
         )
-    stack(rows).save(OUT / "monet_comparison.png")
+    for f in list_images(DATA / "monet2photo/testA")[6:9]:
+        painting = Image.open(f).convert("RGB")
+        as_photo = run(models["monet2photo"], painting, rgb)
+        rows.append(
+            labelled_row(
+                [painting, as_photo, run(models["photo2monet"], as_photo, rgb)],
+                ["Monet (testA)", "monet2photo (CycleGAN)", "and back: photo2monet"],
+            )
+        )
+    stack(rows).save(OUT / "cyclegan_monet.png")
 
 
 def dcgan_examples(models) -> None:
@@ -271,7 +280,7 @@ EXAMPLES = {
     "upscale-real": upscale_real_example,
     "facades": facades_example,
     "colorize": colorize_example,
-    "monet": monet_comparison,
+    "cyclegan": cyclegan_monet,
     "dcgan": dcgan_examples,
 }
 
