@@ -18,11 +18,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "i2i"
 
-KNOWN_DEFERRED_CYCLES = [
-    # Still there after issue 34; none may be added, and one that is removed leaves this list.
-    {"i2i.engine.engine", "i2i.engine.results", "i2i.engine.video"},
-    {"i2i.engine.jobs", "i2i.engine.ray_job"},
-]
+KNOWN_DEFERRED_CYCLES: list[set[str]] = []  # none may be added; issue 34 removed the last two
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:

@@ -12,15 +12,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from ..data.media_types import split_clips
 from ..errors import UsageError
 from .choice import PerImageEngines
 from .engine import Engine, Result
 from .inputs import STDIO, Job, OutputOptions, Skipped, expand_inputs, plan_outputs, read_stdin
-from .ray_job import RayEngine
 from .results import NoteRelay
 from .shard import shard, total_failures, world
+
+
+@runtime_checkable
+class RunsWholePlan(Protocol):
+    """An engine that runs a whole plan itself: RayEngine (engine/ray_job.py), which this module
+    does not import (ray_job plans its jobs here)."""
+
+    def run_plan(self, images: list[Job], clips: list[Job], out: OutputOptions, *, video=None) -> Iterator[Result]: ...
 
 
 @dataclass
@@ -57,7 +65,7 @@ class JobPlan:
 
     def run(
         self,
-        engine: Engine | PerImageEngines | RayEngine,
+        engine: Engine | PerImageEngines | RunsWholePlan,
         out: OutputOptions,
         *,
         video=None,
@@ -69,7 +77,8 @@ class JobPlan:
         Results carry the choice), or RayEngine (the whole job on a Ray cluster). Each Result
         carries the engine's notes that arose before it (Result.notes). video:
         VideoOptions for the clips; on_frames(job, done, total) reports a clip's frames."""
-        on_ray = isinstance(engine, RayEngine)  # its results come with notes: each actor relays its engine's
+        # RayEngine's results come with notes: each actor relays its engine's.
+        on_ray = isinstance(engine, RunsWholePlan)
         relay = NoteRelay(lambda: [] if on_ray else engine.notes)  # backend fallbacks and the like, once
         for clash in self.clashes:
             yield self._count(relay(Result(clash.source, error=f"{clash.source}: {clash.reason}")))

@@ -6,7 +6,7 @@ once), so a front end shows a result without asking the engine for anything.
 
 Results cross process boundaries when a job runs on Ray (engine/ray_job.py): `to_row` makes one a
 plain dict (str, int, float, None, lists and dicts of those) and `from_row` builds it back,
-clip results (engine/video.py ClipResult) included. `to_json` is the command line's --json line.
+clip results (ClipResult) included. `to_json` is the command line's --json line.
 """
 
 from __future__ import annotations
@@ -75,6 +75,13 @@ class Result:
         return json.dumps(self.json_row())
 
 
+@dataclass
+class ClipResult(Result):
+    """A clip's Result (engine/video.py): frames written, and (in notes) the streams converted or left out."""
+
+    frames: int = 0
+
+
 def from_row(row: dict) -> Result:
     """The Result (or ClipResult) that Result.to_row made `row` from."""
     row = dict(row)
@@ -83,8 +90,6 @@ def from_row(row: dict) -> Result:
         if row.get(key) is not None:
             row[key] = tuple(row[key])
     if kind == "clip":
-        from .video import ClipResult
-
         return ClipResult(**row)
     return Result(**row)
 

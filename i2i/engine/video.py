@@ -29,9 +29,10 @@ from ..data.video_io import EncoderSettings, Frame, VideoReader, VideoWriter
 from ..errors import I2IError, ImageError, UsageError, one_line
 from ..files import OutputExists, atomic_path, remove_stale_parts
 from .backends import BackendError
-from .engine import PREFETCH_PIXELS, Engine, Result
+from .engine import PREFETCH_PIXELS, Engine
 from .inputs import STDIO, Job, OutputOptions, Skipped, input_name
 from .norm_stats import FrameStatistics
+from .results import ClipResult
 from .temporal import Motion, MotionAnalyzer, MotionSmoothing, TemporalOptions
 
 _END = object()
@@ -45,13 +46,6 @@ class VideoOptions:
     temporal: TemporalOptions = field(default_factory=TemporalOptions)
     consistent: bool = True
     """False: every frame on its own (--no-temporal), as a folder of images would be."""
-
-
-@dataclass
-class ClipResult(Result):
-    """A clip's Result: frames written, and (in notes) the streams converted or left out."""
-
-    frames: int = 0
 
 
 ProgressCallback = Callable[[Job, int, "int | None"], None]
