@@ -16,6 +16,7 @@ import pytest
 from i2i.data.image_io import read_image
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow  # a local Ray cluster per module and two jobs on it: ~1 min of the fast suite's 9
 
 
 @pytest.fixture(scope="module")

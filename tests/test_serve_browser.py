@@ -22,6 +22,7 @@ from PIL import Image
 
 pytest.importorskip("gradio", reason="i2i serve needs the ui extra: pip install 'i2i[ui]'")
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs playwright (the test extra)")
+pytestmark = pytest.mark.slow  # a server and Chromium started, five jobs through the page: ~1 min
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "examples" / "serve_page.png"
