@@ -109,18 +109,18 @@ def test_invert_gets_the_inversion_options_defaults(commands, monkeypatch, tmp_p
 
 
 def test_both_adapters_keep_the_contract_the_engine_calls():
-    """engine/adapters.py's Adapter Protocol names every method the engine calls; a colorize
-    image is never streamed, so it says so rather than being asked for bands."""
+    """engine/adapters.py's Protocols name every method the engine calls; a colorize image is
+    never streamed, so its adapter says so and has no band methods."""
     from i2i.data.image_io import read_image
-    from i2i.engine.adapters import Adapter, ColorizeAdapter, RGBAdapter
+    from i2i.engine.adapters import Adapter, ColorizeAdapter, RGBAdapter, StreamingAdapter
     from i2i.task import Task
 
     rgb = RGBAdapter(task=Task(kind="upscale", scale=2))
     colorize = ColorizeAdapter(task=Task(kind="colorize", in_space="L", out_space="ab"))
-    assert isinstance(rgb, Adapter) and isinstance(colorize, Adapter)
+    assert isinstance(rgb, StreamingAdapter) and isinstance(colorize, Adapter)
+    assert not isinstance(colorize, StreamingAdapter)
     image = read_image(_a_photo())
-    assert not colorize.streams(image) and colorize.channels_out(image) == 3
-    assert colorize.bit_depth_out(image) == image.bit_depth
+    assert not colorize.streams(image) and rgb.channels_out(image) == 3
     assert colorize.output_size(image.size) == image.size and rgb.output_size(image.size) == (
         2 * image.size[0],
         2 * image.size[1],

@@ -2,7 +2,8 @@
 
 prepare(ImageData) -> (C, H, W) float in [0, 1] for the network;
 finish(ImageData, (C', H', W') output) -> the ImageData to write.
-Adapter (a Protocol) is the whole contract the engine calls; RGBAdapter and ColorizeAdapter keep it.
+Adapter (a Protocol) is the contract the engine calls, StreamingAdapter adds the band-by-band
+methods of a streamed output; RGBAdapter keeps both, ColorizeAdapter (never streamed) the first.
 """
 
 from __future__ import annotations
@@ -39,8 +40,14 @@ class Adapter(Protocol):
         ...
 
     def streams(self, img: ImageData) -> bool:
-        """Whether this image's output can be finished one row band at a time (finish_band)."""
+        """Whether this image's output can be finished one row band at a time: True only from a
+        StreamingAdapter, whose band methods the engine then calls."""
         ...
+
+
+@runtime_checkable
+class StreamingAdapter(Adapter, Protocol):
+    """An Adapter whose outputs can be written one row band at a time (tiled PNGs, engine.py)."""
 
     def finish_band(self, img: ImageData, band: torch.Tensor) -> np.ndarray:
         """(C', rows, W'') network output -> (rows, W'', C) pixels; only where streams() holds."""
@@ -218,18 +225,6 @@ class ColorizeAdapter:
     def streams(self, img: ImageData) -> bool:
         """False: chroma is predicted at a working resolution, never tiled or streamed."""
         return False  # predicts at a working resolution: never tiled, never streamed
-
-    def finish_band(self, img: ImageData, band: torch.Tensor) -> np.ndarray:
-        """Never called (streams() is False); raises NotImplementedError."""
-        raise NotImplementedError("colorize outputs are never streamed (streams() is False)")
-
-    def channels_out(self, img: ImageData) -> int:
-        """3: a colour image, whatever the input."""
-        return 3
-
-    def bit_depth_out(self, img: ImageData) -> int:
-        """The input's bit depth (finish keeps it)."""
-        return img.bit_depth  # finish keeps the input's
 
     def finish(self, img: ImageData, out: torch.Tensor) -> ImageData:
         # out: ab in [0, 1] after the task's range mapping; back to Lab units.
