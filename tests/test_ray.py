@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -67,9 +69,14 @@ def test_cli_ray_matches_single_process_reports_bad_files_and_skips_on_rerun(cli
         assert a.shape == b.shape and np.abs(a - b).max() <= 1 / 255 + 1e-6, name
 
     # A rerun has only the broken file left to try: the others are skipped, not rewritten.
+    # Its driver never imports torch (the actors load the model): Python's import log says so.
     stamps = {name: p.stat().st_mtime_ns for name, p in got.items()}
-    again = cli("upscale", photos, "-o", tmp_path / "ray", *args, "--ray", cluster)
+    again = cli(
+        "upscale", photos, "-o", tmp_path / "ray", *args, "--ray", cluster, env={"PYTHONPROFILEIMPORTTIME": "1"}
+    )
     assert again.returncode == 1
+    imported = [line.rsplit("|", 1)[1].strip() for line in again.stderr.decode().splitlines() if "import time:" in line]
+    assert "ray" in imported and "torch" not in imported
     rerun = {Path(r["input"]).name: r for r in json_lines(again.stdout)}
     assert [n for n, r in rerun.items() if r["skipped"] != "exists"] == ["broken.png"]
     assert {name: p.stat().st_mtime_ns for name, p in outputs(tmp_path / "ray").items()} == stamps
@@ -106,6 +113,24 @@ def test_killed_actor_every_input_written_exactly_once(cluster, photos, tmp_path
     for r in results:  # those run again after the kill too: the single-process engine's pixels
         want = engine.run_image(read_image(r.input)).pixels
         assert np.abs(want - read_image(r.output).pixels).max() <= 1 / 255 + 1e-6, r.input
+
+
+def test_read_task_decodes_without_torch(photos):
+    """A read task's process needs no torch (engine.py's): it only decodes, for the actors."""
+    code = """
+import pickle, sys
+import pyarrow as pa
+from i2i.engine.inputs import Job
+from i2i.engine.ray_job import _read_batch
+jobs = [Job(source=s, rel=None) for s in sys.argv[1:]]
+batch = pa.table({"job": [pickle.dumps(j) for j in jobs], "clip": [False] * len(jobs)})
+out = _read_batch(batch, max_pixels=10**8)
+print(sum(i is not None for i in out.column("image").to_pylist()), sum(r is not None for r in out.column("result").to_pylist()), "torch" in sys.modules)
+"""
+    files = sorted(map(str, photos.glob("*.jpg")))  # (a bad file's error line is engine.py's, with torch)
+    done = subprocess.run([sys.executable, "-c", code, *files], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(len(files)), "0", "False"]
 
 
 def test_ray_refuses_stdin(cli, tmp_path):

@@ -65,8 +65,7 @@ class ClipOptions:
         """The engine's VideoOptions (engine/video.py). Raises UsageError for values the encoder
         or the temporal options refuse."""
         from ..data.video_io import EncoderSettings
-        from ..engine.temporal import TemporalOptions
-        from ..engine.video import VideoOptions
+        from ..engine.options import TemporalOptions, VideoOptions
 
         return VideoOptions(
             encoder=EncoderSettings(codec=self.codec, crf=self.crf, pix_fmt=self.pix_fmt),

@@ -26,6 +26,7 @@ import torch
 from ..errors import I2IError, UsageError
 from . import cache
 from .norm_stats import frozen_statistics, record_statistics, statistics_names
+from .results import precision_of  # noqa: F401  (declared beside Result, which a torch-less Ray driver prints)
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
 RUNTIMES = cache.RUNTIMES
@@ -335,11 +336,3 @@ def label(backend) -> str:
     """'openvino', 'openvino bf16', 'onnxruntime int8', 'torch fp16': the name, and the
     precision when not fp32."""
     return backend.name if backend.precision == "fp32" else f"{backend.name} {backend.precision}"
-
-
-def precision_of(backend_label: str | None) -> str | None:
-    """The precision a label names: 'openvino int8' -> int8, 'onnxruntime' -> fp32; None -> None."""
-    if not backend_label:
-        return None
-    last = backend_label.split()[-1]
-    return last if last in ("fp16", "bf16", "int8") else "fp32"

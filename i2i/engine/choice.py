@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .engine import Engine
 from .inputs import Job
+
+if TYPE_CHECKING:  # engine.py imports torch: a Ray driver imports this module without it
+    from .engine import Engine
 
 
 @dataclass

@@ -39,16 +39,17 @@ RUNS_KIND = {
 MODEL_WORD = {"generate": "generator", "encode": "encoder"}  # kinds whose verb does not read as "a ... model"
 
 
-def check_task(command: str, model) -> None:
-    """UsageError (exit 2), one line, when the model's task is not one this command runs."""
-    kind = model.task.kind
+def check_task(command: str, task, path) -> None:
+    """UsageError (exit 2), one line naming the model file `path`, when the model's task (a
+    task.Task) is not one this command runs."""
+    kind = task.kind
     if kind not in ACCEPTS[command]:
         word = MODEL_WORD.get(kind, kind)
         article = "an" if word[0] in "aeiou" else "a"
         raise UsageError(
-            f"{model.path}: {article} {word} model; `i2i {command}` runs "
+            f"{path}: {article} {word} model; `i2i {command}` runs "
             f"{' and '.join(ACCEPTS[command])} models (run this one with "
-            f"`{RUNS_KIND[kind]} {model.path}`)"
+            f"`{RUNS_KIND[kind]} {path}`)"
         )
 
 
@@ -232,16 +233,38 @@ def build_engine(recipe: Recipe, options: EngineOptions | None = None, **engine_
     if options is not None:
         engine_options = {**options.engine_kwargs(), "ray": options.ray, **engine_options}
     ray = engine_options.pop("ray", None)
-    model = (recipe.load or load_model)(recipe.model_path)
-    check_task(recipe.command, model)
     if not recipe.tiled:
         engine_options.update(tile=0, tile_overlap=None)
-    build = _engine_builder(recipe, model, engine_options)
-    if ray is None:
-        return build()
-    from .ray_job import RayEngine
+    if ray is not None:
+        return _ray_engine(recipe, ray, engine_options)
+    model = (recipe.load or load_model)(recipe.model_path)
+    check_task(recipe.command, model.task, model.path)
+    return _engine_builder(recipe, model, engine_options)()
 
+
+def _ray_engine(recipe: Recipe, ray, engine_options: dict):
+    """A RayEngine whose actors each load the checkpoint and build the recipe's engine.
+
+    The driver does not load the model: it checks the task from the file's metadata (no torch
+    for our checkpoints) and ships the file's bytes (ray_job.ShippedFile), so a job's start
+    pays for torch and the model once, in the actors that run them, not also here."""
+    import functools
+
+    from ..checkpoint import model_info
+    from .ray_job import RayEngine, ShippedFile
+
+    check_task(recipe.command, model_info(recipe.model_path, check_tensors=False).task, recipe.model_path)
+    build = functools.partial(_build_from_file, recipe, ShippedFile.of(recipe.model_path), engine_options)
     return RayEngine(build, ray, batch_size=engine_options.get("batch_size"), max_pixels=_max_pixels(engine_options))
+
+
+def _build_from_file(recipe: Recipe, shipped, engine_options: dict):
+    """In a Ray actor: the recipe's engine, its model loaded (and fully checked) from `shipped`."""
+    from ..checkpoint import load_model
+
+    model = (recipe.load or load_model)(shipped.local_path())
+    check_task(recipe.command, model.task, model.path)
+    return _engine_builder(recipe, model, engine_options)()
 
 
 def _max_pixels(engine_options: dict) -> int:

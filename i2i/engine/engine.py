@@ -40,7 +40,7 @@ from ..files import OutputExists, atomic_output, atomic_write_bytes, remove_stal
 from .adapters import Adapter
 from .backends import BackendError
 from .inputs import STDIO, Job, OutputOptions, input_name, plan_outputs, read_source
-from .results import Result
+from .results import Result, existing_output
 from .runner import ModelRunner
 
 __all__ = ["Engine", "Result", "existing_output"]
@@ -385,18 +385,6 @@ class Engine:
             seconds=round(time.perf_counter() - it.started, 4),
             backend=it.backend,
         )
-
-
-def existing_output(job: Job, out: OutputOptions) -> Result | None:
-    """The Result of a job whose output exists before it runs (skipped, or an error without
-    --overwrite or --skip-existing); None when it is to run."""
-    if job.output == STDIO or not os.path.lexists(job.output):
-        return None
-    if out.skip_existing:
-        return Result(job.source, output=job.output, skipped="exists")
-    if not out.overwrite:
-        return Result(job.source, error=f"{job.output}: output exists (pass --overwrite or --skip-existing)")
-    return None
 
 
 def _appeared(job: Job, out: OutputOptions) -> Result:

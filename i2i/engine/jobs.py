@@ -12,15 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..data.media_types import split_clips
 from ..errors import UsageError
 from .choice import PerImageEngines
-from .engine import Engine, Result
 from .inputs import STDIO, Job, OutputOptions, Skipped, expand_inputs, plan_outputs, read_stdin
-from .results import NoteRelay
+from .results import NoteRelay, Result
 from .shard import shard, total_failures, world
+
+if TYPE_CHECKING:  # engine.py imports torch, which a Ray driver does without (engine/ray_job.py)
+    from .engine import Engine
 
 
 @runtime_checkable

@@ -17,8 +17,12 @@ help line is changed here and nowhere else. Metadata keys, as in training/option
 import math
 import os
 from dataclasses import MISSING, dataclass, field, fields
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..data.video_io import EncoderSettings
 
 
 def option(default=MISSING, help: str = "", **cli):
@@ -145,3 +149,41 @@ class EngineOptions:
     def engine_kwargs(self) -> dict:
         """The Engine's keyword arguments (every field but ray)."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "ray"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TemporalOptions:
+    """How clips are kept consistent in time (typed options of the inference commands)."""
+
+    norm_window: int = 16
+    """Frames over which instance-norm statistics are pooled (exponential average, reset at cuts);
+    1 = each frame its own statistics."""
+    smoothing: float = 0.8
+    """0..1: weight of the motion-compensated previous output in each output; 0 = off."""
+    cut_threshold: float = 0.4
+    """Fraction of a frame that motion must leave unexplained to count as a shot cut."""
+
+    def __post_init__(self):
+        if self.norm_window < 1:
+            raise UsageError(f"--norm-window must be >= 1 frame, not {self.norm_window}")
+        if not 0 <= self.smoothing < 1:
+            raise UsageError(f"--smoothing must be in [0, 1), not {self.smoothing}")
+        if not 0 < self.cut_threshold <= 1:
+            raise UsageError(f"--cut-threshold must be in (0, 1], not {self.cut_threshold}")
+
+
+def _default_encoder():
+    from ..data.video_io import EncoderSettings
+
+    return EncoderSettings()
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoOptions:
+    """Options of the inference commands that only clips use."""
+
+    encoder: "EncoderSettings" = field(default_factory=_default_encoder)
+    """How clips are encoded (data/video_io.py; imported on first use, with PyAV)."""
+    temporal: TemporalOptions = field(default_factory=TemporalOptions)
+    consistent: bool = True
+    """False: every frame on its own (--no-temporal), as a folder of images would be."""

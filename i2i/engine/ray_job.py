@@ -25,6 +25,7 @@ can; outputs are local paths of the nodes (a shared file system on a cluster).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -32,12 +33,13 @@ import os
 import pickle
 import socket
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import I2IError, UsageError, one_line
 from .inputs import STDIO, Job, OutputOptions, read_source
 from .options import RayOptions
-from .results import NoteRelay, Result, from_row
+from .results import NoteRelay, Result, existing_output, from_row
 from .shard import world
 
 READ_CPUS = 0.5
@@ -46,6 +48,40 @@ READ_CPUS = 0.5
 CALLS_PER_BATCH = 4
 """Engine batches per actor call: the engine overlaps encoding one batch with the network on the
 next within a call, so a call of one batch would leave the network idle while it encodes."""
+
+
+@dataclass(frozen=True)
+class ShippedFile:
+    """A file the driver read and ships with the job (a checkpoint): the nodes need not have it."""
+
+    path: str
+    """The file's path on the driver."""
+    sha256: str
+    data: bytes = field(repr=False)
+
+    @classmethod
+    def of(cls, path) -> ShippedFile:
+        data = Path(path).read_bytes()
+        return cls(os.fspath(path), hashlib.sha256(data).hexdigest(), data)
+
+    def local_path(self) -> Path:
+        """A path on this node holding these bytes: the driver's own path where this node has it
+        with the same content (one machine, a shared folder: messages and cache keys name the
+        file as a job run here would), else a copy in the cache folder, written once per content."""
+        from ..files import atomic_write_bytes
+        from .cache import cache_dir, file_sha256
+
+        own = Path(self.path)
+        try:
+            if own.is_file() and file_sha256(own) == self.sha256:
+                return own
+        except OSError:
+            pass
+        copy = cache_dir() / "shipped" / f"{self.sha256[:16]}-{own.name}"
+        if not copy.is_file() or file_sha256(copy) != self.sha256:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self.data, copy)
+        return copy
 
 
 class RayEngine:
@@ -67,8 +103,6 @@ class RayEngine:
 
         Raises UsageError for stdin or stdout (a cluster reads and writes files), I2IError when
         Ray cannot run the pipeline (no cluster at the address, an actor that cannot start)."""
-        from .engine import existing_output
-
         if world()[1] > 1:
             raise UsageError("--ray runs the whole job from one process: drop torchrun")
         if any(j.source == STDIO or j.output == STDIO for j in images + clips):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -54,8 +55,6 @@ class Result:
         """The command line's --json object: input, output, size (width, height of the output),
         seconds, error, skipped, backend and precision (None when nothing ran), then choice and
         worker where there are, and frames for a clip. Notes are not in it (they go to stderr)."""
-        from .backends import precision_of
-
         return {
             "input": self.input,
             "output": self.output,
@@ -107,3 +106,25 @@ class NoteRelay:
         self.passed.update(new)
         r.notes[:0] = new
         return r
+
+
+def existing_output(job, out) -> Result | None:
+    """The Result of a job (inputs.Job, with out its OutputOptions) whose output exists before it runs (skipped, or an error without
+    --overwrite or --skip-existing); None when it is to run."""
+    from .inputs import STDIO
+
+    if job.output == STDIO or not os.path.lexists(job.output):
+        return None
+    if out.skip_existing:
+        return Result(job.source, output=job.output, skipped="exists")
+    if not out.overwrite:
+        return Result(job.source, error=f"{job.output}: output exists (pass --overwrite or --skip-existing)")
+    return None
+
+
+def precision_of(backend_label: str | None) -> str | None:
+    """The precision a label names: 'openvino int8' -> int8, 'onnxruntime' -> fp32; None -> None."""
+    if not backend_label:
+        return None
+    last = backend_label.split()[-1]
+    return last if last in ("fp16", "bf16", "int8") else "fp32"

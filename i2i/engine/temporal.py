@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import UsageError
+from .options import TemporalOptions  # noqa: F401  (declared with the job options: no torch there)
 
 ANALYSIS_MAX_SIDE = 640
 """Flow is computed at most at this size: DIS 'fast' takes about 7 ms for 640x360 on one core
@@ -40,27 +40,6 @@ DOUBTFUL_RESIDUAL = 18.0
 """...and not at all from this mismatch on; linear in between."""
 UNEXPLAINED_RESIDUAL = 30.0
 """A pixel whose warped previous value misses by more than this is 'not explained' by motion."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class TemporalOptions:
-    """How clips are kept consistent in time (typed options of the inference commands)."""
-
-    norm_window: int = 16
-    """Frames over which instance-norm statistics are pooled (exponential average, reset at cuts);
-    1 = each frame its own statistics."""
-    smoothing: float = 0.8
-    """0..1: weight of the motion-compensated previous output in each output; 0 = off."""
-    cut_threshold: float = 0.4
-    """Fraction of a frame that motion must leave unexplained to count as a shot cut."""
-
-    def __post_init__(self):
-        if self.norm_window < 1:
-            raise UsageError(f"--norm-window must be >= 1 frame, not {self.norm_window}")
-        if not 0 <= self.smoothing < 1:
-            raise UsageError(f"--smoothing must be in [0, 1), not {self.smoothing}")
-        if not 0 < self.cut_threshold <= 1:
-            raise UsageError(f"--cut-threshold must be in (0, 1], not {self.cut_threshold}")
 
 
 @dataclass(frozen=True)

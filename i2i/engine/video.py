@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,27 +25,18 @@ import torch
 from ..data.animation_io import AnimationReader, AnimationWriter
 from ..data.image_io import ImageData, quantize
 from ..data.media_types import ANIMATED_SUFFIXES, CLIP_SUFFIXES, VIDEO_SUFFIXES, is_video_path
-from ..data.video_io import EncoderSettings, Frame, VideoReader, VideoWriter
+from ..data.video_io import Frame, VideoReader, VideoWriter
 from ..errors import I2IError, ImageError, UsageError, one_line
 from ..files import OutputExists, atomic_path, remove_stale_parts
 from .backends import BackendError
 from .engine import PREFETCH_PIXELS, Engine
 from .inputs import STDIO, Job, OutputOptions, Skipped, input_name
 from .norm_stats import FrameStatistics
+from .options import TemporalOptions, VideoOptions  # noqa: F401  (declared with the job options: no torch there)
 from .results import ClipResult
-from .temporal import Motion, MotionAnalyzer, MotionSmoothing, TemporalOptions
+from .temporal import Motion, MotionAnalyzer, MotionSmoothing
 
 _END = object()
-
-
-@dataclass(frozen=True, kw_only=True)
-class VideoOptions:
-    """Options of the inference commands that only clips use."""
-
-    encoder: EncoderSettings = field(default_factory=EncoderSettings)
-    temporal: TemporalOptions = field(default_factory=TemporalOptions)
-    consistent: bool = True
-    """False: every frame on its own (--no-temporal), as a folder of images would be."""
 
 
 ProgressCallback = Callable[[Job, int, "int | None"], None]
