@@ -97,7 +97,16 @@ def test_killed_actor_every_input_written_exactly_once(cluster, photos, tmp_path
     model = load_model(resolve("upscale-x2"))
     out = tmp_path / "out"
     results, killed = [], None
-    job = run_on_ray(model, [photos], str(out), options=RayOptions(actors=1), ext="png", backend="torch", batch_size=1)
+    # Given by its file, the model is loaded by the actors (a restarted one loads it again).
+    job = run_on_ray(
+        resolve("upscale-x2"),
+        [photos],
+        str(out),
+        options=RayOptions(actors=1),
+        ext="png",
+        backend="torch",
+        batch_size=1,
+    )
     for r in job:
         results.append(r)
         if killed is None:

@@ -88,7 +88,8 @@ class RayEngine:
     """Stands in for an Engine on the driver: JobPlan.run hands it the planned jobs (run_plan).
 
     build() -> Engine or PerImageEngines is called once in each actor (it is pickled with
-    cloudpickle: a closure over a loaded model ships the model to the actors). batch_size: images
+    cloudpickle: a closure over a loaded model ships the model to the actors, one over a
+    ShippedFile the checkpoint's bytes, which each actor loads). batch_size: images
     per network call (None: 8 with GPUs, else 4). max_pixels: the read tasks' decompression-bomb limit.
     Each Result comes with its actor's engine's notes (backend fallbacks, measurements) that
     arose before it (Result.notes; each actor says each note once).
@@ -199,7 +200,8 @@ def run_on_ray(
     """Run a folder job on Ray: what `i2i upscale|translate|stylize|colorize IN... -o OUT --ray`
     does, from Python. Yields one Result per input as the cluster finishes it.
 
-    model: a LoadedModel, or a model name or file (models.resolve). inputs: files, folders
+    model: a LoadedModel (shipped to the actors as it is), or a model name or file
+    (models.resolve: the file's bytes are shipped, and each actor loads it). inputs: files, folders
     (recursive, mirrored under `output`), globs; output: a folder. options: RayOptions (address,
     actors, CPUs and GPUs each; default: the cluster this machine belongs to, or a new local one,
     and one actor). adapter: model -> adapter (default: default_adapter). engine_options: the
@@ -207,7 +209,7 @@ def run_on_ray(
     Existing outputs are skipped (Result.skipped "exists") unless overwrite. Inputs that do not
     exist come first, as errors. Ray is shut down at the end when this call started it.
     """
-    from ..checkpoint import LoadedModel, load_model
+    from ..checkpoint import LoadedModel
     from ..models import resolve
     from .jobs import plan_job
 
@@ -215,19 +217,25 @@ def run_on_ray(
         out=output, ext=ext, suffix=suffix, quality=quality, overwrite=overwrite, skip_existing=not overwrite
     )
     plan = plan_job([os.fspath(i) for i in inputs], out)
-    loaded = model if isinstance(model, LoadedModel) else load_model(resolve(str(model)))
-    engine = _ray_engine(loaded, adapter or default_adapter, options or RayOptions(), engine_options)
+    # A name or file is not loaded here: the actors load it, and this process needs no torch.
+    shipped = model if isinstance(model, LoadedModel) else ShippedFile.of(resolve(str(model)))
+    engine = _ray_engine(shipped, adapter or default_adapter, options or RayOptions(), engine_options)
     for missing in plan.missing:
         yield Result(missing.source, error=f"{missing.source}: {missing.reason}")
     yield from plan.run(engine, out, video=video)
 
 
 def _ray_engine(model, make_adapter: Callable, options: RayOptions, engine_options: dict) -> RayEngine:
-    """A RayEngine whose actors each build Engine(model, make_adapter(model), **engine_options)."""
+    """A RayEngine whose actors each build Engine(model, make_adapter(model), **engine_options).
+    model: a LoadedModel, or a ShippedFile that each actor loads."""
     from ..data.image_io import DEFAULT_MAX_PIXELS
-    from .engine import Engine
 
     def make_engine(m):
+        from ..checkpoint import load_model
+        from .engine import Engine
+
+        if isinstance(m, ShippedFile):
+            m = load_model(m.local_path())
         return Engine(m, make_adapter(m), **engine_options)
 
     return RayEngine(
