@@ -217,12 +217,13 @@ def load_imagenet_encoder(net: Lite0UNet) -> Lite0UNet:
 
 
 def read_options(state):
-    """Options from this network's own keys (it has no peers' layout to detect). A classifier's
-    input channels and temperature leave no trace in its tensors."""
+    """Options from this network's own keys (it has no peers' layout to detect). The temperature
+    leaves no trace in the tensors; a classifier is always L -> ab."""
     if "encoder._conv_stem.weight" not in state:
         return None
     if "ab_centres" in state and "classify.0.weight" in state:
         return dict(
+            in_channels=1,
             out_channels=2,
             width=int(state["classify.0.weight"].shape[1] // 2),
             global_features="fuse.weight" in state,
