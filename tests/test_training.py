@@ -855,6 +855,16 @@ def test_colorize_classification_exports_a_model_that_decodes_ab_and_runs_throug
     assert result.returncode == 0, result.stderr.decode()
     out = np.asarray(Image.open(tmp_path / "woman.png"))
     assert out.shape == np.asarray(Image.open(photo)).shape[:2] + (3,)
+    # The decode is in the graph: the ONNX export answers ab, as torch does, at any size.
+    ort = pytest.importorskip("onnxruntime")
+    result = cli("export", path, "-o", tmp_path / "c.onnx", "--image", photo, "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    x = torch.rand(2, 1, 64, 96) * 2 - 1
+    session = ort.InferenceSession(str(tmp_path / "c.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": x.numpy()})[0]
+    with torch.no_grad():
+        expected = model.module.eval()(x).numpy()
+    assert got.shape == (2, 2, 64, 96) and np.abs(got - expected).max() < 1e-4
 
 
 def test_style_activation_smoothing_multi_scale_targets_and_upsampling_train(data, tmp_path, cli):
