@@ -169,7 +169,7 @@ def test_nnpack_convolutions_match_the_default_kernels(arch_id):
 
 
 # Options that leave no trace in the weights (so nothing can be sized by them).
-NOT_IN_WEIGHTS = {"unet": {"dropout"}, "unet_discriminator": {"skip"}}
+NOT_IN_WEIGHTS = {"unet": {"dropout"}, "unet_discriminator": {"skip"}, "lite0_unet": {"temperature"}}
 VARIANTS = {  # non-default options whose reading from shapes is easy to get wrong
     "unet": [
         {"norm": "instance", "in_channels": 1, "out_channels": 2},
@@ -184,7 +184,7 @@ VARIANTS = {  # non-default options whose reading from shapes is easy to get wro
     "srresnet": [{"upsampler": "direct", "scale": 3}, {"scale": 4, "in_channels": 1}],
     "transformer_net": [{"in_channels": 1}],
     "patchgan": [{"n_layers": 0, "norm": "instance"}, {"n_layers": 2, "in_channels": 3}],
-    "lite0_unet": [{"global_features": False, "in_channels": 3, "out_channels": 3}],
+    "lite0_unet": [{"global_features": False, "in_channels": 3, "out_channels": 3}, {"bins": 7, "width": 8}],
 }
 
 
@@ -216,6 +216,7 @@ def test_every_option_that_sizes_a_module_is_read_from_its_shapes(arch_id):
         ("unet", {"upsample": "bilinear"}),
         ("unet", {"upsample": "bilinear", "full_res_channels": 4}),
         ("transformer_net", {"upsample": "bilinear"}),
+        ("lite0_unet", {"bins": 7}),
     ],
 )
 def test_every_generator_runs_on_tiny_images(arch_id, extra):

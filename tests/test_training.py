@@ -766,6 +766,107 @@ def test_class_rebalancing_weighs_rare_colours_up_and_averages_one():
     assert w[gray_cell] < 1 < w[red_cell]
 
 
+def test_ab_classes_soft_encoding_and_annealed_mean_round_trip(data):
+    """Zhang et al. 2016 on a real photo: its pixels' cells are the classes; each soft target holds
+    5 classes summing to 1, led by the pixel's own cell; decoding the targets gives the true ab
+    back within half a cell at T = 1 (the mean) and within the cell at T -> 0 (the mode), exactly
+    for a colour at a cell's centre; the rebalancing weights are finite, positive, 1 on average
+    under the prior, and larger for rarer classes."""
+    import torch
+
+    from i2i.data.color import (
+        AB_BIN,
+        ab_bin,
+        ab_cell_centres,
+        ab_counts,
+        ab_gamut,
+        annealed_mean,
+        gamut_class_weights,
+        rgb_to_lab,
+        smooth_ab_counts,
+        soft_encode,
+    )
+    from i2i.data.image_io import read_image
+    from i2i.engine.adapters import rgb_of
+
+    photo = rgb_of(read_image(data / "sr/val/Set14/baboon.png"))[None]
+    counts = ab_counts([photo])
+    gamut = ab_gamut(counts)
+    centres = ab_cell_centres()[gamut]
+    assert len(gamut) == int((counts > 0).sum()) and (centres.abs() < 110).all()
+    ab = rgb_to_lab(photo)[:, 1:]
+    target, nearest = soft_encode(ab, centres)
+    assert target.shape == (1, len(gamut), *ab.shape[2:])
+    assert torch.allclose(target.sum(1), torch.ones(()), atol=1e-5) and ((target > 0).sum(1) == 5).all()
+    off_edges = ((ab / AB_BIN) - (ab / AB_BIN).round()).abs().amin(1) > 1e-3  # a cell's edge is a tie
+    assert (gamut[nearest] == ab_bin(ab))[off_edges].all()
+    logits = target.clamp(min=1e-30).log()
+    assert (annealed_mean(logits, centres, 1.0) - ab).abs().max() < AB_BIN / 2
+    assert (annealed_mean(logits, centres, 0.01) - ab).abs().max() < AB_BIN
+    # A colour at the centre of a cell whose four neighbours are classes too comes back exactly.
+    index = {int(c): i for i, c in enumerate(gamut)}
+    inner = next(i for i, c in enumerate(gamut.tolist()) if all(c + d in index for d in (-1, 1, -22, 22)))
+    known = centres[inner].view(1, 2, 1, 1)
+    exact, _ = soft_encode(known, centres)
+    for t in (1.0, 0.6, 0.38):
+        assert torch.allclose(annealed_mean(exact.clamp(min=1e-30).log(), centres, t), known, atol=1e-3)
+
+    weights = gamut_class_weights(counts, gamut, rebalance=0.5)
+    prior = smooth_ab_counts(counts)[gamut]
+    prior = prior / prior.sum()
+    assert weights.shape == (len(gamut),) and torch.isfinite(weights).all() and (weights > 0).all()
+    assert abs((prior.float() * weights).sum().item() - 1) < 1e-5
+    assert weights[prior.argmin()] > 1 > weights[prior.argmax()]
+    assert torch.allclose(gamut_class_weights(counts, gamut, rebalance=0.0), torch.ones(len(gamut)))
+
+
+def test_colorize_classification_exports_a_model_that_decodes_ab_and_runs_through_the_cli(data, tmp_path, cli):
+    """--loss classification (issue 35): the export holds the training photos' in-gamut cells and
+    the decode temperature; `i2i colorize` runs it on a real photo at full resolution; the
+    cross-entropy is refused without --l1-only or on pix2pix's U-Net."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from i2i.checkpoint import load_model
+    from i2i.data.color import ab_cell_centres
+    from i2i.training.colorize import ColorizeRecipe
+
+    options = tiny_options("colorize", data)
+    values = {**options.__dict__, "arch": "lite0_unet", "loss": "classification", "rebalance": 0.5, "gan": False}
+    values.update(ngf=4, temperature=0.6)
+    for bad in ({"gan": True}, {"arch": "unet"}, {"temperature": 0.0}):
+        with pytest.raises(UsageError):
+            ColorizeOptions(**{**values, **bad})
+    recipe = ColorizeRecipe(ColorizeOptions(**values))
+    recipe.setup(torch.device("cpu"), total_steps=1)
+    photos = recipe.dataset()
+    losses = recipe.train_step(torch.utils.data.default_collate([photos[0], photos[1]]), 0)
+    assert math.isfinite(losses["ce"]) and losses["ce"] > 0
+    path = recipe.export(tmp_path, {})[0]
+    model = load_model(path)
+    assert model.config.bins == len(recipe.ab_classes) and model.config.temperature == 0.6
+    assert torch.equal(model.module.ab_centres, ab_cell_centres()[recipe.ab_classes])
+    assert model.info.training["loss"] == "classification" and "T = 0.6" in model.info.description
+    assert model.module.classify[-1].weight.abs().sum() > 0  # the head left its zero start
+
+    photo = data / "sr/val/Set5/woman.png"  # 228 x 344: not a multiple of 32
+    result = cli("colorize", photo, "--model", path, "-o", tmp_path / "woman.png")
+    assert result.returncode == 0, result.stderr.decode()
+    out = np.asarray(Image.open(tmp_path / "woman.png"))
+    assert out.shape == np.asarray(Image.open(photo)).shape[:2] + (3,)
+    # The decode is in the graph: the ONNX export answers ab, as torch does, at any size.
+    ort = pytest.importorskip("onnxruntime")
+    result = cli("export", path, "-o", tmp_path / "c.onnx", "--image", photo, "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    x = torch.rand(2, 1, 64, 96) * 2 - 1
+    session = ort.InferenceSession(str(tmp_path / "c.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": x.numpy()})[0]
+    with torch.no_grad():
+        expected = model.module.eval()(x).numpy()
+    assert got.shape == (2, 2, 64, 96) and np.abs(got - expected).max() < 1e-4
+
+
 def test_style_activation_smoothing_multi_scale_targets_and_upsampling_train(data, tmp_path, cli):
     """--smooth-activations, --style-scale, --upsample and --grid-weight reach the recipe from the
     command line, are stored in run.json (and the x2 mode in the model), and the style loss stays

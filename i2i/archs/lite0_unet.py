@@ -12,6 +12,13 @@ With `global_features`, the classifier's own 1280-channel head, averaged over th
 projected and added to the bottleneck: a global scene descriptor fused into every position
 (Iizuka, Simo-Serra & Ishikawa, SIGGRAPH 2016, "Let there be Color!").
 
+With `bins` (colorization only) the decoder stops at stride 4 and classifies each position into
+one of `bins` ab cells (Zhang, Isola & Efros, ECCV 2016, "Colorful Image Colorization"); the
+module's forward decodes that distribution by its annealed mean at `temperature` and upsamples the
+ab x4, so what the engine and the ONNX graph see is ab in [-1, 1] as from the regression head. The
+cells' centres are a buffer (`ab_centres`, Lab units) that the training recipe fills from its
+photos' gamut, so a checkpoint carries them.
+
 The encoder's weights are part of the module, so a checkpoint holds them: it loads anywhere
 without the package. A fresh build has a randomly initialised encoder; the training recipe fills
 it with load_imagenet_encoder(). The encoder starts frozen (no gradients, batch norm in eval mode
@@ -27,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.color import AB_SCALE, annealed_mean
 from ..lossnet import Conv2dSame, EfficientNetLite0Features, lite0_weights_path
 from .common import ArchSpec
 
@@ -48,12 +56,22 @@ class Lite0UNetConfig:
     """Decoder width: 8x, 8x, 4x, 2x, 1x, 1x this at strides 32, 16, 8, 4, 2, 1."""
     global_features: bool = True
     """Fuse the classifier head's image-wide average into the bottleneck (Iizuka et al. 2016)."""
+    bins: int = 0
+    """0: regress the output directly (Tanh). Q > 0 (colorization: in 1, out 2): classify each
+    position at stride 4 into Q ab cells and answer their annealed mean (Zhang et al. 2016)."""
+    temperature: float = 0.38
+    """With bins: the annealed mean's temperature, 1 the distribution's mean (the PSNR-optimal
+    answer), towards 0 its mode (more colourful); the paper's 0.38."""
 
     def __post_init__(self):
         if self.in_channels not in (1, 3):
             raise ValueError(f"in_channels must be 1 (Lab L) or 3 (RGB), not {self.in_channels}")
         if self.width < 1 or self.out_channels < 1:
             raise ValueError("width and out_channels must be 1 or more")
+        if self.bins < 0 or (self.bins and (self.in_channels, self.out_channels) != (1, 2)):
+            raise ValueError("bins (ab classes) needs in_channels 1 and out_channels 2 (L -> ab), and is 0 or more")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be above 0, not {self.temperature}")
 
 
 class _MultipleSame(Conv2dSame):
@@ -118,11 +136,13 @@ def gray_srgb(l_net: torch.Tensor) -> torch.Tensor:
 
 
 class Lite0UNet(nn.Module):
-    """(B, in, H, W) in [-1, 1] -> (B, out, H, W) in [-1, 1]; H, W multiples of 32."""
+    """(B, in, H, W) in [-1, 1] -> (B, out, H, W) in [-1, 1]; H, W multiples of 32. With bins,
+    forward(x, return_logits=True) also gives the (B, bins, H/4, W/4) class logits (training)."""
 
     def __init__(self, cfg: Lite0UNetConfig):
         super().__init__()
         self.in_channels = cfg.in_channels
+        self.bins, self.temperature = cfg.bins, cfg.temperature
         w = cfg.width
         self.encoder = Lite0Encoder(cfg.global_features)
         widths = (8 * w, 8 * w, 4 * w, 2 * w, w)  # strides 32, 16, 8, 4, 2
@@ -130,14 +150,25 @@ class Lite0UNet(nn.Module):
             nn.Conv2d(SKIP_CHANNELS[-1], widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0])
         )
         self.fuse = nn.Linear(HEAD_CHANNELS, widths[0]) if cfg.global_features else None
-        self.up = nn.ModuleList(
-            _conv_block(widths[i] + SKIP_CHANNELS[-2 - i], widths[i + 1]) for i in range(len(widths) - 1)
-        )
-        self.full_res = nn.Sequential(nn.Conv2d(w + cfg.in_channels, w, 3, 1, 1), nn.ReLU(inplace=True))
-        self.out = nn.Conv2d(w, cfg.out_channels, 3, 1, 1)
-        # The untrained network answers 0 (gray for ab): the decoder learns colour from there.
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        ups = len(widths) - 1 - (1 if cfg.bins else 0)  # the classifier stops at stride 4
+        self.up = nn.ModuleList(_conv_block(widths[i] + SKIP_CHANNELS[-2 - i], widths[i + 1]) for i in range(ups))
+        if cfg.bins:
+            self.classify = nn.Sequential(
+                nn.Conv2d(2 * w, 4 * w, 3, 1, 1, bias=False),
+                nn.BatchNorm2d(4 * w),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(4 * w, cfg.bins, 1),
+            )
+            self.register_buffer("ab_centres", torch.zeros(cfg.bins, 2))
+            # The untrained network answers the cells' plain average (gray for a symmetric gamut).
+            nn.init.zeros_(self.classify[-1].weight)
+            nn.init.zeros_(self.classify[-1].bias)
+        else:
+            self.full_res = nn.Sequential(nn.Conv2d(w + cfg.in_channels, w, 3, 1, 1), nn.ReLU(inplace=True))
+            self.out = nn.Conv2d(w, cfg.out_channels, 3, 1, 1)
+            # The untrained network answers 0 (gray for ab): the decoder learns colour from there.
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
         self.set_encoder_trainable(False)
         self.encoder.eval()  # from the start, not only after the first train() call
 
@@ -154,7 +185,7 @@ class Lite0UNet(nn.Module):
         self.encoder.eval()  # ImageNet's batch norm statistics, frozen or fine-tuned
         return self
 
-    def forward(self, x):
+    def forward(self, x, return_logits: bool = False):
         rgb = gray_srgb(x) if self.in_channels == 1 else (x + 1) / 2
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.encoder_trainable):
             skips, pooled = self.encoder(rgb)
@@ -165,6 +196,11 @@ class Lite0UNet(nn.Module):
         for block, skip in zip(self.up, reversed(skips[:-1])):
             y = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
             y = block(torch.cat([y, skip], 1))
+        if self.bins:
+            logits = self.classify(y)
+            ab = annealed_mean(logits, self.ab_centres, self.temperature) / AB_SCALE
+            ab = F.interpolate(ab, scale_factor=4, mode="bilinear", align_corners=False)
+            return (ab, logits) if return_logits else ab
         y = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
         y = self.full_res(torch.cat([y, x], 1))
         return torch.tanh(self.out(y))
@@ -181,8 +217,19 @@ def load_imagenet_encoder(net: Lite0UNet) -> Lite0UNet:
 
 
 def read_options(state):
-    """Options from this network's own keys (it has no peers' layout to detect)."""
-    if "encoder._conv_stem.weight" not in state or "full_res.0.weight" not in state:
+    """Options from this network's own keys (it has no peers' layout to detect). The temperature
+    leaves no trace in the tensors; a classifier is always L -> ab."""
+    if "encoder._conv_stem.weight" not in state:
+        return None
+    if "ab_centres" in state and "classify.0.weight" in state:
+        return dict(
+            in_channels=1,
+            out_channels=2,
+            width=int(state["classify.0.weight"].shape[1] // 2),
+            global_features="fuse.weight" in state,
+            bins=int(state["ab_centres"].shape[0]),
+        )
+    if "full_res.0.weight" not in state:
         return None
     out = state["out.weight"]  # (out_channels, width, 3, 3)
     return dict(
@@ -190,6 +237,7 @@ def read_options(state):
         out_channels=int(out.shape[0]),
         width=int(out.shape[1]),
         global_features="fuse.weight" in state,
+        bins=0,
     )
 
 

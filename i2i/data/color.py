@@ -76,12 +76,23 @@ def ab_bin(ab):
     return cell[:, 0] * AB_BINS + cell[:, 1]
 
 
-def ab_prior(images, sigma: float = 5.0):
-    """Empirical ab distribution of (1, 3, H, W) sRGB images in [0, 1] -> (AB_BINS**2,) summing to 1,
-    smoothed with a Gaussian of `sigma` ab units (Zhang et al. 2016)."""
+def ab_counts(images):
+    """(1, 3, H, W) sRGB images in [0, 1] -> (AB_BINS**2,) float64 count of their pixels in each ab cell."""
     counts = torch.zeros(AB_BINS * AB_BINS, dtype=torch.float64)
     for rgb in images:
         counts += torch.bincount(ab_bin(rgb_to_lab(rgb)[:, 1:]).flatten(), minlength=AB_BINS * AB_BINS).double()
+    return counts
+
+
+def ab_prior(images, sigma: float = 5.0):
+    """Empirical ab distribution of (1, 3, H, W) sRGB images in [0, 1] -> (AB_BINS**2,) summing to 1,
+    smoothed with a Gaussian of `sigma` ab units (Zhang et al. 2016)."""
+    return smooth_ab_counts(ab_counts(images), sigma)
+
+
+def smooth_ab_counts(counts, sigma: float = 5.0):
+    """(AB_BINS**2,) cell counts -> the same grid convolved with a Gaussian of `sigma` ab units,
+    normalised to sum to 1 (float64)."""
     r = max(1, round(3 * sigma / AB_BIN))
     x = torch.arange(-r, r + 1, dtype=torch.float64) * AB_BIN
     g = torch.exp(-(x**2) / (2 * sigma**2))
@@ -96,3 +107,49 @@ def rebalancing_weights(prior, mix: float = 0.5):
     q = int((prior > 0).sum())
     w = 1 / ((1 - mix) * prior + mix / q)
     return (w / (prior * w).sum()).float()
+
+
+# Classification over the in-gamut cells (Zhang et al. 2016, section 2.1): the network predicts a
+# distribution over Q cells (313 for ImageNet; the cells a training set fills here), is trained on
+# soft-encoded targets and answers the annealed mean of its distribution.
+
+
+def ab_cell_centres():
+    """(AB_BINS**2, 2) the a, b centre of each ab_bin() cell, in Lab units."""
+    c = (torch.arange(AB_BINS, dtype=torch.float32) + 0.5) * AB_BIN - AB_SCALE
+    return torch.stack(torch.meshgrid(c, c, indexing="ij"), -1).reshape(-1, 2)
+
+
+def ab_gamut(counts, min_count: float = 1.0):
+    """(AB_BINS**2,) cell counts (ab_counts) -> (Q,) int64 indices of the cells holding at least
+    `min_count` pixels: the classes a colorizer predicts."""
+    return torch.nonzero(counts >= min_count).flatten()
+
+
+def gamut_class_weights(counts, gamut, rebalance: float = 0.5, sigma: float = 5.0):
+    """Class rebalancing weights of Zhang et al. 2016, eq. 4, over the gamut's Q cells:
+    ((1 - lambda) p + lambda / Q)^-1 with p the counts smoothed by a Gaussian of `sigma` ab units and
+    restricted to the gamut, lambda = 1 - `rebalance` (so rebalance 0.5 is the paper's lambda 0.5,
+    0 gives weights of 1), normalised so that their mean under p is 1. -> (Q,) float32, finite > 0."""
+    prior = smooth_ab_counts(counts, sigma)[gamut]
+    prior = prior / prior.sum()
+    return rebalancing_weights(prior.clamp(min=1e-12), mix=1 - rebalance)
+
+
+def soft_encode(ab, centres, neighbours: int = 5, sigma: float = 5.0):
+    """(B, 2, H, W) ab in Lab units, (Q, 2) class centres -> (B, Q, H, W) soft targets: each pixel's
+    `neighbours` nearest centres weighted by a Gaussian of `sigma` ab units of their distance,
+    summing to 1 (Zhang et al. 2016: 5 neighbours, sigma 5); and (B, H, W) the nearest class."""
+    d2 = ((ab[:, None] - centres.to(ab)[None, :, :, None, None]) ** 2).sum(2)  # (B, Q, H, W)
+    near_d2, near = d2.topk(min(neighbours, centres.shape[0]), dim=1, largest=False)
+    w = torch.softmax(-near_d2 / (2 * sigma**2), 1)  # Gaussian weights, normalised
+    return torch.zeros_like(d2).scatter_(1, near, w), near[:, 0]
+
+
+def annealed_mean(logits, centres, temperature: float = 0.38):
+    """(B, Q, H, W) class logits, (Q, 2) centres -> (B, 2, H, W) ab in Lab units: the mean of the
+    distribution softmax(logits / T) (Zhang et al. 2016, eq. 5: T = 1 the mean, T -> 0 the mode;
+    the paper's 0.38 keeps the mean's smoothness with more of the mode's colour). A 1x1
+    convolution rather than an einsum, for ONNX."""
+    p = torch.softmax(logits / temperature, 1)
+    return torch.nn.functional.conv2d(p, centres.to(p).t()[:, :, None, None])

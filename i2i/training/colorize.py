@@ -7,11 +7,26 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from ..archs.lite0_unet import load_imagenet_encoder
 from ..archs.registry import build, get_spec
 from ..checkpoint import ModelInfo, save_model
-from ..data.color import AB_SCALE, ab_bin, ab_prior, l_from_net, l_to_net, lab_to_rgb, rebalancing_weights, rgb_to_lab
+from ..data.color import (
+    AB_SCALE,
+    ab_bin,
+    ab_cell_centres,
+    ab_counts,
+    ab_gamut,
+    ab_prior,
+    gamut_class_weights,
+    l_from_net,
+    l_to_net,
+    lab_to_rgb,
+    rebalancing_weights,
+    rgb_to_lab,
+    soft_encode,
+)
 from ..data.datasets import PhotoCrops, is_grayish, to_tensor
 from ..metrics import colourfulness, psnr
 from ..task import Task
@@ -36,9 +51,12 @@ class ColorizeRecipe(Pix2PixRecipe):
         o = self.options
         if o.arch == "unet":
             return super().build_generator()
-        module, self.g_config = build(
-            o.arch, {"in_channels": 1, "out_channels": 2, "width": o.ngf, "global_features": o.global_features}
-        )
+        options = {"in_channels": 1, "out_channels": 2, "width": o.ngf, "global_features": o.global_features}
+        if o.loss == "classification":
+            options.update(bins=len(self.ab_classes), temperature=o.temperature)
+        module, self.g_config = build(o.arch, options)
+        if o.loss == "classification":
+            module.ab_centres.copy_(ab_cell_centres()[self.ab_classes])
         return module
 
     def init_generator(self, g: torch.nn.Module) -> None:
@@ -50,12 +68,17 @@ class ColorizeRecipe(Pix2PixRecipe):
         g.set_encoder_trainable(self.options.finetune_encoder)
 
     def setup(self, device, total_steps):
+        if self.options.loss == "classification":
+            self.dataset()  # the classes are the training photos' gamut (a resumed run rebuilds them)
         super().setup(device, total_steps)
         # The averaged weights are steadier than the last step's: colour flips between updates.
         self.ema = EMA(self.g, self.options.ema) if self.options.ema else None
 
     def train_step(self, batch, step):
-        losses = super().train_step(batch, step)
+        if self.options.loss == "classification":
+            losses = self.classification_step(batch)
+        else:
+            losses = super().train_step(batch, step)
         if self.ema:
             self.ema.update(self.g)
         return losses
@@ -66,16 +89,40 @@ class ColorizeRecipe(Pix2PixRecipe):
         return self.ema.module if self.ema else unwrap(self.g)
 
     def dataset(self):
+        """The photos (built once: the classifier's setup needs their gamut before the loop asks)."""
+        if getattr(self, "_data", None) is not None:
+            return self._data
         o = self.options
-        data = PhotoCrops(
+        self._data = data = PhotoCrops(
             o.data, crop=o.crop, resize=o.load_size, seed=self.seed, exclude=is_grayish, holdout=o.holdout
         )
         self.skipped_gray = data.excluded
         self.held = data.held
-        if o.rebalance:
+        if o.loss == "classification":
+            counts = ab_counts(to_tensor(im)[None] for im in data.base)
+            self.ab_classes = ab_gamut(counts)
+            self.class_weights = gamut_class_weights(counts, self.ab_classes, o.rebalance)
+        elif o.rebalance:
             prior = ab_prior([to_tensor(im)[None] for im in data.base])
             self.ab_weights = rebalancing_weights(prior, mix=1 - o.rebalance)
         return data
+
+    def classification_step(self, batch):
+        """Zhang et al. 2016: cross-entropy between the generator's class logits at stride 4 and the
+        soft-encoded true ab (averaged over 4x4 pixels), each position weighted by the rebalancing
+        weight of its nearest class (--rebalance)."""
+        l_net, ab_net = self.net_io(batch)
+        fake_ab, logits = self.g(l_net, return_logits=True)
+        centres = unwrap(self.g).ab_centres
+        true_ab = F.avg_pool2d(ab_net * AB_SCALE, 4)
+        target, nearest = soft_encode(true_ab, centres)
+        weight = self.class_weights.to(logits.device)[nearest]  # (B, h, w)
+        ce = (weight * -(target * F.log_softmax(logits.float(), 1)).sum(1)).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        ce.backward()
+        self.optimizer_step(self.opt_g)
+        self.sched_g.step()  # the discriminator is idle: its optimizer and schedule stay as built
+        return {"ce": ce.item(), "l1": F.l1_loss(fake_ab.detach(), ab_net).item()}
 
     def spectral_terms(self, fake_ab, real_ab):
         """No spectral terms: colorize has no --grid-weight or --spectrum-weight (its output is ab,
@@ -141,16 +188,25 @@ class ColorizeRecipe(Pix2PixRecipe):
             options=asdict(self.g_config),
             task=self.task(),
             name=o.name,
-            description=f"colorization: Lab L -> ab{on} (pix2pix-style cGAN)"
-            if o.gan
-            else f"colorization: Lab L -> ab{on} (L1 only)",
+            description=self.description(on),
             training={
                 **provenance,
                 "data": list(o.data),
                 "gan": o.gan,
+                "loss": o.loss,
+                "rebalance": o.rebalance,
                 "skipped_grayscale": getattr(self, "skipped_gray", None),
             },
         )
         path = Path(run_dir) / f"{o.name}.safetensors"
         save_model(path, self.generator, info)
         return [path]
+
+    def description(self, on: str) -> str:
+        o = self.options
+        if o.loss == "classification":
+            return (
+                f"colorization: Lab L -> ab{on}, classification over {self.g_config.bins} ab cells "
+                f"(Zhang et al. 2016, rebalance {o.rebalance}), annealed mean at T = {self.g_config.temperature}"
+            )
+        return f"colorization: Lab L -> ab{on} ({'pix2pix-style cGAN' if o.gan else 'L1 only'})"

@@ -34,6 +34,7 @@ def _real_degradation():
 # archs/upsampling.py's Upsample, repeated here so that option parsing does not import torch.
 Upsample = Literal["transposed", "resize", "bilinear"]
 ColorizeGenerator = Literal["unet", "lite0_unet"]  # registry ids of the generators colorize trains
+ColorizeLoss = Literal["l1", "classification"]
 
 
 def _check_upsample(value: str) -> None:
@@ -344,12 +345,24 @@ class ColorizeOptions:
     upsample: Upsample = upsample_option()
     full_res_channels: int = full_res_option()
     batch_size: int = option(4, "Photos per step.")
+    loss: ColorizeLoss = option(
+        "l1",
+        "l1: regress ab (L1, + cGAN unless --l1-only); classification (lite0_unet, --l1-only): "
+        "cross-entropy over the training photos' in-gamut ab cells of 10x10, soft-encoded targets, "
+        "decoded by the annealed mean at --temperature (Zhang et al., ECCV 2016).",
+    )
+    temperature: float = option(
+        0.38,
+        "--loss classification: the exported model's annealed-mean temperature, 1 (the mean: "
+        "faithful, duller) to near 0 (the mode: colourful); the paper's 0.38.",
+    )
     lambda_l1: float = option(100.0, "L1 weight on ab.")
     rebalance: float = option(
         0.0,
-        "Class rebalancing of the L1 term, 0 (off) to 1 (full): each pixel weighted by 1 / (r p(ab) + (1-r)/Q), "
-        "p the training photos' ab distribution over Q cells, so rare saturated colours count more than "
-        "common dull ones (Zhang et al., ECCV 2016, use r = 0.5).",
+        "Class rebalancing of the L1 term (or of the cross-entropy with --loss classification), 0 (off) "
+        "to 1 (full): each pixel weighted by 1 / (r p(ab) + (1-r)/Q), p the training photos' ab "
+        "distribution over Q cells, so rare saturated colours count more than common dull ones "
+        "(Zhang et al., ECCV 2016, use r = 0.5).",
     )
     ema: float = option(
         0.0,
@@ -377,6 +390,18 @@ class ColorizeOptions:
             from ..errors import UsageError
 
             raise UsageError(f"--crop must be a multiple of 32 for lite0_unet, not {self.crop}")
+        if self.loss not in get_args(ColorizeLoss):
+            from ..errors import UsageError
+
+            raise UsageError(f"--loss must be one of {', '.join(get_args(ColorizeLoss))}, not {self.loss!r}")
+        if self.loss == "classification" and (self.arch != "lite0_unet" or self.gan):
+            from ..errors import UsageError
+
+            raise UsageError("--loss classification needs --arch lite0_unet and --l1-only (it has no cGAN term)")
+        if not self.temperature > 0:
+            from ..errors import UsageError
+
+            raise UsageError(f"--temperature must be above 0, not {self.temperature}")
 
 
 @dataclass(frozen=True, kw_only=True)
