@@ -34,6 +34,7 @@ def _real_degradation():
 # archs/upsampling.py's Upsample, repeated here so that option parsing does not import torch.
 Upsample = Literal["transposed", "resize", "bilinear"]
 ColorizeGenerator = Literal["unet", "lite0_unet"]  # registry ids of the generators colorize trains
+CycleGANDiscriminator = Literal["patchgan", "projected"]  # archs: patchgan, projected_discriminator
 
 
 def _check_upsample(value: str) -> None:
@@ -303,6 +304,17 @@ class CycleGANOptions:
     n_layers: int = option(3, "PatchGAN layers.", cli=False)
     norm: str = option("instance", "instance or batch.", cli=False)
     upsample: Upsample = upsample_option()
+    discriminator: CycleGANDiscriminator = option(
+        "patchgan",
+        "patchgan (the paper's 70x70 PatchGAN, LSGAN loss) or projected (small heads on a frozen ImageNet "
+        "EfficientNet-Lite0 at four scales, hinge loss, differentiable augmentation: Sauer et al., NeurIPS "
+        "2021; archs/projected_discriminator.py). --ndf is the width of either.",
+    )
+    augment: str = option(
+        "color,translation,cutout",
+        "projected: DiffAugment policy applied to real and generated images before the discriminator "
+        "(comma-separated: color, translation, cutout; empty for none; Zhao et al. 2020).",
+    )
     load_size: int = option(286, "Resize before the random crop.")
     crop: int = option(256, "Random crop size.")
     batch_size: int = option(1, "Images per domain per step.")
@@ -313,7 +325,20 @@ class CycleGANOptions:
     name: str = option("", "Exported name prefix.")  # NAME-AtoB, NAME-BtoA
 
     def __post_init__(self):
+        from ..errors import UsageError
+
         _check_upsample(self.upsample)
+        if self.discriminator not in get_args(CycleGANDiscriminator):
+            raise UsageError(f"--discriminator must be patchgan or projected, not {self.discriminator!r}")
+        unknown = [p for p in self.augment_policy if p not in ("color", "translation", "cutout")]
+        if unknown:
+            raise UsageError(f"--augment: unknown {', '.join(unknown)}; use color, translation, cutout")
+        if self.discriminator == "projected" and self.crop % 32:
+            raise UsageError(f"--discriminator projected needs a --crop that is a multiple of 32, not {self.crop}")
+
+    @property
+    def augment_policy(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.augment.split(",") if p.strip())
 
 
 @dataclass(frozen=True, kw_only=True)
