@@ -18,6 +18,7 @@ from i2i.checkpoint import load_model
 from i2i.data.datasets import list_images, to_tensor
 from i2i.errors import UsageError
 from i2i.lossnet import lite0_weights_path
+from i2i.training.cyclegan import ramped
 from i2i.training.diffaugment import diff_augment
 from i2i.training.options import CycleGANOptions
 
@@ -106,3 +107,8 @@ def test_projected_options_are_checked(data):
         CycleGANOptions(data=str(data / "monet2photo"), discriminator="projected", augment="color,flip")
     with pytest.raises(UsageError, match="patchgan or projected, not 'unet'"):
         CycleGANOptions(data=str(data / "monet2photo"), discriminator="unet")
+
+
+def test_adversarial_weight_ramps_up_over_the_warmup():
+    assert [ramped(0.5, 4, step) for step in range(6)] == [0.125, 0.25, 0.375, 0.5, 0.5, 0.5]
+    assert ramped(0.5, 0, 0) == 0.5

@@ -59,6 +59,11 @@ class ImagePool:
         self.rng.setstate(state["rng"])
 
 
+def ramped(weight: float, warmup: int, step: int) -> float:
+    """`weight` times (step + 1) / warmup during the first `warmup` steps (step counts from 0), then `weight`."""
+    return weight * min(1.0, (step + 1) / warmup) if warmup > 0 else weight
+
+
 class CycleGANRecipe(Recipe):
     method = "cyclegan"
     state_attributes = ("g_ab", "g_ba", "d_a", "d_b", "opt_g", "opt_d", "sched_g", "sched_d", "pool_a", "pool_b")
@@ -134,7 +139,7 @@ class CycleGANRecipe(Recipe):
         )
         cycle = F.l1_loss(rec_a, a) + F.l1_loss(rec_b, b)
         self.opt_g.zero_grad(set_to_none=True)
-        (g_adv + lam * cycle + lam_id * idt).backward()
+        (self._adv_weight(step) * g_adv + lam * cycle + lam_id * idt).backward()
         self.optimizer_step(self.opt_g)
         set_requires_grad(self.d_params, True)
         d_b_loss = self._d_loss(self.d_b, b, self.pool_b.query(fake_b))
@@ -151,6 +156,9 @@ class CycleGANRecipe(Recipe):
             "d_a": d_a_loss.item(),
             "d_b": d_b_loss.item(),
         }
+
+    def _adv_weight(self, step: int) -> float:
+        return ramped(self.options.adv_weight, self.options.adv_warmup, step)
 
     def _d_loss(self, d, real, fake):
         return 0.5 * (self._adv_loss(d, real, True) + self._adv_loss(d, fake.detach(), False))

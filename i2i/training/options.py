@@ -320,6 +320,14 @@ class CycleGANOptions:
     batch_size: int = option(1, "Images per domain per step.")
     lambda_cycle: float = option(10.0, "Cycle loss weight.")
     lambda_identity: float = option(0.5, "Identity weight (relative to cycle).")
+    adv_weight: float = option(1.0, "Weight of the generators' adversarial loss.")
+    adv_warmup: int = option(
+        0,
+        "Steps over which the adversarial weight ramps linearly from 0 to --adv-weight: the cycle and "
+        "identity losses first make each generator copy its input, so the discriminator then changes a "
+        "picture's style rather than inventing one from noise.",
+        min=0,
+    )
     pool_size: int = option(50, "Image history pool size.")
     lr: float = option(2e-4, "Adam learning rate.")
     name: str = option("", "Exported name prefix.")  # NAME-AtoB, NAME-BtoA
