@@ -105,10 +105,22 @@ def test_projected_options_are_checked(data):
         CycleGANOptions(data=str(data / "monet2photo"), discriminator="projected", crop=48)
     with pytest.raises(UsageError, match="--augment: unknown flip"):
         CycleGANOptions(data=str(data / "monet2photo"), discriminator="projected", augment="color,flip")
-    with pytest.raises(UsageError, match="patchgan or projected, not 'unet'"):
+    with pytest.raises(UsageError, match="one of patchgan, projected, projected\\+patchgan, not 'unet'"):
         CycleGANOptions(data=str(data / "monet2photo"), discriminator="unet")
 
 
 def test_adversarial_weight_ramps_up_over_the_warmup():
     assert [ramped(0.5, 4, step) for step in range(6)] == [0.125, 0.25, 0.375, 0.5, 0.5, 0.5]
     assert ramped(0.5, 0, 0) == 0.5
+
+
+def test_projected_with_patchgan_trains_both_and_not_the_backbone(disc, data):
+    from i2i.archs.patchgan import PatchGAN, PatchGANConfig
+    from i2i.training.cyclegan import ProjectedWithPatchGAN
+
+    both = ProjectedWithPatchGAN(disc, PatchGAN(PatchGANConfig(in_channels=3, ndf=4, norm="instance")))
+    logits = both(real_crops(data))
+    assert len(logits) == 5 and logits[0].shape[:2] == (2, 1)  # the PatchGAN's, then four scales
+    trainable = {id(p) for p in both.trainable_parameters()}
+    assert trainable == {id(p) for p in [*disc.heads.parameters(), *both.patch.parameters()]}
+    assert not trainable & {id(p) for p in disc.frozen().parameters()}

@@ -4,7 +4,8 @@ and a history pool of generated images for the discriminators (Zhu et al.).
 With `discriminator="projected"` each PatchGAN is replaced by a Projected GAN discriminator
 (Sauer et al. 2021: trainable heads on a frozen ImageNet EfficientNet-Lite0,
 archs/projected_discriminator.py), trained with the hinge loss on DiffAugment-ed images (Zhao et
-al. 2020), as the paper does; the four scales' losses are averaged, each over its positions."""
+al. 2020), as the paper does; the four scales' losses are averaged, each over its positions.
+`projected+patchgan` keeps the PatchGAN beside it (ProjectedWithPatchGAN)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..archs.patchgan import PatchGAN, PatchGANConfig
 from ..archs.projected_discriminator import ProjectedDiscriminator, ProjectedDiscriminatorConfig, load_imagenet_backbone
@@ -59,6 +61,24 @@ class ImagePool:
         self.rng.setstate(state["rng"])
 
 
+class ProjectedWithPatchGAN(nn.Module):
+    """A projected discriminator and a pixel PatchGAN side by side, as Kumari et al. keep the
+    original discriminator beside the pretrained-feature ones ("Ensembling Off-the-shelf Models for
+    GAN Training", CVPR 2022): the frozen ImageNet features judge content and style, the PatchGAN
+    pixel texture, which the generator can otherwise fill with patterns that only fool the frozen
+    network. (B, 3, H, W) in [-1, 1] -> [PatchGAN logits, then the projected one's four scales]."""
+
+    def __init__(self, projected: ProjectedDiscriminator, patch: PatchGAN):
+        super().__init__()
+        self.projected, self.patch = projected, patch
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return self.projected.trainable_parameters() + list(self.patch.parameters())
+
+    def forward(self, x, per_scale: bool = True):
+        return [self.patch(x), *self.projected(x, per_scale=True)]
+
+
 def ramped(weight: float, warmup: int, step: int) -> float:
     """`weight` times (step + 1) / warmup during the first `warmup` steps (step counts from 0), then `weight`."""
     return weight * min(1.0, (step + 1) / warmup) if warmup > 0 else weight
@@ -91,33 +111,31 @@ class CycleGANRecipe(Recipe):
 
     def _discriminator(self):
         o = self.options
-        if o.discriminator == "projected":
-            return load_imagenet_backbone(ProjectedDiscriminator(ProjectedDiscriminatorConfig(ndf=o.ndf)))
         d = PatchGAN(PatchGANConfig(in_channels=3, ndf=o.ndf, n_layers=o.n_layers, norm=o.norm))
         _init_weights(d)
-        return d
+        if o.discriminator == "patchgan":
+            return d
+        projected = load_imagenet_backbone(ProjectedDiscriminator(ProjectedDiscriminatorConfig(ndf=o.ndf)))
+        return projected if o.discriminator == "projected" else ProjectedWithPatchGAN(projected, d)
 
     @staticmethod
     def _trainable(d) -> list:
         """The parameters the discriminator's optimiser updates (not a projected one's frozen backbone)."""
         return unwrap(d).trainable_parameters() if hasattr(unwrap(d), "trainable_parameters") else list(d.parameters())
 
-    def _logits(self, d, x) -> list[torch.Tensor]:
-        """What discriminator `d` says of images x in [-1, 1]: one logit map, or one per scale."""
-        if self.options.discriminator != "projected":
-            return [d(x)]
-        return d(diff_augment(x, self.options.augment_policy), per_scale=True)
-
     def _adv_loss(self, d, x, real: bool, for_generator: bool = False) -> torch.Tensor:
-        """LSGAN (patchgan) or hinge (projected; the generator's is -D), each scale's mean, averaged."""
-        logits = self._logits(d, x)
-        if self.options.discriminator != "projected":
-            return gan_loss(logits[0], real, "lsgan")
+        """LSGAN on the PatchGAN's logits; hinge on the projected one's (the generator's: -D), each
+        scale's mean, averaged; projected+patchgan: the sum of both on the same augmented images."""
+        o = self.options
+        if o.discriminator == "patchgan":
+            return gan_loss(d(x), real, "lsgan")
+        logits = d(diff_augment(x, o.augment_policy), per_scale=True)
+        patch = gan_loss(logits.pop(0), real, "lsgan") if o.discriminator == "projected+patchgan" else 0
         if for_generator:
             losses = [-y.mean() for y in logits]
         else:
             losses = [F.relu(1 - y).mean() if real else F.relu(1 + y).mean() for y in logits]
-        return torch.stack(losses).mean()
+        return torch.stack(losses).mean() + patch
 
     def wrap_distributed(self, wrap):
         self.g_ab, self.g_ba = wrap(self.g_ab), wrap(self.g_ba)

@@ -34,7 +34,9 @@ def _real_degradation():
 # archs/upsampling.py's Upsample, repeated here so that option parsing does not import torch.
 Upsample = Literal["transposed", "resize", "bilinear"]
 ColorizeGenerator = Literal["unet", "lite0_unet"]  # registry ids of the generators colorize trains
-CycleGANDiscriminator = Literal["patchgan", "projected"]  # archs: patchgan, projected_discriminator
+CycleGANDiscriminator = Literal[
+    "patchgan", "projected", "projected+patchgan"
+]  # archs: patchgan, projected_discriminator
 
 
 def _check_upsample(value: str) -> None:
@@ -308,11 +310,12 @@ class CycleGANOptions:
         "patchgan",
         "patchgan (the paper's 70x70 PatchGAN, LSGAN loss) or projected (small heads on a frozen ImageNet "
         "EfficientNet-Lite0 at four scales, hinge loss, differentiable augmentation: Sauer et al., NeurIPS "
-        "2021; archs/projected_discriminator.py). --ndf is the width of either.",
+        "2021; archs/projected_discriminator.py) or projected+patchgan (both, their losses added). --ndf is "
+        "the width of each.",
     )
     augment: str = option(
         "color,translation,cutout",
-        "projected: DiffAugment policy applied to real and generated images before the discriminator "
+        "projected (and projected+patchgan): DiffAugment policy applied to real and generated images before the discriminator "
         "(comma-separated: color, translation, cutout; empty for none; Zhao et al. 2020).",
     )
     load_size: int = option(286, "Resize before the random crop.")
@@ -337,12 +340,15 @@ class CycleGANOptions:
 
         _check_upsample(self.upsample)
         if self.discriminator not in get_args(CycleGANDiscriminator):
-            raise UsageError(f"--discriminator must be patchgan or projected, not {self.discriminator!r}")
+            choices = ", ".join(get_args(CycleGANDiscriminator))
+            raise UsageError(f"--discriminator must be one of {choices}, not {self.discriminator!r}")
         unknown = [p for p in self.augment_policy if p not in ("color", "translation", "cutout")]
         if unknown:
             raise UsageError(f"--augment: unknown {', '.join(unknown)}; use color, translation, cutout")
-        if self.discriminator == "projected" and self.crop % 32:
-            raise UsageError(f"--discriminator projected needs a --crop that is a multiple of 32, not {self.crop}")
+        if self.discriminator != "patchgan" and self.crop % 32:
+            raise UsageError(
+                f"--discriminator {self.discriminator} needs a --crop that is a multiple of 32, not {self.crop}"
+            )
 
     @property
     def augment_policy(self) -> tuple[str, ...]:
