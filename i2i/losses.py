@@ -74,6 +74,7 @@ def total_variation(img: torch.Tensor) -> torch.Tensor:
     return (img[..., 1:, :] - img[..., :-1, :]).abs().mean() + (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
 
 
-def set_requires_grad(module, flag: bool) -> None:
-    for p in module.parameters():
+def set_requires_grad(params, flag: bool) -> None:
+    """Switch gradients of a module's parameters, or of a list of parameters, on or off."""
+    for p in params.parameters() if hasattr(params, "parameters") else params:
         p.requires_grad_(flag)

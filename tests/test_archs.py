@@ -21,6 +21,7 @@ SMALL = {
     "srresnet": {"channels": 8, "blocks": 2},
     "transformer_net": {"width": 4, "res_blocks": 1},
     "unet_discriminator": {"ndf": 4},
+    "projected_discriminator": {"ndf": 4},
     "dcgan_generator": {"ngf": 4, "z_dim": 8, "size": 32},
     "dcgan_discriminator": {"ndf": 4, "size": 32},
     "dcgan_encoder": {"ndf": 4, "z_dim": 8, "size": 32},

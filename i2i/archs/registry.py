@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from . import dcgan, lite0_unet, patchgan, resnet, spandrel_models, srresnet, transformer_net, unet, unet_discriminator
+from . import (
+    dcgan,
+    lite0_unet,
+    patchgan,
+    projected_discriminator,
+    resnet,
+    spandrel_models,
+    srresnet,
+    transformer_net,
+    unet,
+    unet_discriminator,
+)
 from .common import ArchSpec, config_from_dict
 
 ARCHS: dict[str, ArchSpec] = {
@@ -15,6 +26,7 @@ ARCHS: dict[str, ArchSpec] = {
         srresnet.SPEC,
         transformer_net.SPEC,
         unet_discriminator.SPEC,
+        projected_discriminator.SPEC,
         dcgan.GENERATOR,
         dcgan.DISCRIMINATOR,
         dcgan.ENCODER,

@@ -35,6 +35,9 @@ def _real_degradation():
 Upsample = Literal["transposed", "resize", "bilinear"]
 ColorizeGenerator = Literal["unet", "lite0_unet"]  # registry ids of the generators colorize trains
 ColorizeLoss = Literal["l1", "classification"]
+CycleGANDiscriminator = Literal[
+    "patchgan", "projected", "projected+patchgan"
+]  # archs: patchgan, projected_discriminator
 
 
 def _check_upsample(value: str) -> None:
@@ -304,17 +307,53 @@ class CycleGANOptions:
     n_layers: int = option(3, "PatchGAN layers.", cli=False)
     norm: str = option("instance", "instance or batch.", cli=False)
     upsample: Upsample = upsample_option()
+    discriminator: CycleGANDiscriminator = option(
+        "patchgan",
+        "patchgan (the paper's 70x70 PatchGAN, LSGAN loss) or projected (small heads on a frozen ImageNet "
+        "EfficientNet-Lite0 at four scales, hinge loss, differentiable augmentation: Sauer et al., NeurIPS "
+        "2021; archs/projected_discriminator.py) or projected+patchgan (both, their losses added). --ndf is "
+        "the width of each.",
+    )
+    augment: str = option(
+        "color,translation,cutout",
+        "projected (and projected+patchgan): DiffAugment policy applied to real and generated images before the discriminator "
+        "(comma-separated: color, translation, cutout; empty for none; Zhao et al. 2020).",
+    )
     load_size: int = option(286, "Resize before the random crop.")
     crop: int = option(256, "Random crop size.")
     batch_size: int = option(1, "Images per domain per step.")
     lambda_cycle: float = option(10.0, "Cycle loss weight.")
     lambda_identity: float = option(0.5, "Identity weight (relative to cycle).")
+    adv_weight: float = option(1.0, "Weight of the generators' adversarial loss.")
+    adv_warmup: int = option(
+        0,
+        "Steps over which the adversarial weight ramps linearly from 0 to --adv-weight: the cycle and "
+        "identity losses first make each generator copy its input, so the discriminator then changes a "
+        "picture's style rather than inventing one from noise.",
+        min=0,
+    )
     pool_size: int = option(50, "Image history pool size.")
     lr: float = option(2e-4, "Adam learning rate.")
     name: str = option("", "Exported name prefix.")  # NAME-AtoB, NAME-BtoA
 
     def __post_init__(self):
+        from ..errors import UsageError
+
         _check_upsample(self.upsample)
+        if self.discriminator not in get_args(CycleGANDiscriminator):
+            choices = ", ".join(get_args(CycleGANDiscriminator))
+            raise UsageError(f"--discriminator must be one of {choices}, not {self.discriminator!r}")
+        unknown = [p for p in self.augment_policy if p not in ("color", "translation", "cutout")]
+        if unknown:
+            raise UsageError(f"--augment: unknown {', '.join(unknown)}; use color, translation, cutout")
+        if self.discriminator != "patchgan" and self.crop % 32:
+            raise UsageError(
+                f"--discriminator {self.discriminator} needs a --crop that is a multiple of 32, not {self.crop}"
+            )
+
+    @property
+    def augment_policy(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.augment.split(",") if p.strip())
 
 
 @dataclass(frozen=True, kw_only=True)
