@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# A bare `pytest` from a Python without i2i's dependencies would fail at collection with one
+# ImportError per test file; say once what to run instead (README: `make test` builds .venv).
+_missing = [name for name in ("torch", "PIL", "typer") if importlib.util.find_spec(name) is None]
+if _missing:
+    pytest.exit(
+        f"{sys.executable} lacks {', '.join(_missing)}: run the tests with `make test` "
+        "(it creates .venv with i2i and its test extras, then runs pytest there)",
+        returncode=4,
+    )
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
