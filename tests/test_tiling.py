@@ -10,7 +10,7 @@ import torch
 from i2i.archs.registry import build, get_spec
 from i2i.checkpoint import LoadedModel, ModelInfo
 from i2i.engine.runner import ModelRunner
-from i2i.engine.tiling import ramp, tile_starts
+from i2i.engine.tiling import even_tile, ramp, tile_starts
 from i2i.task import Task
 
 
@@ -32,6 +32,26 @@ def test_tiles_cover_everything(length, tile, overlap):
     for s in starts:
         covered |= set(range(s, min(s + tile, length)))
     assert covered == set(range(length))
+
+
+@pytest.mark.parametrize("length", [1280, 960, 513, 1000, 4097])
+@pytest.mark.parametrize("tile,overlap,multiple", [(512, 96, 1), (768, 64, 4), (256, 32, 8), (1024, 64, 1)])
+def test_even_tiles_share_the_length_without_extra_work(length, tile, overlap, multiple):
+    side = even_tile(length, tile, overlap, multiple)
+    starts = tile_starts(length, side, overlap)
+    assert side <= tile and (side % multiple == 0 or side == length)
+    # No more tiles than tiles of the requested side need, and each neighbour overlaps by at
+    # least the overlap asked for (the seam quality), by little more (the rounding).
+    assert len(starts) == len(tile_starts(length, tile, overlap))
+    steps = [b - a for a, b in zip(starts, starts[1:])]
+    assert all(side - overlap - 2 * multiple <= step <= side - overlap for step in steps)
+    assert starts[0] == 0 and starts[-1] + side == length
+
+
+def test_even_tiles_of_1280_by_768_overlap_as_asked():
+    # Tiles of 768 over 1280 pixels would overlap by 256: the network would run over 1.8x the image.
+    assert even_tile(1280, 768, 64) == 672
+    assert even_tile(500, 512, 96) == 500
 
 
 def test_ramps_sum_to_one_over_overlap():

@@ -17,7 +17,7 @@ from ..errors import UsageError
 from .backends import BackendError, TorchBackend, label
 from .norm_stats import downscale_for_statistics, has_instance_norm
 from .selection import BackendSelector, check_request
-from .tiling import blend_weights, pad_to_multiple, tile_starts
+from .tiling import blend_weights, even_tile, pad_to_multiple, tile_starts
 
 DEFAULT_TILE = 512  # input pixels per tile side
 AUTO_TILE_PIXELS = 1024 * 1024  # above this many input pixels, tile automatically (bounds memory)
@@ -126,8 +126,8 @@ class ModelRunner:
         tile = self.tile or DEFAULT_TILE
         s, overlap = self.scale, min(self.overlap, tile // 2)  # a bigger overlap would never advance
         _, _, h, w = x.shape
-        ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
-        th, tw = min(tile, h), min(tile, w)
+        th, tw = even_tile(h, tile, overlap, self.multiple), even_tile(w, tile, overlap, self.multiple)
+        ys, xs = tile_starts(h, th, overlap), tile_starts(w, tw, overlap)
         wy = blend_weights([y0 * s for y0 in ys], th * s, h * s, overlap * s)
         wx = blend_weights([x0 * s for x0 in xs], tw * s, w * s, overlap * s)
         carry = None  # blended rows of the previous tile row that the next one overlaps

@@ -1,19 +1,36 @@
-"""Pure functions for tiled inference: tile starts, blend weights, padding to a multiple."""
+"""Pure functions for tiled inference: tile sides and starts, blend weights, padding to a multiple."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 
 
+def even_tile(length: int, tile: int, overlap: int, multiple: int = 1) -> int:
+    """The tile side along one axis: as many tiles as `tile` needs to cover `length` with
+    `overlap`, each shrunk so that they share the length evenly (rounded up to `multiple`).
+
+    Tiles of the requested side would overlap by far more than asked where the length is not a
+    whole number of steps: 1280 pixels in tiles of 768 overlap by 256, and the network runs over
+    1.8x the image (measured with benchmarks/tiling.py). Shrunk evenly, the same two tiles are 672
+    wide and overlap by 64. Never larger than `tile`; `length` itself when one tile covers it.
+    """
+    if length <= tile:
+        return length
+    count = math.ceil((length - overlap) / max(1, tile - overlap))
+    side = math.ceil((length + (count - 1) * overlap) / count)
+    return min(tile, -(-side // multiple) * multiple)
+
+
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets covering [0, length) with tiles of `tile` overlapping by >= `overlap`."""
+    """Start offsets covering [0, length) with tiles of `tile` overlapping by >= `overlap`: the
+    fewest tiles that do, spread evenly (neighbouring overlaps differ by at most one pixel)."""
     if length <= tile:
         return [0]
-    step = max(1, tile - overlap)
-    starts = list(range(0, length - tile, step))
-    starts.append(length - tile)
-    return starts
+    gaps = math.ceil((length - tile) / max(1, tile - overlap))
+    return [round(i * (length - tile) / gaps) for i in range(gaps + 1)]
 
 
 def ramp(size: int, overlap: int, left: bool, right: bool) -> torch.Tensor:
