@@ -1,7 +1,9 @@
 """Folder jobs on Ray Data against the single-process engine, on this machine.
 
 images/s of one folder job over 200 real 256x256 photos (monet2photo trainB) through `i2i
-stylize`: the command as a user runs it on one machine (`i2i stylize IN/ -o OUT/`) against the
+stylize` (a light network: ~25 ms a photo, so Ray's fixed start is much of the job) or `i2i
+upscale` (`--command upscale`: the shipped default, x4 to 1024x1024 with the per-photo blend):
+the command as a user runs it on one machine (`i2i stylize IN/ -o OUT/`) against the
 same command on Ray Data with 1 and 2 actors (`--ray ADDRESS --ray-actors N`). Each is timed
 as a whole command, from its process's start to its exit: interpreter start, imports, model
 load, engine build (backend compile), every output written, and for Ray the driver's connection
@@ -15,7 +17,8 @@ Runs alternate, so that a slow spell of a loaded machine hits every configuratio
 are reported. Target: Ray with one actor at least 0.9x the single process (the overhead of Ray
 on one machine stays small).
 
-Run: python benchmarks/scale.py [--images 200] [--repeats 3] [--model style-starry-night]
+Run: python benchmarks/scale.py [--command stylize|upscale] [--images 200] [--repeats 3]
+     [--model NAME] (stylize's default: style-starry-night; upscale's: the shipped default)
 """
 
 from __future__ import annotations
@@ -38,9 +41,13 @@ CONFIGS = {"single process": None, "ray 1 actor": 1, "ray 2 actors": 2}
 """name -> Ray actors (None: no Ray)."""
 
 
-def run_command(model: str, in_dir: Path, out_dir: Path, address: str | None, actors: int | None) -> float:
-    """Seconds of one `i2i stylize IN -o OUT` process, start to exit (on Ray with `actors`)."""
-    command = [sys.executable, "-m", "i2i", "stylize", str(in_dir), "-o", str(out_dir), "--style", model, "-q"]
+def run_command(
+    command_name: str, model: str | None, in_dir: Path, out_dir: Path, address: str | None, actors: int | None
+) -> float:
+    """Seconds of one `i2i COMMAND IN -o OUT` process, start to exit (on Ray with `actors`)."""
+    command = [sys.executable, "-m", "i2i", command_name, str(in_dir), "-o", str(out_dir), "-q"]
+    if model:
+        command += ["--style" if command_name == "stylize" else "--model", model]
     if actors is not None:
         command += ["--ray", address, "--ray-actors", str(actors)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -59,14 +66,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--model", default="style-starry-night")
+    parser.add_argument("--command", choices=["stylize", "upscale"], default="stylize")
+    parser.add_argument("--model", default=None)
     args = parser.parse_args()
+    if args.command == "stylize" and not args.model:
+        args.model = "style-starry-night"
 
     import ray
 
     files = sorted((DATA / "monet2photo/trainB").iterdir())[: args.images]
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the start")
-    print(f"{len(files)} photos 256x256 (monet2photo trainB), model {args.model}; each run one `i2i stylize` process")
+    print(f"{len(files)} photos 256x256 (monet2photo trainB), model {args.model or 'the default'}; "
+          f"each run one `i2i {args.command}` process")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "in").mkdir()
@@ -82,22 +93,23 @@ def main() -> None:
         seconds: dict[str, list[float]] = {name: [] for name in CONFIGS}
         try:
             for actors in CONFIGS.values():  # one small job each: the second job's disk cache
-                run_command(args.model, tmp / "warm-in", tmp / f"warm-{actors}", address, actors)
+                run_command(args.command, args.model, tmp / "warm-in", tmp / f"warm-{actors}", address, actors)
             for r in range(args.repeats):
                 for name, actors in CONFIGS.items():
                     out = tmp / f"{name.replace(' ', '-')}-{r}"
-                    s = run_command(args.model, tmp / "in", out, address, actors)
+                    s = run_command(args.command, args.model, tmp / "in", out, address, actors)
                     seconds[name].append(s)
                     print(f"{name}, run {r + 1}: {len(files) / s:.2f} images/s ({s:.1f} s)", flush=True)
         finally:
             ray.shutdown()
     rate = {name: len(files) / statistics.median(s) for name, s in seconds.items()}
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
-    emit("single process images/s", rate["single process"], "images/s")
-    emit("ray 1 actor images/s", rate["ray 1 actor"], "images/s")
-    emit("ray 2 actors images/s", rate["ray 2 actors"], "images/s")
-    emit("ray 1 actor / single process", rate["ray 1 actor"] / rate["single process"], "x", ">= 0.9")
-    emit("ray 2 actors / single process", rate["ray 2 actors"] / rate["single process"], "x")
+    job = f"{args.command} {args.model or 'default'}"
+    emit(f"{job} single process images/s", rate["single process"], "images/s")
+    emit(f"{job} ray 1 actor images/s", rate["ray 1 actor"], "images/s")
+    emit(f"{job} ray 2 actors images/s", rate["ray 2 actors"], "images/s")
+    emit(f"{job} ray 1 actor / single process", rate["ray 1 actor"] / rate["single process"], "x", ">= 0.9")
+    emit(f"{job} ray 2 actors / single process", rate["ray 2 actors"] / rate["single process"], "x")
 
 
 if __name__ == "__main__":

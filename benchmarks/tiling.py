@@ -1,9 +1,9 @@
 """Tile size and overlap for large inputs, measured: seconds, peak memory and seam error per choice.
 
-For each model (the shipped upscale-x4, and the community models users bring, in
-RealESRGAN_x4plus's RRDB and realesr-general-x4v3's SRVGGNetCompact shapes, built with spandrel's
-code and seeded random weights as in benchmarks/backends.py), x4 of a real photo (Set14 pepper,
-resized to --size) through i2i's engine with its defaults (backend auto, precision auto), once
+For each model (the shipped upscale-x4 or any shipped model by name, and the community models
+users bring, in RealESRGAN_x4plus's RRDB and realesr-general-x4v3's SRVGGNetCompact shapes, built
+with spandrel's code and seeded random weights as in benchmarks/backends.py), a real photo (Set14
+pepper, resized to --size) through i2i's engine with its defaults (backend auto, precision auto), once
 untiled and once per tile size (input pixels per side, at the engine's default overlap) and per
 overlap (at the default 512-pixel tile). Each choice runs in a fresh process, so its peak
 resident memory (ru_maxrss) is its own; seconds are the median of --rounds runs after a warm-up
@@ -11,10 +11,12 @@ run (which compiles the runtime's graph for the tile's shape). The seam error is
 output's difference to the untiled one in 8-bit levels before rounding (mean, and the largest,
 where a seam shows first; below 0.5 no 8-bit file shows it). Random weights are no model's trained receptive field: for the community
 rows the error says whether the overlap covers the network's reach, not what a user would see;
-the shipped model's row is a trained one.
+the shipped model's row is a trained one. For styles with instance norm the error is mostly not
+seams but the statistics of the downscaled copy every tile shares (README's stylize), spread
+evenly over the image.
 
 The engine's defaults (engine/runner.py): tiles of 512 input pixels above 1024x1024 pixels,
-overlap max(32, 4 x the architecture's receptive margin).
+overlap max(32, 2 x the architecture's receptive margin).
 
 Run: python benchmarks/tiling.py [--models upscale-x4,srvgg,rrdb] [--size 1280x960] [--rounds 3]
      [--tiles 0,256,384,512,768] [--overlaps 16,32,64,128] [--threads 2]
@@ -42,12 +44,14 @@ DEFAULT_TILE = 512
 
 
 def model_file(name: str, tmp: Path) -> Path:
-    """The checkpoint a model name stands for: a shipped file, or a community .pth (random weights)."""
-    if name == "upscale-x4":
-        return WEIGHTS / "upscale-x4.safetensors"
+    """The checkpoint a model name stands for: a community .pth (rrdb, srvgg: random weights), or a
+    shipped model's file (upscale-x4, style-starry-night, ...)."""
+    community = {"rrdb": "RealESRGAN_x4plus.pth", "srvgg": "realesr-general-x4v3.pth"}
+    if name not in community:
+        return WEIGHTS / f"{name}.safetensors"
     from benchmarks.backends import community_models
 
-    wanted = {"rrdb": "RealESRGAN_x4plus.pth", "srvgg": "realesr-general-x4v3.pth"}[name]
+    wanted = community[name]
     return next(path for _, path, _ in community_models(tmp) if path.name == wanted)
 
 
@@ -110,7 +114,7 @@ def sweep(args, name: str, tmp: Path) -> None:
         (DEFAULT_TILE, o) for o in args.overlaps if o < DEFAULT_TILE
     ]
     w, h = args.size
-    print(f"\n## {name} ({file.name}), x4 of {w}x{h}")
+    print(f"\n## {name} ({file.name}), on {w}x{h}")
     print(f"{'tile':>6} {'overlap':>8} {'seconds':>8} {'vs untiled':>10} {'peak MB':>8} {'seam mean':>10} "
           f"{'seam max':>10}  backend")
     whole = tmp / f"{name}-whole.npy"
