@@ -81,6 +81,18 @@ def test_cli_ray_matches_single_process_reports_bad_files_and_skips_on_rerun(cli
     assert [n for n, r in rerun.items() if r["skipped"] != "exists"] == ["broken.png"]
     assert {name: p.stat().st_mtime_ns for name, p in outputs(tmp_path / "ray").items()} == stamps
 
+    # Paths relative to the driver's folder: the actors run elsewhere (here, the folder pytest
+    # started the cluster in), so the job ships them absolute and reports them as given.
+    relative = cli("upscale", "in", "-o", "ray-rel", *args, "--ray", cluster, cwd=tmp_path)
+    assert relative.returncode == 1, relative.stderr.decode()
+    assert outputs(tmp_path / "ray-rel").keys() == expected.keys()
+    lines = json_lines(relative.stdout)
+    assert {r["input"] for r in lines} == {str(p.relative_to(tmp_path)) for p in photos.rglob("*") if p.is_file()}
+    assert all(r["output"].startswith("ray-rel/") for r in lines if r["error"] is None)
+    assert [e for e in relative.stderr.decode().splitlines() if e.startswith("i2i: error: in/broken.png")], (
+        relative.stderr.decode()
+    )
+
 
 def test_killed_actor_every_input_written_exactly_once(cluster, photos, tmp_path):
     """SIGKILL the actor after its first results: Ray restarts it, the batches it held run again,

@@ -25,9 +25,10 @@ if TYPE_CHECKING:
     from ..data.video_io import EncoderSettings
 
 
-def option(default=MISSING, help: str = "", **cli):
-    """A dataclass field with its help text and command-line spelling (see the module doc)."""
-    return field(default=default, metadata={"help": help, **cli})
+def option(default=MISSING, help: str = "", *, default_factory=MISSING, **cli):
+    """A dataclass field with its help text and command-line spelling (see the module doc); the
+    one definition for every options dataclass (training/options.py uses it too)."""
+    return field(default=default, default_factory=default_factory, metadata={"help": help, **cli})
 
 
 @dataclass(frozen=True, kw_only=True)

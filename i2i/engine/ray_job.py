@@ -24,6 +24,7 @@ can; outputs are local paths of the nodes (a shared file system on a cluster).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -137,8 +138,11 @@ class RayEngine:
         import ray
 
         _quiet_ray_data()
-        rows = [{"job": pickle.dumps(j), "clip": False} for j in images]
-        rows += [{"job": pickle.dumps(j), "clip": True} for j in clips]
+        # The workers do not run in the driver's folder (a cluster's processes start wherever
+        # `ray start` ran): relative paths go out absolute, and come back as the user wrote them.
+        shipped = {False: [_absolute_job(j) for j in images], True: [_absolute_job(j) for j in clips]}
+        given = {a.source: j for a, j in zip(shipped[False] + shipped[True], images + clips)}
+        rows = [{"job": pickle.dumps(j), "clip": clip} for clip, jobs in shipped.items() for j in jobs]
         per_call = self.batch_size * CALLS_PER_BATCH
         actors, cpus, threads = self._sizes()
         # One read task per actor call: a task costs Ray a scheduling round trip (~0.1-0.2 s of
@@ -161,7 +165,7 @@ class RayEngine:
             num_gpus=self.options.gpus or None,
         )
         for row in ds.iter_rows():
-            yield from_row(json.loads(row["result"]))
+            yield _as_given(from_row(json.loads(row["result"])), given)
 
     def _sizes(self) -> tuple[int, float, int]:
         """(actors, CPUs each reserves, network threads each runs)."""
@@ -342,6 +346,33 @@ def _worker() -> str:
 
 
 # ---- the driver's side of Ray ----
+
+
+def _absolute(path: str | None) -> str | None:
+    """A local path made absolute (against the driver's folder); URLs and None as they are."""
+    if path is None or "://" in path:
+        return path
+    return os.path.abspath(path)
+
+
+def _absolute_job(job: Job) -> Job:
+    return dataclasses.replace(job, source=_absolute(job.source), output=_absolute(job.output))
+
+
+def _as_given(result: Result, given: dict[str, Job]) -> Result:
+    """A Result of an absolute-path job (_absolute_job) named with the paths the user gave."""
+    job = given.get(result.input)
+    if job is None:
+        return result
+    for absolute, own in ((result.input, job.source), (_absolute(job.output), job.output)):
+        if absolute and own and absolute != own:
+            if result.error:
+                result.error = result.error.replace(absolute, own)
+            result.notes = [n.replace(absolute, own) for n in result.notes]
+    if result.output == _absolute(job.output):
+        result.output = job.output
+    result.input = job.source
+    return result
 
 
 def _connect(address: str) -> bool:

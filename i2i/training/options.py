@@ -16,13 +16,10 @@ carries its help text, and `i2i train METHOD` builds its command-line options fr
 The options are stored in run.json (resume) and in exported models' metadata.
 """
 
-from dataclasses import MISSING, dataclass, field
+from dataclasses import dataclass
 from typing import Literal, get_args
 
-
-def option(default=MISSING, help: str = "", *, default_factory=MISSING, **cli):
-    """A dataclass field with its help text and command-line spelling (see the module doc)."""
-    return field(default=default, default_factory=default_factory, metadata={"help": help, **cli})
+from ..engine.options import option
 
 
 def _real_degradation():
