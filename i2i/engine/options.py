@@ -126,9 +126,14 @@ class EngineOptions:
     """Same-size images per network call (None: 8 on CUDA, else 4)."""
     precision: str = option("auto", PRECISION_HELP, metavar="auto|fp32|bf16|int8|fp16")
     tile: int | None = option(
-        None, "Tile side in input pixels (0 = never tile; default: automatic above 1024x1024).", min=0
+        None,
+        "Largest tile side in input pixels; tiles shrink evenly to share the image (0 = never tile; "
+        "default: 512, automatic above 1024x1024).",
+        min=0,
     )
-    tile_overlap: int | None = option(None, "Overlap between tiles in input pixels.", min=0)
+    tile_overlap: int | None = option(
+        None, "Overlap between tiles in input pixels (default: twice the network's reach, at least 32).", min=0
+    )
     max_pixels: int = option(
         200_000_000, "Refuse input images with more pixels than this (decompression bombs).", min=1
     )
