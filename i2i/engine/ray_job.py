@@ -140,9 +140,9 @@ class RayEngine:
         _quiet_ray_data()
         # The workers do not run in the driver's folder (a cluster's processes start wherever
         # `ray start` ran): relative paths go out absolute, and come back as the user wrote them.
-        shipped = {False: [_absolute_job(j) for j in images], True: [_absolute_job(j) for j in clips]}
-        given = {a.source: j for a, j in zip(shipped[False] + shipped[True], images + clips)}
-        rows = [{"job": pickle.dumps(j), "clip": clip} for clip, jobs in shipped.items() for j in jobs]
+        jobs = [(j, False) for j in images] + [(j, True) for j in clips]
+        rows = [{"job": pickle.dumps(_absolute_job(j)), "clip": clip} for j, clip in jobs]
+        given = {_absolute(j.source): j for j, _ in jobs}
         per_call = self.batch_size * CALLS_PER_BATCH
         actors, cpus, threads = self._sizes()
         # One read task per actor call: a task costs Ray a scheduling round trip (~0.1-0.2 s of
@@ -364,12 +364,13 @@ def _as_given(result: Result, given: dict[str, Job]) -> Result:
     job = given.get(result.input)
     if job is None:
         return result
-    for absolute, own in ((result.input, job.source), (_absolute(job.output), job.output)):
+    output = _absolute(job.output)
+    for absolute, own in ((result.input, job.source), (output, job.output)):
         if absolute and own and absolute != own:
             if result.error:
                 result.error = result.error.replace(absolute, own)
             result.notes = [n.replace(absolute, own) for n in result.notes]
-    if result.output == _absolute(job.output):
+    if result.output == output:
         result.output = job.output
     result.input = job.source
     return result

@@ -19,17 +19,24 @@ def even_tile(length: int, tile: int, overlap: int, multiple: int = 1) -> int:
     """
     if length <= tile:
         return length
-    count = math.ceil((length - overlap) / max(1, tile - overlap))
+    count = tile_count(length, tile, overlap)
     side = math.ceil((length + (count - 1) * overlap) / count)
     return min(tile, -(-side // multiple) * multiple)
+
+
+def tile_count(length: int, tile: int, overlap: int) -> int:
+    """The fewest tiles of `tile` that cover `length` with neighbours overlapping by >= `overlap`."""
+    if length <= tile:
+        return 1
+    return 1 + math.ceil((length - tile) / max(1, tile - overlap))
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Start offsets covering [0, length) with tiles of `tile` overlapping by >= `overlap`: the
     fewest tiles that do, spread evenly (neighbouring overlaps differ by at most one pixel)."""
-    if length <= tile:
+    gaps = tile_count(length, tile, overlap) - 1
+    if gaps == 0:
         return [0]
-    gaps = math.ceil((length - tile) / max(1, tile - overlap))
     return [round(i * (length - tile) / gaps) for i in range(gaps + 1)]
 
 
