@@ -5,8 +5,8 @@ and run through torch fp32 and every candidate: each installed runtime in fp32, 
 where the CPU has native bf16, and (when the precision asked for allows it) ONNX Runtime and
 OpenVINO int8 where the CPU multiplies 8-bit integers natively (the graph quantised by
 quantize.py, calibrated on crops that are never an input, so the input is a held-back check).
-One warm-up round gives the outputs that are compared with torch fp32's; then timed rounds (two
-for the runtimes, one for torch, the slowest), interleaved so that a busy spell on a shared
+One warm-up round gives the outputs that are compared with torch fp32's; then two timed rounds
+for every candidate, torch included, interleaved so that a busy spell on a shared
 machine hits every candidate alike; a candidate's time is its fastest. All candidates are
 measured whatever was asked (int8 only under --precision auto or int8), so one measurement per
 model, size class, CPU, thread count, runtime versions and calibration (the key in cache.py's
@@ -73,6 +73,9 @@ LOWER_PRECISION_GAIN = 1.1
 faster than the fastest fp32 candidate: a tie within the noise of a shared machine is no reason
 to give up exactness."""
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "auto")
+MEASUREMENT = 2
+"""The measuring method's version, in the key of what is remembered: a change to how candidates
+are timed (2: torch timed twice like the runtimes) measures again what the old method chose."""
 SETTLE_SECONDS = 0.05
 """Pause before each timed run: the previous backend's worker threads (OpenMP, TBB) spin for a
 while after their work, and on two cores they would slow down whichever backend runs next."""
@@ -357,14 +360,15 @@ class BackendSelector:
         return {"results": results, "crop": list(crop.shape[-2:])}
 
     def _timed_runs(self, runners: dict, pair: torch.Tensor, crop: torch.Tensor, results: dict) -> tuple[dict, dict]:
-        """Round 0 runs `pair` (outputs kept), rounds 1-2 time `crop` (torch once). A runner that
-        fails leaves `runners` (in place) with its failure in `results`. -> (outputs, times)."""
+        """Round 0 runs `pair` (outputs kept), rounds 1-2 time `crop`, every runner alike. A runner
+        that fails leaves `runners` (in place) with its failure in `results`. -> (outputs, times)."""
         outputs: dict[str, torch.Tensor] = {}
         times: dict[str, list[float]] = {k: [] for k in runners}
         for round_ in range(3):
             for name_, run in list(runners.items()):
-                if round_ == 2 and name_ == "torch":
-                    continue  # the slowest by far wherever measured: one timed run tells
+                # torch too gets two timed runs: its first at batch 1 after the batch-2 round
+                # can pay for new kernels, and on an AVX2-only Zen 1 it is the fastest (x4 of
+                # 640x480: torch 2.43 s, OpenVINO 2.99 s), so one slow run chose the wrong one.
                 time.sleep(SETTLE_SECONDS)
                 start = time.perf_counter()
                 try:
@@ -417,13 +421,14 @@ class BackendSelector:
         return self.model.task.from_net(y.float().cpu()).clamp(0, 1)
 
     def _measure_key(self, what: str) -> str:
-        """Model | what | threads | CPU | runtime versions | calibration (int8 graphs depend on it)."""
+        """Model | what | threads | CPU | runtime versions | calibration (int8 graphs depend on it) |
+        measuring method."""
         from .quantize import calibration_sha256
 
         v = versions()
         runtimes = ",".join(f"{k}{v[k]}" for k in sorted(v))
         parts = [self.graphs.key, what, f"{self.threads}threads", cache.cpu_name(), runtimes]
-        return "|".join([*parts, f"calibration-{calibration_sha256()}"])
+        return "|".join([*parts, f"calibration-{calibration_sha256()}", f"measurement-{MEASUREMENT}"])
 
     def _file_sha256(self) -> str | None:
         try:
