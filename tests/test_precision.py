@@ -17,6 +17,7 @@ from test_backends import _custom, _loaded, _photo_batch
 from torch import nn
 
 from i2i.checkpoint import load_model, save_model
+from i2i.engine import cache
 from i2i.engine.backends import ModelGraphs, TorchBackend, native_bf16, native_int8, precision_of, runtime_missing
 from i2i.engine.runner import ModelRunner
 from i2i.engine.selection import TOLERANCE, BackendSelector, Candidate
@@ -221,3 +222,48 @@ def test_the_choice_is_reported_and_remembered(cli, tmp_path, data):
         assert {"onnxruntime int8"} <= measured, info
     out = np.asarray(Image.open(tmp_path / "first.png"))
     assert out.shape == (192, 256, 3)
+
+
+def test_a_model_of_a_timed_architecture_is_checked_not_timed(data, tmp_path, monkeypatch):
+    """A per-photo blend of the shipped x4 models is a new model of a timed architecture: the
+    speeds measured on the first hold for it, and only the candidate picked is checked, on it."""
+    monkeypatch.setenv("I2I_CACHE_DIR", str(tmp_path))
+    timed = []
+    real_timed_runs = BackendSelector._timed_runs
+    monkeypatch.setattr(BackendSelector, "_timed_runs", lambda self, *a: timed.append(1) or real_timed_runs(self, *a))
+    task = Task(kind="upscale", value_range="0,1", scale=4)
+    first, second = _loaded("srresnet", SMALL["srresnet"], task), _loaded("srresnet", SMALL["srresnet"], task)
+    with torch.no_grad():
+        for p in second.module.parameters():
+            p.mul_(0.9).add_(0.01)
+    x = _photo_batch(data, 3)
+    ModelRunner(first, device="cpu", precision="auto", tile=0)(x)
+    runner = ModelRunner(second, device="cpu", precision="auto", tile=0)
+    got = runner(x)
+    assert len(timed) == 1, "the second model was timed again"
+    assert not any("measuring backends" in n for n in runner.notes), runner.notes
+    with torch.inference_mode():
+        expected = second.module(x).clamp(0, 1)  # the second model's own output, not the first's
+    assert (got - expected).abs().mean() <= TOLERANCE["upscale"][0]
+    record = next(r for r in cache.read_measured().values() if r.get("speeds_of") is not None)
+    ran = record["chosen"]["auto/auto"]
+    assert ran == "torch" or record["results"][ran]["ok"], record  # what runs was checked on it
+
+
+def test_a_candidate_that_fails_its_check_on_the_new_model_gives_way(data, tmp_path, monkeypatch):
+    """The speeds come from another model; accuracy never does: a runtime over tolerance on the
+    new model's own check is passed over for the next fastest (here every one: torch runs)."""
+    monkeypatch.setenv("I2I_CACHE_DIR", str(tmp_path))
+    task = Task(kind="upscale", value_range="0,1", scale=4)
+    first, second = _loaded("srresnet", SMALL["srresnet"], task), _loaded("srresnet", SMALL["srresnet"], task)
+    with torch.no_grad():
+        next(second.module.parameters()).mul_(0.5)
+    x = _photo_batch(data, 3)
+    ModelRunner(first, device="cpu", precision="auto", tile=0)(x)
+    monkeypatch.setattr(BackendSelector, "_accurate", lambda self, c, got, expected: (False, {"max_diff": 1.0, "mean_diff": 1.0, "tail_diff": 1.0}))
+    runner = ModelRunner(second, device="cpu", precision="auto", tile=0)
+    runner(x)
+    assert runner.last_backend == "torch"
+    record = next(r for r in cache.read_measured().values() if r.get("speeds_of") is not None)
+    checked = [label for label, r in record["results"].items() if label != "torch" and not r.get("unchecked")]
+    assert checked and all(record["results"][label]["ok"] is False for label in checked), record

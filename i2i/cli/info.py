@@ -91,9 +91,11 @@ def _print_backends(backends: dict) -> None:
         result("  not run on this machine yet (the first run measures and remembers the fastest)")
     for r in backends["ran"]:
         times = ", ".join(f"{name} {s:.3f} s" for name, s in sorted(r["seconds"].items(), key=lambda kv: kv[1]))
+        # A model of an architecture already timed (a per-photo blend) reuses those speeds.
+        of = f" with {r['speeds_of']}, of the same architecture" if r.get("speeds_of") else ""
         result(
             f"  {r['size_class']} inputs, --backend/--precision {r['request']}, {r['threads']} threads: "
-            f"ran {r['chosen']} (on a {r['crop'][1]}x{r['crop'][0]} crop: {times})"
+            f"ran {r['chosen']} (on a {r['crop'][1]}x{r['crop'][0]} crop{of}: {times})"
         )
         for name, problem in sorted(r.get("refused", {}).items()):
             result(f"    {name} refused: {problem}")

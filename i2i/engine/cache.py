@@ -65,11 +65,13 @@ def _source_sha256(cls: type) -> str:
         return cls.__module__ + "." + cls.__qualname__
 
 
-def model_key(model) -> str:
+def model_key(model, *, weights: bool = True) -> str:
     """Content hash of a LoadedModel: its weights, architecture, task and network code.
 
     The weights are read from the module itself (not the file), so a model changed in memory
-    or loaded from a rewritten checkpoint gets a new key.
+    or loaded from a rewritten checkpoint gets a new key. weights=False: the same without the
+    weights' values (their names, types and shapes stay), for what the values cannot change,
+    such as a backend's speed.
     """
     import torch
 
@@ -77,12 +79,15 @@ def model_key(model) -> str:
     info = model.info
     digest.update(json.dumps([info.arch, info.options, info.task.to_dict()], sort_keys=True, default=str).encode())
     digest.update(_source_sha256(type(model.module)).encode())
+    if not weights:  # two classes of one file with the same weights' shapes are not one network
+        digest.update(f"{type(model.module).__module__}.{type(model.module).__qualname__}".encode())
     for name, tensor in model.module.state_dict().items():
         t = tensor.detach().to("cpu").contiguous()
         digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
         if t.dtype == torch.bfloat16:
             t = t.view(torch.int16)
-        digest.update(t.numpy().tobytes() if t.numel() else b"")
+        if weights:
+            digest.update(t.numpy().tobytes() if t.numel() else b"")
     return digest.hexdigest()[:32]
 
 
@@ -182,7 +187,11 @@ def remembered(checkpoint_sha256: str) -> list[dict]:
         if record.get("file_sha256") != checkpoint_sha256:
             continue
         seconds = {name: r.get("seconds") for name, r in record.get("results", {}).items() if r.get("ok")}
-        refused = {name: r.get("problem") for name, r in record.get("results", {}).items() if not r.get("ok")}
+        refused = {
+            name: r.get("problem")
+            for name, r in record.get("results", {}).items()
+            if not r.get("ok") and not r.get("unchecked")  # unchecked: never picked, so never checked
+        }
         for request, ran in sorted(record.get("chosen", {}).items()):
             found.append(
                 {
@@ -193,6 +202,7 @@ def remembered(checkpoint_sha256: str) -> list[dict]:
                     "seconds": seconds,
                     "refused": refused,
                     "crop": record.get("crop"),
+                    "speeds_of": record.get("speeds_of"),
                     "date": record.get("date"),
                 }
             )

@@ -143,11 +143,14 @@ def _check_int8(backend: str, device: torch.device) -> None:
 
 
 def size_class(x: torch.Tensor) -> str:
-    """Inputs whose measurements would agree: by channels and power-of-two pixel count, with
-    everything from MEASURE_SIDE**2 pixels up in one class (they are measured on the same crop)."""
+    """Inputs whose measurements would agree: by channels, with everything from MEASURE_SIDE**2
+    pixels up in one class (they are measured on the same crop) and everything smaller in
+    another (measured on the first such input). Smaller inputs were once classed by their
+    power-of-two pixel count: the demo's 64x64, 100x100 and 128x128 photos were then measured
+    three times, 10 s each on a Zen 1, to save a fraction of a second each on running them."""
     pixels = x.shape[-2] * x.shape[-1]
-    bits = min(int(math.log2(max(pixels, 1))), int(math.log2(MEASURE_SIDE**2)))
-    return f"{x.shape[1]}ch-2^{bits}px"
+    bits = int(math.log2(MEASURE_SIDE**2))
+    return f"{x.shape[1]}ch-2^{bits}px" if pixels >= 2**bits else f"{x.shape[1]}ch-under-2^{bits}px"
 
 
 class BackendSelector:
@@ -249,17 +252,28 @@ class BackendSelector:
     def _choose(self, x: torch.Tensor, cls: str):
         measurable = self._measurable()
         key = self._measure_key(cls)
-        record = cache.read_measured().get(key)
-        just_measured = not (
-            isinstance(record, dict)
-            and isinstance(record.get("results"), dict)
-            and all(c.label in record["results"] for c in measurable)
-        )
+        measured = cache.read_measured()
+        record = measured.get(key)
+        just_measured = not _covers(record, measurable)
+        speeds_known = False
         if just_measured:
             # Measured again with more candidates (an int8 request after fp32 ones): what the
             # earlier requests ran is kept until they ask again.
             earlier = record.get("chosen", {}) if isinstance(record, dict) else {}
-            record = self._measure(x, measurable)
+            speeds = measured.get(self._measure_key(cls, weights=False))
+            # Only where every candidate ran there: a failure (it does not export) may come from
+            # something the architecture's key cannot see, so such a model is measured itself.
+            speeds_known = _covers(speeds, measurable) and all("seconds" in r for r in speeds["results"].values())
+            if speeds_known:
+                # Another model of this architecture was timed (a per-photo blend of the shipped
+                # x4 models): its speeds hold, and only what is chosen is checked on this input.
+                record = {
+                    "results": _unchecked(speeds["results"]),
+                    "crop": speeds.get("crop"),
+                    "speeds_of": speeds.get("model"),
+                }
+            else:
+                record = self._measure(x, measurable)
             record.update(
                 file_sha256=self._file_sha256(),
                 model=self.model.info.name or self.model.info.arch,
@@ -268,32 +282,54 @@ class BackendSelector:
                 date=time.strftime("%Y-%m-%d %H:%M"),
                 chosen=dict(earlier) if isinstance(earlier, dict) else {},
             )
-        # A failure of the moment (the cache folder unwritable) is not a fact about the model:
-        # measured again next time, not remembered.
-        lasting = not any(r.get("transient") for r in record["results"].values())
+        if just_measured and not speeds_known and _lasting(record):
+            cache.remember(self._measure_key(cls, weights=False), _speeds(record))
+        allowed = [c for c in measurable if self._allowed(c)]
+        checked = False
         try:
-            chosen = self._pick([c for c in measurable if self._allowed(c)], record["results"], just_measured)
+            while True:
+                chosen = self._pick(allowed, record["results"], just_measured and not speeds_known)
+                if chosen is None or not record["results"][chosen.label].get("unchecked"):
+                    break
+                record["results"][chosen.label] = self._check(x, chosen, record["results"][chosen.label])
+                checked = True
         except BackendError:  # the runtime named by --backend cannot run: what was measured stays
-            if just_measured and lasting:
+            if (just_measured or checked) and _lasting(record):
                 cache.remember(key, record)
             raise
         request, ran = f"{self.requested}/{self.precision}", chosen.label if chosen else "torch"
-        if lasting and (just_measured or record.get("chosen", {}).get(request) != ran):
+        if _lasting(record) and (just_measured or checked or record.get("chosen", {}).get(request) != ran):
             record.setdefault("chosen", {})[request] = ran
             cache.remember(key, record)
         return self.torch if chosen is None else self._runtime(chosen)
 
+    def _check(self, x: torch.Tensor, c: Candidate, known: dict) -> dict:
+        """Candidate c's entry from its speed (`known`, timed on another model of this
+        architecture) and its accuracy on this model and input's measurement crop."""
+        crop = measurement_crop(x, self.model.spec.size_multiple(self.model.config))
+        pair = torch.cat([crop, crop.flip(-1)])
+        try:
+            with torch.inference_mode():
+                expected = self._to_output(self.torch(pair))
+                got = self._to_output(self._runtime(c)(pair))
+        except BackendError as e:
+            return _failed(e)
+        entry = self._entry(c.label, [c], [known["seconds"]], got, expected)
+        return {**entry, "speed_of_architecture": True}
+
     def _pick(self, candidates: list[Candidate], results: dict, just_measured: bool) -> Candidate | None:
         """The candidate to run, None for torch; notes say why a requested one was passed over."""
-        ok = {c: results[c.label]["seconds"] for c in candidates if results.get(c.label, {}).get("ok")}
+        # An unchecked candidate (a speed known from another model of the architecture) counts
+        # as accurate here; _choose checks it on this model when it is the one picked.
+        ok = {c: results[c.label]["seconds"] for c in candidates if _usable(results.get(c.label, {}))}
         name = self.model.info.name or self.model.info.arch
         for c in candidates:
             r = results.get(c.label, {})
-            if self.requested == c.backend and c.precision == "fp32" and not r.get("ok"):
+            if self.requested == c.backend and c.precision == "fp32" and not _usable(r):
                 self.refuse_fallback(f"cannot run {name}: {r.get('problem', 'not measured')}")
             asked_for = self.requested == c.backend or self.precision == c.precision != "fp32"
             nothing_ran = not ok and c.precision == "fp32"  # torch runs it: say why
-            if not r.get("ok") and (asked_for or just_measured or nothing_ran):
+            if not _usable(r) and (asked_for or just_measured or nothing_ran):
                 self._say_passed_over(c, f"{c.label} is not used for {name}: {r.get('problem', 'not measured')}")
         fp32 = {c: s for c, s in ok.items() if c.precision == "fp32"}
         best = min(fp32, key=fp32.get) if fp32 else None
@@ -420,14 +456,16 @@ class BackendSelector:
     def _to_output(self, y: torch.Tensor) -> torch.Tensor:
         return self.model.task.from_net(y.float().cpu()).clamp(0, 1)
 
-    def _measure_key(self, what: str) -> str:
+    def _measure_key(self, what: str, *, weights: bool = True) -> str:
         """Model | what | threads | CPU | runtime versions | calibration (int8 graphs depend on it) |
-        measuring method."""
+        measuring method. weights=False: the model's architecture and shapes without its
+        weights' values (cache.model_key), under which speeds are remembered."""
         from .quantize import calibration_sha256
 
         v = versions()
         runtimes = ",".join(f"{k}{v[k]}" for k in sorted(v))
-        parts = [self.graphs.key, what, f"{self.threads}threads", cache.cpu_name(), runtimes]
+        model = self.graphs.key if weights else "speed-" + cache.model_key(self.model, weights=False)
+        parts = [model, what, f"{self.threads}threads", cache.cpu_name(), runtimes]
         return "|".join([*parts, f"calibration-{calibration_sha256()}", f"measurement-{MEASUREMENT}"])
 
     def _file_sha256(self) -> str | None:
@@ -435,6 +473,42 @@ class BackendSelector:
             return cache.file_sha256(self.model.path) if self.model.path else None
         except OSError:
             return None
+
+
+def _covers(record, candidates: list[Candidate]) -> bool:
+    """Whether a remembered record has a result for every candidate."""
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("results"), dict)
+        and all(c.label in record["results"] for c in candidates)
+    )
+
+
+def _speeds(record: dict) -> dict:
+    """What another model of the same architecture can use from a measurement: each candidate's
+    seconds (accuracy depends on the weights; a candidate that failed has none)."""
+    results = {label_: {"seconds": r["seconds"]} if "seconds" in r else {} for label_, r in record["results"].items()}
+    return {"results": results, "model": record.get("model"), "crop": record.get("crop")}
+
+
+def _unchecked(speeds: dict) -> dict:
+    """Results for a new model from its architecture's speeds: torch as it is (the reference),
+    each runtime `unchecked` until _choose checks its accuracy on this model."""
+    return {
+        label_: {"seconds": r["seconds"], **({"ok": True} if label_ == "torch" else {"unchecked": True})}
+        for label_, r in speeds.items()
+    }
+
+
+def _lasting(record: dict) -> bool:
+    """No failure of the moment (the cache folder unwritable) among the results: such a failure
+    is not a fact about the model, so the record is measured again next time, not remembered."""
+    return not any(r.get("transient") for r in record["results"].values())
+
+
+def _usable(r: dict) -> bool:
+    """A candidate that passed its check, or whose check is still to come (unchecked)."""
+    return bool(r.get("ok") or r.get("unchecked"))
 
 
 def _failed(e: BackendError) -> dict:
