@@ -140,7 +140,7 @@ def test_int8_cache_is_rebuilt_when_calibration_or_runtime_changes(tmp_path, mon
     real_quantize = quantize.quantize_graph
     monkeypatch.setattr(quantize, "quantize_graph", lambda *a, **k: built.append(a[3]) or real_quantize(*a, **k))
     selector, _ = _selector("auto")
-    key_before = selector._measure_key("3ch-2^15px")
+    key_before = selector._measure_key("3ch-2^16px")
 
     first = quantize.Int8Graphs(ModelGraphs(model)).path()
     assert quantize.Int8Graphs(ModelGraphs(model)).path() == first and len(built) == 1  # cached
@@ -154,7 +154,7 @@ def test_int8_cache_is_rebuilt_when_calibration_or_runtime_changes(tmp_path, mon
     try:
         second = quantize.Int8Graphs(ModelGraphs(model)).path()
         assert second != first and second.is_file() and len(built) == 2
-        assert selector._measure_key("3ch-2^15px") != key_before  # measured again too
+        assert selector._measure_key("3ch-2^16px") != key_before  # measured again too
 
         real_versions = backends.versions()
         monkeypatch.setattr(backends, "versions", lambda: {**real_versions, "onnxruntime": "0.0.0-upgraded"})
