@@ -76,8 +76,10 @@ def main() -> None:
 
     files = sorted((DATA / "monet2photo/trainB").iterdir())[: args.images]
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the start")
-    print(f"{len(files)} photos 256x256 (monet2photo trainB), model {args.model or 'the default'}; "
-          f"each run one `i2i {args.command}` process")
+    print(
+        f"{len(files)} photos 256x256 (monet2photo trainB), model {args.model or 'the default'}; "
+        f"each run one `i2i {args.command}` process"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "in").mkdir()

@@ -71,8 +71,9 @@ def run_one(args) -> None:
 
     torch.set_num_threads(args.threads)
     model = load_model(Path(args.file))
-    engine = Engine(model, RGBAdapter(task=model.task), device="cpu", precision="auto",
-                    tile=args.tile, tile_overlap=args.overlap)
+    engine = Engine(
+        model, RGBAdapter(task=model.task), device="cpu", precision="auto", tile=args.tile, tile_overlap=args.overlap
+    )
     image = image_data(photo(args.size))
     start = time.perf_counter()
     out = engine.run_image(image).pixels  # warm-up: the first use of this shape compiles
@@ -83,16 +84,37 @@ def run_one(args) -> None:
         out = engine.run_image(image).pixels
         seconds.append(time.perf_counter() - start)
     np.save(args.save, np.asarray(out, dtype=np.float32))
-    print(json.dumps({
-        "seconds": statistics.median(seconds), "first": first, "backend": engine.runner.last_backend,
-        "overlap": engine.runner.overlap,
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }))
+    print(
+        json.dumps(
+            {
+                "seconds": statistics.median(seconds),
+                "first": first,
+                "backend": engine.runner.last_backend,
+                "overlap": engine.runner.overlap,
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def measure(args, file: Path, tile: int, overlap: int | None, save: Path) -> dict:
-    cmd = [sys.executable, __file__, "--one", "--file", str(file), "--tile", str(tile), "--save", str(save),
-           "--size", f"{args.size[0]}x{args.size[1]}", "--rounds", str(args.rounds), "--threads", str(args.threads)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--one",
+        "--file",
+        str(file),
+        "--tile",
+        str(tile),
+        "--save",
+        str(save),
+        "--size",
+        f"{args.size[0]}x{args.size[1]}",
+        "--rounds",
+        str(args.rounds),
+        "--threads",
+        str(args.threads),
+    ]
     if overlap is not None:
         cmd += ["--overlap", str(overlap)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -110,13 +132,17 @@ def seam_error(tiled: Path, whole: Path) -> tuple[float, float]:
 
 def sweep(args, name: str, tmp: Path) -> None:
     file = model_file(name, tmp)
-    choices = [(0, None)] + [(t, None) for t in args.tiles if t] + [
-        (DEFAULT_TILE, o) for o in args.overlaps if o < DEFAULT_TILE
-    ]
+    choices = (
+        [(0, None)]
+        + [(t, None) for t in args.tiles if t]
+        + [(DEFAULT_TILE, o) for o in args.overlaps if o < DEFAULT_TILE]
+    )
     w, h = args.size
     print(f"\n## {name} ({file.name}), on {w}x{h}")
-    print(f"{'tile':>6} {'overlap':>8} {'seconds':>8} {'vs untiled':>10} {'peak MB':>8} {'seam mean':>10} "
-          f"{'seam max':>10}  backend")
+    print(
+        f"{'tile':>6} {'overlap':>8} {'seconds':>8} {'vs untiled':>10} {'peak MB':>8} {'seam mean':>10} "
+        f"{'seam max':>10}  backend"
+    )
     whole = tmp / f"{name}-whole.npy"
     base = None
     for tile, overlap in choices:
@@ -125,8 +151,11 @@ def sweep(args, name: str, tmp: Path) -> None:
         base = base or r["seconds"]
         mean, worst = seam_error(save, whole)
         shown = "-" if tile == 0 else str(r["overlap"])
-        print(f"{tile or 'none':>6} {shown:>8} {r['seconds']:8.2f} {r['seconds'] / base:9.2f}x "
-              f"{r['rss_mb']:8.0f} {mean:10.4f} {worst:10.3f}  {r['backend']}", flush=True)
+        print(
+            f"{tile or 'none':>6} {shown:>8} {r['seconds']:8.2f} {r['seconds'] / base:9.2f}x "
+            f"{r['rss_mb']:8.0f} {mean:10.4f} {worst:10.3f}  {r['backend']}",
+            flush=True,
+        )
         label = f"tiling {name} {w}x{h} tile {tile or 'none'} overlap {shown}"
         emit(f"{label} seconds", r["seconds"], "s")
         emit(f"{label} peak memory", r["rss_mb"], "MB")

@@ -260,7 +260,11 @@ def test_a_candidate_that_fails_its_check_on_the_new_model_gives_way(data, tmp_p
         next(second.module.parameters()).mul_(0.5)
     x = _photo_batch(data, 3)
     ModelRunner(first, device="cpu", precision="auto", tile=0)(x)
-    monkeypatch.setattr(BackendSelector, "_accurate", lambda self, c, got, expected: (False, {"max_diff": 1.0, "mean_diff": 1.0, "tail_diff": 1.0}))
+    monkeypatch.setattr(
+        BackendSelector,
+        "_accurate",
+        lambda self, c, got, expected: (False, {"max_diff": 1.0, "mean_diff": 1.0, "tail_diff": 1.0}),
+    )
     runner = ModelRunner(second, device="cpu", precision="auto", tile=0)
     runner(x)
     assert runner.last_backend == "torch"
