@@ -100,3 +100,47 @@ def test_blend_weights_of_a_tile_grid_sum_to_one():
     for s, w in zip(starts, weights):
         total[s : s + 40] += w
     assert torch.allclose(total, torch.ones(100))
+
+
+def test_a_large_network_tiles_by_its_memory_not_only_by_pixels(tmp_path):
+    """RealESRGAN_x4plus's RRDB (64 filters: its x4 layers hold 64 channels at 16x the input's
+    pixels) took 9.1 GB for one untiled 640x480 photo: automatic tiling starts where its
+    estimated peak passes AUTO_TILE_BYTES, far below AUTO_TILE_PIXELS, in smaller tiles."""
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    from i2i.checkpoint import load_model
+    from i2i.engine import runner as runner_module
+
+    path = tmp_path / "RealESRGAN_x4plus.pth"
+    torch.save(ESRGAN(in_nc=3, out_nc=3, num_filters=64, num_blocks=1, scale=4).state_dict(), path)
+    rrdb = ModelRunner(load_model(path), device="cpu")
+    assert rrdb.largest_output_bytes_per_pixel() == 64 * 16 * 4
+    limit = runner_module.AUTO_TILE_BYTES // (64 * 16 * 4 * runner_module.PEAK_PER_LARGEST_OUTPUT)
+    assert rrdb.max_call_pixels() == limit < runner_module.AUTO_TILE_PIXELS
+    assert rrdb.wants_tiles(480, 640) and not rrdb.wants_tiles(240, 320)
+    assert rrdb.auto_tile() ** 2 <= limit < (rrdb.auto_tile() + 1) ** 2
+    assert not ModelRunner(load_model(path), device="cpu", tile=0).wants_tiles(480, 640)  # --tile 0: whole
+    shipped = ModelRunner(_model("srresnet", {"scale": 4, "channels": 48, "blocks": 2, "upsampler": "direct"}, Task(kind="upscale", value_range="0,1", scale=4)), device="cpu")
+    assert shipped.max_call_pixels() == runner_module.AUTO_TILE_PIXELS and shipped.auto_tile() == 512
+
+
+def test_a_batch_holds_no_more_pixels_than_one_call_may(data, tmp_path, monkeypatch):
+    """Same-size images are batched up to the call's pixel limit, not always batch_size of them."""
+    from i2i.engine.adapters import RGBAdapter
+    from i2i.engine.engine import Engine
+    from i2i.engine.jobs import plan_job
+    from i2i.engine.options import OutputOptions
+
+    model = _model("srresnet", {"scale": 2, "channels": 8, "blocks": 1}, Task(kind="upscale", value_range="0,1", scale=2))
+    engine = Engine(model, RGBAdapter(task=model.task), device="cpu", batch_size=4, backend="torch")
+    monkeypatch.setattr(engine.runner, "max_call_pixels", lambda: 2 * 256 * 256)  # two of these photos
+    batches = []
+    real_call = type(engine.runner).__call__
+    monkeypatch.setattr(type(engine.runner), "__call__", lambda self, x: batches.append(x.shape[0]) or real_call(self, x))
+    for f in sorted((data / "monet2photo/testB").iterdir())[:5]:
+        (tmp_path / "in").mkdir(exist_ok=True)
+        (tmp_path / "in" / f.name).write_bytes(f.read_bytes())
+    out = OutputOptions(out=str(tmp_path / "out"))
+    results = list(plan_job([str(tmp_path / "in")], out).run(engine, out))
+    assert len(results) == 5 and all(r.ok for r in results)
+    assert batches == [2, 2, 1]

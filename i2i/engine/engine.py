@@ -256,7 +256,9 @@ class Engine:
             if isinstance(item, Result):  # skipped or failed before the network
                 yield item
                 continue
-            if group and (item.tensor.shape != group[0].tensor.shape or self._alone(item)):
+            if group and (
+                item.tensor.shape != group[0].tensor.shape or self._alone(item) or self._too_many_pixels(group)
+            ):
                 yield from self._flush(group, out, encode_pool, writes)
                 group = []
             group.append(item)
@@ -269,6 +271,12 @@ class Engine:
     def _alone(self, item: _Item) -> bool:
         """Tiled images run one at a time."""
         return self.runner.wants_tiles(*item.tensor.shape[-2:])
+
+    def _too_many_pixels(self, group: list[_Item]) -> bool:
+        """Whether one more image of the group's size would pass what one network call may hold
+        (runner.max_call_pixels: a large network's memory bounds its batch, not only its tiles)."""
+        h, w = group[0].tensor.shape[-2:]
+        return (len(group) + 1) * h * w > self.runner.max_call_pixels()
 
     def _decode(self, job: Job, out: OutputOptions) -> _Item | Result:
         started = time.perf_counter()

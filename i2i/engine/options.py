@@ -128,7 +128,8 @@ class EngineOptions:
     tile: int | None = option(
         None,
         "Largest tile side in input pixels; tiles shrink evenly to share the image (0 = never tile; "
-        "default: 512, automatic above 1024x1024).",
+        "default: 512, automatic above 1024x1024, or smaller and sooner for a network whose memory "
+        "would pass 3 GiB).",
         min=0,
     )
     tile_overlap: int | None = option(

@@ -21,6 +21,16 @@ from .tiling import blend_weights, even_tile, pad_to_multiple, tile_starts
 
 DEFAULT_TILE = 512  # input pixels per tile side
 AUTO_TILE_PIXELS = 1024 * 1024  # above this many input pixels, tile automatically (bounds memory)
+AUTO_TILE_BYTES = 3 * 2**30
+"""Estimated peak memory of one network call above which an input runs in tiles automatically
+(and same-size images are batched only up to it): large community networks need it long before
+AUTO_TILE_PIXELS. RealESRGAN_x4plus's RRDB took 9.1 GB for one 640x480 photo (OpenVINO bf16),
+1.6-2.3 GB in tiles of 256-512 (benchmarks/tiling.py). 3 GiB leaves every shipped network as
+it was (the styles' estimate reaches it at 1.24 Mpx, above AUTO_TILE_PIXELS)."""
+PEAK_PER_LARGEST_OUTPUT = 8
+"""Peak memory of a call over its largest layer output (fp32): measured 3.3-7.9 in torch
+(upscale-x4, SRVGGNetCompact, RRDB at 80x60 to 320x240: peak resident memory against the
+largest module output) and 7.2 for RRDB on OpenVINO bf16 at 640x480."""
 
 
 class ModelRunner:
@@ -53,6 +63,7 @@ class ModelRunner:
         self.min_size = self.spec.min_size(model.config)
         self.scale = self.spec.scale(model.config)
         self.tile = tile  # None: automatic; 0: never
+        self._max_call_pixels: int | None = None  # max_call_pixels, estimated on first use
         # Twice the context a tile's edge lacks: the blend ramps give those edge pixels at most half
         # the weight. 4x measured no closer to the whole image in 8-bit levels and cost up to 1.4x
         # more tiles' work (benchmarks/tiling.py, README's Backends).
@@ -79,12 +90,48 @@ class ModelRunner:
             self.notes.append(message)
 
     def wants_tiles(self, height: int, width: int) -> bool:
-        """Whether an input of height x width pixels runs in tiles (--tile; automatic above AUTO_TILE_PIXELS)."""
+        """Whether an input of height x width pixels runs in tiles (--tile; automatic above
+        max_call_pixels)."""
         if not self.spec.tiles or self.tile == 0:
             return False
         if self.tile:
             return height > self.tile or width > self.tile
-        return height * width > AUTO_TILE_PIXELS
+        return height * width > self.max_call_pixels()
+
+    def max_call_pixels(self) -> int:
+        """Input pixels one network call may hold under automatic tiling: AUTO_TILE_PIXELS, or
+        fewer where the network's estimated peak memory (largest layer output per input pixel x
+        PEAK_PER_LARGEST_OUTPUT) would pass AUTO_TILE_BYTES. A network that cannot be tiled has
+        no limit (it runs whole)."""
+        if self._max_call_pixels is None:
+            if not self.spec.tiles or self.tile == 0:
+                self._max_call_pixels = 2**62
+            else:
+                per_pixel = self.largest_output_bytes_per_pixel() * PEAK_PER_LARGEST_OUTPUT
+                self._max_call_pixels = max(self.multiple**2, min(AUTO_TILE_PIXELS, int(AUTO_TILE_BYTES / per_pixel)))
+        return self._max_call_pixels
+
+    def largest_output_bytes_per_pixel(self) -> float:
+        """The largest output of any layer of the network, in fp32 bytes per input pixel, from a
+        forward of one small probe through torch (module outputs; a conv network's scale with
+        the input)."""
+        side = max(self.min_size, 4 * self.multiple, 16)
+        side = -(-side // self.multiple) * self.multiple
+        largest = [0]
+
+        def record(_module, _inputs, output):
+            if torch.is_tensor(output):
+                largest[0] = max(largest[0], output.numel())
+
+        leaves = [m for m in self.module.modules() if not any(True for _ in m.children())]
+        hooks = [m.register_forward_hook(record) for m in leaves]
+        try:
+            with torch.inference_mode():
+                self.torch(torch.zeros(1, self.task.in_channels, side, side))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return 4 * largest[0] / side**2
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
@@ -113,6 +160,12 @@ class ModelRunner:
         y = y[..., : h * self.scale, : w * self.scale].float()
         return self.task.from_net(y).clamp(0, 1).cpu()
 
+    def auto_tile(self) -> int:
+        """Tile side under automatic tiling: DEFAULT_TILE, or less where max_call_pixels is
+        smaller (RRDB: 256), a multiple of the network's size multiple."""
+        side = min(DEFAULT_TILE, int(self.max_call_pixels() ** 0.5))
+        return max(self.multiple, side // self.multiple * self.multiple)
+
     def _tiled(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat(list(self.bands(x)), dim=1)[None]
 
@@ -125,7 +178,7 @@ class ModelRunner:
         far below one 8-bit level. (Not decorated with inference_mode: its generator wrapper
         would hold the last band while the next is computed.)
         """
-        tile = self.tile or DEFAULT_TILE
+        tile = self.tile or self.auto_tile()
         s, overlap = self.scale, min(self.overlap, tile // 2)  # a bigger overlap would never advance
         _, _, h, w = x.shape
         th, tw = even_tile(h, tile, overlap, self.multiple), even_tile(w, tile, overlap, self.multiple)
