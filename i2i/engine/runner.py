@@ -162,7 +162,7 @@ class ModelRunner:
 
     def auto_tile(self) -> int:
         """Tile side under automatic tiling: DEFAULT_TILE, or less where max_call_pixels is
-        smaller (RRDB: 256), a multiple of the network's size multiple."""
+        smaller (RRDB: 313), a multiple of the network's size multiple."""
         side = min(DEFAULT_TILE, int(self.max_call_pixels() ** 0.5))
         return max(self.multiple, side // self.multiple * self.multiple)
 

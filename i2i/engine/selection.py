@@ -318,8 +318,7 @@ class BackendSelector:
                 got = self._to_output(self._runtime(c)(pair))
         except BackendError as e:
             return _failed(e)
-        entry = self._entry(c.label, [c], [known["seconds"]], got, expected)
-        return {**entry, "speed_of_architecture": True}
+        return self._entry(c.label, [c], [known["seconds"]], got, expected)
 
     def _pick(self, candidates: list[Candidate], results: dict, just_measured: bool) -> Candidate | None:
         """The candidate to run, None for torch; notes say why a requested one was passed over."""
