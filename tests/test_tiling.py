@@ -120,7 +120,14 @@ def test_a_large_network_tiles_by_its_memory_not_only_by_pixels(tmp_path):
     assert rrdb.wants_tiles(480, 640) and not rrdb.wants_tiles(240, 320)
     assert rrdb.auto_tile() ** 2 <= limit < (rrdb.auto_tile() + 1) ** 2
     assert not ModelRunner(load_model(path), device="cpu", tile=0).wants_tiles(480, 640)  # --tile 0: whole
-    shipped = ModelRunner(_model("srresnet", {"scale": 4, "channels": 48, "blocks": 2, "upsampler": "direct"}, Task(kind="upscale", value_range="0,1", scale=4)), device="cpu")
+    shipped = ModelRunner(
+        _model(
+            "srresnet",
+            {"scale": 4, "channels": 48, "blocks": 2, "upsampler": "direct"},
+            Task(kind="upscale", value_range="0,1", scale=4),
+        ),
+        device="cpu",
+    )
     assert shipped.max_call_pixels() == runner_module.AUTO_TILE_PIXELS and shipped.auto_tile() == 512
 
 
@@ -131,12 +138,16 @@ def test_a_batch_holds_no_more_pixels_than_one_call_may(data, tmp_path, monkeypa
     from i2i.engine.jobs import plan_job
     from i2i.engine.options import OutputOptions
 
-    model = _model("srresnet", {"scale": 2, "channels": 8, "blocks": 1}, Task(kind="upscale", value_range="0,1", scale=2))
+    model = _model(
+        "srresnet", {"scale": 2, "channels": 8, "blocks": 1}, Task(kind="upscale", value_range="0,1", scale=2)
+    )
     engine = Engine(model, RGBAdapter(task=model.task), device="cpu", batch_size=4, backend="torch")
     monkeypatch.setattr(engine.runner, "max_call_pixels", lambda: 2 * 256 * 256)  # two of these photos
     batches = []
     real_call = type(engine.runner).__call__
-    monkeypatch.setattr(type(engine.runner), "__call__", lambda self, x: batches.append(x.shape[0]) or real_call(self, x))
+    monkeypatch.setattr(
+        type(engine.runner), "__call__", lambda self, x: batches.append(x.shape[0]) or real_call(self, x)
+    )
     for f in sorted((data / "monet2photo/testB").iterdir())[:5]:
         (tmp_path / "in").mkdir(exist_ok=True)
         (tmp_path / "in" / f.name).write_bytes(f.read_bytes())
