@@ -310,8 +310,7 @@ class BackendSelector:
     def _check(self, x: torch.Tensor, c: Candidate, known: dict) -> dict:
         """Candidate c's entry from its speed (`known`, timed on another model of this
         architecture) and its accuracy on this model and input's measurement crop."""
-        crop = measurement_crop(x, self.model.spec.size_multiple(self.model.config))
-        pair = torch.cat([crop, crop.flip(-1)])
+        _, pair = self._measurement_pair(x)
         try:
             with torch.inference_mode():
                 expected = self._to_output(self.torch(pair))
@@ -376,16 +375,13 @@ class BackendSelector:
 
     # ---- measuring ----
     def _measure(self, x: torch.Tensor, candidates: list[Candidate]) -> dict:
-        crop = measurement_crop(x, self.model.spec.size_multiple(self.model.config))
+        crop, pair = self._measurement_pair(x)
         name = self.model.info.name or self.model.info.arch
         # The same words for every size class, so the run's notes say it once (runner._note).
         self.note(
             f"measuring backends for {name} (once per size of input on this machine; "
             f"remembered in {cache.cache_dir()}; `i2i info` shows the results)"
         )
-        # Outputs are compared on the crop and its mirror image as one batch of two: a graph that
-        # baked in its traced batch size (a Python loop over images) fails here, not later.
-        pair = torch.cat([crop, crop.flip(-1)])
         runners: dict[str, Callable] = {"torch": self.torch}
         results: dict[str, dict] = {}
         for c in candidates:
@@ -397,6 +393,13 @@ class BackendSelector:
         for name_ in runners:
             results[name_] = self._entry(name_, candidates, times[name_], outputs[name_], outputs["torch"])
         return {"results": results, "crop": list(crop.shape[-2:])}
+
+    def _measurement_pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(crop, pair): the measurement crop of x, and it beside its mirror image as one batch
+        of two, on which outputs are compared: a graph that baked in its traced batch size (a
+        Python loop over images) fails there, not later."""
+        crop = measurement_crop(x, self.model.spec.size_multiple(self.model.config))
+        return crop, torch.cat([crop, crop.flip(-1)])
 
     def _timed_runs(self, runners: dict, pair: torch.Tensor, crop: torch.Tensor, results: dict) -> tuple[dict, dict]:
         """Round 0 runs `pair` (outputs kept), rounds 1-2 time `crop`, every runner alike. A runner
