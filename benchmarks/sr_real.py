@@ -104,9 +104,7 @@ def auto_runner(blends: interpolation.SRBlends, gan_share: float):
     """The default's choice per photo (engine/choice.py), on the LR image as decoded."""
 
     def run(lr, size):
-        found = estimate(lr)
-        real = interpolation.AUTO_REAL_MAX * interpolation.degradation_level(found)
-        weights = (1 - real, real * (1 - gan_share), real * gan_share)
+        weights = interpolation.auto_weights(estimate(lr), gan_share)
         return model_runner(blends.model(weights).module)(lr, size)
 
     return run

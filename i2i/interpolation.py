@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from .checkpoint import LoadedModel
 from .errors import CheckpointError, UsageError
 
@@ -113,35 +115,49 @@ def denoise_weights(denoise: float) -> tuple[float, float, float]:
     return (0.0, denoise, 1.0 - denoise)
 
 
-# --denoise auto. The degradation level runs from 0 (clean) to 1 between these: JPEG quality
-# (IJG scale) from JPEG_CLEAN down to JPEG_DEGRADED, noise (8-bit levels) from NOISE_CLEAN up to
-# NOISE_DEGRADED; the worse of the two counts. Read off scripts/calibrate_denoise_auto.py (PSNR-Y
-# of every blend on crops of the SR training photos, single degradations), not off the benchmark:
-# clean and JPEG 95 inputs score best on the clean model, JPEG 90 with an eighth to a quarter of
-# the real-world model, JPEG 80 and noise 10 with half, JPEG 50 with three quarters.
-JPEG_CLEAN, JPEG_DEGRADED = 95.0, 50.0
-NOISE_CLEAN, NOISE_DEGRADED = 4.0, 10.0
-# The real-world models' share at degradation level 1: PSNR-Y peaks with a quarter of the clean
-# model left in (the real-world models smooth a little more than JPEG 50 needs).
-AUTO_REAL_MAX = 0.75
+# --denoise auto: the real-world models' share of the blend for a photo's JPEG quality (IJG scale)
+# and for its noise reading (8-bit levels, data/degradation_estimate.py), linear between these
+# points, read off `python scripts/calibrate_denoise_auto.py --images 16` (its "chosen" column: of
+# the shares 0, 1/4 .. 1, the one of least perceptual distance among those within 0.1 dB PSNR-Y of
+# the best, on quarter-size crops of SR training photos). PSNR-Y alone would stop a quarter lower
+# on most inputs and leave JPEG crackle and noise on skin and sky that the perceptual distance, and
+# the eye, count against it.
+AUTO_JPEG_SHARES = ((60.0, 1.0), (70.0, 0.75), (80.0, 0.5), (85.0, 0.5), (90.0, 0.25), (95.0, 0.25), (100.0, 0.0))
+# The noise term starts at 4.5, past the calibration's choice (a quarter from about 3.5): the
+# finest band of a small, densely textured clean photo reads up to 4.6 (Set14's zebra, Set5's
+# butterfly 4.3 at quarter size), and a quarter of the real-world models costs it 0.3-0.5 dB.
+AUTO_NOISE_SHARES = ((4.5, 0.0), (6.0, 0.5), (8.5, 0.75), (11.0, 1.0))
+# The most the real-world models get: 7/8, not the rule's 1 for JPEG 60 and below, since PSNR-Y
+# peaks at 3/4 there and falls faster past 7/8 (on the benchmark's blurred, noisy JPEG 50 set the
+# pair alone ends below its PSNR stage alone in both PSNR-Y and perceptual distance).
+AUTO_REAL_MAX = 0.875
 # Of the real-world share, how much is the GAN stage (texture) rather than the PSNR stage.
 AUTO_GAN_SHARE = 0.5
+# Clips (no per-frame estimate; the GAN stage's texture would flicker): this much of the real-world
+# PSNR stage, the rest the clean model.
+CLIP_REAL_SHARE = 0.75
 
 
-def _ramp(value: float, clean: float, degraded: float) -> float:
-    return min(max((value - clean) / (degraded - clean), 0.0), 1.0)
+def _share_at(value: float, points) -> float:
+    return float(np.interp(value, [x for x, _ in points], [y for _, y in points]))
 
 
-def degradation_level(estimate) -> float:
-    """0 (clean) .. 1 (as degraded as JPEG_DEGRADED or NOISE_DEGRADED) from a
-    data.degradation_estimate.DegradationEstimate: the worse of its JPEG and noise terms."""
-    jpeg = 0.0 if estimate.jpeg_quality is None else _ramp(estimate.jpeg_quality, JPEG_CLEAN, JPEG_DEGRADED)
-    return max(jpeg, _ramp(estimate.noise, NOISE_CLEAN, NOISE_DEGRADED))
+def real_share(estimate) -> float:
+    """0 (the clean model alone) .. 1 (the real-world models alone) for a
+    data.degradation_estimate.DegradationEstimate: its JPEG and noise terms combined as independent
+    chances, 1 - (1 - jpeg)(1 - noise), since a noisy photo saved as JPEG needs more than either
+    alone (the calibration's noise-then-JPEG-90 rows); at most AUTO_REAL_MAX."""
+    jpeg = 0.0 if estimate.jpeg_quality is None else _share_at(estimate.jpeg_quality, AUTO_JPEG_SHARES)
+    noise = _share_at(estimate.noise, AUTO_NOISE_SHARES)
+    return min(1 - (1 - jpeg) * (1 - noise), AUTO_REAL_MAX)
 
 
-def auto_weights(estimate) -> tuple[float, float, float]:
+def auto_weights(estimate, gan_share: float = AUTO_GAN_SHARE) -> tuple[float, float, float]:
     """SR_BLEND weights (clean, psnr, gan) that --denoise auto gives a photo with this estimate:
-    all clean model for a clean photo; for a degraded one a real-world share of up to
-    AUTO_REAL_MAX, split between its PSNR and GAN stages by AUTO_GAN_SHARE."""
-    real = AUTO_REAL_MAX * degradation_level(estimate)
-    return (1 - real, real * (1 - AUTO_GAN_SHARE), real * AUTO_GAN_SHARE)
+    all clean model for a clean photo; for a degraded one the real_share, split between its PSNR
+    and GAN stages by gan_share. Already on WEIGHT_STEP: where the split falls between steps,
+    the PSNR stage gets the odd step (less texture, never more than asked for)."""
+    steps = round(real_share(estimate) / WEIGHT_STEP)
+    gan = int(steps * gan_share) * WEIGHT_STEP
+    real = steps * WEIGHT_STEP
+    return (1 - real, real - gan, gan)

@@ -17,7 +17,7 @@ from i2i.archs.registry import build
 from i2i.checkpoint import ModelInfo, load_model, save_model
 from i2i.data.degradation_estimate import DegradationEstimate
 from i2i.errors import CheckpointError, UsageError
-from i2i.interpolation import AUTO_GAN_SHARE, AUTO_REAL_MAX, SR_BLEND, auto_weights, blend, interpolate, round_weights
+from i2i.interpolation import AUTO_GAN_SHARE, SR_BLEND, auto_weights, blend, interpolate, round_weights
 from i2i.task import Task
 
 TASK = Task(kind="upscale", value_range="0,1", scale=2)
@@ -108,18 +108,25 @@ def test_blend_weights_sum_models_and_round(pair, tmp_path):
 @pytest.mark.parametrize(
     "quality, noise, real",
     [
-        (None, 0.5, 0.0),
-        (98, 1.0, 0.0),
-        (95, 1.0, 0.0),
-        (50, 1.0, AUTO_REAL_MAX),
-        (30, 0.0, AUTO_REAL_MAX),
-        (None, 12.0, AUTO_REAL_MAX),
+        (None, 0.5, 0.0),  # clean
+        (None, 2.5, 0.0),  # most clean photos read 0-2.5
+        (None, 4.5, 0.0),  # small densely textured clean ones up to 4.6
+        (100, 1.0, 0.0),
+        (95, 1.0, 0.25),
+        (85, 1.0, 0.5),
+        (50, 1.0, 0.875),
+        (30, 0.0, 0.875),
+        (None, 6.0, 0.5),
+        (None, 12.0, 0.875),
+        (90, 6.0, 1 - 0.75 * 0.5),  # noise then JPEG: more than either alone
     ],
 )
 def test_auto_weights_follow_the_estimate(quality, noise, real):
     clean, psnr, gan = auto_weights(DegradationEstimate(quality, noise))
-    assert clean == pytest.approx(1 - real) and psnr + gan == pytest.approx(real)
-    assert gan == pytest.approx(real * AUTO_GAN_SHARE)
+    on_step = round(real * 8) / 8
+    assert clean == pytest.approx(1 - on_step) and psnr + gan == pytest.approx(on_step)
+    assert gan <= on_step * AUTO_GAN_SHARE < gan + 0.125  # the odd eighth goes to the PSNR stage
+    assert round_weights((clean, psnr, gan)) == (clean, psnr, gan)
 
 
 def test_upscale_denoise_auto_picks_the_clean_model_for_a_clean_photo_and_blends_for_a_jpeg(tmp_path, data):
@@ -144,7 +151,11 @@ def test_upscale_denoise_auto_picks_the_clean_model_for_a_clean_photo_and_blends
     assert rows["clean.png"]["choice"]["blend"] == {"upscale-x4": 1.0}
     assert rows["clean.png"]["choice"]["estimate"]["jpeg_quality"] is None
     assert rows["web.jpg"]["choice"]["estimate"]["jpeg_quality"] == 40
-    assert set(rows["web.jpg"]["choice"]["blend"]) == set(SR_BLEND)
+    assert rows["web.jpg"]["choice"]["blend"] == {
+        SR_BLEND[0]: 0.125,
+        SR_BLEND[1]: 0.5,
+        SR_BLEND[2]: 0.375,
+    }  # JPEG 40: 7/8
     r = cli("upscale", "--model", "upscale-x4", photos / "clean.png", "-o", tmp_path / "x4.png", env=env)
     assert r.returncode == 0, r.stderr
     assert np.array_equal(

@@ -12,10 +12,14 @@ Two estimates, both cheap next to the network:
   of a small, detailed input (a quarter-size photo) as noise; the flattest blocks rarely hold any.
   On clean photos of the SR sets it reads 0-2 levels for most, up to 4-5 on dense texture
   (foliage, fur) and 10 on a 62x90 comic with no flat area at all; noise of sigma 5 reads 5-9.
-  In a JPEG the finest band is where quantisation removes noise first (a phone photo's sigma-8
-  noise, saved at quality 90, reads 2.9 there), so for JPEGs the next band down (the same
-  estimator on the 2x2 Haar averages) counts too, and the larger reading is taken: it reads that
-  photo 7.3, the same photo without noise 2.8 (medians of 6 BSD200 photos, RGB noise).
+- In a JPEG the finest band is where quantisation removes noise first, and how much it removes
+  depends on the quality, which the file states exactly. So a JPEG's reading is mapped back to what
+  the same photo reads uncompressed through JPEG_READINGS, measured on 288 photos (per-channel noise
+  of sigma 8, luma 5.4, reads 6.1 uncompressed, 3.3 after JPEG 90 and 1.1 after JPEG 80). The
+  reading stays in one unit, the uncompressed file's, for every input. (The band one level down,
+  which quantisation spares, reads the texture of a small input as noise: 6-7 on clean quarter-size
+  BSD200 photos against 0.8 for the finest band.) Below quality 80 the noise is mostly gone with
+  the detail and the JPEG term decides; the quality-80 row is used.
 """
 
 from __future__ import annotations
@@ -39,6 +43,21 @@ _NOISE_PERCENTILE = 1.0
 # Pure Gaussian noise: a block's mean square is sigma^2 * chi2(16) / 16, whose 1st percentile is
 # 5.812 / 16 (chi-squared quantile), so the percentile of the RMS reads sigma * sqrt(5.812 / 16).
 _NOISE_SCALE = (16 / 5.812) ** 0.5
+
+# The finest band's reading (noise_sigma) after Gaussian noise of per-channel sigma 0, 2, 4, 6, 8,
+# 10, 12, 16 (the columns) and JPEG at each IJG quality (the rows; None: not compressed): medians
+# over 288 BSD200 photos at 1/4 and 1/2 size, from `python scripts/calibrate_denoise_auto.py
+# --readings`. A JPEG's reading is placed in its quality's row and read off the None row.
+UNCOMPRESSED_READINGS = (0.75, 1.90, 3.30, 4.69, 6.11, 7.48, 8.79, 11.39)
+JPEG_READINGS = {
+    98: (0.57, 2.00, 3.60, 4.96, 6.27, 7.60, 8.87, 11.45),
+    95: (0.44, 0.67, 2.16, 4.67, 6.53, 7.93, 9.20, 11.86),
+    92: (0.41, 0.55, 1.08, 2.53, 4.83, 7.17, 9.11, 12.06),
+    90: (0.41, 0.51, 0.78, 1.72, 3.31, 5.44, 7.89, 11.79),
+    87: (0.36, 0.46, 0.65, 1.06, 2.09, 3.66, 5.56, 10.27),
+    85: (0.36, 0.41, 0.59, 0.91, 1.62, 2.77, 4.39, 8.50),
+    80: (0.29, 0.39, 0.51, 0.67, 1.07, 1.58, 2.62, 5.36),
+}
 
 
 def ijg_table(quality: int) -> np.ndarray:
@@ -80,12 +99,25 @@ def noise_sigma(gray: np.ndarray, level: int = 1) -> float:
     return float(np.percentile(rms, _NOISE_PERCENTILE) * _NOISE_SCALE)
 
 
+def uncompressed_reading(reading: float, quality: float) -> float:
+    """What noise_sigma would read on the photo before JPEG at IJG `quality` took noise out of the
+    finest band, from its `reading` after (JPEG_READINGS, rows interpolated linearly in quality;
+    quality 100 is the uncompressed row, below 80 the quality-80 row; readings past a row's ends
+    give its ends)."""
+    qualities = sorted(JPEG_READINGS) + [100]
+    rows = [JPEG_READINGS[q] for q in qualities[:-1]] + [UNCOMPRESSED_READINGS]
+    q = min(max(quality, qualities[0]), 100)
+    row = np.array([np.interp(q, qualities, column) for column in zip(*rows)])
+    return float(np.interp(reading, np.maximum.accumulate(row), UNCOMPRESSED_READINGS))
+
+
 @dataclass(frozen=True)
 class DegradationEstimate:
     jpeg_quality: float | None
     """IJG quality 1..100 of the file's JPEG compression; None for a file that is not a JPEG."""
     noise: float
-    """Gaussian noise standard deviation in 8-bit levels (Donoho's estimator)."""
+    """Noise in 8-bit levels of luma: the standard deviation of white Gaussian noise that
+    noise_sigma reads on the uncompressed photo (for a JPEG: mapped back, see uncompressed_reading)."""
 
     def to_dict(self) -> dict:
         return {"jpeg_quality": self.jpeg_quality, "noise": round(self.noise, 2)}
@@ -98,5 +130,5 @@ def estimate(image) -> DegradationEstimate:
     gray = np.asarray(image.convert("L"), dtype=np.float64)
     noise = noise_sigma(gray)
     if quality is not None:
-        noise = max(noise, noise_sigma(gray, level=2))  # quantisation empties the finest band first
+        noise = uncompressed_reading(noise, quality)  # quantisation empties the finest band first
     return DegradationEstimate(quality, noise)

@@ -82,9 +82,9 @@ def estimate_job(job: Job, max_pixels: int):
 def denoise_auto(make_engine: Callable, find, max_pixels: int) -> PerImageEngines:
     """`i2i upscale --denoise auto`: each photo runs the blend of the shipped x4 models
     (interpolation.SR_BLEND) that its own degradation estimate calls for (interpolation.auto_weights);
-    clips run the blend of a fully degraded photo without the GAN stage, whose texture would
-    flicker from frame to frame. make_engine(model) -> Engine; find(name) -> path."""
-    from ..interpolation import AUTO_REAL_MAX, SRBlends, auto_weights, round_weights
+    clips run interpolation.CLIP_REAL_SHARE of the PSNR stage, without the GAN stage, whose
+    texture would flicker from frame to frame. make_engine(model) -> Engine; find(name) -> path."""
+    from ..interpolation import CLIP_REAL_SHARE, SRBlends, auto_weights, round_weights
 
     blends = SRBlends(find)
 
@@ -95,5 +95,5 @@ def denoise_auto(make_engine: Callable, find, max_pixels: int) -> PerImageEngine
         weights = round_weights(auto_weights(found))
         return weights, {"estimate": found.to_dict(), "blend": blends.shares(weights)}
 
-    clip_key = round_weights((1 - AUTO_REAL_MAX, AUTO_REAL_MAX, 0.0))
+    clip_key = round_weights((1 - CLIP_REAL_SHARE, CLIP_REAL_SHARE, 0.0))
     return PerImageEngines(choose, lambda weights: make_engine(blends.model(weights)), clip_key)
