@@ -131,6 +131,26 @@ def test_a_large_network_tiles_by_its_memory_not_only_by_pixels(tmp_path):
     assert shipped.max_call_pixels() == runner_module.AUTO_TILE_PIXELS and shipped.auto_tile() == 512
 
 
+def test_the_memory_probe_runs_once_per_architecture_not_per_blend(monkeypatch):
+    """--denoise auto builds a blend per degradation level: one network, other weights."""
+    from i2i.engine import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "_LARGEST_OUTPUT", {})
+    probes = []
+    probe = ModelRunner._probe_largest_output
+    monkeypatch.setattr(ModelRunner, "_probe_largest_output", lambda self: probes.append(1) or probe(self))
+    task = Task(kind="upscale", value_range="0,1", scale=4)
+    options = {"scale": 4, "channels": 16, "blocks": 1, "upsampler": "direct"}
+    first, blend = (_model("srresnet", options, task) for _ in range(2))
+    with torch.no_grad():
+        for p in blend.module.parameters():
+            p.add_(0.1)
+    answers = [ModelRunner(m, device="cpu").largest_output_bytes_per_pixel() for m in (first, blend)]
+    assert answers[0] == answers[1] > 0 and len(probes) == 1
+    wider = _model("srresnet", {**options, "channels": 64}, task)  # 64 features > the 48 of the x4 shuffle
+    assert ModelRunner(wider, device="cpu").largest_output_bytes_per_pixel() > answers[0] and len(probes) == 2
+
+
 def test_a_batch_holds_no_more_pixels_than_one_call_may(data, tmp_path, monkeypatch):
     """Same-size images are batched up to the call's pixel limit, not always batch_size of them."""
     from i2i.engine.adapters import RGBAdapter

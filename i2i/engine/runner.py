@@ -31,6 +31,9 @@ PEAK_PER_LARGEST_OUTPUT = 8
 """Peak memory of a call over its largest layer output (fp32): measured 3.3-7.9 in torch
 (upscale-x4, SRVGGNetCompact, RRDB at 80x60 to 320x240: peak resident memory against the
 largest module output) and 7.2 for RRDB on OpenVINO bf16 at 640x480."""
+_LARGEST_OUTPUT: dict[str, float] = {}
+"""largest_output_bytes_per_pixel per architecture (cache.model_key without the weights' values,
+which cannot change it): `--denoise auto` makes a blend per degradation level, all of one network."""
 
 
 class ModelRunner:
@@ -114,7 +117,15 @@ class ModelRunner:
     def largest_output_bytes_per_pixel(self) -> float:
         """The largest output of any layer of the network, in fp32 bytes per input pixel, from a
         forward of one small probe through torch (module outputs; a conv network's scale with
-        the input)."""
+        the input), once per architecture and process."""
+        from .cache import model_key
+
+        key = model_key(self.model, weights=False)
+        if key not in _LARGEST_OUTPUT:
+            _LARGEST_OUTPUT[key] = self._probe_largest_output()
+        return _LARGEST_OUTPUT[key]
+
+    def _probe_largest_output(self) -> float:
         side = max(self.min_size, 4 * self.multiple, 16)
         side = -(-side // self.multiple) * self.multiple
         largest = [0]
