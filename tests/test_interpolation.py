@@ -156,6 +156,10 @@ def test_upscale_denoise_auto_picks_the_clean_model_for_a_clean_photo_and_blends
         SR_BLEND[1]: 0.5,
         SR_BLEND[2]: 0.375,
     }  # JPEG 40: 7/8
+    r = cli("upscale", photos, "-o", tmp_path / "auto", "--json")  # a rerun: existing outputs, not looked at
+    assert r.returncode == 0, r.stderr
+    rerun = [json.loads(row) for row in r.stdout.decode().splitlines()]
+    assert [(row["skipped"], row.get("choice")) for row in rerun] == [("exists", None)] * 2
     r = cli("upscale", "--model", "upscale-x4", photos / "clean.png", "-o", tmp_path / "x4.png", env=env)
     assert r.returncode == 0, r.stderr
     assert np.array_equal(

@@ -18,7 +18,7 @@ from ..data.media_types import split_clips
 from ..errors import UsageError
 from .choice import PerImageEngines
 from .inputs import STDIO, Job, OutputOptions, Skipped, expand_inputs, plan_outputs, read_stdin
-from .results import NoteRelay, Result
+from .results import NoteRelay, Result, existing_output
 from .shard import shard, total_failures, world
 
 if TYPE_CHECKING:  # engine.py imports torch, which a Ray driver does without (engine/ray_job.py)
@@ -87,7 +87,18 @@ class JobPlan:
         if on_ray:  # the images and clips on a Ray cluster (engine/ray_job.py)
             yield from map(self._count, engine.run_plan(self.images, self.clips, out, video=video))
             return
-        groups = engine.groups(self.images) if isinstance(engine, PerImageEngines) else [(engine, self.images, {})]
+        if isinstance(engine, PerImageEngines):
+            # Existing outputs first, unlooked at: a rerun of a folder job estimates only what it runs.
+            todo = []
+            for job in self.images:
+                kept = existing_output(job, out)
+                if kept is None:
+                    todo.append(job)
+                else:
+                    yield self._count(relay(kept))
+            groups = engine.groups(todo)
+        else:
+            groups = [(engine, self.images, {})]
         for group_engine, jobs, choices in groups:
             with closing(group_engine.process(jobs, out)) as results:
                 for r in results:
