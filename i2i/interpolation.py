@@ -120,12 +120,13 @@ def denoise_weights(denoise: float) -> tuple[float, float, float]:
 # points, read off `python scripts/calibrate_denoise_auto.py --images 16` (its "chosen" column: of
 # the shares 0, 1/4 .. 1, the one of least perceptual distance among those within 0.1 dB PSNR-Y of
 # the best, on quarter-size crops of SR training photos). PSNR-Y alone would stop a quarter lower
-# on most inputs and leave JPEG crackle and noise on skin and sky that the perceptual distance, and
-# the eye, count against it.
+# on about half the degradations and leave JPEG crackle and noise on skin and sky that the
+# perceptual distance, and the eye, count against it.
 AUTO_JPEG_SHARES = ((60.0, 1.0), (70.0, 0.75), (80.0, 0.5), (85.0, 0.5), (90.0, 0.25), (95.0, 0.25), (100.0, 0.0))
 # The noise term starts at 4.5, past the calibration's choice (a quarter from about 3.5): the
 # finest band of a small, densely textured clean photo reads up to 4.6 (Set14's zebra, Set5's
-# butterfly 4.3 at quarter size), and a quarter of the real-world models costs it 0.3-0.5 dB.
+# butterfly 4.3 at quarter size), and even an eighth of the real-world PSNR stage cost the
+# butterfly about 0.5 dB (Set5's mean fell 0.10 dB in benchmarks/sr_real.py).
 AUTO_NOISE_SHARES = ((4.5, 0.0), (6.0, 0.5), (8.5, 0.75), (11.0, 1.0))
 # The most the real-world models get: 7/8, not the rule's 1 for JPEG 60 and below, since PSNR-Y
 # peaks at 3/4 there and falls faster past 7/8 (on the benchmark's blurred, noisy JPEG 50 set the
