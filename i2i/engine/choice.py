@@ -92,7 +92,7 @@ def denoise_auto(make_engine: Callable, find, max_pixels: int) -> PerImageEngine
         found = estimate_job(job, max_pixels)
         if found is None:
             return clip_key, {}
-        weights = round_weights(auto_weights(found))
+        weights = auto_weights(found)  # already on interpolation.WEIGHT_STEP
         return weights, {"estimate": found.to_dict(), "blend": blends.shares(weights)}
 
     clip_key = round_weights((1 - CLIP_REAL_SHARE, CLIP_REAL_SHARE, 0.0))
