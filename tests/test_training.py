@@ -130,14 +130,20 @@ def test_sigkill_and_resume_reproduce_losses(method, workers, data, tmp_path):
                 assert a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-7), (a["step"], k)
 
 
-def test_resume_with_more_steps_extends_a_finished_run(data, tmp_path):
-    """A finished run carries on to a new total, its schedule recomputed and its command kept."""
+def test_resume_with_more_steps_extends_a_finished_run(data, tmp_path, monkeypatch):
+    """A finished run carries on to a new total, its schedule recomputed and its command kept;
+    resumed from another folder, it finds the data that its options name relative to its own."""
+    import dataclasses
+
     from i2i.checkpoint import load_model
     from i2i.training.api import resume
 
     loop = LoopOptions(steps=3, log_every=1, sample_every=100, threads=1, workers=0, device="cpu")
-    first = train("pix2pix", tiny_options("pix2pix", data), loop, tmp_path / "run", command="i2i train pix2pix")
+    monkeypatch.chdir(data.parent)
+    options = dataclasses.replace(tiny_options("pix2pix", data), data=f"{data.name}/facades")
+    first = train("pix2pix", options, loop, tmp_path / "run", command="i2i train pix2pix")
     assert first.finished and first.step == 3
+    monkeypatch.chdir(tmp_path)
     result = resume(tmp_path / "run", steps=5, command="i2i train pix2pix --resume run --steps 5")
     assert result.finished and result.step == 5
     assert [r["step"] for r in records(tmp_path / "run")] == [1, 2, 3, 4, 5]
@@ -829,7 +835,8 @@ def test_colorize_classification_exports_a_model_that_decodes_ab_and_runs_throug
     from PIL import Image
 
     from i2i.checkpoint import load_model
-    from i2i.data.color import ab_cell_centres
+    from i2i.data.color import ab_cell_centres, ab_counts, ab_gamut
+    from i2i.data.datasets import to_tensor
     from i2i.training.colorize import ColorizeRecipe
 
     options = tiny_options("colorize", data)
@@ -849,6 +856,17 @@ def test_colorize_classification_exports_a_model_that_decodes_ab_and_runs_throug
     assert torch.equal(model.module.ab_centres, ab_cell_centres()[recipe.ab_classes])
     assert model.info.training["loss"] == "classification" and "T = 0.6" in model.info.description
     assert model.module.classify[-1].weight.abs().sum() > 0  # the head left its zero start
+
+    # Fine-tuned on other photos (--init), the model keeps its classes, which theirs would change;
+    # an --init that predicts no classes is refused by name.
+    paintings = {**values, "data": (str(data / "monet2photo/testA"),)}
+    other = ColorizeRecipe(ColorizeOptions(**{**paintings, "init": str(path)}))
+    other.setup(torch.device("cpu"), total_steps=1)
+    own_gamut = ab_gamut(ab_counts(to_tensor(im)[None] for im in other.dataset().base))
+    assert not torch.equal(own_gamut, recipe.ab_classes) and torch.equal(other.ab_classes, recipe.ab_classes)
+    shipped = str(ROOT / "weights/colorize.safetensors")
+    with pytest.raises(UsageError, match="no ab classes"):
+        ColorizeRecipe(ColorizeOptions(**{**paintings, "init": shipped})).setup(torch.device("cpu"), total_steps=1)
 
     photo = data / "sr/val/Set5/woman.png"  # 228 x 344: not a multiple of 32
     result = cli("colorize", photo, "--model", path, "-o", tmp_path / "woman.png")

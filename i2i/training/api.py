@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import typing
 from dataclasses import fields
 from pathlib import Path
 
@@ -65,6 +67,26 @@ def _tuple_fields(cls, values: dict) -> dict:
     return values
 
 
+def _paths_from(cls, values: dict, folder: str | None) -> dict:
+    """values with their relative paths (path options, repeatable folder options) made absolute
+    against `folder`, the folder the run started in (run.json's "cwd"), when this process runs
+    elsewhere: a run resumed from another folder finds its data."""
+    if not folder or os.path.realpath(folder) == os.path.realpath(os.getcwd()):
+        return values
+
+    def absolute(path):
+        relative = isinstance(path, str) and path and not os.path.isabs(path) and "://" not in path
+        return os.path.normpath(os.path.join(folder, path)) if relative else path
+
+    for f in fields(cls):
+        value = values.get(f.name)
+        if f.metadata.get("path"):
+            values[f.name] = absolute(value)
+        elif typing.get_origin(f.type) is tuple and typing.get_args(f.type)[0] is str and value:
+            values[f.name] = tuple(absolute(p) for p in value)  # a repeatable str option holds paths
+    return values
+
+
 def resume(
     run_dir,
     *,
@@ -95,7 +117,7 @@ def resume(
     try:
         info = json.loads(info_path.read_text())
         options_cls, _ = recipe_classes(info["method"])
-        options = options_cls(**_tuple_fields(options_cls, info["options"]))
+        options = options_cls(**_paths_from(options_cls, _tuple_fields(options_cls, info["options"]), info.get("cwd")))
         loop_values = {k: v for k, v in info["loop"].items() if k in LOOP_FIELDS}
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise UsageError(f"{info_path}: not a readable run description ({type(e).__name__}: {e})") from None

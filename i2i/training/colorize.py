@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ..archs.lite0_unet import load_imagenet_encoder
 from ..archs.registry import build, get_spec
-from ..checkpoint import ModelInfo, save_model
+from ..checkpoint import ModelInfo, load_model, save_model
 from ..data.color import (
     AB_SCALE,
     ab_bin,
@@ -28,6 +28,7 @@ from ..data.color import (
     soft_encode,
 )
 from ..data.datasets import PhotoCrops, is_grayish, to_tensor
+from ..errors import UsageError
 from ..metrics import colourfulness, psnr
 from ..task import Task
 from .common import EMA, unwrap
@@ -100,7 +101,8 @@ class ColorizeRecipe(Pix2PixRecipe):
         self.held = data.held
         if o.loss == "classification":
             counts = ab_counts(to_tensor(im)[None] for im in data.base)
-            self.ab_classes = ab_gamut(counts)
+            # Fine-tuning keeps the --init model's classes: other photos fill a few cells more or less.
+            self.ab_classes = _init_classes(o.init) if o.init else ab_gamut(counts)
             self.class_weights = gamut_class_weights(counts, self.ab_classes, o.rebalance)
         elif o.rebalance:
             prior = ab_prior([to_tensor(im)[None] for im in data.base])
@@ -210,3 +212,12 @@ class ColorizeRecipe(Pix2PixRecipe):
                 f"(Zhang et al. 2016, rebalance {o.rebalance}), annealed mean at T = {self.g_config.temperature}"
             )
         return f"colorization: Lab L -> ab{on} ({'pix2pix-style cGAN' if o.gan else 'L1 only'})"
+
+
+def _init_classes(path: str) -> torch.Tensor:
+    """(Q,) int64 ab cells (ab_gamut's form) of the exported classifier colorizer at `path`.
+    Raises UsageError when that model predicts no ab classes (an L1 colorizer)."""
+    centres = getattr(load_model(path).module, "ab_centres", None)
+    if centres is None:
+        raise UsageError(f"--init {path}: not a colorizer trained with --loss classification (it has no ab classes)")
+    return ab_bin(centres.T[None, :, :, None]).flatten()

@@ -311,6 +311,7 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / "run.json"
         info = json.loads(path.read_text()) if path.is_file() else {}  # keeps a resumed run's notes
+        info.setdefault("cwd", os.getcwd())  # what relative paths in the options are relative to
         info.update(
             {
                 "method": self.recipe.method,

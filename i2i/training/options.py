@@ -414,7 +414,11 @@ class ColorizeOptions:
     gan_mode: str = option("vanilla", "vanilla or lsgan.", cli=False)
     lr: float = option(2e-4, "Adam learning rate.")
     name: str = option("colorize", "Exported model name.")
-    init: str = option("", "Start the generator from this exported model (same architecture).", path=True)
+    init: str = option(
+        "",
+        "Start the generator from this exported model (same architecture; a classifier keeps its ab classes).",
+        path=True,
+    )
 
     def __post_init__(self):
         _check_unet_options(self.upsample, self.full_res_channels)
