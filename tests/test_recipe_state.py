@@ -20,13 +20,33 @@ KEYS_BEFORE = {
     "colorize": {"g", "d", "opt_g", "opt_d", "sched_g", "sched_d"},
     "colorize-ema": {"g", "d", "opt_g", "opt_d", "sched_g", "sched_d", "ema", "ema_updates"},
     "cyclegan": {"g_ab", "g_ba", "d_a", "d_b", "opt_g", "opt_d", "sched_g", "sched_d", "pool_a", "pool_b"},
+    "cyclegan-ema": {
+        "g_ab",
+        "g_ba",
+        "d_a",
+        "d_b",
+        "opt_g",
+        "opt_d",
+        "sched_g",
+        "sched_d",
+        "pool_a",
+        "pool_b",
+        "ema_ab",
+        "ema_ab_updates",
+        "ema_ba",
+        "ema_ba_updates",
+    },  # fmt: skip
     "srgan": {"g", "ema", "ema_updates", "opt_g", "sched_g"},
     "srgan-gan": {"g", "ema", "ema_updates", "opt_g", "sched_g", "d", "opt_d", "sched_d"},
     "style": {"net", "opt"},
     "dcgan": {"g", "d", "opt_g", "opt_d"},
     "dcgan-encoder": {"e", "opt"},
 }
-VARIANTS = {"colorize-ema": ("colorize", {"ema": 0.99}), "srgan-gan": ("srgan", {"gan": True})}
+VARIANTS = {
+    "colorize-ema": ("colorize", {"ema": 0.99}),
+    "cyclegan-ema": ("cyclegan", {"ema": 0.99}),
+    "srgan-gan": ("srgan", {"gan": True}),
+}
 
 
 def _recipe(name: str, data, seed: int = 0):

@@ -24,7 +24,7 @@ from ..checkpoint import ModelInfo, save_model
 from ..data.datasets import UnpairedCrops
 from ..losses import gan_loss, set_requires_grad
 from ..task import Task
-from .common import adam, constant_then_linear, unwrap
+from .common import EMA, adam, constant_then_linear, unwrap
 from .diffaugment import diff_augment
 from .pix2pix import _init_weights
 from .recipe import Recipe
@@ -86,7 +86,22 @@ def ramped(weight: float, warmup: int, step: int) -> float:
 
 class CycleGANRecipe(Recipe):
     method = "cyclegan"
-    state_attributes = ("g_ab", "g_ba", "d_a", "d_b", "opt_g", "opt_d", "sched_g", "sched_d", "pool_a", "pool_b")
+    state_attributes = (
+        "g_ab",
+        "g_ba",
+        "d_a",
+        "d_b",
+        "opt_g",
+        "opt_d",
+        "sched_g",
+        "sched_d",
+        "pool_a",
+        "pool_b",
+        "ema_ab",
+        "ema_ab.updates",
+        "ema_ba",
+        "ema_ba.updates",
+    )  # fmt: skip  (None without --ema)
 
     def dataset(self):
         o = self.options
@@ -108,6 +123,7 @@ class CycleGANRecipe(Recipe):
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, rule)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, rule)
         self.pool_a, self.pool_b = ImagePool(o.pool_size, device), ImagePool(o.pool_size, device)
+        self.ema_ab, self.ema_ba = (EMA(g, o.ema) if o.ema else None for g in (self.g_ab, self.g_ba))
 
     def _discriminator(self):
         o = self.options
@@ -167,6 +183,9 @@ class CycleGANRecipe(Recipe):
         self.optimizer_step(self.opt_d)
         self.sched_g.step()
         self.sched_d.step()
+        for ema, g in ((self.ema_ab, self.g_ab), (self.ema_ba, self.g_ba)):
+            if ema:
+                ema.update(g)
         return {
             "g_adv": g_adv.item(),
             "cycle": cycle.item(),
@@ -181,10 +200,18 @@ class CycleGANRecipe(Recipe):
     def _d_loss(self, d, real, fake):
         return 0.5 * (self._adv_loss(d, real, True) + self._adv_loss(d, fake.detach(), False))
 
+    @property
+    def generators(self) -> tuple[nn.Module, nn.Module]:
+        """(A->B, B->A) as sampled and exported: the EMA weights with --ema, else the trained ones."""
+        return tuple(
+            ema.module if ema else unwrap(g) for ema, g in ((self.ema_ab, self.g_ab), (self.ema_ba, self.g_ba))
+        )
+
     def sample_grid(self, batch):
         """Rows: A | G(A) | F(G(A)) and B | F(B) | G(F(B))."""
         rows = []
-        for key, g, f in (("A", self.g_ab, self.g_ba), ("B", self.g_ba, self.g_ab)):
+        g_ab, g_ba = self.generators
+        for key, g, f in (("A", g_ab, g_ba), ("B", g_ba, g_ab)):
             x = batch[key].to(self.device) * 2 - 1
             y = g(x)
             z = f(y)
@@ -195,7 +222,7 @@ class CycleGANRecipe(Recipe):
         o = self.options
         prefix = o.name or Path(o.data).name
         paths = []
-        for direction, g in (("AtoB", self.g_ab), ("BtoA", self.g_ba)):
+        for direction, g in zip(("AtoB", "BtoA"), self.generators):
             name = f"{prefix}-{direction}"
             info = ModelInfo(
                 arch="resnet",
@@ -206,6 +233,6 @@ class CycleGANRecipe(Recipe):
                 training={**provenance, "data": o.data, "direction": direction},
             )
             path = Path(run_dir) / f"{name}.safetensors"
-            save_model(path, unwrap(g), info)
+            save_model(path, g, info)
             paths.append(path)
         return paths

@@ -331,6 +331,14 @@ class CycleGANOptions:
     )
     pool_size: int = option(50, "Image history pool size.")
     lr: float = option(2e-4, "Adam learning rate.")
+    ema: float = option(
+        0.0,
+        "Decay of an exponential moving average of each generator's weights, which is then what the "
+        "samples show and the export holds (0 = off, the raw weights); e.g. 0.999 against the swings "
+        "of a batch-1 GAN between checkpoints (Yazici et al. 2019).",
+        min=0.0,
+        max=0.9999,
+    )
     name: str = option("", "Exported name prefix.")  # NAME-AtoB, NAME-BtoA
 
     def __post_init__(self):
