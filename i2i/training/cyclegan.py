@@ -86,6 +86,7 @@ def ramped(weight: float, warmup: int, step: int) -> float:
 
 class CycleGANRecipe(Recipe):
     method = "cyclegan"
+    # ema_ab and ema_ba are None without --ema: nothing is saved for them then.
     state_attributes = (
         "g_ab",
         "g_ba",
@@ -101,7 +102,7 @@ class CycleGANRecipe(Recipe):
         "ema_ab.updates",
         "ema_ba",
         "ema_ba.updates",
-    )  # fmt: skip  (None without --ema)
+    )
 
     def dataset(self):
         o = self.options
