@@ -35,7 +35,7 @@ KEYS_BEFORE = {
         "ema_ab_updates",
         "ema_ba",
         "ema_ba_updates",
-    },  # fmt: skip
+    },
     "srgan": {"g", "ema", "ema_updates", "opt_g", "sched_g"},
     "srgan-gan": {"g", "ema", "ema_updates", "opt_g", "sched_g", "d", "opt_d", "sched_d"},
     "style": {"net", "opt"},
