@@ -29,6 +29,19 @@ _PART = re.compile(r"^\..*\.(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)\.[a-z0-9_]+\.par
 """Our temporary files: .NAME.HOST-PID.RANDOM.part beside the output they become."""
 
 
+def is_url(path: str) -> bool:
+    """Whether a path names a file system by its protocol (s3://, gs://, file://, ...): fsspec reads it."""
+    return "://" in path
+
+
+def absolute_path(path: str | None, folder: str | None = None) -> str | None:
+    """A local path made absolute against `folder` (default: this process's folder), for a process
+    that runs elsewhere (a resumed run, a Ray worker); URLs, None and "" as they are."""
+    if not path or is_url(path):
+        return path
+    return os.path.normpath(os.path.join(folder or os.getcwd(), path))
+
+
 def _umask() -> int:
     mask = os.umask(0)  # the only way to read it; done once, at import, before any thread runs
     os.umask(mask)

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from ..data.image_io import ALPHA_FORMATS, EXT_BY_FORMAT, FORMAT_BY_EXT, is_image_path, readable_formats
 from ..data.media_types import clip_suffix, is_media_path
 from ..errors import UsageError
+from ..files import is_url
 from .options import OutputOptions  # noqa: F401  (declared with the other job options)
 
 STDIO = "-"
@@ -118,11 +119,6 @@ def _walk_folder(root: Path, notes: list[Skipped], missing: list[Skipped]) -> li
             else:
                 notes.append(Skipped(str(f), "skipped: not an image file"))
     return [Job(str(f), f.relative_to(root)) for f in sorted(found)]
-
-
-def is_url(source: str) -> bool:
-    """Whether an input names a file system by its protocol (s3://, gs://, file://, ...): fsspec reads it."""
-    return "://" in source
 
 
 def read_source(source: str, max_pixels: int):

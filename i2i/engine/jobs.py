@@ -84,21 +84,19 @@ class JobPlan:
         relay = NoteRelay(lambda: [] if on_ray else engine.notes)  # backend fallbacks and the like, once
         for clash in self.clashes:
             yield self._count(relay(Result(clash.source, error=f"{clash.source}: {clash.reason}")))
+        # Existing outputs first, unlooked at: a rerun of a folder job runs (and a per-image choice
+        # estimates, a Ray cluster is started for) only what is left.
+        todo = []
+        for job in self.images:
+            kept = existing_output(job, out)
+            if kept is None:
+                todo.append(job)
+            else:
+                yield self._count(relay(kept))
         if on_ray:  # the images and clips on a Ray cluster (engine/ray_job.py)
-            yield from map(self._count, engine.run_plan(self.images, self.clips, out, video=video))
+            yield from map(self._count, engine.run_plan(todo, self.clips, out, video=video))
             return
-        if isinstance(engine, PerImageEngines):
-            # Existing outputs first, unlooked at: a rerun of a folder job estimates only what it runs.
-            todo = []
-            for job in self.images:
-                kept = existing_output(job, out)
-                if kept is None:
-                    todo.append(job)
-                else:
-                    yield self._count(relay(kept))
-            groups = engine.groups(todo)
-        else:
-            groups = [(engine, self.images, {})]
+        groups = engine.groups(todo) if isinstance(engine, PerImageEngines) else [(engine, todo, {})]
         for group_engine, jobs, choices in groups:
             with closing(group_engine.process(jobs, out)) as results:
                 for r in results:

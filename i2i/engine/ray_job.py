@@ -38,9 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import I2IError, UsageError, one_line
+from ..files import absolute_path
 from .inputs import STDIO, Job, OutputOptions, read_source
 from .options import RayOptions
-from .results import NoteRelay, Result, existing_output, from_row
+from .results import NoteRelay, Result, from_row
 from .shard import world
 
 READ_CPUS = 0.5
@@ -101,7 +102,7 @@ class RayEngine:
         self.batch_size, self.max_pixels = batch_size or (8 if options.gpus else 4), max_pixels
 
     def run_plan(self, images: list[Job], clips: list[Job], out: OutputOptions, *, video=None) -> Iterator[Result]:
-        """One Result per job: existing outputs first (from here), then the rest as Ray finishes them.
+        """One Result per job (its output's existence checked by the caller: JobPlan.run), as Ray finishes them.
 
         Raises UsageError for stdin or stdout (a cluster reads and writes files), I2IError when
         Ray cannot run the pipeline (no cluster at the address, an actor that cannot start)."""
@@ -109,20 +110,13 @@ class RayEngine:
             raise UsageError("--ray runs the whole job from one process: drop torchrun")
         if any(j.source == STDIO or j.output == STDIO for j in images + clips):
             raise UsageError("--ray runs files: name input files or folders and an output folder, not -")
-        todo = []
-        for job in images:
-            kept = existing_output(job, out)
-            if kept is None:
-                todo.append(job)
-            else:
-                yield kept
-        folders = sorted({str(Path(j.output).parent) for j in todo + clips})
+        folders = sorted({str(Path(j.output).parent) for j in images + clips})
         _remove_stale_parts(folders)
-        if not todo and not clips:
+        if not images and not clips:
             return
         started = _connect(self.options.address)
         try:
-            yield from self._run(todo, clips, out, video)
+            yield from self._run(images, clips, out, video)
         except I2IError:
             raise
         except Exception as e:  # Ray's own failures: the cluster, an actor's start
@@ -142,7 +136,7 @@ class RayEngine:
         # `ray start` ran): relative paths go out absolute, and come back as the user wrote them.
         jobs = [(j, False) for j in images] + [(j, True) for j in clips]
         rows = [{"job": pickle.dumps(_absolute_job(j)), "clip": clip} for j, clip in jobs]
-        given = {_absolute(j.source): j for j, _ in jobs}
+        given = {absolute_path(j.source): j for j, _ in jobs}
         per_call = self.batch_size * CALLS_PER_BATCH
         actors, cpus, threads = self._sizes()
         # One read task per actor call: a task costs Ray a scheduling round trip (~0.1-0.2 s of
@@ -348,15 +342,8 @@ def _worker() -> str:
 # ---- the driver's side of Ray ----
 
 
-def _absolute(path: str | None) -> str | None:
-    """A local path made absolute (against the driver's folder); URLs and None as they are."""
-    if path is None or "://" in path:
-        return path
-    return os.path.abspath(path)
-
-
 def _absolute_job(job: Job) -> Job:
-    return dataclasses.replace(job, source=_absolute(job.source), output=_absolute(job.output))
+    return dataclasses.replace(job, source=absolute_path(job.source), output=absolute_path(job.output))
 
 
 def _as_given(result: Result, given: dict[str, Job]) -> Result:
@@ -364,7 +351,7 @@ def _as_given(result: Result, given: dict[str, Job]) -> Result:
     job = given.get(result.input)
     if job is None:
         return result
-    output = _absolute(job.output)
+    output = absolute_path(job.output)
     for absolute, own in ((result.input, job.source), (output, job.output)):
         if absolute and own and absolute != own:
             if result.error:

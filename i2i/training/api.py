@@ -9,6 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from ..errors import UsageError
+from ..files import absolute_path
 from .loop import Event, RunResult, Trainer, _noop
 from .methods import method as registered_method
 from .options import LoopOptions
@@ -73,17 +74,12 @@ def _paths_from(cls, values: dict, folder: str | None) -> dict:
     elsewhere: a run resumed from another folder finds its data."""
     if not folder or os.path.realpath(folder) == os.path.realpath(os.getcwd()):
         return values
-
-    def absolute(path):
-        relative = isinstance(path, str) and path and not os.path.isabs(path) and "://" not in path
-        return os.path.normpath(os.path.join(folder, path)) if relative else path
-
     for f in fields(cls):
         value = values.get(f.name)
-        if f.metadata.get("path"):
-            values[f.name] = absolute(value)
+        if f.metadata.get("path") and isinstance(value, str):
+            values[f.name] = absolute_path(value, folder)
         elif typing.get_origin(f.type) is tuple and typing.get_args(f.type)[0] is str and value:
-            values[f.name] = tuple(absolute(p) for p in value)  # a repeatable str option holds paths
+            values[f.name] = tuple(absolute_path(p, folder) for p in value)  # a repeatable str option holds paths
     return values
 
 
