@@ -576,6 +576,19 @@ def test_stale_temporary_files_of_dead_runs_are_removed(cli, x2, tmp_path):
     assert not (out / "x.png").exists() and set(_temporaries(out)) == {live, other_host, not_ours}
 
 
+def test_paths_for_a_process_elsewhere_are_absolute_and_urls_untouched(tmp_path, monkeypatch):
+    """What a resumed run and a Ray worker are given: local paths absolute against the folder
+    the user ran in, URLs and empty values as they are."""
+    from i2i.files import absolute_path
+
+    monkeypatch.chdir(tmp_path)
+    assert absolute_path("in/a.png") == str(tmp_path / "in" / "a.png")
+    assert absolute_path("../data", "/work/main") == "/work/data"
+    assert absolute_path("/abs/x.png", "/elsewhere") == "/abs/x.png"
+    assert absolute_path("s3://bucket/a.png", "/work") == "s3://bucket/a.png"
+    assert absolute_path(None) is None and absolute_path("") == ""
+
+
 def test_sigkill_leftovers_are_removed_by_the_rerun(cli, x2, tmp_path):
     """Nothing survives SIGKILL's cleanup; the rerun removes the temporary file it left."""
     folder, out = _job_with_many_images(tmp_path, n=1, size=(300, 400)), tmp_path / "out"
