@@ -181,6 +181,7 @@ VARIANTS = {  # non-default options whose reading from shapes is easy to get wro
     "resnet": [
         {"norm": "batch", "dropout": True, "out_channels": 1},
         {"upsample": "resize", "norm": "batch", "out_channels": 1},
+        {"upsample": "resize", "input_skip": True, "in_channels": 1},
     ],
     "srresnet": [{"upsampler": "direct", "scale": 3}, {"scale": 4, "in_channels": 1}],
     "transformer_net": [{"in_channels": 1}],
@@ -214,6 +215,7 @@ def test_every_option_that_sizes_a_module_is_read_from_its_shapes(arch_id):
         ("resnet", {"norm": "batch"}),
         ("unet", {"upsample": "resize"}),
         ("resnet", {"upsample": "resize"}),
+        ("resnet", {"upsample": "resize", "input_skip": True}),
         ("unet", {"upsample": "bilinear"}),
         ("unet", {"upsample": "bilinear", "full_res_channels": 4}),
         ("transformer_net", {"upsample": "bilinear"}),

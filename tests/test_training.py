@@ -237,21 +237,24 @@ def test_resize_upsampling_generators_train_and_export(method, data, tmp_path):
 
 def test_cyclegan_ema_exports_the_averaged_generators(data, tmp_path, cli):
     """--ema (cyclegan): each exported generator is its moving average, not the last step's
-    weights, and the option reaches the recipe from the command line."""
+    weights, and the option reaches the recipe from the command line; so does --input-skip (the
+    exports' architecture has it)."""
     import torch
 
     from i2i.checkpoint import load_model
 
     run = tmp_path / "run"
     r = cli("train", "cyclegan", "--data", data / "monet2photo", "--ngf", "4", "--ndf", "4", "--blocks", "1",
-            "--load-size", "40", "--crop", "32", "--ema", "0.9", "--steps", "3", "--threads", "1",
+            "--load-size", "40", "--crop", "32", "--ema", "0.9", "--input-skip", "--steps", "3", "--threads", "1",
             "--workers", "0", "--name", "tiny", "--run-dir", run, "--quiet")  # fmt: skip
     assert r.returncode == 0, r.stderr.decode()
     assert json.loads((run / "run.json").read_text())["options"]["ema"] == 0.9
     state = torch.load(sorted((run / "checkpoints").glob("*.pt"))[-1], weights_only=False)["recipe"]
     assert state["ema_ab_updates"] == state["ema_ba_updates"] == 3
     for direction, raw, averaged in (("AtoB", "g_ab", "ema_ab"), ("BtoA", "g_ba", "ema_ba")):
-        exported = load_model(run / f"tiny-{direction}.safetensors").module.state_dict()
+        model = load_model(run / f"tiny-{direction}.safetensors")
+        assert model.config.input_skip
+        exported = model.module.state_dict()
         assert all(torch.equal(exported[k], v) for k, v in state[averaged].items())
         assert any(not torch.equal(exported[k], v) for k, v in state[raw].items() if v.is_floating_point())
     r = cli(

@@ -111,7 +111,9 @@ class CycleGANRecipe(Recipe):
     def setup(self, device, total_steps):
         o = self.options
         self.device = device
-        self.g_config = ResnetConfig(ngf=o.ngf, blocks=o.blocks, norm=o.norm, upsample=o.upsample)
+        self.g_config = ResnetConfig(
+            ngf=o.ngf, blocks=o.blocks, norm=o.norm, upsample=o.upsample, input_skip=o.input_skip
+        )
         self.g_ab, self.g_ba = (ResnetGenerator(self.g_config).to(device) for _ in range(2))
         for net in (self.g_ab, self.g_ba):
             _init_weights(net)

@@ -304,6 +304,12 @@ class CycleGANOptions:
     n_layers: int = option(3, "PatchGAN layers.", cli=False)
     norm: str = option("instance", "instance or batch.", cli=False)
     upsample: Upsample = upsample_option()
+    input_skip: bool = option(
+        False,
+        "The generators' output convolution also sees the input image (archs/resnet.py): the colours "
+        "instance norm takes away are one convolution away, so the cycle and identity losses are met "
+        "in far fewer steps.",
+    )
     discriminator: CycleGANDiscriminator = option(
         "patchgan",
         "patchgan (the paper's 70x70 PatchGAN, LSGAN loss) or projected (small heads on a frozen ImageNet "
