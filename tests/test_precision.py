@@ -123,6 +123,27 @@ def test_torch_is_timed_as_often_as_the_runtimes():
     assert min(times["torch"]) < min(times["openvino"])
 
 
+def test_a_heavy_network_is_measured_on_a_smaller_crop(monkeypatch):
+    """At MEASURE_SIDE, RRDB in RealESRGAN_x4plus's shape spent 256 s (2-core Sapphire Rapids
+    Xeon; 857 s on a Zen 1) measuring backends before its first image; a light network keeps
+    the full crop, whose cache effects rank the runtimes as whole images do."""
+    from i2i.engine import selection
+
+    photo = torch.rand(1, 3, 300, 300)
+    light, _ = _selector("auto")
+    crop, pair = light._measurement_pair(photo, runners=6)
+    assert crop.shape[-2:] == (selection.MEASURE_SIDE, selection.MEASURE_SIDE) and pair.shape[0] == 2
+
+    heavy, _ = _selector("auto")
+    seconds_per_pixel = 2e-5
+    heavy.torch = lambda x: time.sleep(seconds_per_pixel * x.shape[-2] * x.shape[-1]) or x
+    monkeypatch.setattr(selection, "MEASURE_BUDGET_SECONDS", 1.0)
+    crop, _ = heavy._measurement_pair(photo, runners=2)
+    # sqrt(1 s / (2 runners x 4 crops x 2e-5 s)) = 79 px a side; a sleep can only run long
+    assert selection.MIN_MEASURE_SIDE <= crop.shape[-1] == crop.shape[-2] <= 79
+    assert heavy._measurement_pair(photo, runners=2)[0].shape == crop.shape  # once per selector
+
+
 def test_impossible_precisions_are_one_line_usage_errors():
     model = _loaded("srresnet", SMALL["srresnet"], Task(kind="upscale", value_range="0,1", scale=2))
     with pytest.raises(UsageError, match="int8 runs through ONNX Runtime or OpenVINO"):

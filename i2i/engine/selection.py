@@ -1,7 +1,7 @@
 """Which backend runs a model: `--backend` and `--precision` resolved, measured once, remembered.
 
 On the CPU, the first input of each size class is cropped to at most MEASURE_SIDE pixels a side
-and run through torch fp32 and every candidate: each installed runtime in fp32, OpenVINO bf16
+(less for a network too heavy to measure there within MEASURE_BUDGET_SECONDS) and run through torch fp32 and every candidate: each installed runtime in fp32, OpenVINO bf16
 where the CPU has native bf16, and (when the precision asked for allows it) ONNX Runtime and
 OpenVINO int8 where the CPU multiplies 8-bit integers natively (the graph quantised by
 quantize.py, calibrated on crops that are never an input, so the input is a held-back check).
@@ -57,6 +57,19 @@ MEASURE_SIDE = 256
 runtimes were 1.06-1.08x slower than torch (a tie that noise flips: OpenVINO was chosen), from
 256 up 1.2-1.3x, as on whole 640x480 images (1.26x): the smaller crop fits caches that a whole
 image does not."""
+MEASURE_BUDGET_SECONDS = 30.0
+"""About how long the timed rounds of a model's first measurement may take: a heavy network
+is measured on a smaller crop (down to MIN_MEASURE_SIDE). At 256 a side, RRDB in
+RealESRGAN_x4plus's shape (about 47x upscale-x4's work per pixel) made its first use take 256 s
+on a 2-core Sapphire Rapids Xeon and 857 s on a Zen 1 before it ran a single image (14 s once
+measured). Such a network is compute-bound at any crop, so the small crop ranks the backends as
+whole images do; the cache effects that MEASURE_SIDE is there for belong to light networks,
+which keep it."""
+MIN_MEASURE_SIDE = 64
+PROBE_SIDE = 64
+"""Side of the crop that torch runs first, to estimate a network's time per pixel."""
+MEASURED_CROPS = 4
+"""Crops each candidate runs in a measurement: the pair of round 0, then two timed rounds."""
 TOLERANCE = {  # task kind -> (mean, 99.9th percentile) of |low precision - fp32|, output units of [0, 1]
     # The issue's SR bar: mean <= 0.5/255 (and PSNR-Y change <= 0.05 dB on Set5/Set14, which
     # benchmarks/backends.py checks); the tail bound keeps a few visibly wrong pixels out. bf16
@@ -179,6 +192,7 @@ class BackendSelector:
         self._runtimes: dict[Candidate, object] = {}
         self._int8_graphs = None  # quantize.Int8Graphs, made when an int8 candidate first runs
         self._passed_over: set[str] = set()  # candidates already noted as not used: once per run
+        self._side: int | None = None  # the measurement crop's side (measurement_side)
         self.on_cpu = torch_backend.device.type == "cpu"
 
     # ---- public ----
@@ -375,7 +389,7 @@ class BackendSelector:
 
     # ---- measuring ----
     def _measure(self, x: torch.Tensor, candidates: list[Candidate]) -> dict:
-        crop, pair = self._measurement_pair(x)
+        crop, pair = self._measurement_pair(x, runners=1 + len(candidates))
         name = self.model.info.name or self.model.info.arch
         # The same words for every size class, so the run's notes say it once (runner._note).
         self.note(
@@ -394,12 +408,29 @@ class BackendSelector:
             results[name_] = self._entry(name_, candidates, times[name_], outputs[name_], outputs["torch"])
         return {"results": results, "crop": list(crop.shape[-2:])}
 
-    def _measurement_pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _measurement_pair(self, x: torch.Tensor, runners: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
         """(crop, pair): the measurement crop of x, and it beside its mirror image as one batch
         of two, on which outputs are compared: a graph that baked in its traced batch size (a
-        Python loop over images) fails there, not later."""
-        crop = measurement_crop(x, self.model.spec.size_multiple(self.model.config))
+        Python loop over images) fails there, not later. runners: how many backends will run
+        it (torch included), for the crop's budget (measurement_side)."""
+        multiple = self.model.spec.size_multiple(self.model.config)
+        if self._side is None:
+            self._side = self.measurement_side(x, multiple, runners)
+        crop = measurement_crop(x, multiple, self._side)
         return crop, torch.cat([crop, crop.flip(-1)])
+
+    def measurement_side(self, x: torch.Tensor, multiple: int, runners: int) -> int:
+        """MEASURE_SIDE, or less where torch's time per pixel on a PROBE_SIDE crop (its second
+        run: the first pays for allocations) says that `runners` backends running MEASURED_CROPS
+        crops each would take more than MEASURE_BUDGET_SECONDS; never under MIN_MEASURE_SIDE."""
+        probe = measurement_crop(x, multiple, PROBE_SIDE)
+        with torch.inference_mode():
+            self.torch(probe)
+            start = time.perf_counter()
+            self.torch(probe)
+            per_pixel = (time.perf_counter() - start) / (probe.shape[-2] * probe.shape[-1])
+        affordable = math.sqrt(MEASURE_BUDGET_SECONDS / (runners * MEASURED_CROPS * max(per_pixel, 1e-12)))
+        return int(max(MIN_MEASURE_SIDE, min(MEASURE_SIDE, affordable)))
 
     def _timed_runs(self, runners: dict, pair: torch.Tensor, crop: torch.Tensor, results: dict) -> tuple[dict, dict]:
         """Round 0 runs `pair` (outputs kept), rounds 1-2 time `crop`, every runner alike. A runner
@@ -523,7 +554,7 @@ def _failed(e: BackendError) -> dict:
     return {"ok": False, "problem": str(e), **({} if e.lasting else {"transient": True})}
 
 
-def measurement_crop(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """The first image of a batch, cropped to at most MEASURE_SIDE (rounded to the multiple)."""
-    side = max(multiple, MEASURE_SIDE // multiple * multiple)
+def measurement_crop(x: torch.Tensor, multiple: int, side: int = MEASURE_SIDE) -> torch.Tensor:
+    """The first image of a batch, cropped to at most `side` (rounded down to the multiple)."""
+    side = max(multiple, side // multiple * multiple)
     return x[:1, :, : min(x.shape[-2], side), : min(x.shape[-1], side)].contiguous()
