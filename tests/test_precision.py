@@ -139,7 +139,7 @@ def test_a_heavy_network_is_measured_on_a_smaller_crop(monkeypatch):
     heavy.torch = lambda x: time.sleep(seconds_per_pixel * x.shape[-2] * x.shape[-1]) or x
     monkeypatch.setattr(selection, "MEASURE_BUDGET_SECONDS", 1.0)
     crop, _ = heavy._measurement_pair(photo, runners=2)
-    # sqrt(1 s / (2 runners x 4 crops x 2e-5 s)) = 79 px a side; a sleep can only run long
+    # sqrt(1 s / (2 runners x 4 crops x 2e-5 s)) = 79 px a side (both probes say so); a sleep only runs long
     assert selection.MIN_MEASURE_SIDE <= crop.shape[-1] == crop.shape[-2] <= 79
     assert heavy._measurement_pair(photo, runners=2)[0].shape == crop.shape  # once per selector
 

@@ -66,8 +66,11 @@ measured). Such a network is compute-bound at any crop, so the small crop ranks 
 whole images do; the cache effects that MEASURE_SIDE is there for belong to light networks,
 which keep it."""
 MIN_MEASURE_SIDE = 64
-PROBE_SIDE = 64
-"""Side of the crop that torch runs first, to estimate a network's time per pixel."""
+PROBE_SIDES = (64, 128)
+"""Crops that torch runs first, to estimate a network's time per pixel: the small one decides
+most networks (within budget at MEASURE_SIDE even at its per-pixel time), the larger one the
+rest. A network's time per pixel at 64 px overstates its time at 256 by its per-call costs (4x
+for resnet_9blocks, whose bottleneck is then 16x16), at 128 far less."""
 MEASURED_CROPS = 4
 """Crops each candidate runs in a measurement: the pair of round 0, then two timed rounds."""
 TOLERANCE = {  # task kind -> (mean, 99.9th percentile) of |low precision - fp32|, output units of [0, 1]
@@ -420,16 +423,20 @@ class BackendSelector:
         return crop, torch.cat([crop, crop.flip(-1)])
 
     def measurement_side(self, x: torch.Tensor, multiple: int, runners: int) -> int:
-        """MEASURE_SIDE, or less where torch's time per pixel on a PROBE_SIDE crop (its second
-        run: the first pays for allocations) says that `runners` backends running MEASURED_CROPS
+        """MEASURE_SIDE, or less where torch's time per pixel on the PROBE_SIDES crops (after a
+        first run that pays for allocations) says that `runners` backends running MEASURED_CROPS
         crops each would take more than MEASURE_BUDGET_SECONDS; never under MIN_MEASURE_SIDE."""
-        probe = measurement_crop(x, multiple, PROBE_SIDE)
+        affordable = math.inf
         with torch.inference_mode():
-            self.torch(probe)
-            start = time.perf_counter()
-            self.torch(probe)
-            per_pixel = (time.perf_counter() - start) / (probe.shape[-2] * probe.shape[-1])
-        affordable = math.sqrt(MEASURE_BUDGET_SECONDS / (runners * MEASURED_CROPS * max(per_pixel, 1e-12)))
+            self.torch(measurement_crop(x, multiple, PROBE_SIDES[0]))
+            for side in PROBE_SIDES:
+                probe = measurement_crop(x, multiple, side)
+                start = time.perf_counter()
+                self.torch(probe)
+                per_pixel = (time.perf_counter() - start) / (probe.shape[-2] * probe.shape[-1])
+                affordable = math.sqrt(MEASURE_BUDGET_SECONDS / (runners * MEASURED_CROPS * max(per_pixel, 1e-12)))
+                if affordable >= MEASURE_SIDE:
+                    break
         return int(max(MIN_MEASURE_SIDE, min(MEASURE_SIDE, affordable)))
 
     def _timed_runs(self, runners: dict, pair: torch.Tensor, crop: torch.Tensor, results: dict) -> tuple[dict, dict]:
