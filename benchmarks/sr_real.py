@@ -115,7 +115,8 @@ def engine_seconds(model) -> float:
     from i2i.engine.adapters import RGBAdapter
     from i2i.engine.engine import Engine
 
-    engine = Engine(model, RGBAdapter(task=model.task, keep_gray=True))
+    # precision "auto", as the CLI runs it (the library's Engine defaults to fp32)
+    engine = Engine(model, RGBAdapter(task=model.task, keep_gray=True), precision="auto")
     image = image_data(photo_640x480())
     return median_seconds(lambda: engine.run_image(image), repeats=5, warmup=2)
 
