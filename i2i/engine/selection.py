@@ -1,8 +1,9 @@
 """Which backend runs a model: `--backend` and `--precision` resolved, measured once, remembered.
 
 On the CPU, the first input of each size class is cropped to at most MEASURE_SIDE pixels a side
-(less for a network too heavy to measure there within MEASURE_BUDGET_SECONDS) and run through torch fp32 and every candidate: each installed runtime in fp32, OpenVINO bf16
-where the CPU has native bf16, and (when the precision asked for allows it) ONNX Runtime and
+(less for a network too heavy to measure there within MEASURE_BUDGET_SECONDS) and run through
+torch fp32 and every candidate: each installed runtime in fp32, OpenVINO bf16 where the CPU has
+native bf16, and (when the precision asked for allows it) ONNX Runtime and
 OpenVINO int8 where the CPU multiplies 8-bit integers natively (the graph quantised by
 quantize.py, calibrated on crops that are never an input, so the input is a held-back check).
 One warm-up round gives the outputs that are compared with torch fp32's; then two timed rounds
