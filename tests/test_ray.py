@@ -154,6 +154,30 @@ print(sum(i is not None for i in out.column("image").to_pylist()), sum(r is not 
     assert done.stdout.split() == [str(len(files)), "0", "False"]
 
 
+def test_decoded_images_travel_as_8_bits_and_come_back_bit_for_bit(tmp_path, data):
+    """8-bit images go through the object store as their 8-bit values (a quarter of float32's
+    bytes) and are the pixels read_image gave; 16-bit ones travel as they are."""
+    from PIL import Image
+
+    from i2i.engine.ray_job import _pack, _unpack
+
+    rgba = np.random.default_rng(0).integers(0, 256, (40, 30, 4), dtype=np.uint8)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    Image.fromarray(np.arange(40 * 30, dtype=np.uint16).reshape(40, 30) * 50).save(tmp_path / "deep.png")
+    files = [*sorted((data / "monet2photo/testB").iterdir())[:3], tmp_path / "rgba.png", tmp_path / "deep.png"]
+    for f in files:
+        image = read_image(f)
+        packed = _pack(image)
+        back = _unpack(packed)
+        assert back.pixels.dtype == np.float32 and np.array_equal(back.pixels, image.pixels), f
+        assert (back.alpha is None) == (image.alpha is None) and (
+            image.alpha is None or np.array_equal(back.alpha, image.alpha)
+        )
+        assert back.bit_depth == image.bit_depth
+        if image.bit_depth == 8:
+            assert len(packed) < image.pixels.nbytes / 2
+
+
 def test_ray_refuses_stdin(cli, tmp_path):
     r = cli("upscale", "-", "-o", tmp_path / "out", "--ray", "local", input=b"")
     assert r.returncode == 2 and "--ray" in r.stderr.decode()

@@ -269,7 +269,7 @@ def _read_batch(batch, *, max_pixels: int):
         image = result = None
         if not clip:
             try:
-                image = pickle.dumps(read_source(job.source, max_pixels), protocol=5)
+                image = _pack(read_source(job.source, max_pixels))
             except Exception as e:  # noqa: BLE001  (whatever it is, it is this input's failure)
                 from .engine import _failure  # here: engine.py imports torch, which a read task never needs
 
@@ -279,6 +279,31 @@ def _read_batch(batch, *, max_pixels: int):
     # large_binary: a batch of big decoded images may pass the 2 GiB of a plain binary column
     batch = batch.append_column("image", pa.array(images, pa.large_binary()))
     return batch.append_column("result", pa.array(results, pa.string()))
+
+
+def _pack(image) -> bytes:
+    """A decoded image as bytes for the object store. An 8-bit image goes as its 8-bit values
+    (a quarter of the float32 pixels' size; _unpack divides by 255 as read_image does, so the
+    pixels come back bit for bit): a job's images all pass through Arrow and the object store."""
+    if image.bit_depth == 8:
+        image = dataclasses.replace(image, pixels=_to_8bit(image.pixels), alpha=_to_8bit(image.alpha))
+    return pickle.dumps(image, protocol=5)
+
+
+def _unpack(data: bytes):
+    import numpy as np
+
+    image = pickle.loads(data)
+    if image.pixels.dtype == np.uint8:
+        alpha = None if image.alpha is None else image.alpha.astype(np.float32) / 255
+        image = dataclasses.replace(image, pixels=image.pixels.astype(np.float32) / 255, alpha=alpha)
+    return image
+
+
+def _to_8bit(x):
+    import numpy as np
+
+    return None if x is None else (x * 255 + 0.5).astype(np.uint8)
 
 
 class _EngineActor:
@@ -301,7 +326,7 @@ class _EngineActor:
         images = batch.column("image").to_pylist()
         done = [from_row(json.loads(r)) for r in batch.column("result").to_pylist() if r is not None]
         decoded = [
-            (job, pickle.loads(image))
+            (job, _unpack(image))
             for job, clip, image in zip(jobs, clips, images)
             if not clip and image is not None
         ]
