@@ -326,9 +326,7 @@ class _EngineActor:
         images = batch.column("image").to_pylist()
         done = [from_row(json.loads(r)) for r in batch.column("result").to_pylist() if r is not None]
         decoded = [
-            (job, _unpack(image))
-            for job, clip, image in zip(jobs, clips, images)
-            if not clip and image is not None
+            (job, _unpack(image)) for job, clip, image in zip(jobs, clips, images) if not clip and image is not None
         ]
         results = done + list(self._images(decoded)) + list(self._clips([j for j, c in zip(jobs, clips) if c]))
         return pa.table({"result": [json.dumps(self.relay(r).to_row()) for r in results]})
