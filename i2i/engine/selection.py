@@ -196,7 +196,7 @@ class BackendSelector:
         self._runtimes: dict[Candidate, object] = {}
         self._int8_graphs = None  # quantize.Int8Graphs, made when an int8 candidate first runs
         self._passed_over: set[str] = set()  # candidates already noted as not used: once per run
-        self._side: int | None = None  # the measurement crop's side (measurement_side)
+        self._side: int | None = None  # the measurement crop's side (_measurement_side)
         self.on_cpu = torch_backend.device.type == "cpu"
 
     # ---- public ----
@@ -313,7 +313,7 @@ class BackendSelector:
                 chosen = self._pick(allowed, record["results"], just_measured and not speeds_known)
                 if chosen is None or not record["results"][chosen.label].get("unchecked"):
                     break
-                record["results"][chosen.label] = self._check(x, chosen, record["results"][chosen.label])
+                record["results"][chosen.label] = self._check(x, chosen, record["results"][chosen.label], record)
                 checked = True
         except BackendError:  # the runtime named by --backend cannot run: what was measured stays
             if (just_measured or checked) and _lasting(record):
@@ -325,10 +325,12 @@ class BackendSelector:
             cache.remember(key, record)
         return self.torch if chosen is None else self._runtime(chosen)
 
-    def _check(self, x: torch.Tensor, c: Candidate, known: dict) -> dict:
+    def _check(self, x: torch.Tensor, c: Candidate, known: dict, record: dict) -> dict:
         """Candidate c's entry from its speed (`known`, timed on another model of this
         architecture) and its accuracy on this model and input's measurement crop."""
-        _, pair = self._measurement_pair(x)
+        # On the crop the architecture's speeds were measured on: no probe for a new blend.
+        side = max(record["crop"]) if record.get("crop") else None
+        _, pair = self._measurement_pair(x, side=side)
         try:
             with torch.inference_mode():
                 expected = self._to_output(self.torch(pair))
@@ -412,18 +414,23 @@ class BackendSelector:
             results[name_] = self._entry(name_, candidates, times[name_], outputs[name_], outputs["torch"])
         return {"results": results, "crop": list(crop.shape[-2:])}
 
-    def _measurement_pair(self, x: torch.Tensor, runners: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    def _measurement_pair(
+        self, x: torch.Tensor, runners: int = 2, side: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(crop, pair): the measurement crop of x, and it beside its mirror image as one batch
         of two, on which outputs are compared: a graph that baked in its traced batch size (a
         Python loop over images) fails there, not later. runners: how many backends will run
-        it (torch included), for the crop's budget (measurement_side)."""
+        it (torch included), for the crop's budget (_measurement_side); side: a crop side already
+        known (the one another model of the architecture was measured on)."""
         multiple = self.model.spec.size_multiple(self.model.config)
-        if self._side is None:
-            self._side = self.measurement_side(x, multiple, runners)
-        crop = measurement_crop(x, multiple, self._side)
+        if side is None:
+            if self._side is None:
+                self._side = self._measurement_side(x, multiple, runners)
+            side = self._side
+        crop = measurement_crop(x, multiple, side)
         return crop, torch.cat([crop, crop.flip(-1)])
 
-    def measurement_side(self, x: torch.Tensor, multiple: int, runners: int) -> int:
+    def _measurement_side(self, x: torch.Tensor, multiple: int, runners: int) -> int:
         """MEASURE_SIDE, or less where torch's time per pixel on the PROBE_SIDES crops (after a
         first run that pays for allocations) says that `runners` backends running MEASURED_CROPS
         crops each would take more than MEASURE_BUDGET_SECONDS; never under MIN_MEASURE_SIDE."""
