@@ -2,7 +2,12 @@
 
 Rows: upscale x4 and x2 of a 640x480 photo, stylize 1024x768, colorize 1024x768, facades
 (label -> photo) 256x256, and a pytorch-CycleGAN-and-pix2pix resnet_9blocks (its own key layout,
-random weights: speed does not depend on training) at 256x256.
+random weights: speed does not depend on training) at 256x256. Whether a lower precision stays
+within the tolerance does depend on the weights, and random ones are the worst case: a random
+resnet_9blocks is chaotic (a rounding in its first convolution alone moves the output 0.4/255 on
+average), so bf16 lands at 0.8/255 and `auto-prec` keeps fp32, where trained ResNet generators
+hold bf16 to 0.1/255. --resnet-9blocks FILE times a trained one (pytorch-CycleGAN-and-pix2pix's
+latest_net_G.pth, or an `i2i train cyclegan --ngf 64 --blocks 9` export) in the row and the folder.
 Columns, all on the same image, each the median of --rounds runs after a warm-up, run in
 alternation (each round starting one column later) so that a busy spell on this shared machine
 hits all of them alike:
@@ -85,8 +90,9 @@ def rgb_image(path, size) -> object:
     return image_data(Image.open(path).convert("RGB").resize(size, Image.BICUBIC))
 
 
-def rows(tmp: Path):
-    """(row name, checkpoint path, adapter factory, ImageData input)."""
+def rows(tmp: Path, resnet: Path | None = None):
+    """(row name, checkpoint path, adapter factory, ImageData input); resnet: a trained
+    resnet_9blocks file for its row (None: random weights)."""
     from i2i.engine.adapters import ColorizeAdapter, RGBAdapter
 
     photo = image_data(photo_640x480())
@@ -118,7 +124,7 @@ def rows(tmp: Path):
     out.append(
         (
             "resnet_9blocks 256x256",
-            resnet_9blocks(tmp),
+            resnet or resnet_9blocks(tmp),
             rgb,
             rgb_image(sorted((DATA / "monet2photo/testB").iterdir())[0], (256, 256)),
         )
@@ -210,7 +216,7 @@ def compare_rows(args, tmp: Path) -> None:
     peak_bf16 = matmul_peak_gflops(torch.bfloat16) if native_bf16() else float("nan")
     print(f"\nmatrix-product peak at {torch.get_num_threads()} threads: fp32 {peak:.0f} GFLOP/s, bf16 {peak_bf16:.0f}")
     emit("fp32 matrix-product peak", peak, "GFLOP/s")
-    for name, path, make_adapter, image in rows(tmp):
+    for name, path, make_adapter, image in rows(tmp, args.resnet_9blocks):
         if args.rows and not any(r in name for r in args.rows.split(",")):
             continue
         model = load_model(path)
@@ -458,7 +464,7 @@ def folder_throughput(args, tmp: Path) -> None:
         (tmp / "in" / str(i)).mkdir(parents=True)
         for f in chunk:
             Image.open(f).save(tmp / "in" / str(i) / f.name)
-    path = resnet_9blocks(tmp)
+    path = args.resnet_9blocks or resnet_9blocks(tmp)
     module = load_model(path).module  # their module and ours hold the same weights
     model = load_model(path)
     engine = Engine(model, RGBAdapter(task=model.task), device="cpu", precision="auto")  # i2i translate's defaults
@@ -492,7 +498,7 @@ def help_time() -> None:
 
 def crop_ranking(args, tmp: Path) -> None:
     """The fp32 backends' times on crops of each row's input against the whole input."""
-    for name, path, make_adapter, image in rows(tmp):
+    for name, path, make_adapter, image in rows(tmp, args.resnet_9blocks):
         if args.rows and not any(r in name for r in args.rows.split(",")):
             continue
         runs = {v: i2i_engine(path, make_adapter, v, "fp32")[0] for v in ("torch", "onnxruntime", "openvino")}
@@ -531,6 +537,11 @@ def main() -> None:
     parser.add_argument("--rows", default="", help="comma-separated row names (or parts of them)")
     parser.add_argument("--variants", default="", help="comma-separated columns (default: all); plain always runs")
     parser.add_argument("--community-rounds", type=int, default=3, help="timed runs of each community model")
+    parser.add_argument(
+        "--resnet-9blocks",
+        type=Path,
+        help="a trained resnet_9blocks file for its row and the folder (default: random weights)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     parts = set(args.only.split(",")) if args.only else {"rows", "community", "folder", "help"}
