@@ -172,7 +172,7 @@ def test_colorize_quality_floor(data):
 @pytest.mark.slow  # Fréchet distances over 100 test images: the floor moves only with weights/
 def test_photo2monet_moves_photos_towards_monet():
     """A floor under benchmarks/cyclegan_quality.py: the shipped photo -> Monet generator brings the
-    50 test photos closer to the 50 test paintings than they were (measured 0.62 of the distance;
+    50 test photos closer to the 50 test paintings than they were (measured 0.54 of the distance;
     issue 35's bar 0.8)."""
     if "photo2monet" not in MODELS:
         pytest.skip("photo2monet not shipped")
@@ -182,7 +182,7 @@ def test_photo2monet_moves_photos_towards_monet():
     stats = FeatureStats()
     photos = load_test_images(PHOTO)
     r = evaluate_direction(stats, load_model(MODELS["photo2monet"]), None, photos, stats(load_test_images(MONET)))
-    assert r["ratio"] <= 0.75 and r["cycle_psnr"] is None
+    assert r["ratio"] <= 0.65 and r["cycle_psnr"] is None
 
 
 def test_colorize_hue_check_counts_only_the_true_hue_sector(data):
