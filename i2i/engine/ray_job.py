@@ -285,8 +285,11 @@ def _pack(image) -> bytes:
     """A decoded image as bytes for the object store. An 8-bit image goes as its 8-bit values
     (a quarter of the float32 pixels' size; _unpack divides by 255 as read_image does, so the
     pixels come back bit for bit): a job's images all pass through Arrow and the object store."""
+    from ..data.image_io import quantize
+
     if image.bit_depth == 8:
-        image = dataclasses.replace(image, pixels=_to_8bit(image.pixels), alpha=_to_8bit(image.alpha))
+        alpha = None if image.alpha is None else quantize(image.alpha)
+        image = dataclasses.replace(image, pixels=quantize(image.pixels), alpha=alpha)
     return pickle.dumps(image, protocol=5)
 
 
@@ -298,12 +301,6 @@ def _unpack(data: bytes):
         alpha = None if image.alpha is None else image.alpha.astype(np.float32) / 255
         image = dataclasses.replace(image, pixels=image.pixels.astype(np.float32) / 255, alpha=alpha)
     return image
-
-
-def _to_8bit(x):
-    import numpy as np
-
-    return None if x is None else (x * 255 + 0.5).astype(np.uint8)
 
 
 class _EngineActor:
