@@ -748,6 +748,24 @@ def test_colorize_validates_on_held_out_photos_and_keeps_the_best_model(data, tm
     assert len(train_set.held) == 5 and len(train_set.base) + 5 + train_set.excluded == 50  # testB: 50 photos
 
 
+def test_a_photo_given_twice_is_held_out_whole_and_the_split_ignores_the_repeats(data, tmp_path):
+    """A folder of links that oversamples some photos (e.g. the ones with people) leaves the
+    held-out split as it was without it, and a held-out photo is not trained on through its link."""
+    from i2i.data.datasets import PhotoCrops, list_images
+
+    photos = data / "monet2photo/testB"
+    plain = PhotoCrops([photos], crop=64, resize=64, seed=0, holdout=5)
+    repeats = tmp_path / "repeats"
+    repeats.mkdir()
+    for f in list_images(photos)[:20]:  # holds two of the five held-out photos (every 10th from the 5th)
+        (repeats / f.name).symlink_to(f.resolve())
+    linked = PhotoCrops([photos, repeats], crop=64, resize=64, seed=0, holdout=5)
+    assert [im.tobytes() for im in linked.held] == [im.tobytes() for im in plain.held]
+    assert len(linked.base) == len(plain.base) + 18
+    held = {im.tobytes() for im in linked.held}
+    assert not any(im.tobytes() in held for im in linked.base)
+
+
 def test_colorize_trains_a_decoder_on_the_frozen_imagenet_encoder(data, tmp_path):
     """--arch lite0_unet (issue 35): the export is a colorizer whose encoder still holds
     EfficientNet-Lite0's ImageNet weights (frozen) and whose decoder has left its gray start;

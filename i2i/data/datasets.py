@@ -141,11 +141,17 @@ class PhotoCrops(StepDataset):
         super().__init__(seed)
         self.crop = crop
         files = [f for folder in folders for f in list_images(folder)]
-        held = spread_holdout(files, holdout)
+        # A photo given twice (a folder of links to oversample some) counts once for the split,
+        # so the split is the same as without the repeats and no held-out photo is trained on.
+        unique = list(dict.fromkeys(f.resolve() for f in files))
+        held = spread_holdout(unique, holdout)
         images = [(f, load_rgb(f, resize or crop)) for f in files]
         usable = [(f, im) for f, im in images if not exclude(im)]
-        self.base = [im for f, im in usable if f not in held]
-        self.held = [im for f, im in usable if f in held]
+        self.base = [im for f, im in usable if f.resolve() not in held]
+        first = {}
+        for f, im in usable:
+            first.setdefault(f.resolve(), im)
+        self.held = [im for f, im in first.items() if f in held]
         self.excluded = len(images) - len(usable)
         if not self.base:
             raise DataError(f"no usable training images in {', '.join(map(str, folders))}")
