@@ -181,20 +181,33 @@ def facades_example(models) -> None:
     stack(rows).save(OUT / "facades_before_after.png")
 
 
-def colorize_example(models) -> None:
+def colorize_example(models, before: Path | None = None) -> None:
+    """examples/colorize_before_after.png: gray | previous model (--before FILE, when given) | the
+    shipped colorize | original, on three testB landscapes and three Set5/Set14 portraits (no
+    colorize training saw either)."""
     if "colorize" not in models:
         return
+    photos = list_images(DATA / "monet2photo/testB")[3:6] + [
+        DATA / "sr/val" / p for p in ("Set5/woman.png", "Set14/barbara.png", "Set5/baby.png")
+    ]
+    colorizers = ([(before, "previous colorize")] if before is not None else []) + [
+        (models["colorize"], "i2i colorize")
+    ]
     rows = []
-    for f in list_images(DATA / "monet2photo/testB")[3:6]:
+    for f in photos:
         photo = Image.open(f).convert("RGB")
-        out = run(
-            models["colorize"],
-            photo.convert("L"),
-            lambda m: ColorizeAdapter(task=m.task, multiple=m.spec.size_multiple(m.config)),
-        )
+        outs = [
+            run(
+                model,
+                photo.convert("L"),
+                lambda m: ColorizeAdapter(task=m.task, multiple=m.spec.size_multiple(m.config)),
+            )
+            for model, _ in colorizers
+        ]
         rows.append(
             labelled_row(
-                [photo.convert("L").convert("RGB"), out, photo], ["grayscale input", "i2i colorize", "original"]
+                [photo.convert("L").convert("RGB"), *outs, photo],
+                ["grayscale input", *(label for _, label in colorizers), "original"],
             )
         )
     stack(rows).save(OUT / "colorize_before_after.png")
@@ -288,20 +301,23 @@ EXAMPLES = {
 
 def main() -> None:
     """python examples/make_examples.py [NAME ...] [--before FILE]: all pictures, or only the
-    named ones; --before is the previous default x4 model, shown beside the new one."""
+    named ones; --before is the previous default model of the one picture named (upscale-real's x4
+    or colorize's), shown beside the new one."""
     import argparse
 
     parser = argparse.ArgumentParser()
     parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(EXAMPLES))
-    parser.add_argument("--before", type=Path, help="the previous default upscale model, for upscale-real")
+    parser.add_argument(
+        "--before", type=Path, help="the previous default model, shown beside the new one (upscale-real, colorize)"
+    )
     args = parser.parse_args()
     if unknown := set(args.names) - set(EXAMPLES):
         parser.error(f"unknown picture(s): {', '.join(sorted(unknown))}; choose from {', '.join(EXAMPLES)}")
     torch.set_grad_enabled(False)
     models = shipped()
     for name in args.names or EXAMPLES:
-        if name == "upscale-real":
-            upscale_real_example(models, args.before)
+        if name in ("upscale-real", "colorize"):
+            EXAMPLES[name](models, args.before)
         else:
             EXAMPLES[name](models)
     print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
