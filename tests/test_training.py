@@ -910,9 +910,12 @@ def test_colorize_classification_exports_a_model_that_decodes_ab_and_runs_throug
     other.setup(torch.device("cpu"), total_steps=1)
     own_gamut = ab_gamut(ab_counts(to_tensor(im)[None] for im in other.dataset().base))
     assert not torch.equal(own_gamut, recipe.ab_classes) and torch.equal(other.ab_classes, recipe.ab_classes)
-    shipped = str(ROOT / "weights/colorize.safetensors")
+    regression = ColorizeRecipe(options)  # the tiny unet of L1 regression: a colorizer without ab classes
+    regression.setup(torch.device("cpu"), total_steps=1)
+    (tmp_path / "l1").mkdir()
+    l1_model = str(regression.export(tmp_path / "l1", {})[0])
     with pytest.raises(UsageError, match="no ab classes"):
-        ColorizeRecipe(ColorizeOptions(**{**paintings, "init": shipped})).setup(torch.device("cpu"), total_steps=1)
+        ColorizeRecipe(ColorizeOptions(**{**paintings, "init": l1_model})).setup(torch.device("cpu"), total_steps=1)
 
     photo = data / "sr/val/Set5/woman.png"  # 228 x 344: not a multiple of 32
     result = cli("colorize", photo, "--model", path, "-o", tmp_path / "woman.png")
