@@ -140,19 +140,16 @@ class PhotoCrops(StepDataset):
         order) go to .held (PIL, resized), not into training."""
         super().__init__(seed)
         self.crop = crop
-        files = [f for folder in folders for f in list_images(folder)]
-        # A photo given twice (a folder of links to oversample some) counts once for the split,
-        # so the split is the same as without the repeats and no held-out photo is trained on.
-        unique = list(dict.fromkeys(f.resolve() for f in files))
-        held = spread_holdout(unique, holdout)
-        images = [(f, load_rgb(f, resize or crop)) for f in files]
-        usable = [(f, im) for f, im in images if not exclude(im)]
-        self.base = [im for f, im in usable if f.resolve() not in held]
-        first = {}
-        for f, im in usable:
-            first.setdefault(f.resolve(), im)
-        self.held = [im for f, im in first.items() if f in held]
-        self.excluded = len(images) - len(usable)
+        # A photo given twice (a folder of links to oversample some) is read once and counts once
+        # for the split, so the split is the same as without the repeats and no held-out photo is
+        # trained on.
+        paths = [f.resolve() for folder in folders for f in list_images(folder)]
+        images = {p: load_rgb(p, resize or crop) for p in dict.fromkeys(paths)}
+        held = spread_holdout(list(images), holdout)
+        usable = {p for p, im in images.items() if not exclude(im)}
+        self.base = [images[p] for p in paths if p in usable and p not in held]
+        self.held = [im for p, im in images.items() if p in usable and p in held]
+        self.excluded = sum(p not in usable for p in paths)
         if not self.base:
             raise DataError(f"no usable training images in {', '.join(map(str, folders))}")
 
