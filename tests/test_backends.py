@@ -497,3 +497,23 @@ def test_help_imports_no_runtime():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(runtime_missing("openvino") is not None, reason="OpenVINO not installed")
+def test_loading_openvino_sends_no_telemetry_and_starts_no_process():
+    """openvino's import sends a usage event through openvino_telemetry, which forks a process
+    from a worker thread: it can deadlock the interpreter's exit. i2i imports it with the
+    converter's own no-op stub, and leaves openvino_telemetry importable afterwards."""
+    import subprocess
+
+    code = (
+        "import multiprocessing, sys\n"
+        "from i2i.engine.backends import load_runtime\n"
+        "load_runtime('openvino')\n"
+        "from openvino.tools.ovc import telemetry_utils\n"
+        "assert telemetry_utils.tm.__name__.endswith('telemetry_stub'), telemetry_utils.tm\n"
+        "assert multiprocessing.active_children() == [] and 'openvino_telemetry' not in sys.modules\n"
+        "import openvino_telemetry\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()

@@ -226,9 +226,11 @@ class VideoReader:
         self._check_complete(index, last_end)
 
     def _first_frame(self, frame):
-        for data in frame.side_data:
-            if data.type == av.sidedata.sidedata.Type.DISPLAYMATRIX and len(bytes(data)) == 36:
-                self.display_matrix = struct.unpack("<9i", bytes(data))
+        # side_data is a Mapping keyed by Type; iterating it gave the entries before PyAV 18.1.1
+        # and gives the keys from it on, so look the matrix up by key (both versions).
+        data = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+        if data is not None and len(bytes(data)) == 36:
+            self.display_matrix = struct.unpack("<9i", bytes(data))
         self.color = (frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc)
 
     def _rgb(self, frame) -> np.ndarray:

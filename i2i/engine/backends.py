@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.metadata
+import sys
 from abc import ABC, abstractmethod
 from contextlib import nullcontext
 
@@ -63,12 +64,26 @@ def runtime_version(name: str) -> str | None:
         return None
 
 
+# `import openvino` imports its model converter, whose openvino_telemetry sends a usage event
+# to Google Analytics by forking a process from a worker thread. In a process that already runs
+# torch's and ONNX Runtime's threads that fork can deadlock, and the interpreter then waits for
+# the child at exit forever (seen with openvino 2026.4, openvino-telemetry 2025.2); and an
+# image tool has no business on the network. The converter falls back to
+# its own no-op stub when openvino_telemetry does not import, so hide it for that one import.
+_IMPORT_WITHOUT = {"openvino": ("openvino_telemetry",)}
+
+
 @functools.cache
 def _import(name: str):
+    hidden = [m for m in _IMPORT_WITHOUT.get(name, ()) if m not in sys.modules]
+    sys.modules.update(dict.fromkeys(hidden))  # None: `import m` raises ImportError
     try:
         return importlib.import_module(name)
     except ImportError as e:
         return e
+    finally:
+        for m in hidden:
+            del sys.modules[m]
 
 
 def runtime_missing(name: str) -> str | None:
