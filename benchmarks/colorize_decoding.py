@@ -31,19 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from benchmarks.colorize_quality import PORTRAITS, gray, hue_hits, per_image, pooled  # noqa: E402
+from benchmarks.colorize_quality import PORTRAITS, gray, hue_shares, per_image  # noqa: E402
 from benchmarks.common import DATA, WEIGHTS, emit, machine  # noqa: E402
 from i2i.checkpoint import load_model  # noqa: E402
-from i2i.data.color import AB_SCALE  # noqa: E402
+from i2i.data.color import AB_SCALE, annealed_mean  # noqa: E402
 from i2i.data.datasets import list_images  # noqa: E402
-from i2i.data.image_io import read_image  # noqa: E402
 from i2i.engine.adapters import ColorizeAdapter, rgb_of  # noqa: E402
 from i2i.engine.engine import Engine  # noqa: E402
-
-
-def _mean_ab(p, centres):
-    """(B, Q, h, w) probabilities -> (B, 2, h, w) their mean ab, in Lab units."""
-    return torch.einsum("bqhw,qc->bchw", p, centres)
 
 
 def _entropy(logits):
@@ -53,22 +47,21 @@ def _entropy(logits):
 
 
 def annealed(t):
-    return lambda logits, centres: _mean_ab(torch.softmax(logits / t, 1), centres)
+    return lambda logits, centres: annealed_mean(logits, centres, t)
 
 
 def entropy_temperature(t_confident, t_uncertain):
     def decode(logits, centres):
-        t = t_confident + (t_uncertain - t_confident) * _entropy(logits)
-        return _mean_ab(torch.softmax(logits / t, 1), centres)
+        t = t_confident + (t_uncertain - t_confident) * _entropy(logits)  # (B, 1, h, w): per pixel
+        return annealed_mean(logits, centres, t)
 
     return decode
 
 
 def chroma_restored(gamma, power=0.0):
     def decode(logits, centres):
-        p = torch.softmax(logits, 1)
-        mean = _mean_ab(p, centres)
-        expected_chroma = torch.einsum("bqhw,q->bhw", p, centres.norm(dim=1))[:, None]
+        mean = annealed_mean(logits, centres, 1.0)
+        expected_chroma = torch.einsum("bqhw,q->bhw", torch.softmax(logits, 1), centres.norm(dim=1))[:, None]
         gain = (expected_chroma / mean.norm(dim=1, keepdim=True).clamp(min=1e-3)).clamp(max=20)
         return mean * gain ** (gamma * (1 - _entropy(logits)) ** power)
 
@@ -129,7 +122,7 @@ def main() -> None:
         psnrs, ratios, _ = per_image(colorize, test_b)
         gain = statistics.fmean(p - g for p, g in zip(psnrs, gray_psnrs))
         ratio = statistics.median(ratios)
-        skin = pooled([hue_hits(colorize(read_image(f)), rgb_of(read_image(f))[None]) for f in portraits])["skin"][0]
+        skin = hue_shares(colorize, portraits)[0]["skin"][0]
         print(
             f"{label:16} testB {gain:+.3f} dB vs gray, colourfulness ratio median {ratio:.3f}; portraits skin {skin:.3f}"
         )
