@@ -546,7 +546,7 @@ def test_checkpoints_written_before_tensor_rng_state_still_resume(data, tmp_path
 # ---- how a run ends: exit codes and one closing line (issue 17, item 17) ----
 
 
-def _start_training(cli_args, run: Path) -> subprocess.Popen:
+def _start_training(cli_args, run: Path, new_session: bool = False) -> subprocess.Popen:
     import os
 
     return subprocess.Popen(
@@ -555,6 +555,7 @@ def _start_training(cli_args, run: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         cwd=ROOT,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
+        start_new_session=new_session,
     )
 
 
@@ -620,6 +621,25 @@ def test_a_signal_stops_training_with_a_checkpoint_and_its_own_exit_code(signame
     assert f"finished at step {stopped + 1} of {stopped + 1}".encode() in r.stderr
     steps = [rec["step"] for rec in records(run)]
     assert steps == sorted(set(steps)) and steps[-1] == stopped + 1
+
+
+def test_a_signal_to_the_whole_process_group_stops_training_with_a_checkpoint(data, tmp_path):
+    """systemd, docker stop, SLURM and `kill -TERM -PGID` signal every process of the job, the
+    data-loader workers too: the run still stops after its step with a checkpoint (the workers
+    leave stopping to the main process instead of dying under its feet)."""
+    import os
+    import signal
+
+    run = tmp_path / "run"
+    args = [a if a != "0" else "1" for a in _tiny_dcgan_args(data, 100000)]  # --workers 1
+    assert args[args.index("--workers") + 1] == "1"
+    proc = _start_training(args, run, new_session=True)
+    _wait_for_steps(proc, run, 2)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err.decode()
+    assert "interrupted by SIGTERM at step" in err.decode().strip().splitlines()[-1]
+    assert list(run.glob("checkpoints/step_*.pt"))
 
 
 def test_a_second_signal_aborts_without_a_checkpoint(data, tmp_path):
@@ -764,6 +784,32 @@ def test_a_photo_given_twice_is_held_out_whole_and_the_split_ignores_the_repeats
     assert len(linked.base) == len(plain.base) + 18
     held = {im.tobytes() for im in linked.held}
     assert not any(im.tobytes() in held for im in linked.base)
+
+
+def test_zoom_crops_cover_a_range_of_scales_at_the_crop_size(tmp_path):
+    """--zoom Z: each crop covers crop x [1 - Z, 1 + Z] pixels of the photo (at most its short
+    side), resized to crop; measured on a photo whose red channel is its x coordinate."""
+    import numpy as np
+    from PIL import Image
+
+    from i2i.data.datasets import PhotoCrops
+
+    x = np.broadcast_to(np.arange(256, dtype=np.uint8)[None, :, None], (200, 256, 3)).copy()
+    x[..., 1:] = 128
+    Image.fromarray(x).save(tmp_path / "ramp.png")
+
+    def spans(zoom):  # the x-extent of each crop, in photo pixels
+        crops = PhotoCrops([tmp_path], crop=64, seed=0, resize=200, zoom=zoom)
+        out = []
+        for k in range(200):
+            red = crops.make(0, np.random.default_rng(k))["image"][0] * 255
+            assert red.shape == (64, 64)
+            out.append(abs(float(red[:, -1].mean() - red[:, 0].mean())))  # a flipped crop runs right to left
+        return np.array(out)
+
+    assert np.allclose(spans(0.0), 63, atol=0.5)  # plain 64-pixel crops
+    zoomed = spans(0.5)  # sides 32 to 96 pixels, shown over 64 columns
+    assert zoomed.min() < 40 and zoomed.max() > 85 and np.all((zoomed > 26) & (zoomed < 100))
 
 
 def test_colorize_trains_a_decoder_on_the_frozen_imagenet_encoder(data, tmp_path):

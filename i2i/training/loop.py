@@ -426,12 +426,12 @@ class _SignalHandlers:
 
 
 def _leave_signals_to_the_main_process(worker_id: int) -> None:
-    """Data-loader workers ignore Ctrl-C (the terminal sends it to the whole process group; the
-    main process decides when to stop) and die at once on SIGTERM/SIGHUP."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Data-loader workers ignore the stop signals: Ctrl-C, systemd, docker stop and SLURM signal
+    the whole process group, and a worker that died of it would fail the main process's next
+    batch before it could save its checkpoint. The main process stops them when it is done;
+    if it is killed outright, PyTorch's workers notice their parent is gone and exit."""
     for s in STOP_SIGNALS:
-        if s != signal.SIGINT:
-            signal.signal(s, signal.SIG_DFL)
+        signal.signal(s, signal.SIG_IGN)
 
 
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
