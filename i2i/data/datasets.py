@@ -134,22 +134,12 @@ class PhotoCrops(StepDataset):
     """Square random crops of photos resized to a short side: {'image': (3, c, c)} in [0, 1]."""
 
     def __init__(
-        self,
-        folders,
-        *,
-        crop: int,
-        seed: int,
-        resize: int | None = None,
-        exclude=lambda im: False,
-        holdout: int = 0,
-        zoom: float = 0.0,
+        self, folders, *, crop: int, seed: int, resize: int | None = None, exclude=lambda im: False, holdout: int = 0
     ):
         """holdout: N photos spread evenly over the folders (every len/N-th in folder, then name,
-        order) go to .held (PIL, resized), not into training. zoom: each crop's side is `crop`
-        times a factor drawn uniformly from [1 - zoom, 1 + zoom] (at most the photo's short side),
-        resized back to `crop` (scale augmentation; 0 = plain crops)."""
+        order) go to .held (PIL, resized), not into training."""
         super().__init__(seed)
-        self.crop, self.zoom = crop, zoom
+        self.crop = crop
         # A photo given twice (a folder of links to oversample some) is read once and counts once
         # for the split, so the split is the same as without the repeats and no held-out photo is
         # trained on.
@@ -165,14 +155,8 @@ class PhotoCrops(StepDataset):
 
     def make(self, index, rng):
         im = self.base[index]
-        side = self.crop
-        if self.zoom and rng is not None:
-            side = min(min(im.size), max(8, round(self.crop * rng.uniform(1 - self.zoom, 1 + self.zoom))))
-        patch = im.crop(random_crop_box(im.size, side, rng))
-        if side != self.crop:
-            # Lanczos from Pillow both ways: no aliasing when shrinking, no blocks when enlarging.
-            patch = patch.resize((self.crop, self.crop), Image.LANCZOS)
-        x = to_tensor(patch)
+        box = random_crop_box(im.size, self.crop, rng)
+        x = to_tensor(im.crop(box))
         if rng is not None and rng.random() < 0.5:
             x = x.flip(-1)
         return {"image": x}

@@ -95,13 +95,7 @@ class ColorizeRecipe(Pix2PixRecipe):
             return self._data
         o = self.options
         self._data = data = PhotoCrops(
-            o.data,
-            crop=o.crop,
-            resize=o.load_size,
-            seed=self.seed,
-            exclude=is_grayish,
-            holdout=o.holdout,
-            zoom=o.zoom,
+            o.data, crop=o.crop, resize=o.load_size, seed=self.seed, exclude=is_grayish, holdout=o.holdout
         )
         self.skipped_gray = data.excluded
         self.held = data.held

@@ -388,13 +388,6 @@ class ColorizeOptions:
     )
     crop: int = option(128, "Random crop size (a multiple of 2**num_downs, of 32 for lite0_unet).")
     load_size: int = option(256, "Short side photos are resized to.")  # match `colorize --render-size`
-    zoom: float = option(
-        0.0,
-        "Scale augmentation: each crop covers --crop times a factor drawn from [1 - Z, 1 + Z] pixels "
-        "of the photo, resized to --crop (0 = plain crops).",
-        min=0.0,
-        max=0.9,
-    )
     num_downs: int = option(7, "U-Net depth: 7 = unet_128, 8 = unet_256.")
     n_layers: int = option(3, "PatchGAN layers.", cli=False)
     norm: str = option("instance", "instance or batch.", cli=False)
