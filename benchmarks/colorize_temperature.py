@@ -1,25 +1,28 @@
-"""The annealed-mean temperature of a classification colorizer (`i2i train colorize --loss
-classification`, Zhang et al. 2016): T = 1 answers the mean of the predicted ab distribution (what
-PSNR favours), T -> 0 its mode (what colourfulness favours). The logits do not depend on T, so one
-trained model gives a variant per T (the same tensors, another `temperature` in its metadata).
+"""The annealed-mean temperature and the prior correction of a classification colorizer (`i2i
+train colorize --loss classification`, Zhang et al. 2016): T = 1 answers the mean of the predicted
+ab distribution (what PSNR favours), T -> 0 its mode (what colourfulness favours); a prior
+correction of strength s adds -s log p(ab class) to the logits first, p the training photos' ab
+distribution (logit adjustment, Menon et al. 2021: rare saturated colours gain on common dull
+ones). The logits do not depend on either, so one trained model gives a variant per (T, s): the
+same tensors but for the classifier's last bias, another `temperature` in its metadata.
 
-Per T, on the training run's held-out photos (--holdout: what chooses T) the recipe's own
+Per variant, on the training run's held-out photos (--holdout: what chooses) the recipe's own
 measures, PSNR gain over gray (dB, mean) and median colourfulness ratio; on monet2photo/testB
-(never trained on nor used to choose) colorize_quality.py's: PSNR gain over gray, median
-colourfulness ratio, and the hue shares on vegetation, skin-toned pixels and portraits' skin.
-T is chosen on the held-out figures as the recipe chooses checkpoints, with issue 35's bar: the
-highest PSNR gain among the T whose median colourfulness ratio reaches 0.85, else the most
-colourful. Each variant is written to --out-dir as NAME-T<T>.safetensors with the held-out
-figures of every T in its metadata (training.temperature_sweep), the chosen one also as
-NAME-chosen.safetensors.
+(never trained on) colorize_quality.py's: PSNR gain over gray, median colourfulness ratio, and the
+hue shares on vegetation, skin-toned pixels and portraits' skin. The variant is chosen on the
+held-out figures as the recipe chooses checkpoints, with issue 35's bar: the highest PSNR gain
+among those whose median colourfulness ratio reaches 0.85, else the most colourful. Each variant
+is written to --out-dir as NAME-T<T>[-P<s>].safetensors with the held-out figures of every variant
+in its metadata (training.temperature_sweep), the chosen one also as NAME-chosen.safetensors.
 
 Run: python benchmarks/colorize_temperature.py --model RUN/best/colorize.safetensors --run-dir RUN
-     --out-dir DIR [--temperatures 1 0.6 0.38]
+     --out-dir DIR [--temperatures 1 0.6 0.38] [--prior-corrections 0 0.15]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import re
@@ -34,6 +37,7 @@ import torch  # noqa: E402
 from benchmarks.colorize_quality import PORTRAITS, engine_colorizer, gray, hue_hits, hue_shares, per_image, pooled  # noqa: E402
 from benchmarks.common import DATA, emit, machine  # noqa: E402
 from i2i.checkpoint import load_model, save_model  # noqa: E402
+from i2i.data.color import prior_correction  # noqa: E402
 from i2i.data.datasets import list_images  # noqa: E402
 from i2i.data.image_io import read_image  # noqa: E402
 from i2i.engine.adapters import rgb_of  # noqa: E402
@@ -61,25 +65,50 @@ def held_out_figures(recipe, model) -> dict:
     return recipe.evaluate()
 
 
-def write_variant(model, temperature: float, path: Path, sweep: dict) -> None:
-    """The model's tensors with another decode temperature (and the sweep's figures) in its metadata."""
+def write_variant(model, temperature: float, path: Path, sweep: dict, correction: float = 0.0, prior=None) -> None:
+    """The model with another decode temperature and, with `correction` > 0, its logits offset by
+    prior_correction(prior, correction) (prior: (Q,) p(class) of its training photos), the sweep's
+    figures in its metadata. The model given is left as it was."""
     info = model.info
-    description = re.sub(r"annealed mean at T = [0-9.]+", f"annealed mean at T = {temperature:g}", info.description)
-    info = dataclasses.replace(
-        info,
-        options={**info.options, "temperature": temperature},
-        description=description,
-        training={**info.training, "temperature_sweep": sweep},
+    total = info.training.get("prior_correction", 0.0) + correction
+    decode = f"annealed mean at T = {temperature:g}"
+    if total:
+        decode += f" after a prior correction of {total:g} (logit adjustment, Menon et al. 2021)"
+    description = re.sub(
+        r"annealed mean at T = [0-9.]+( after a prior correction of [0-9.]+ \([^)]*\))?", decode, info.description
     )
-    save_model(path, model.module, info)
+    training = {**info.training, "temperature_sweep": sweep}
+    module = model.module
+    if correction:
+        module = copy.deepcopy(module)
+        module.offset_logits(prior_correction(prior, correction))
+        training["prior_correction"] = total
+    info = dataclasses.replace(
+        info, options={**info.options, "temperature": temperature}, description=description, training=training
+    )
+    save_model(path, module, info)
+
+
+def variant_name(temperature: float, correction: float) -> str:
+    return f"T{temperature:g}" + (f"-P{correction:g}" if correction else "")
+
+
+def training_prior(recipe, model):
+    """(Q,) p(class) of the training photos over `model`'s ab classes, from its run's recipe."""
+    from i2i.data.color import ab_cell_centres
+
+    if not torch.equal(ab_cell_centres()[recipe.ab_classes], model.module.ab_centres.float()):
+        sys.exit("the model's ab classes are not its run's: give the run that trained it")
+    return recipe.class_prior
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True, help="a checkpoint of `i2i train colorize --loss classification`")
-    parser.add_argument("--run-dir", required=True, help="its training run (run.json: the held-out split)")
+    parser.add_argument("--run-dir", required=True, help="its training run (run.json: the held-out split, the prior)")
     parser.add_argument("--out-dir", required=True, help="where the variants go")
     parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 0.6, 0.38])
+    parser.add_argument("--prior-corrections", type=float, nargs="+", default=[0.0])
     args = parser.parse_args()
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -87,46 +116,47 @@ def main() -> None:
     if not getattr(model.config, "bins", 0):
         sys.exit(f"{args.model}: not a classification colorizer (no ab classes)")
     name = Path(args.model).stem
-    print(f"# annealed-mean temperature of {args.model}, {machine()}")
+    print(f"# annealed-mean temperature and prior correction of {args.model}, {machine()}")
 
     recipe = held_out_recipe(Path(args.run_dir))
+    prior = training_prior(recipe, model)
+    variants = [(t, c) for c in args.prior_corrections for t in args.temperatures]
+    paths = {v: out_dir / f"{name}-{variant_name(*v)}.safetensors" for v in variants}
     held = {}
-    for t in args.temperatures:
-        model.module.temperature = t
-        held[t] = held_out_figures(recipe, model)
+    for v in variants:
+        write_variant(model, v[0], paths[v], {}, v[1], prior)
+        held[v] = held_out_figures(recipe, load_model(paths[v]))
         print(
-            f"T = {t:<5g} held-out ({len(recipe.held)} photos): PSNR {held[t]['psnr_gain']:+.3f} dB vs gray, "
-            f"colourfulness ratio median {held[t]['colourfulness']:.3f}"
+            f"{variant_name(*v):10s} held-out ({len(recipe.held)} photos): PSNR {held[v]['psnr_gain']:+.3f} dB vs gray, "
+            f"colourfulness ratio median {held[v]['colourfulness']:.3f}"
         )
-    chosen = max(
-        args.temperatures, key=lambda t: (min(held[t]["colourfulness"], COLOURFULNESS_BAR), held[t]["psnr_gain"])
-    )
-    print(f"chosen on the held-out photos: T = {chosen:g}")
-    sweep = {"held_out": {f"{t:g}": held[t] for t in args.temperatures}, "chosen": chosen}
+    chosen = max(variants, key=lambda v: (min(held[v]["colourfulness"], COLOURFULNESS_BAR), held[v]["psnr_gain"]))
+    print(f"chosen on the held-out photos: {variant_name(*chosen)}")
+    sweep = {"held_out": {variant_name(*v): held[v] for v in variants}, "chosen": variant_name(*chosen)}
 
     files = list_images(DATA / "monet2photo/testB")
     portraits = [DATA / "sr/val" / p for p in PORTRAITS]
     originals = [rgb_of(read_image(f))[None] for f in files]
     gray_psnrs, _, _ = per_image(gray, files)
-    for t in args.temperatures:
-        path = out_dir / f"{name}-T{t:g}.safetensors"
-        write_variant(model, t, path, sweep)
-        if t == chosen:
-            write_variant(model, t, out_dir / f"{name}-chosen.safetensors", sweep)
-        fn = engine_colorizer(path)
+    for v in variants:
+        write_variant(model, v[0], paths[v], sweep, v[1], prior)
+        if v == chosen:
+            write_variant(model, v[0], out_dir / f"{name}-chosen.safetensors", sweep, v[1], prior)
+        fn = engine_colorizer(paths[v])
         psnrs, ratios, shown = per_image(fn, files)
         gain = statistics.fmean(p - g for p, g in zip(psnrs, gray_psnrs))
         land = pooled([hue_hits(o[None], x) for o, x in zip(shown, originals)])
         faces, _ = hue_shares(fn, portraits)
+        label = variant_name(*v)
         print(
-            f"T = {t:<5g} testB: PSNR {gain:+.3f} dB vs gray, colourfulness ratio median {statistics.median(ratios):.3f}; "
+            f"{label:10s} testB: PSNR {gain:+.3f} dB vs gray, colourfulness ratio median {statistics.median(ratios):.3f}; "
             f"hue share vegetation {land['vegetation'][0]:.3f}, skin-toned {land['skin'][0]:.3f}, "
             f"portraits skin {faces['skin'][0]:.3f}"
         )
-        emit(f"colorize T={t:g} testB PSNR - gray (mean per image)", gain, "dB", ">= 0.5")
-        emit(f"colorize T={t:g} testB colourfulness ratio (median)", statistics.median(ratios), "", ">= 0.85")
-        emit(f"colorize T={t:g} hue share, testB vegetation", land["vegetation"][0], "", "")
-        emit(f"colorize T={t:g} hue share, portraits skin", faces["skin"][0], "", "")
+        emit(f"colorize {label} testB PSNR - gray (mean per image)", gain, "dB", ">= 0.5")
+        emit(f"colorize {label} testB colourfulness ratio (median)", statistics.median(ratios), "", ">= 0.85")
+        emit(f"colorize {label} hue share, testB vegetation", land["vegetation"][0], "", "")
+        emit(f"colorize {label} hue share, portraits skin", faces["skin"][0], "", "")
 
 
 if __name__ == "__main__":

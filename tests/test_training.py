@@ -786,32 +786,6 @@ def test_a_photo_given_twice_is_held_out_whole_and_the_split_ignores_the_repeats
     assert not any(im.tobytes() in held for im in linked.base)
 
 
-def test_zoom_crops_cover_a_range_of_scales_at_the_crop_size(tmp_path):
-    """--zoom Z: each crop covers crop x [1 - Z, 1 + Z] pixels of the photo (at most its short
-    side), resized to crop; measured on a photo whose red channel is its x coordinate."""
-    import numpy as np
-    from PIL import Image
-
-    from i2i.data.datasets import PhotoCrops
-
-    x = np.broadcast_to(np.arange(256, dtype=np.uint8)[None, :, None], (200, 256, 3)).copy()
-    x[..., 1:] = 128
-    Image.fromarray(x).save(tmp_path / "ramp.png")
-
-    def spans(zoom):  # the x-extent of each crop, in photo pixels
-        crops = PhotoCrops([tmp_path], crop=64, seed=0, resize=200, zoom=zoom)
-        out = []
-        for k in range(200):
-            red = crops.make(0, np.random.default_rng(k))["image"][0] * 255
-            assert red.shape == (64, 64)
-            out.append(abs(float(red[:, -1].mean() - red[:, 0].mean())))  # a flipped crop runs right to left
-        return np.array(out)
-
-    assert np.allclose(spans(0.0), 63, atol=0.5)  # plain 64-pixel crops
-    zoomed = spans(0.5)  # sides 32 to 96 pixels, shown over 64 columns
-    assert zoomed.min() < 40 and zoomed.max() > 85 and np.all((zoomed > 26) & (zoomed < 100))
-
-
 def test_colorize_trains_a_decoder_on_the_frozen_imagenet_encoder(data, tmp_path):
     """--arch lite0_unet (issue 35): the export is a colorizer whose encoder still holds
     EfficientNet-Lite0's ImageNet weights (frozen) and whose decoder has left its gray start;
@@ -918,6 +892,61 @@ def test_ab_classes_soft_encoding_and_annealed_mean_round_trip(data):
     assert torch.allclose(gamut_class_weights(counts, gamut, rebalance=0.0), torch.ones(len(gamut)))
 
 
+def test_a_prior_correction_is_folded_into_the_classifier_and_undoes_the_prior(data):
+    """Logit adjustment (Menon et al. 2021): the offsets -s log p(class) of a real photo's prior
+    are 0 at s = 0, larger for rarer classes, and leave the annealed mean alone for a uniform prior;
+    at s = 1 a classifier that answers only the prior answers the uniform distribution. Folded into
+    lite0_unet's last bias, every position's logits move by exactly the offsets."""
+    import torch
+
+    from i2i.archs.lite0_unet import Lite0UNet, Lite0UNetConfig
+    from i2i.data.color import (
+        AB_SCALE,
+        ab_cell_centres,
+        ab_counts,
+        ab_gamut,
+        annealed_mean,
+        gamut_prior,
+        prior_correction,
+    )
+    from i2i.data.image_io import read_image
+    from i2i.engine.adapters import rgb_of
+
+    photo = rgb_of(read_image(data / "sr/val/Set14/baboon.png"))[None]
+    counts = ab_counts([photo])
+    gamut = ab_gamut(counts)
+    centres = ab_cell_centres()[gamut]
+    prior = gamut_prior(counts, gamut)
+    q = len(gamut)
+    assert prior.shape == (q,) and abs(prior.sum().item() - 1) < 1e-9 and (prior > 0).all()
+    assert torch.equal(prior_correction(prior, 0.0), torch.zeros(q))
+    offsets = prior_correction(prior, 0.5)
+    assert offsets[prior.argmin()] > offsets[prior.argmax()]
+    logits = torch.randn(1, q, 3, 3)
+    flat = prior_correction(torch.full((q,), 1 / q), 0.5)
+    assert torch.allclose(
+        annealed_mean(logits + flat[None, :, None, None], centres, 0.6), annealed_mean(logits, centres, 0.6)
+    )
+    knows_only_the_prior = prior.log().float()[None, :, None, None].expand(1, q, 3, 3)
+    uniform = annealed_mean(knows_only_the_prior + prior_correction(prior, 1.0)[None, :, None, None], centres, 1.0)
+    assert torch.allclose(uniform, centres.mean(0).view(1, 2, 1, 1).expand(1, 2, 3, 3), atol=1e-3)
+
+    torch.manual_seed(0)
+    net = Lite0UNet(Lite0UNetConfig(width=4, bins=q, temperature=0.6)).eval()
+    net.ab_centres.copy_(centres)
+    torch.nn.init.normal_(net.classify[-1].weight)
+    x = torch.rand(1, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        _, before = net(x, return_logits=True)
+        net.offset_logits(offsets)
+        ab, after = net(x, return_logits=True)
+    assert torch.allclose(after, before + offsets[:, None, None], atol=1e-5)
+    expected = annealed_mean(before + offsets[:, None, None], centres, 0.6) / AB_SCALE
+    assert torch.allclose(ab, torch.nn.functional.interpolate(expected, scale_factor=4, mode="bilinear"), atol=1e-5)
+    with pytest.raises(ValueError, match="offsets"):
+        net.offset_logits(offsets[:-1])
+
+
 def test_colorize_classification_exports_a_model_that_decodes_ab_and_runs_through_the_cli(data, tmp_path, cli):
     """--loss classification (issue 35): the export holds the training photos' in-gamut cells and
     the decode temperature; `i2i colorize` runs it on a real photo at full resolution; the
@@ -945,6 +974,7 @@ def test_colorize_classification_exports_a_model_that_decodes_ab_and_runs_throug
     path = recipe.export(tmp_path, {})[0]
     model = load_model(path)
     assert model.config.bins == len(recipe.ab_classes) and model.config.temperature == 0.6
+    assert recipe.class_prior.shape == (model.config.bins,) and abs(recipe.class_prior.sum().item() - 1) < 1e-9
     assert torch.equal(model.module.ab_centres, ab_cell_centres()[recipe.ab_classes])
     assert model.info.training["loss"] == "classification" and "T = 0.6" in model.info.description
     assert model.module.classify[-1].weight.abs().sum() > 0  # the head left its zero start

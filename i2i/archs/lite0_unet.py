@@ -176,6 +176,15 @@ class Lite0UNet(nn.Module):
         """Fine-tune the encoder (True) or keep it frozen (False: no gradients, no weight change)."""
         self.encoder.requires_grad_(trainable)
 
+    @torch.no_grad()
+    def offset_logits(self, offset: torch.Tensor) -> None:
+        """Add (bins,) `offset` to every position's class logits, for good: folded into the last
+        layer's bias, so every backend and export runs it with no extra operation (e.g. the prior
+        correction of data/color.py)."""
+        if not self.bins or offset.shape != (self.bins,):
+            raise ValueError(f"offset_logits needs a classifier and ({self.bins},) offsets, not {tuple(offset.shape)}")
+        self.classify[-1].bias += offset.to(self.classify[-1].bias)
+
     @property
     def encoder_trainable(self) -> bool:
         return any(p.requires_grad for p in self.encoder.parameters())

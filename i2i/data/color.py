@@ -131,9 +131,23 @@ def gamut_class_weights(counts, gamut, rebalance: float = 0.5, sigma: float = 5.
     ((1 - lambda) p + lambda / Q)^-1 with p the counts smoothed by a Gaussian of `sigma` ab units and
     restricted to the gamut, lambda = 1 - `rebalance` (so rebalance 0.5 is the paper's lambda 0.5,
     0 gives weights of 1), normalised so that their mean under p is 1. -> (Q,) float32, finite > 0."""
+    return rebalancing_weights(gamut_prior(counts, gamut, sigma).clamp(min=1e-12), mix=1 - rebalance)
+
+
+def gamut_prior(counts, gamut, sigma: float = 5.0):
+    """(AB_BINS**2,) cell counts, (Q,) gamut cells -> (Q,) float64 p(class): the counts smoothed by a
+    Gaussian of `sigma` ab units (Zhang et al. 2016), restricted to the gamut, summing to 1."""
     prior = smooth_ab_counts(counts, sigma)[gamut]
-    prior = prior / prior.sum()
-    return rebalancing_weights(prior.clamp(min=1e-12), mix=1 - rebalance)
+    return prior / prior.sum()
+
+
+def prior_correction(prior, strength: float):
+    """(Q,) p(class) -> (Q,) float32 offsets -strength * log p to add to a classifier's logits:
+    post-hoc logit adjustment (Menon et al., ICLR 2021, "Long-tail learning via logit
+    adjustment"), the decode-time counterpart of class rebalancing (Zhang et al. 2016). Rare,
+    saturated colours gain against common dull ones, without the retraining that rebalancing
+    needs; 0 changes nothing."""
+    return (-strength * prior.clamp(min=1e-8).log()).float()
 
 
 def soft_encode(ab, centres, neighbours: int = 5, sigma: float = 5.0):

@@ -20,6 +20,7 @@ from ..data.color import (
     ab_gamut,
     ab_prior,
     gamut_class_weights,
+    gamut_prior,
     l_from_net,
     l_to_net,
     lab_to_rgb,
@@ -104,6 +105,7 @@ class ColorizeRecipe(Pix2PixRecipe):
             # Fine-tuning keeps the --init model's classes: other photos fill a few cells more or less.
             self.ab_classes = _init_classes(o.init) if o.init else ab_gamut(counts)
             self.class_weights = gamut_class_weights(counts, self.ab_classes, o.rebalance)
+            self.class_prior = gamut_prior(counts, self.ab_classes)  # for a prior correction at ship time
         elif o.rebalance:
             prior = ab_prior([to_tensor(im)[None] for im in data.base])
             self.ab_weights = rebalancing_weights(prior, mix=1 - o.rebalance)
