@@ -75,7 +75,7 @@ def write_variant(model, temperature: float, path: Path, sweep: dict, correction
     if total:
         decode += f" after a prior correction of {total:g} (logit adjustment, Menon et al. 2021)"
     description = re.sub(
-        r"annealed mean at T = [0-9.]+( after a prior correction of [0-9.]+ \([^)]*\))?", decode, info.description
+        r"annealed mean at T = [-+0-9.e]+( after a prior correction of [-+0-9.e]+ \([^)]*\))?", decode, info.description
     )
     training = {**info.training, "temperature_sweep": sweep}
     module = model.module
@@ -90,17 +90,15 @@ def write_variant(model, temperature: float, path: Path, sweep: dict, correction
 
 
 def variant_name(temperature: float, correction: float) -> str:
+    """T<T>[-P<s>], s the total correction (a model given already corrected adds its own)."""
     return f"T{temperature:g}" + (f"-P{correction:g}" if correction else "")
 
 
 def training_prior(recipe, model):
     """(Q,) p(class) of the training photos over `model`'s ab classes, from its run's recipe."""
-    from i2i.data.color import ab_cell_centres
+    from i2i.training.colorize import model_ab_classes
 
-    centres = model.module.ab_centres.float()  # a blend of models sums them: equal up to rounding
-    if centres.shape != (len(recipe.ab_classes), 2) or not torch.allclose(
-        ab_cell_centres()[recipe.ab_classes], centres, atol=1e-3
-    ):
+    if not torch.equal(model_ab_classes(model.module), getattr(recipe, "ab_classes", None)):
         sys.exit("the model's ab classes are not its run's: give the run that trained it")
     return recipe.class_prior
 
@@ -124,7 +122,8 @@ def main() -> None:
     recipe = held_out_recipe(Path(args.run_dir))
     prior = training_prior(recipe, model)
     variants = [(t, c) for c in args.prior_corrections for t in args.temperatures]
-    paths = {v: out_dir / f"{name}-{variant_name(*v)}.safetensors" for v in variants}
+    already = model.info.training.get("prior_correction", 0.0)
+    paths = {v: out_dir / f"{name}-{variant_name(v[0], already + v[1])}.safetensors" for v in variants}
     held = {}
     for v in variants:
         write_variant(model, v[0], paths[v], {}, v[1], prior)

@@ -631,8 +631,8 @@ def test_a_signal_to_the_whole_process_group_stops_training_with_a_checkpoint(da
     import signal
 
     run = tmp_path / "run"
-    args = [a if a != "0" else "1" for a in _tiny_dcgan_args(data, 100000)]  # --workers 1
-    assert args[args.index("--workers") + 1] == "1"
+    args = _tiny_dcgan_args(data, 100000)
+    args[args.index("--workers") + 1] = "1"
     proc = _start_training(args, run, new_session=True)
     _wait_for_steps(proc, run, 2)
     os.killpg(proc.pid, signal.SIGTERM)
@@ -640,6 +640,45 @@ def test_a_signal_to_the_whole_process_group_stops_training_with_a_checkpoint(da
     assert proc.returncode == 143, err.decode()
     assert "interrupted by SIGTERM at step" in err.decode().strip().splitlines()[-1]
     assert list(run.glob("checkpoints/step_*.pt"))
+    with pytest.raises(ProcessLookupError):  # no worker left behind in the group
+        os.killpg(proc.pid, 0)
+
+
+def test_a_data_worker_stuck_in_a_photo_is_killed_when_the_run_ends(data, tmp_path):
+    """Workers ignore SIGTERM (they leave stopping to the main process), so PyTorch's own fallback
+    for a worker that does not answer its shutdown, terminate(), cannot end it: the run kills such
+    a worker itself rather than leave it behind (or the interpreter's exit waiting on it)."""
+    import multiprocessing
+    import time
+
+    import torch
+
+    from i2i.training.loop import Trainer
+
+    _, recipe_cls = recipe_classes("dcgan")
+    recipe = recipe_cls(tiny_options("dcgan", data))
+    real = recipe.dataset()
+
+    class StuckAfterTheFirstBatch(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(real)
+
+        def __getitem__(self, index):
+            if index >= 2:  # every prefetched item after the first batch of two
+                time.sleep(3600)
+            return real[index]
+
+        def fixed_items(self, n):
+            return real.fixed_items(n)
+
+    recipe.dataset = StuckAfterTheFirstBatch
+    loop = LoopOptions(steps=100, threads=1, workers=1, checkpoint_minutes=60, sample_every=100, max_minutes=1e-6)
+    before = set(multiprocessing.active_children())
+    started = time.monotonic()
+    result = Trainer(recipe, loop, tmp_path / "run", batch_size=2).run()
+    assert result.stopped_by == "max_minutes" and result.step == 1
+    assert not set(multiprocessing.active_children()) - before
+    assert time.monotonic() - started < 60
 
 
 def test_a_second_signal_aborts_without_a_checkpoint(data, tmp_path):
@@ -838,6 +877,18 @@ def test_class_rebalancing_weighs_rare_colours_up_and_averages_one():
     assert w[gray_cell] < 1 < w[red_cell]
 
 
+def _baboon_ab_classes(data):
+    """Set14's baboon (1, 3, H, W), its ab cell counts, its gamut (the classes) and their centres."""
+    from i2i.data.color import ab_cell_centres, ab_counts, ab_gamut
+    from i2i.data.image_io import read_image
+    from i2i.engine.adapters import rgb_of
+
+    photo = rgb_of(read_image(data / "sr/val/Set14/baboon.png"))[None]
+    counts = ab_counts([photo])
+    gamut = ab_gamut(counts)
+    return photo, counts, gamut, ab_cell_centres()[gamut]
+
+
 def test_ab_classes_soft_encoding_and_annealed_mean_round_trip(data):
     """Zhang et al. 2016 on a real photo: its pixels' cells are the classes; each soft target holds
     5 classes summing to 1, led by the pixel's own cell; decoding the targets gives the true ab
@@ -846,25 +897,9 @@ def test_ab_classes_soft_encoding_and_annealed_mean_round_trip(data):
     under the prior, and larger for rarer classes."""
     import torch
 
-    from i2i.data.color import (
-        AB_BIN,
-        ab_bin,
-        ab_cell_centres,
-        ab_counts,
-        ab_gamut,
-        annealed_mean,
-        gamut_class_weights,
-        rgb_to_lab,
-        smooth_ab_counts,
-        soft_encode,
-    )
-    from i2i.data.image_io import read_image
-    from i2i.engine.adapters import rgb_of
+    from i2i.data.color import AB_BIN, ab_bin, annealed_mean, gamut_class_weights, gamut_prior, rgb_to_lab, soft_encode
 
-    photo = rgb_of(read_image(data / "sr/val/Set14/baboon.png"))[None]
-    counts = ab_counts([photo])
-    gamut = ab_gamut(counts)
-    centres = ab_cell_centres()[gamut]
+    photo, counts, gamut, centres = _baboon_ab_classes(data)
     assert len(gamut) == int((counts > 0).sum()) and (centres.abs() < 110).all()
     ab = rgb_to_lab(photo)[:, 1:]
     target, nearest = soft_encode(ab, centres)
@@ -884,8 +919,7 @@ def test_ab_classes_soft_encoding_and_annealed_mean_round_trip(data):
         assert torch.allclose(annealed_mean(exact.clamp(min=1e-30).log(), centres, t), known, atol=1e-3)
 
     weights = gamut_class_weights(counts, gamut, rebalance=0.5)
-    prior = smooth_ab_counts(counts)[gamut]
-    prior = prior / prior.sum()
+    prior = gamut_prior(counts, gamut)
     assert weights.shape == (len(gamut),) and torch.isfinite(weights).all() and (weights > 0).all()
     assert abs((prior.float() * weights).sum().item() - 1) < 1e-5
     assert weights[prior.argmin()] > 1 > weights[prior.argmax()]
@@ -900,22 +934,9 @@ def test_a_prior_correction_is_folded_into_the_classifier_and_undoes_the_prior(d
     import torch
 
     from i2i.archs.lite0_unet import Lite0UNet, Lite0UNetConfig
-    from i2i.data.color import (
-        AB_SCALE,
-        ab_cell_centres,
-        ab_counts,
-        ab_gamut,
-        annealed_mean,
-        gamut_prior,
-        prior_correction,
-    )
-    from i2i.data.image_io import read_image
-    from i2i.engine.adapters import rgb_of
+    from i2i.data.color import AB_SCALE, annealed_mean, gamut_prior, prior_correction
 
-    photo = rgb_of(read_image(data / "sr/val/Set14/baboon.png"))[None]
-    counts = ab_counts([photo])
-    gamut = ab_gamut(counts)
-    centres = ab_cell_centres()[gamut]
+    _, counts, gamut, centres = _baboon_ab_classes(data)
     prior = gamut_prior(counts, gamut)
     q = len(gamut)
     assert prior.shape == (q,) and abs(prior.sum().item() - 1) < 1e-9 and (prior > 0).all()

@@ -128,10 +128,15 @@ def ab_gamut(counts, min_count: float = 1.0):
 
 def gamut_class_weights(counts, gamut, rebalance: float = 0.5, sigma: float = 5.0):
     """Class rebalancing weights of Zhang et al. 2016, eq. 4, over the gamut's Q cells:
-    ((1 - lambda) p + lambda / Q)^-1 with p the counts smoothed by a Gaussian of `sigma` ab units and
-    restricted to the gamut, lambda = 1 - `rebalance` (so rebalance 0.5 is the paper's lambda 0.5,
-    0 gives weights of 1), normalised so that their mean under p is 1. -> (Q,) float32, finite > 0."""
-    return rebalancing_weights(gamut_prior(counts, gamut, sigma).clamp(min=1e-12), mix=1 - rebalance)
+    ((1 - lambda) p + lambda / Q)^-1 with p = gamut_prior(counts, gamut, sigma), lambda = 1 -
+    `rebalance` (so rebalance 0.5 is the paper's lambda 0.5, 0 gives weights of 1), normalised so
+    that their mean under p is 1. -> (Q,) float32, finite > 0."""
+    return rebalancing_weights(gamut_prior(counts, gamut, sigma).clamp(min=PRIOR_FLOOR), mix=1 - rebalance)
+
+
+# A class's smallest prior probability: a gamut cell holds a pixel, but smoothing and float64 could
+# still leave one at 0, whose weight or log would not be finite.
+PRIOR_FLOOR = 1e-12
 
 
 def gamut_prior(counts, gamut, sigma: float = 5.0):
@@ -147,7 +152,7 @@ def prior_correction(prior, strength: float):
     adjustment"), the decode-time counterpart of class rebalancing (Zhang et al. 2016). Rare,
     saturated colours gain against common dull ones, without the retraining that rebalancing
     needs; 0 changes nothing."""
-    return (-strength * prior.clamp(min=1e-8).log()).float()
+    return (-strength * prior.clamp(min=PRIOR_FLOOR).log()).float()
 
 
 def soft_encode(ab, centres, neighbours: int = 5, sigma: float = 5.0):

@@ -219,7 +219,14 @@ class ColorizeRecipe(Pix2PixRecipe):
 def _init_classes(path: str) -> torch.Tensor:
     """(Q,) int64 ab cells (ab_gamut's form) of the exported classifier colorizer at `path`.
     Raises UsageError when that model predicts no ab classes (an L1 colorizer)."""
-    centres = getattr(load_model(path).module, "ab_centres", None)
-    if centres is None:
+    classes = model_ab_classes(load_model(path).module)
+    if classes is None:
         raise UsageError(f"--init {path}: not a colorizer trained with --loss classification (it has no ab classes)")
-    return ab_bin(centres.T[None, :, :, None]).flatten()
+    return classes
+
+
+def model_ab_classes(module) -> torch.Tensor | None:
+    """(Q,) int64 ab cells (ab_gamut's form) a classifier colorizer predicts, from its centres
+    (a blend of models sums them: their cells are the same); None for a model without classes."""
+    centres = getattr(module, "ab_centres", None)
+    return None if centres is None else ab_bin(centres.float().T[None, :, :, None]).flatten()

@@ -7,6 +7,7 @@ resumed run sees exactly the batches an uninterrupted run would, whatever the wo
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
 import signal
@@ -174,12 +175,23 @@ class Trainer:
 
     # ---- the loop ----
     def _train(self, dataset, step: int, fixed) -> int:
+        before = set(multiprocessing.active_children())
+        batches = iter(self._loader(dataset, step))
+        workers = [p for p in multiprocessing.active_children() if p not in before]
+        step = self._steps(batches, step, fixed)
+        # The loader's own shutdown (each worker asked to exit, then waited for) runs when the last
+        # reference goes. Not after an exception: its traceback still holds the loader, and a
+        # worker killed under a live loader makes PyTorch raise over the exception.
+        del batches
+        _kill_stuck_workers(workers)
+        return step
+
+    def _steps(self, batches, step: int, fixed) -> int:
         loop = self.loop
-        loader = self._loader(dataset, step)
         started = last_save = time.monotonic()
         base_seconds = self.train_seconds
         window_t, window_steps = time.monotonic(), 0
-        for batch in loader:
+        for batch in batches:
             with self._autocast():
                 losses = self.recipe.train_step(batch, step)
             step += 1
@@ -428,10 +440,21 @@ class _SignalHandlers:
 def _leave_signals_to_the_main_process(worker_id: int) -> None:
     """Data-loader workers ignore the stop signals: Ctrl-C, systemd, docker stop and SLURM signal
     the whole process group, and a worker that died of it would fail the main process's next
-    batch before it could save its checkpoint. The main process stops them when it is done;
-    if it is killed outright, PyTorch's workers notice their parent is gone and exit."""
+    batch (PyTorch raises from its SIGCHLD handler, even mid-step) before the run could save its
+    checkpoint. The main process stops them when it is done (_kill_stuck_workers for one that does
+    not answer); if it is killed outright, PyTorch's workers notice their parent is gone and exit."""
     for s in STOP_SIGNALS:
         signal.signal(s, signal.SIG_IGN)
+
+
+def _kill_stuck_workers(workers) -> None:
+    """SIGKILL the data-loader workers still alive after the loader's shutdown (one stuck reading a
+    photo): PyTorch's fallback, terminate(), sends the SIGTERM they ignore, and the interpreter's
+    exit would then wait for them for good."""
+    for p in workers:
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=5)
 
 
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
