@@ -21,7 +21,6 @@ Run: python benchmarks/colorize_decoding.py [--model weights/colorize.safetensor
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from benchmarks.colorize_quality import PORTRAITS, gray, hue_shares, per_image  # noqa: E402
+from benchmarks.colorize_quality import PORTRAITS, figures, gray, per_image  # noqa: E402
 from benchmarks.common import DATA, WEIGHTS, emit, machine  # noqa: E402
 from i2i.checkpoint import load_model  # noqa: E402
 from i2i.data.color import AB_SCALE, annealed_mean  # noqa: E402
@@ -119,10 +118,8 @@ def main() -> None:
         def colorize(img):
             return rgb_of(engine.run_image(img))[None]
 
-        psnrs, ratios, _ = per_image(colorize, test_b)
-        gain = statistics.fmean(p - g for p, g in zip(psnrs, gray_psnrs))
-        ratio = statistics.median(ratios)
-        skin = hue_shares(colorize, portraits)[0]["skin"][0]
+        r = figures(colorize, test_b, gray_psnrs, portraits)
+        gain, ratio, skin = r["gain"], r["ratio_median"], r["portraits_skin"][0]
         print(
             f"{label:16} testB {gain:+.3f} dB vs gray, colourfulness ratio median {ratio:.3f}; portraits skin {skin:.3f}"
         )

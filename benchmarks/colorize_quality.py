@@ -115,6 +115,30 @@ def hue_shares(colorize, files):
     return {k: (h / max(n, 1), n) for k, (h, n) in totals.items()}, shown
 
 
+def figures(colorize, files, gray_psnrs, portraits, originals=None) -> dict:
+    """One colorizer's figures on `files` (testB) and the portraits: gain (dB, the mean over images
+    of its PSNR minus gray_psnrs'), psnr and psnr_median (dB), ratio and ratio_median (colourfulness
+    ratios, mean and median), portraits_skin ((share, pixels) of the hue check), shown and
+    portraits_shown (the outputs; the portraits' with their originals); with `originals` ((1, 3, H,
+    W) per file) also vegetation and skin_toned, the hue check pooled over `files`."""
+    psnrs, ratios, shown = per_image(colorize, files)
+    faces, portraits_shown = hue_shares(colorize, portraits)
+    out = {
+        "gain": statistics.fmean(p - g for p, g in zip(psnrs, gray_psnrs)),
+        "psnr": statistics.fmean(psnrs),
+        "psnr_median": statistics.median(psnrs),
+        "ratio": statistics.fmean(ratios),
+        "ratio_median": statistics.median(ratios),
+        "portraits_skin": faces["skin"],
+        "shown": shown,
+        "portraits_shown": portraits_shown,
+    }
+    if originals is not None:
+        land = pooled([hue_hits(o[None], x) for o, x in zip(shown, originals)])
+        out.update(vegetation=land["vegetation"], skin_toned=land["skin"])
+    return out
+
+
 def evaluate(colorize, files):
     """(mean PSNR, mean colourfulness ratio, outputs)."""
     psnrs, ratios, shown = per_image(colorize, files)
@@ -174,21 +198,23 @@ def main() -> None:
     if args.candidate:
         models.append(("candidate", args.candidate, "35"))
     bars = {"19": (">= 0.2", ">= 0.7"), "35": (">= 0.5", ">= 0.85")}
-    rows, portrait_rows, gray_psnrs = {}, {}, None
+    rows, portrait_rows = {}, {}
     originals = [rgb_of(read_image(f))[None] for f in files]
+    gray_psnrs, gray_ratios, rows["gray baseline"] = per_image(gray, files)
     for label, fn, issue in models:
-        if isinstance(fn, str):
+        if label == "gray baseline":
+            p, c, c_median, gain = statistics.fmean(gray_psnrs), statistics.fmean(gray_ratios), 0.0, 0.0
+            psnr_median = statistics.median(gray_psnrs)
+        else:
             if not Path(fn).is_file():
                 print(f"{label}: {fn} not found")
                 continue
             fn = engine_colorizer(fn)
-        psnrs, ratios, shown = per_image(fn, files)
-        gray_psnrs = gray_psnrs or psnrs  # the gray baseline comes first
-        gain = statistics.fmean(p - g for p, g in zip(psnrs, gray_psnrs))
-        p, c, c_median = statistics.fmean(psnrs), statistics.fmean(ratios), statistics.median(ratios)
-        rows[label] = shown
+            r = figures(fn, files, gray_psnrs, portraits, originals)
+            rows[label], portrait_rows[label] = r["shown"], r["portraits_shown"]
+            p, c, c_median, gain, psnr_median = r["psnr"], r["ratio"], r["ratio_median"], r["gain"], r["psnr_median"]
         print(
-            f"{label:20} PSNR {p:6.2f} dB (median {statistics.median(psnrs):6.2f}, {gain:+.3f} vs gray)  "
+            f"{label:20} PSNR {p:6.2f} dB (median {psnr_median:6.2f}, {gain:+.3f} vs gray)  "
             f"colourfulness ratio {c:.3f} (median {c_median:.3f})"
         )
         gain_bar, ratio_bar = bars.get(issue, ("", ""))
@@ -197,17 +223,15 @@ def main() -> None:
         if label != "gray baseline":
             emit(f"colorize {label} PSNR - gray (mean per image)", gain, "dB", gain_bar)
             emit(f"colorize {label} colourfulness ratio (median)", c_median, "", ratio_bar)
-            land = pooled([hue_hits(o[None], t) for o, t in zip(shown, originals)])
-            faces, portrait_shown = hue_shares(fn, portraits)
-            portrait_rows[label] = portrait_shown
+            veg, skin, faces = r["vegetation"], r["skin_toned"], r["portraits_skin"]
             print(
-                f"{'':20} hue in the true 60-degree sector: testB vegetation {land['vegetation'][0]:.3f} "
-                f"({land['vegetation'][1]} px), testB skin-toned {land['skin'][0]:.3f} ({land['skin'][1]} px), "
-                f"portraits skin {faces['skin'][0]:.3f} ({faces['skin'][1]} px)"
+                f"{'':20} hue in the true 60-degree sector: testB vegetation {veg[0]:.3f} "
+                f"({veg[1]} px), testB skin-toned {skin[0]:.3f} ({skin[1]} px), "
+                f"portraits skin {faces[0]:.3f} ({faces[1]} px)"
             )
-            emit(f"colorize {label} hue share, testB vegetation", land["vegetation"][0], "", "")
-            emit(f"colorize {label} hue share, testB skin-toned", land["skin"][0], "", "")
-            emit(f"colorize {label} hue share, portraits skin", faces["skin"][0], "", "")
+            emit(f"colorize {label} hue share, testB vegetation", veg[0], "", "")
+            emit(f"colorize {label} hue share, testB skin-toned", skin[0], "", "")
+            emit(f"colorize {label} hue share, portraits skin", faces[0], "", "")
     if "shipped" in rows:
         from i2i.training.plots import save_grid
 

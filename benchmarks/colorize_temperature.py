@@ -26,7 +26,6 @@ import copy
 import dataclasses
 import json
 import re
-import statistics
 import sys
 from pathlib import Path
 
@@ -34,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from benchmarks.colorize_quality import PORTRAITS, engine_colorizer, gray, hue_hits, hue_shares, per_image, pooled  # noqa: E402
+from benchmarks.colorize_quality import PORTRAITS, engine_colorizer, figures, gray, per_image  # noqa: E402
 from benchmarks.common import DATA, emit, machine  # noqa: E402
 from i2i.checkpoint import load_model, save_model  # noqa: E402
 from i2i.data.color import prior_correction  # noqa: E402
@@ -144,21 +143,18 @@ def main() -> None:
         write_variant(model, v[0], paths[v], sweep, v[1], prior)
         if v == chosen:
             write_variant(model, v[0], out_dir / f"{name}-chosen.safetensors", sweep, v[1], prior)
-        fn = engine_colorizer(paths[v])
-        psnrs, ratios, shown = per_image(fn, files)
-        gain = statistics.fmean(p - g for p, g in zip(psnrs, gray_psnrs))
-        land = pooled([hue_hits(o[None], x) for o, x in zip(shown, originals)])
-        faces, _ = hue_shares(fn, portraits)
+        r = figures(engine_colorizer(paths[v]), files, gray_psnrs, portraits, originals)
+        gain, ratio = r["gain"], r["ratio_median"]
         label = variant_name(*v)
         print(
-            f"{label:10s} testB: PSNR {gain:+.3f} dB vs gray, colourfulness ratio median {statistics.median(ratios):.3f}; "
-            f"hue share vegetation {land['vegetation'][0]:.3f}, skin-toned {land['skin'][0]:.3f}, "
-            f"portraits skin {faces['skin'][0]:.3f}"
+            f"{label:10s} testB: PSNR {gain:+.3f} dB vs gray, colourfulness ratio median {ratio:.3f}; "
+            f"hue share vegetation {r['vegetation'][0]:.3f}, skin-toned {r['skin_toned'][0]:.3f}, "
+            f"portraits skin {r['portraits_skin'][0]:.3f}"
         )
         emit(f"colorize {label} testB PSNR - gray (mean per image)", gain, "dB", ">= 0.5")
-        emit(f"colorize {label} testB colourfulness ratio (median)", statistics.median(ratios), "", ">= 0.85")
-        emit(f"colorize {label} hue share, testB vegetation", land["vegetation"][0], "", "")
-        emit(f"colorize {label} hue share, portraits skin", faces["skin"][0], "", "")
+        emit(f"colorize {label} testB colourfulness ratio (median)", ratio, "", ">= 0.85")
+        emit(f"colorize {label} hue share, testB vegetation", r["vegetation"][0], "", "")
+        emit(f"colorize {label} hue share, portraits skin", r["portraits_skin"][0], "", "")
 
 
 if __name__ == "__main__":
