@@ -644,6 +644,7 @@ def test_a_signal_to_the_whole_process_group_stops_training_with_a_checkpoint(da
         os.killpg(proc.pid, 0)
 
 
+@pytest.mark.slow  # waits out PyTorch's own shutdown of the stuck worker (5 s) first
 def test_a_data_worker_stuck_in_a_photo_is_killed_when_the_run_ends(data, tmp_path):
     """Workers ignore SIGTERM (they leave stopping to the main process), so PyTorch's own fallback
     for a worker that does not answer its shutdown, terminate(), cannot end it: the run kills such
