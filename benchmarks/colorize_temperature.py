@@ -22,10 +22,7 @@ Run: python benchmarks/colorize_temperature.py --model RUN/best/colorize.safeten
 from __future__ import annotations
 
 import argparse
-import copy
-import dataclasses
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -36,10 +33,10 @@ import torch  # noqa: E402
 from benchmarks.colorize_quality import PORTRAITS, engine_colorizer, figures, gray, per_image  # noqa: E402
 from benchmarks.common import DATA, emit, machine  # noqa: E402
 from i2i.checkpoint import load_model, save_model  # noqa: E402
-from i2i.data.color import prior_correction  # noqa: E402
 from i2i.data.datasets import list_images  # noqa: E402
 from i2i.data.image_io import read_image  # noqa: E402
 from i2i.engine.adapters import rgb_of  # noqa: E402
+from i2i.training.colorize import with_decoding  # noqa: E402
 
 COLOURFULNESS_BAR = 0.85  # issue 35
 
@@ -65,27 +62,11 @@ def held_out_figures(recipe, model) -> dict:
 
 
 def write_variant(model, temperature: float, path: Path, sweep: dict, correction: float = 0.0, prior=None) -> None:
-    """The model with another decode temperature and, with `correction` > 0, its logits offset by
-    prior_correction(prior, correction) (prior: (Q,) p(class) of its training photos), the sweep's
-    figures in its metadata. The model given is left as it was."""
-    info = model.info
-    total = info.training.get("prior_correction", 0.0) + correction
-    decode = f"annealed mean at T = {temperature:g}"
-    if total:
-        decode += f" after a prior correction of {total:g} (logit adjustment, Menon et al. 2021)"
-    description = re.sub(
-        r"annealed mean at T = [-+0-9.e]+( after a prior correction of [-+0-9.e]+ \([^)]*\))?", decode, info.description
-    )
-    training = {**info.training, "temperature_sweep": sweep}
-    module = model.module
-    if correction:
-        module = copy.deepcopy(module)
-        module.offset_logits(prior_correction(prior, correction))
-        training["prior_correction"] = total
-    info = dataclasses.replace(
-        info, options={**info.options, "temperature": temperature}, description=description, training=training
-    )
-    save_model(path, module, info)
+    """with_decoding(model, temperature, correction, prior) written to `path`, the sweep's figures
+    in its metadata (training.temperature_sweep). The model given is left as it was."""
+    variant = with_decoding(model, temperature, correction, prior)
+    variant.info.training["temperature_sweep"] = sweep
+    save_model(path, variant.module, variant.info)
 
 
 def variant_name(temperature: float, correction: float) -> str:

@@ -100,7 +100,7 @@ def model_runner(module):
     return run
 
 
-def auto_runner(blends: interpolation.SRBlends, gan_share: float):
+def auto_runner(blends: interpolation.ModelBlends, gan_share: float):
     """The default's choice per photo (engine/choice.py), on the LR image as decoded."""
 
     def run(lr, size):
@@ -132,7 +132,7 @@ def main() -> None:
     for item in args.replace:
         name, path = item.split("=", 1)
         paths[name] = Path(path)
-    blends = interpolation.SRBlends(lambda name: paths[name])
+    blends = interpolation.ModelBlends(lambda name: paths[name])
     runners = {"bicubic": bicubic}
     runners.update({name: model_runner(load_model(path).module) for name, path in paths.items()})
     runners.update({f"candidate-{Path(c).stem}": model_runner(load_model(c).module) for c in args.candidate})

@@ -21,7 +21,7 @@ from benchmarks.common import DATA  # noqa: E402
 from i2i.checkpoint import load_model  # noqa: E402
 from i2i.data.datasets import list_images, load_pairs  # noqa: E402
 from i2i.data.image_io import ImageData, to_pil  # noqa: E402
-from i2i.engine.adapters import ColorizeAdapter, RGBAdapter  # noqa: E402
+from i2i.engine.adapters import RGBAdapter  # noqa: E402
 from i2i.engine.engine import Engine  # noqa: E402
 from i2i.models import shipped  # noqa: E402
 
@@ -183,7 +183,7 @@ def facades_example(models) -> None:
 
 def colorize_example(models, before: Path | None = None) -> None:
     """examples/colorize_before_after.png: gray | previous model (--before FILE, when given) | the
-    shipped colorize | original, on three testB landscapes and three Set5/Set14 portraits (no
+    shipped colorize (as `i2i colorize` runs it) | original, on three testB landscapes and three Set5/Set14 portraits (no
     colorize training saw either)."""
     if "colorize" not in models:
         return
@@ -193,17 +193,14 @@ def colorize_example(models, before: Path | None = None) -> None:
     colorizers = ([(before, "previous colorize")] if before is not None else []) + [
         (models["colorize"], "i2i colorize")
     ]
+    from i2i.engine.commands import ColorizeOptions, build_engine, recipe_for
+
+    # What `i2i colorize --model FILE` runs: with the shipped file, its per-photo portrait blend.
+    engines = [build_engine(recipe_for(ColorizeOptions(model=str(model))), device="cpu") for model, _ in colorizers]
     rows = []
     for f in photos:
         photo = Image.open(f).convert("RGB")
-        outs = [
-            run(
-                model,
-                photo.convert("L"),
-                lambda m: ColorizeAdapter(task=m.task, multiple=m.spec.size_multiple(m.config)),
-            )
-            for model, _ in colorizers
-        ]
+        outs = [to_pil(engine.run_image(as_data(photo.convert("L")))) for engine in engines]
         rows.append(
             labelled_row(
                 [photo.convert("L").convert("RGB"), *outs, photo],

@@ -54,8 +54,11 @@ WEIGHT_STEP = 0.125
 
 def blend(models, weights) -> LoadedModel:
     """The network sum(w * model) over models of one architecture and options (weights >= 0,
-    summing to 1; a weight of 1 returns that model itself). Raises CheckpointError for models
-    that cannot be blended."""
+    summing to 1; a weight of 1 returns that model itself): with checkpoints of one run, a model
+    soup (Wortsman et al., ICML 2022); with a model and its fine-tune, WiSE-FT (Wortsman et al.,
+    CVPR 2022). Its metadata is the first model's, but training.metrics gives way to
+    training.blend, each part's name, weight, command and figures. Raises CheckpointError for
+    models that cannot be blended."""
     import copy
 
     first = models[0]
@@ -76,7 +79,19 @@ def blend(models, weights) -> LoadedModel:
     module = copy.deepcopy(base.module)
     module.load_state_dict(blended)
     name = " + ".join(f"{m.info.name} ({w:g})" for m, w in pairs)
-    return dataclasses.replace(base, module=module, info=dataclasses.replace(base.info, name=name))
+    # The first model's provenance stays (its data, options, psnr_stage, ...), but not its figures:
+    # they measured that model, not the blend. Each part's command and figures are kept with it.
+    training = {k: v for k, v in base.info.training.items() if k != "metrics"}
+    training["blend"] = [
+        {
+            "name": m.info.name,
+            "weight": w,
+            **{k: m.info.training[k] for k in ("command", "metrics") if k in m.info.training},
+        }
+        for m, w in pairs
+    ]
+    info = dataclasses.replace(base.info, name=name, training=training)
+    return dataclasses.replace(base, module=module, info=info)
 
 
 def round_weights(weights) -> tuple[float, ...]:
@@ -88,9 +103,9 @@ def round_weights(weights) -> tuple[float, ...]:
     return tuple(round(w, 6) for w in rounded)
 
 
-class SRBlends:
-    """The SR_BLEND models, loaded once, and their blends, each made once per rounded weights.
-    find(name) -> path resolves the names (models.resolve)."""
+class ModelBlends:
+    """Models of one architecture (by default SR_BLEND's), loaded once, and their blends, each made
+    once per rounded weights. find(name) -> path resolves the names (models.resolve)."""
 
     def __init__(self, find, names: tuple[str, ...] = SR_BLEND):
         from .checkpoint import load_model
@@ -162,3 +177,21 @@ def auto_weights(estimate, gan_share: float = AUTO_GAN_SHARE) -> tuple[float, fl
     gan = int(steps * gan_share) * WEIGHT_STEP
     real = steps * WEIGHT_STEP
     return (1 - real, real - gan, gan)
+
+
+# `i2i colorize`'s per-photo portrait blend: the default colorizer's share goes to its portrait
+# model (training.portrait_stage, an encoder fine-tune with the photos of people oversampled, whose
+# skin is right and whose landscapes are tinted warm) as the photo's people score rises
+# (data/people_estimate.py), linearly from the first point to the second. Both points are read off
+# the training photos (`python scripts/calibrate_portrait_auto.py`), not the photos the colorizer
+# is judged on: the first is the 95th percentile of the photos without people, the second the
+# median of those with people.
+PORTRAIT_SCORE_RAMP = (0.06, 0.21)
+PORTRAIT_STEP = 0.25  # so that a folder of photos needs at most five blended networks
+
+
+def portrait_share(score: float) -> float:
+    """0 (the colorizer alone) .. 1 (its portrait model alone) for a people score, on PORTRAIT_STEP."""
+    lo, hi = PORTRAIT_SCORE_RAMP
+    share = min(1.0, max(0.0, (score - lo) / (hi - lo)))
+    return round(share / PORTRAIT_STEP) * PORTRAIT_STEP

@@ -33,7 +33,7 @@ from benchmarks.common import DATA  # noqa: E402
 from benchmarks.sr_real import Judge, to_image  # noqa: E402
 from i2i.data.datasets import list_images, to_tensor  # noqa: E402
 from i2i.data.degradation_estimate import estimate, noise_sigma  # noqa: E402
-from i2i.interpolation import AUTO_GAN_SHARE, SRBlends, auto_weights  # noqa: E402
+from i2i.interpolation import AUTO_GAN_SHARE, ModelBlends, auto_weights  # noqa: E402
 from i2i.models import resolve  # noqa: E402
 
 SHARES = [0.0, 0.25, 0.5, 0.75, 1.0]
@@ -107,7 +107,7 @@ def main() -> None:
     if args.readings:
         return print_jpeg_readings()
     torch.set_num_threads(1)
-    blends, judge = SRBlends(resolve), Judge()
+    blends, judge = ModelBlends(resolve), Judge()
     files = list_images(DATA / "sr/train/BSD200")[-args.images :]
     hrs = [Image.open(f).convert("RGB").crop((0, 0, 320, 320)) for f in files]
     print(f"{len(hrs)} BSD200 photos (320 px HR crops); at each real-world share {SHARES}: PSNR-Y | perceptual")

@@ -7,7 +7,8 @@ Meant for a CUDA machine with ../shared/data copied beside the checkout; it runs
 figures and the contact sheets (copy the file into weights/, store it as fp16 with
 `i2i convert --half` where weights/README.md says so, and document it there).
 
-For each model (in this order, so that chained stages start from this run's candidates):
+For each model (in this order, so that chained stages start from this run's candidates; an
+assembled model, one blended from candidates, is made and benchmarked without training):
   1. a short calibration run measures seconds per step on this machine (unless --smoke);
   2. `i2i train METHOD ...` with the recipe below; the planned steps are the recipe's full
      schedule, shortened so that the run fits 85 % of --minutes (so the learning-rate schedule
@@ -31,8 +32,23 @@ What "full size" means here (where a recipe departs from the paper it says why):
              shipped fine-tune from it (25 x L1, half the learning rate, --grid-weight 1
              --spectrum-weight 1); and the paper's stage with resize upsampling
              (`facades-label2photo-resize`)
-  colorize   the shipped U-Net (same size reason), 256 px crops, batch 16, 200 epochs of the cGAN
-             stage (colorize-gan), then the class-rebalanced L1 fine-tune from it (colorize)
+  colorize   the shipped recipe (weights/README.md), its three runs: the ab classifier on the
+             ImageNet EfficientNet-Lite0 (colorize-base; one 9000-step schedule where the shipped
+             base was 6000 steps extended to 9000), its encoder fine-tune (colorize-finetune) and
+             its EMA continuation (colorize-ema, its best held-out evaluation); the photos with
+             people given 3x and the five close-ups of faces 6x more, from folders of links made
+             under OUT/subsets. Then, trained nothing more, the shipped model is assembled from
+             them (colorize): 0.85 x the soup of base and EMA (the shipped soup also held the
+             base at 6000 steps, which one schedule has no export of) + 0.15 x the fine-tune,
+             decoded at T = 0.6 after a prior correction of 0.06, and its portrait model
+             (colorize-portrait: the fine-tune alone, decoded the same way), which `i2i colorize`
+             blends in per photo as far as the photo shows people
+  photo2monet / monet2photo
+             one CycleGAN run (Zhu et al.) at the paper's sizes: 256 px crops of photos loaded at
+             286, ngf 64, 9 residual blocks, 200 epochs of the 400 photos at batch 1; the
+             shipped model's losses and additions (input skip, Projected GAN + PatchGAN
+             discriminators, EMA): the shipped pair is ngf 16, 6 blocks, 128 px crops, what
+             two CPU cores could train
   upscale-*  MSRResNet width (64 channels, 16 blocks, Wang et al. / BasicSR; 1.5M parameters),
              batch 16 of 48 px LR crops; GAN and real-degradation stages start from this run's
              candidates (else the shipped files), with the shipped stages' loss settings
@@ -96,6 +112,35 @@ class Retrain:
     """Overrides that make the run tiny (--smoke)."""
     smoke_benchmark: tuple[str, ...] = ()
     """Extra benchmark arguments under --smoke."""
+    best: bool = False
+    """The candidate is the run's best held-out evaluation (best/), not its final export."""
+    also: dict = field(default_factory=dict)
+    """Other candidates the run exports: name -> the exported file (a CycleGAN run's other
+    direction), copied to OUT/NAME.safetensors beside the main one."""
+
+    @property
+    def replaces(self) -> str:
+        return self.shipped or self.name
+
+
+@dataclass(frozen=True)
+class Assembled:
+    """A shipped model made from other candidates of this run, trained no further: their weighted
+    sum (interpolation.blend: a soup of one recipe's runs, Wortsman et al. 2022, with a share of
+    a fine-tune, WiSE-FT), for a classification colorizer then re-decoded (training/colorize.py's
+    with_decoding: annealed-mean temperature, prior correction with the first part's stored
+    training prior)."""
+
+    name: str
+    parts: dict
+    """Candidate name -> weight (summing to 1)."""
+    temperature: float | None = None
+    prior_correction: float = 0.0
+    training: dict = field(default_factory=dict)
+    """Fields added to its training metadata (a colorizer's portrait_stage)."""
+    benchmark: tuple[str, ...] = ()
+    shipped: str = ""
+    smoke_benchmark: tuple[str, ...] = ()
 
     @property
     def replaces(self) -> str:
@@ -154,20 +199,56 @@ FACADES = {
 }
 FACADES_SMOKE = {"--num-downs": 6, "--ngf": 8, "--ndf": 8, "--load-size": 72, "--crop": 64, "--batch-size": 2}
 
+# The colorize training photos with people in them (stop 51, by eye): 24 of BSD200 and the five
+# T91 close-ups of faces (t55 is not a face; t53 is held out by the split, so it is never trained).
+FACES = tuple(f"sr/train/T91/{n}.png" for n in ("t53", "t54", "t56", "t57", "t58"))
+PEOPLE = (
+    tuple(
+        f"sr/train/BSD200/{i}.png"
+        for i in (
+            "122048 145014 145053 147021 15004 151087 153077 153093 170054 181018 181079 181091 "
+            "187029 187083 189003 189011 198004 198023 198054 23025 23080 55075 65019 65074"
+        ).split()
+    )
+    + FACES
+)
+SUBSETS = {"PEOPLE": PEOPLE, "FACES": FACES}
+"""Folders of links to some photos of --data, made under OUT/subsets, named in flags as {NAME}:
+given as --data more than once, they oversample those photos (a photo given twice is held out or
+trained as one, datasets.PhotoCrops)."""
+
 COLORIZE = {
-    "--data": ["{DATA}/sr/train/T91", "{DATA}/sr/train/BSD200", "{DATA}/monet2photo/trainB"],
-    "--crop": 256,
-    "--load-size": 256,
-    "--batch-size": 16,
-    "--sample-every": 500,
+    "--arch": "lite0_unet",
+    "--loss": "classification",
+    "--l1-only": True,
+    "--temperature": 1,
+    "--data": ["{DATA}/sr/train/T91", "{DATA}/sr/train/BSD200", "{DATA}/monet2photo/trainB"]
+    + ["{PEOPLE}"] * 3
+    + ["{FACES}"] * 6,
+    "--holdout": 60,
+    "--crop": 192,
+    "--sample-every": 1000,
 }
+COLORIZE_SMOKE = {"--ngf": 8, "--crop": 64, "--load-size": 72, "--batch-size": 2, "--eval-every": 1}
+
+
+def _colorize_run(name: str, steps: int, flags: dict, **kwargs) -> Retrain:
+    """One of the shipped colorize's three runs (COLORIZE with its own flags)."""
+    return Retrain(
+        name=name,
+        method="colorize",
+        steps=steps,
+        shipped="colorize",
+        export="colorize.safetensors",
+        flags={**COLORIZE, **flags},
+        smoke=COLORIZE_SMOKE,
+        **kwargs,
+    )
 
 
 def _colorize_benchmark(name: str) -> tuple[str, ...]:
     return ("colorize_quality.py", "--candidate", "{CANDIDATE}", "--sheet", f"{{OUT}}/{name}.sheet.png")
 
-
-COLORIZE_SMOKE = {"--num-downs": 6, "--ngf": 8, "--ndf": 8, "--crop": 64, "--load-size": 72, "--batch-size": 2}
 
 RECIPES = [
     _style("starry-night", "starry_night.jpg", smooth=True, grid_weight=0.01),
@@ -207,36 +288,66 @@ RECIPES = [
         benchmark=("pix2pix_quality.py", "--candidate", "{CANDIDATE}"),
         smoke=FACADES_SMOKE,
     ),
-    # about 635 colour photos x 200 epochs / batch 16: the cGAN stage, then the class-rebalanced
-    # L1 fine-tune that is shipped (weights/README.md: rebalancing with the GAN term on, or at
-    # Zhang et al.'s 0.5, overshot into wrong colour; 0.2 after the cGAN stage met both bars)
-    Retrain(
-        name="colorize-gan",
-        method="colorize",
-        steps=8000,
-        shipped="colorize",
-        export="colorize.safetensors",
-        flags=COLORIZE,
-        benchmark=_colorize_benchmark("colorize-gan"),
-        smoke=COLORIZE_SMOKE,
+    # The shipped colorize (weights/README.md): three runs and their assembly.
+    _colorize_run("colorize-base", 9000, {"--rebalance": 0, "--eval-every": 1000}),
+    _colorize_run(
+        "colorize-finetune",
+        1200,
+        {"--rebalance": 0.15, "--finetune-encoder": True, "--lr": 1e-4, "--eval-every": 300},
+        init="colorize-base",
     ),
-    Retrain(
+    _colorize_run(
+        "colorize-ema",
+        10000,
+        {"--rebalance": 0, "--seed": 1, "--ema": 0.999, "--eval-every": 1000},
+        init="colorize-base",
+        best=True,  # the average overfits the 660 photos once the rate decays (weights/README.md)
+    ),
+    Assembled(
+        name="colorize-portrait",
+        parts={"colorize-finetune": 1.0},
+        temperature=0.6,
+        prior_correction=0.06,
+    ),
+    Assembled(  # benchmarked with the portrait model beside it, blended per photo as shipped
         name="colorize",
-        method="colorize",
-        steps=2000,
-        export="colorize.safetensors",
-        init="colorize-gan",
-        flags={
-            **COLORIZE,
-            "--l1-only": True,
-            "--rebalance": 0.2,
-            "--holdout": 60,
-            "--lr": 1e-4,
-            "--eval-every": 250,
-            "--sample-every": 250,
-        },
+        parts={"colorize-base": 0.425, "colorize-ema": 0.425, "colorize-finetune": 0.15},
+        temperature=0.6,
+        prior_correction=0.06,
+        training={"portrait_stage": "colorize-portrait"},
         benchmark=_colorize_benchmark("colorize"),
-        smoke=COLORIZE_SMOKE,
+    ),
+    # 400 photos x 200 epochs at batch 1 (Zhu et al.'s schedule for monet2photo's larger side).
+    Retrain(
+        name="monet2photo",
+        method="cyclegan",
+        steps=80000,
+        export="monet-AtoB.safetensors",
+        also={"photo2monet": "monet-BtoA.safetensors"},
+        flags={
+            "--data": "{DATA}/monet2photo",
+            "--discriminator": "projected+patchgan",
+            "--ngf": 64,
+            "--ndf": 64,
+            "--blocks": 9,
+            "--upsample": "resize",
+            "--input-skip": True,
+            "--load-size": 286,
+            "--crop": 256,
+            "--adv-weight": 0.5,
+            "--adv-warmup": 500,
+            "--ema": 0.999,
+            "--name": "monet",
+            "--sample-every": 2000,
+        },
+        benchmark=(
+            "cyclegan_quality.py",
+            "--monet2photo",
+            "{CANDIDATE}",
+            "--photo2monet",
+            "{OUT}/photo2monet.safetensors",
+        ),
+        smoke={"--ngf": 4, "--ndf": 8, "--blocks": 1, "--load-size": 40, "--crop": 32},
     ),
     # BasicSR's MSRResNet schedule is 1M iterations; the budget sets how far it gets.
     Retrain(
@@ -375,15 +486,40 @@ RECIPES = [
 BY_NAME = {r.name: r for r in RECIPES}
 
 
-def as_args(flags: dict, data: Path) -> list[str]:
+def subset_folder(out: Path, name: str) -> Path:
+    return out / "subsets" / name.lower()
+
+
+def as_args(flags: dict, data: Path, out: Path) -> list[str]:
+    """The flags as `i2i train` arguments: {DATA} the data folder, {NAME} a SUBSETS folder."""
+    places = {"{DATA}": data, **{f"{{{name}}}": subset_folder(out, name) for name in SUBSETS}}
     args = []
     for flag, value in flags.items():
         for v in value if isinstance(value, list) else [value]:
             if v is True:
                 args.append(flag)
             elif v is not False and v is not None:
-                args += [flag, str(v).replace("{DATA}", str(data))]
+                text = str(v)
+                for key, path in places.items():
+                    text = text.replace(key, str(path))
+                args += [flag, text]
     return args
+
+
+def make_subsets(recipe: Retrain, data: Path, out: Path) -> None:
+    """The SUBSETS folders the recipe names, remade as links to their photos in `data`. Raises
+    FileNotFoundError naming a photo that is not there."""
+    for name, files in SUBSETS.items():
+        if f"{{{name}}}" not in json.dumps(recipe.flags):
+            continue
+        folder = subset_folder(out, name)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for file in files:
+            photo = data / file
+            if not photo.is_file():
+                raise FileNotFoundError(f"{photo}: a photo of the {name} subset is not in --data")
+            (folder / photo.name).symlink_to(photo)
 
 
 def init_flags(recipe: Retrain, out: Path, smoke: bool) -> tuple[dict, str]:
@@ -464,7 +600,7 @@ def figures(text: str) -> dict[str, str]:
     return found
 
 
-def run_benchmark(recipe: Retrain, candidate: Path, out: Path, smoke: bool) -> dict:
+def run_benchmark(recipe: Retrain | Assembled, candidate: Path, out: Path, smoke: bool) -> dict:
     if not recipe.benchmark:
         return {"benchmark": "none takes a candidate (benchmarks/gan_toolkit.py measures weights/ only)"}
     script, *args = recipe.benchmark
@@ -479,11 +615,50 @@ def run_benchmark(recipe: Retrain, candidate: Path, out: Path, smoke: bool) -> d
     return {"benchmark": str(log_path), "benchmark_exit": r.returncode, "figures": figures(r.stdout)}
 
 
-def retrain(recipe: Retrain, args, out: Path, log) -> dict:
+def assemble(recipe: Assembled, args, out: Path, log) -> dict:
+    """The weighted sum of this run's candidates `recipe.parts`, re-decoded; benchmarked."""
+    from i2i.checkpoint import load_model, save_model
+    from i2i.interpolation import blend
+
+    candidate = out / f"{recipe.name}.safetensors"
+    missing = [name for name in recipe.parts if not (out / f"{name}.safetensors").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{recipe.name} is assembled from {', '.join(missing)}: train them first")
+    parts = []
+    for name in recipe.parts:
+        parts.append(load_model(out / f"{name}.safetensors"))
+        parts[-1].info.name = name  # how the blend's metadata names each part
+    model = blend(parts, list(recipe.parts.values()))
+    if recipe.temperature is not None:
+        from i2i.training.colorize import with_decoding
+
+        model = with_decoding(model, recipe.temperature, recipe.prior_correction)
+    model.info.name = recipe.name
+    model.info.training.update(recipe.training)
+    save_model(candidate, model.module, model.info)
+    parts = " + ".join(f"{w:g} x {name}" for name, w in recipe.parts.items())
+    log(f"{recipe.name}: assembled ({parts}) -> {candidate}")
+    entry = {
+        "replaces": f"weights/{recipe.replaces}.safetensors",
+        "status": "assembled",
+        "command": f"{parts}, then annealed mean at T = {recipe.temperature:g} after a prior correction of "
+        f"{recipe.prior_correction:g}"
+        if recipe.temperature is not None
+        else parts,
+        "candidate": str(candidate),
+    }
+    if args.benchmark:
+        entry.update(run_benchmark(recipe, candidate, out, args.smoke))
+    return entry
+
+
+def retrain(recipe: Retrain | Assembled, args, out: Path, log) -> dict:
     candidate = out / f"{recipe.name}.safetensors"
     if candidate.is_file():
         log(f"{recipe.name}: {candidate} exists; skipped (delete it to retrain)")
         return {"status": "skipped (candidate exists)", "candidate": str(candidate)}
+    if isinstance(recipe, Assembled):
+        return assemble(recipe, args, out, log)
     run_dir = out / recipe.name / "run"
     started = time.monotonic()
     entry: dict = {"replaces": f"weights/{recipe.replaces}.safetensors"}
@@ -502,6 +677,7 @@ def retrain(recipe: Retrain, args, out: Path, log) -> dict:
         ]
         log(f"{recipe.name}: resuming {run_dir}")
     else:
+        make_subsets(recipe, args.data, out)
         flags = {**recipe.flags, **(recipe.smoke if args.smoke else {})}
         extra, start = init_flags(recipe, out, args.smoke)
         flags.update(extra)
@@ -513,7 +689,7 @@ def retrain(recipe: Retrain, args, out: Path, log) -> dict:
             "i2i",
             "train",
             recipe.method,
-            *as_args(flags, args.data),
+            *as_args(flags, args.data, out),
             "--device",
             args.device,
             "--precision",
@@ -545,10 +721,13 @@ def retrain(recipe: Retrain, args, out: Path, log) -> dict:
         return entry
     entry["status"] = "finished" if r.returncode == 0 else "stopped by --minutes (exported)"
     best = run_dir / "best" / recipe.export  # a recipe that validates on held-out data (--holdout)
-    if best.is_file():  # the final export stays the candidate, as every shipped model was chosen
+    if best.is_file():  # the final export stays the candidate unless the recipe says otherwise
         entry["best_validation"] = str(best)
-    shutil.copyfile(exported, candidate)
+    shutil.copyfile(best if recipe.best and best.is_file() else exported, candidate)
     entry["candidate"] = str(candidate)
+    for name, file in recipe.also.items():
+        shutil.copyfile(run_dir / file, out / f"{name}.safetensors")
+        entry.setdefault("also", {})[name] = str(out / f"{name}.safetensors")
     log(f"{recipe.name}: {entry['status']} in {entry['minutes']} min -> {candidate}")
     if args.benchmark:
         entry.update(run_benchmark(recipe, candidate, out, args.smoke))
@@ -623,8 +802,11 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.list:
         for r in RECIPES:
+            if isinstance(r, Assembled):
+                print(f"{r.name:28} assembled: " + " + ".join(f"{w:g} x {n}" for n, w in r.parts.items()))
+                continue
             print(
-                f"{r.name:28} i2i train {r.method} {' '.join(as_args(r.flags, args.data))} "
+                f"{r.name:28} i2i train {r.method} {' '.join(as_args(r.flags, args.data, args.out))} "
                 f"(schedule {r.steps} steps{'; starts from ' + r.init if r.init else ''})"
             )
         sys.exit(0)

@@ -4,11 +4,12 @@ made added to its metadata (the person's step after scripts/retrain_shipped.py o
 The training metadata the run wrote (command, steps, train_minutes, ...) is kept; --metric adds
 figures under training.metrics, --stage records an earlier stage the run started from (its
 command and minutes: a model fine-tuned with --init is only reproducible with them), --note adds
-a line, --half stores the weights as fp16 (as `i2i convert --half`; loads as fp32).
+a line, --training sets other training fields (e.g. a colorizer's portrait_stage), --half stores
+the weights as fp16 (as `i2i convert --half`; loads as fp32).
 weights/README.md is still written by hand.
 
 Run: python scripts/ship_model.py CANDIDATE weights/NAME.safetensors [--half]
-         [--metric KEY=VALUE ...] [--stage FILE] [--note TEXT] [--name NAME]
+         [--metric KEY=VALUE ...] [--stage FILE] [--note TEXT] [--name NAME] [--training KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ def main(argv=None) -> int:
     parser.add_argument("--stage", type=Path, help="the model the run started from (--init)")
     parser.add_argument("--note", default="", help="a line for training.note")
     parser.add_argument("--name", help="the model's name (default: the candidate's)")
+    parser.add_argument(
+        "--training",
+        type=metric,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set training.KEY, e.g. portrait_stage=colorize-portrait (a colorizer's portrait model)",
+    )
     args = parser.parse_args(argv)
     model = load_model(args.candidate)
     info = model.info
@@ -49,6 +58,7 @@ def main(argv=None) -> int:
     if args.stage:
         earlier = load_model(args.stage).info.training
         training["init_stage"] = {k: earlier.get(k) for k in ("command", "steps", "train_minutes", "metrics")}
+    training.update(dict(args.training))
     if args.note:
         training["note"] = " ".join(filter(None, [training.get("note", ""), args.note]))
     info.training = training

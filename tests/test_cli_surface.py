@@ -84,3 +84,10 @@ def test_models_and_info_import_nothing_heavy():
     for args in (["models"], ["models", "--json"], ["info", "upscale-x2"], ["info", "dcgan-landscapes", "--json"]):
         imported = _imported(*args)
         assert "i2i" in imported and not imported & set(HEAVY), (args, imported & set(HEAVY))
+
+
+def test_info_shows_a_long_list_of_numbers_as_its_length_and_range():
+    from i2i.cli.info import _shown
+
+    assert _shown([0.5, *range(1, 220)]) == "220 numbers, 0.5 to 219 (--json shows them)"  # a colorizer's ab_prior
+    assert _shown([1, 2]) == "[1, 2]" and _shown({"a": 1}) == '{"a": 1}' and _shown("x") == "x"

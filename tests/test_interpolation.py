@@ -105,6 +105,20 @@ def test_blend_weights_sum_models_and_round(pair, tmp_path):
     assert sum(round_weights((0.11, 0.2, 0.69))) == pytest.approx(1)
 
 
+def test_a_blend_keeps_each_parts_figures_not_the_first_ones_as_its_own(tmp_path):
+    a = load_model(
+        _save(tmp_path / "a.safetensors", 1, "a", {"command": "i2i train a", "metrics": {"psnr": 30.0}, "data": ["x"]})
+    )
+    b = load_model(_save(tmp_path / "b.safetensors", 2, "b", {"command": "i2i train b", "metrics": {"psnr": 31.0}}))
+    training = blend([a, b], [0.75, 0.25]).info.training
+    assert "metrics" not in training and training["data"] == ["x"]  # the first's provenance, not its figures
+    assert training["blend"] == [
+        {"name": "a", "weight": 0.75, "command": "i2i train a", "metrics": {"psnr": 30.0}},
+        {"name": "b", "weight": 0.25, "command": "i2i train b", "metrics": {"psnr": 31.0}},
+    ]
+    assert a.info.training["metrics"] == {"psnr": 30.0}  # the parts are left as they were
+
+
 @pytest.mark.parametrize(
     "quality, noise, real",
     [

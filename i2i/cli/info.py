@@ -66,11 +66,21 @@ def info(
         elif isinstance(value, dict):
             result(f"{key}:")
             for k, v in value.items():
-                result(f"  {k}: {json.dumps(v) if isinstance(v, (dict, list)) else v}")
+                result(f"  {k}: {_shown(v)}")
         elif key == "version":
             result(f"version: i2i {value}")
         else:
             result(f"{key}: {value}")
+
+
+LONGEST_LIST = 16  # numbers a text line shows; --json shows all (a colorizer's ab_prior has ~220)
+
+
+def _shown(value) -> str:
+    """A metadata value on one line: a long list of numbers as its length and range."""
+    if isinstance(value, list) and len(value) > LONGEST_LIST and all(isinstance(x, (int, float)) for x in value):
+        return f"{len(value)} numbers, {min(value):g} to {max(value):g} (--json shows them)"
+    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 
 def _backends(checkpoint: Path) -> dict:

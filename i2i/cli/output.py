@@ -352,10 +352,13 @@ class FrameProgress:
 
 def describe_choice(choice: dict) -> str:
     """A per-input model choice (engine/choice.py) in words: the estimate, then the blend."""
-    found = choice.get("estimate") or {}
-    quality = found.get("jpeg_quality")
-    facts = [f"JPEG quality {quality:g}" if quality is not None else "not a JPEG"]
-    if "noise" in found:
-        facts.append(f"noise {found['noise']:g} levels")
+    if "people_score" in choice:
+        facts = [f"people score {choice['people_score']:g}"]
+    else:
+        found = choice.get("estimate") or {}
+        quality = found.get("jpeg_quality")
+        facts = [f"JPEG quality {quality:g}" if quality is not None else "not a JPEG"]
+        if "noise" in found:
+            facts.append(f"noise {found['noise']:g} levels")
     blend = " + ".join(f"{name} {share:g}" for name, share in (choice.get("blend") or {}).items())
     return f"{', '.join(facts)} -> {blend}"

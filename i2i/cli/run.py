@@ -55,7 +55,7 @@ def _finite(value: float | None) -> float | None:
 
 
 def _denoise(value: str | None) -> str | None:
-    """--denoise: auto, or a finite number within 0..1."""
+    """--denoise, --portrait: auto, or a finite number within 0..1."""
     if value is None or value == "auto":
         return value
     try:
@@ -208,6 +208,17 @@ def colorize(
     saturation: Annotated[
         float, typer.Option(help="Multiplier on the predicted colour.", min=0.0, max=10.0, callback=_finite)
     ] = 1.0,
+    portrait: Annotated[
+        str,
+        typer.Option(
+            metavar="auto|0..1",
+            help="auto (the default): a colorizer that names a portrait model (the shipped one: colorize-portrait, right skin, warmer landscapes) is blended with it per photo, as far as the photo shows people (an ImageNet classifier's belief in what people wear); -v or --json say what was chosen. 0..1: the portrait model's share for every photo.",
+            callback=_denoise,
+        ),
+    ] = "auto",
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="A note per photo: its people score and the blend chosen.")
+    ] = False,
     video=None,
     job=None,
 ):
@@ -217,5 +228,5 @@ def colorize(
     """
     from ..engine.commands import ColorizeOptions, recipe_for
 
-    recipe = recipe_for(ColorizeOptions(model=model, render_size=render_size, saturation=saturation))
-    run_job(recipe, inputs, output, job, video=video)
+    options = ColorizeOptions(model=model, render_size=render_size, saturation=saturation, portrait=portrait)
+    run_job(recipe_for(options), inputs, output, job, video=video, verbose=verbose)

@@ -1,4 +1,5 @@
-"""A job whose model is chosen per input, from the input itself (`i2i upscale --denoise auto`).
+"""A job whose model is chosen per input, from the input itself (`i2i upscale --denoise auto`,
+`i2i colorize`'s portrait blend).
 
 The inputs are looked at first (choose(job) -> a model key and the facts behind the choice),
 then grouped by key, and each group runs through its own Engine, built once per key: the
@@ -47,6 +48,19 @@ class PerImageEngines:
         for key, group in grouped.items():
             yield self.engine(key), group, facts
 
+    def run_image(self, img):
+        """One ImageData through the engine chosen for it (as Engine.run_image; the Python API's
+        and the benchmarks' way in: the choice looks at the image's bytes, as for a file)."""
+        import io
+        from pathlib import Path
+
+        from ..data.image_io import to_pil
+
+        png = io.BytesIO()
+        to_pil(img).save(png, "PNG")
+        key, _ = self.choose(Job(source="-", rel=Path("image"), data=png.getvalue()))
+        return self.engine(key).run_image(img)
+
     @property
     def clip_engine(self) -> Engine:
         """The Engine clips run with (clip_key's)."""
@@ -58,15 +72,13 @@ class PerImageEngines:
         return list(dict.fromkeys(n for e in self._engines.values() for n in e.runner.notes))
 
 
-def estimate_job(job: Job, max_pixels: int):
-    """The degradation estimate (data/degradation_estimate.py) of a job's image, or None when it
-    cannot be read or has more than max_pixels pixels (the engine then reports why)."""
+def look_at(job: Job, max_pixels: int, look: Callable):
+    """look(PIL image) of a job's image, or None when it cannot be read, has more than max_pixels
+    pixels or look fails on it (the engine's own read then says why, in its one line)."""
     import io
     import warnings
 
     from PIL import Image
-
-    from ..data.degradation_estimate import estimate
 
     try:
         with warnings.catch_warnings():
@@ -74,9 +86,16 @@ def estimate_job(job: Job, max_pixels: int):
             with Image.open(io.BytesIO(job.data) if job.data is not None else job.source) as image:
                 if image.width * image.height > max_pixels:
                     return None
-                return estimate(image)
+                return look(image)
     except Exception:  # unreadable: the engine's own read says why, in its one line
         return None
+
+
+def estimate_job(job: Job, max_pixels: int):
+    """The degradation estimate (data/degradation_estimate.py) of a job's image, or None (look_at)."""
+    from ..data.degradation_estimate import estimate
+
+    return look_at(job, max_pixels, estimate)
 
 
 def denoise_auto(make_engine: Callable, find, max_pixels: int) -> PerImageEngines:
@@ -84,9 +103,9 @@ def denoise_auto(make_engine: Callable, find, max_pixels: int) -> PerImageEngine
     (interpolation.SR_BLEND) that its own degradation estimate calls for (interpolation.auto_weights);
     clips run interpolation.CLIP_REAL_SHARE of the PSNR stage, without the GAN stage, whose
     texture would flicker from frame to frame. make_engine(model) -> Engine; find(name) -> path."""
-    from ..interpolation import CLIP_REAL_SHARE, SRBlends, auto_weights, round_weights
+    from ..interpolation import CLIP_REAL_SHARE, ModelBlends, auto_weights, round_weights
 
-    blends = SRBlends(find)
+    blends = ModelBlends(find)
 
     def choose(job: Job):
         found = estimate_job(job, max_pixels)
@@ -96,4 +115,32 @@ def denoise_auto(make_engine: Callable, find, max_pixels: int) -> PerImageEngine
         return weights, {"estimate": found.to_dict(), "blend": blends.shares(weights)}
 
     clip_key = round_weights((1 - CLIP_REAL_SHARE, CLIP_REAL_SHARE, 0.0))
+    return PerImageEngines(choose, lambda weights: make_engine(blends.model(weights)), clip_key)
+
+
+def portrait_auto(
+    make_engine: Callable, find, max_pixels: int, names: tuple[str, str], paths: tuple | None = None
+) -> PerImageEngines:
+    """`i2i colorize` with a colorizer that names its portrait model (names: the two, as -v and
+    --json say them; paths: their files, else find(name) -> path): each photo runs the blend of
+    the two that its people score (data/people_estimate.py) calls for
+    (interpolation.portrait_share); clips run the colorizer alone (their frames are not scored,
+    and a switch between the clips of one video would show). make_engine(model) -> Engine.
+    Raises UsageError when the scoring network's package is missing."""
+    from ..data.people_estimate import imagenet_lite0, people_score
+    from ..interpolation import ModelBlends, portrait_share
+
+    imagenet_lite0()  # a missing package is said once, here, not hidden in every photo's fallback
+    files = dict(zip(names, paths)) if paths else {}
+    blends = ModelBlends(lambda name: files.get(name) or find(name), names)
+
+    def choose(job: Job):
+        score = look_at(job, max_pixels, people_score)
+        if score is None:
+            return clip_key, {}
+        share = portrait_share(score)
+        weights = (1 - share, share)
+        return weights, {"people_score": round(score, 4), "blend": blends.shares(weights)}
+
+    clip_key = (1.0, 0.0)
     return PerImageEngines(choose, lambda weights: make_engine(blends.model(weights)), clip_key)

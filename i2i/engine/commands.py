@@ -89,6 +89,9 @@ class ColorizeOptions:
     """Short side at which chroma is predicted (pixels)."""
     saturation: float = 1.0
     """Multiplier on the predicted chroma."""
+    portrait: str = "auto"
+    """"auto": a colorizer that names a portrait model is blended with it per photo, as far as the
+    photo's people score calls for (engine/choice.py); "0".."1": that model's share, for every photo."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,8 +123,9 @@ class Recipe:
     """LoadedModel -> the adapter (engine/adapters.py)."""
     load: Callable | None = None
     """path -> LoadedModel, instead of checkpoint.load_model (e.g. a blend of two models)."""
-    per_image: bool = False
-    """The model is chosen per photo (upscale --denoise auto: engine/choice.py)."""
+    per_image: Callable | None = None
+    """A model chosen per photo: (make_engine, find, max_pixels) -> engine/choice.py's
+    PerImageEngines (upscale --denoise auto, colorize's portrait blend); None: one model."""
     tiled: bool = True
     """False: never tiled (colorize predicts at a fixed size)."""
 
@@ -141,7 +145,7 @@ def recipe_for(options: CommandOptions) -> Recipe:
             lambda m: _rgb(task=m.task, strength=strength, preserve_color=preserve),
         )
     if isinstance(options, ColorizeOptions):
-        return Recipe("colorize", resolve(options.model), _colorize_adapter(options), tiled=False)
+        return _colorize(options)
     if isinstance(options, TranslateOptions):
         return Recipe(
             "translate", resolve(options.model), lambda m: _rgb(task=m.task, keep_gray=m.task.kind == "restore")
@@ -169,9 +173,43 @@ def _colorize_adapter(options: ColorizeOptions) -> Callable:
     return make
 
 
+def _colorize(options: ColorizeOptions) -> Recipe:
+    """The colorizer alone, or with the portrait model its metadata names (training.portrait_stage):
+    blended per photo (portrait "auto": engine/choice.py's portrait_auto) or at a fixed share."""
+    import functools
+
+    from ..checkpoint import load_model, model_info
+    from ..errors import CheckpointError
+    from ..interpolation import interpolate
+    from ..models import resolve
+    from .choice import portrait_auto
+
+    path = resolve(options.model)
+    portrait = options.portrait
+    try:
+        partner = model_info(path, check_tensors=False).training.get("portrait_stage", "")
+        # Beside the colorizer first (a pair of candidates in one folder), then by name (weights/).
+        beside = Path(path).with_name(f"{partner}.safetensors")
+        partner_path = (beside if beside.is_file() else resolve(partner)) if partner else None
+    except CheckpointError:  # not our format, or its portrait model is not here: the colorizer alone
+        partner_path = None
+    if portrait != "auto" and partner_path is None:
+        raise UsageError(f"--portrait {portrait} needs a colorizer that names its portrait model; {path} does not")
+
+    def load(p):
+        loaded = load_model(p)
+        return loaded if portrait == "auto" else interpolate(loaded, load_model(partner_path), float(portrait))
+
+    per_image = None
+    if portrait == "auto" and partner_path is not None:
+        per_image = functools.partial(portrait_auto, names=(options.model, partner), paths=(path, partner_path))
+    return Recipe("colorize", path, _colorize_adapter(options), load=load, per_image=per_image, tiled=False)
+
+
 def _upscale(options: UpscaleOptions) -> Recipe:
     from ..interpolation import SR_BLEND
     from ..models import resolve, shipped
+    from .choice import denoise_auto
 
     model, scale, denoise = options.model, options.scale, options.denoise
     auto = denoise == "auto" or (denoise is None and not model and set(SR_BLEND) <= set(shipped()))
@@ -191,7 +229,7 @@ def _upscale(options: UpscaleOptions) -> Recipe:
         path,
         lambda m: _rgb(task=m.task, keep_gray=True, out_scale=scale),
         load=load,
-        per_image=auto,
+        per_image=denoise_auto if auto else None,
     )
 
 
@@ -284,7 +322,6 @@ def _engine_builder(recipe: Recipe, model, engine_options: dict) -> Callable:
 
     if recipe.per_image:
         from ..models import resolve
-        from .choice import denoise_auto
 
-        return functools.partial(denoise_auto, make_engine, resolve, _max_pixels(engine_options))
+        return functools.partial(recipe.per_image, make_engine, resolve, _max_pixels(engine_options))
     return functools.partial(make_engine, model)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import re
 import statistics
 from dataclasses import asdict
 from pathlib import Path
@@ -11,7 +14,7 @@ import torch.nn.functional as F
 
 from ..archs.lite0_unet import load_imagenet_encoder
 from ..archs.registry import build, get_spec
-from ..checkpoint import ModelInfo, load_model, save_model
+from ..checkpoint import LoadedModel, ModelInfo, load_model, save_model
 from ..data.color import (
     AB_SCALE,
     ab_bin,
@@ -24,6 +27,7 @@ from ..data.color import (
     l_from_net,
     l_to_net,
     lab_to_rgb,
+    prior_correction,
     rebalancing_weights,
     rgb_to_lab,
     soft_encode,
@@ -200,6 +204,9 @@ class ColorizeRecipe(Pix2PixRecipe):
                 "loss": o.loss,
                 "rebalance": o.rebalance,
                 "skipped_grayscale": getattr(self, "skipped_gray", None),
+                # p(ab class) of the training photos, per class: what a prior correction at ship
+                # time (with_decoding) needs, kept with the model rather than with its run.
+                **({"ab_prior": [float(f"{p:.4g}") for p in self.class_prior]} if o.loss == "classification" else {}),
             },
         )
         path = Path(run_dir) / f"{o.name}.safetensors"
@@ -214,6 +221,41 @@ class ColorizeRecipe(Pix2PixRecipe):
                 f"(Zhang et al. 2016, rebalance {o.rebalance}), annealed mean at T = {self.g_config.temperature}"
             )
         return f"colorization: Lab L -> ab{on} ({'pix2pix-style cGAN' if o.gan else 'L1 only'})"
+
+
+def with_decoding(model: LoadedModel, temperature: float, correction: float = 0.0, prior=None) -> LoadedModel:
+    """A classification colorizer (`--loss classification`) decoded otherwise: the annealed mean at
+    `temperature` (Zhang et al. 2016: 1 the predicted distribution's mean, towards 0 its mode) after
+    its logits are offset by prior_correction(prior, correction) (logit adjustment, Menon et al.
+    2021), added to any correction it already has. prior: (Q,) p(class) of its training photos,
+    by default the one its training stored (training.ab_prior). The model given is left as it is;
+    the result's metadata (options.temperature, training.prior_correction, the description) says
+    how it decodes. Raises UsageError for a model without classes, or a correction without a prior.
+    """
+    if not getattr(model.config, "bins", 0):
+        raise UsageError(f"{model.path}: not a classification colorizer (no ab classes)")
+    info = model.info
+    module = copy.deepcopy(model.module)
+    module.temperature = temperature
+    total = info.training.get("prior_correction", 0.0) + correction
+    training = dict(info.training)
+    if correction:
+        prior = info.training.get("ab_prior") if prior is None else prior
+        if prior is None:
+            raise UsageError(f"{model.path}: no ab_prior in its metadata for a prior correction; give its run's")
+        module.offset_logits(prior_correction(torch.as_tensor(prior, dtype=torch.float64), correction))
+        training["prior_correction"] = total
+    decode = f"annealed mean at T = {temperature:g}"
+    if total:
+        decode += f" after a prior correction of {total:g} (logit adjustment, Menon et al. 2021)"
+    description = re.sub(
+        r"annealed mean at T = [-+0-9.e]+( after a prior correction of [-+0-9.e]+ \([^)]*\))?", decode, info.description
+    )
+    config = dataclasses.replace(model.config, temperature=temperature)
+    info = dataclasses.replace(
+        info, options={**info.options, "temperature": temperature}, description=description, training=training
+    )
+    return dataclasses.replace(model, module=module, config=config, info=info)
 
 
 def _init_classes(path: str) -> torch.Tensor:
