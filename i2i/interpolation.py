@@ -9,6 +9,7 @@ does the same between a denoising model and a weakly denoising one.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 
@@ -39,7 +40,15 @@ def with_denoise(model: LoadedModel, denoise: float, find) -> LoadedModel:
         )
     from .checkpoint import load_model
 
-    return interpolate(model, load_model(find(partner)), denoise)
+    return interpolate(model, load_model(stage_path(model.path, partner, find)), denoise)
+
+
+def stage_path(model_path, name: str, find) -> Path:
+    """The file of a model that another names in its metadata (its psnr_stage, portrait_stage):
+    the file NAME.safetensors beside it (a pair of candidates in one folder), else find(name)
+    (models.resolve: weights/). Raises CheckpointError when neither has it."""
+    beside = Path(model_path).with_name(f"{name}.safetensors")
+    return beside if model_path and beside.is_file() else Path(find(name))
 
 
 # The shipped x4 models that `i2i upscale --denoise` blends, as (clean, psnr, gan): the clean
@@ -107,12 +116,17 @@ class ModelBlends:
     """Models of one architecture (by default SR_BLEND's), loaded once, and their blends, each made
     once per rounded weights. find(name) -> path resolves the names (models.resolve)."""
 
-    def __init__(self, find, names: tuple[str, ...] = SR_BLEND):
+    def __init__(self, find, names: tuple[str, ...] = SR_BLEND, models: list[LoadedModel] | None = None):
         from .checkpoint import load_model
 
         self.names = names
-        self.models = [load_model(find(name)) for name in names]
+        self.models = models if models is not None else [load_model(find(name)) for name in names]
         self._made: dict[tuple[float, ...], LoadedModel] = {}
+
+    @classmethod
+    def of(cls, models: list[LoadedModel], names: tuple[str, ...]) -> ModelBlends:
+        """Blends of models already loaded, called `names` (in -v and --json)."""
+        return cls(None, names, models)
 
     def model(self, weights) -> LoadedModel:
         weights = round_weights(weights)
@@ -186,7 +200,7 @@ def auto_weights(estimate, gan_share: float = AUTO_GAN_SHARE) -> tuple[float, fl
 # the training photos (`python scripts/calibrate_portrait_auto.py`), not the photos the colorizer
 # is judged on: the first is the 95th percentile of the photos without people, the second the
 # median of those with people.
-PORTRAIT_SCORE_RAMP = (0.06, 0.21)
+PORTRAIT_SCORE_RAMP = (0.06, 0.18)
 PORTRAIT_STEP = 0.25  # so that a folder of photos needs at most five blended networks
 
 

@@ -301,7 +301,7 @@ RECIPES = [
         10000,
         {"--rebalance": 0, "--seed": 1, "--ema": 0.999, "--eval-every": 1000},
         init="colorize-base",
-        best=True,  # the average overfits the 660 photos once the rate decays (weights/README.md)
+        best=True,  # the average overfits the 635 photos once the rate decays (weights/README.md)
     ),
     Assembled(
         name="colorize-portrait",

@@ -19,15 +19,29 @@ needs_pair = pytest.mark.skipif(
 )
 
 
-def test_the_people_score_tells_portraits_from_landscapes_and_reads_lightness_only(data):
+def test_the_people_score_tells_portraits_from_landscapes_as_the_engine_decodes_them(data, tmp_path):
+    """Scored on the decoded image (read_image): its gray, upright, at any bit depth."""
+    from i2i.data.image_io import read_image
     from i2i.data.people_estimate import people_score
 
     baby = Image.open(data / "sr/val/Set5/baby.png")
-    assert people_score(baby) > PORTRAIT_SCORE_RAMP[1]
-    assert abs(people_score(baby.convert("L")) - people_score(baby)) < 0.01  # the gray is what is scored
+    score = people_score(read_image(data / "sr/val/Set5/baby.png"))
+    assert score > PORTRAIT_SCORE_RAMP[1]
+    variants = {
+        "gray.png": baby.convert("L"),
+        "gray16.png": Image.fromarray(np.asarray(baby.convert("L"), dtype=np.uint16) * 257),  # mode I;16
+    }
+    for name, image in variants.items():
+        image.save(tmp_path / name)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side, shown upright
+    baby.rotate(90, expand=True).save(tmp_path / "rotated.jpg", exif=exif.tobytes(), quality=95)
+    for name in [*variants, "rotated.jpg"]:
+        assert abs(people_score(read_image(tmp_path / name)) - score) < 0.03, name
     for photo in sorted((data / "monet2photo/testB").iterdir())[:3]:
-        assert people_score(Image.open(photo)) < PORTRAIT_SCORE_RAMP[0], photo.name
-    assert 0 <= people_score(Image.new("RGB", (5, 300), "white")) <= 1  # a strip scores too
+        assert people_score(read_image(photo)) < PORTRAIT_SCORE_RAMP[0], photo.name
+    Image.new("RGB", (5, 300), "white").save(tmp_path / "strip.png")
+    assert 0 <= people_score(read_image(tmp_path / "strip.png")) <= 1  # a strip scores too
 
 
 def test_the_portrait_share_ramps_between_the_calibrated_points_on_steps():
@@ -64,11 +78,37 @@ def test_colorize_blends_its_portrait_model_into_photos_of_people_and_says_so(da
     r = cli("colorize", src / "baby.png", "-o", tmp_path / "v.png", "-v")
     assert "baby.png: people score 0.7" in r.stderr.decode() and "-> colorize-portrait 1" in r.stderr.decode()
 
-    # A colorizer that names no portrait model runs alone; a share for it is refused by name.
-    r = cli("colorize", src / "baby.png", "-o", tmp_path / "p.png", "--model", "colorize-portrait", "--json")
-    assert r.returncode == 0 and "choice" not in json.loads(r.stdout)
+    # A colorizer that names no portrait model runs alone (so does any with --portrait 0); a
+    # share for it is refused by name.
+    for args in ((), ("--portrait", "0")):
+        r = cli("colorize", src / "baby.png", "-o", tmp_path / "p.png", "--model", "colorize-portrait", "--json", *args)
+        assert r.returncode == 0 and "choice" not in json.loads(r.stdout)
     r = cli("colorize", src / "baby.png", "-o", tmp_path / "x.png", "--model", "colorize-portrait", "--portrait", "0.5")
-    assert r.returncode == 2 and "colorize-portrait.safetensors does not" in r.stderr.decode()
+    assert r.returncode == 2 and "colorize-portrait.safetensors names none" in r.stderr.decode()
+
+
+@needs_pair
+def test_a_portrait_model_that_is_not_here_leaves_the_colorizer_alone_with_a_note(data, tmp_path, cli):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    lonely = tmp_path / "lonely.safetensors"
+    subprocess.run(
+        [sys.executable, ROOT / "scripts/ship_model.py", MODELS["colorize"], lonely, "--half"]
+        + ["--training", "portrait_stage=nowhere-portrait"],
+        check=True,
+        capture_output=True,
+    )
+    baby = tmp_path / "baby.png"
+    Image.open(data / "sr/val/Set5/baby.png").convert("L").resize((96, 96)).save(baby)
+    r = cli("colorize", baby, "-o", tmp_path / "out.png", "--model", lonely, "--json")
+    assert r.returncode == 0 and "choice" not in json.loads(r.stdout)
+    assert "names its portrait model nowhere-portrait, which is not here" in r.stderr.decode()
+    r = cli("colorize", baby, "-o", tmp_path / "x.png", "--model", lonely, "--portrait", "1")
+    assert r.returncode == 2 and "nowhere-portrait, which is not here" in r.stderr.decode()
+    assert not (tmp_path / "x.png").exists()
 
 
 @needs_pair
@@ -82,9 +122,11 @@ def test_a_portrait_model_beside_the_colorizer_is_the_one_blended(data, tmp_path
     shutil.copy(MODELS["colorize"], pair / "colorize-portrait.safetensors")
     baby = tmp_path / "baby.png"
     Image.open(data / "sr/val/Set5/baby.png").convert("L").resize((128, 128)).save(baby)
-    for args, out in (((), "beside.png"), (("--portrait", "0"), "alone.png")):
-        r = cli("colorize", baby, "-o", tmp_path / out, "--model", pair / "colorize.safetensors", *args)
-        assert r.returncode == 0, r.stderr.decode()
+    runs = {}
+    for args, out in ((("--json",), "beside.png"), (("--portrait", "0"), "alone.png")):
+        runs[out] = cli("colorize", baby, "-o", tmp_path / out, "--model", pair / "colorize.safetensors", *args)
+        assert runs[out].returncode == 0, runs[out].stderr.decode()
+    assert json.loads(runs["beside.png"].stdout)["choice"]["blend"] == {"colorize-portrait": 1.0}
     beside = np.asarray(Image.open(tmp_path / "beside.png"), dtype=float)
     alone = np.asarray(Image.open(tmp_path / "alone.png"), dtype=float)
     assert np.abs(beside - alone).max() <= 1

@@ -1014,6 +1014,10 @@ def test_colorize_classification_exports_a_model_that_decodes_ab_and_runs_throug
         _, before = model.module(x, return_logits=True)
         _, after = variant.module(x, return_logits=True)
     assert torch.allclose(after, before + prior_correction(stored, 0.1)[:, None, None], atol=1e-5)
+    model.info.training["metrics"] = {"psnr_gain": 1.0}
+    moved = with_decoding(model, 0.5).info.training
+    assert "metrics" not in moved and moved["decoded_from"]["metrics"] == {"psnr_gain": 1.0}
+    assert moved["decoded_from"]["temperature"] == 0.6
     again = with_decoding(variant, 0.6, 0.05)  # corrections add up
     assert again.info.training["prior_correction"] == pytest.approx(0.15) and model.module.temperature == 0.6
 
@@ -1030,6 +1034,12 @@ def test_colorize_classification_exports_a_model_that_decodes_ab_and_runs_throug
     l1_model = str(regression.export(tmp_path / "l1", {})[0])
     with pytest.raises(UsageError, match="no ab classes"):
         ColorizeRecipe(ColorizeOptions(**{**paintings, "init": l1_model})).setup(torch.device("cpu"), total_steps=1)
+    with pytest.raises(UsageError, match="not a classification colorizer"):
+        with_decoding(load_model(l1_model), 0.6)
+    del model.info.training["ab_prior"]
+    with pytest.raises(UsageError, match="no ab_prior"):
+        with_decoding(model, 0.6, 0.1)
+    assert with_decoding(model, 0.6, 0.1, recipe.class_prior).info.training["ab_prior"]  # a prior given is kept
 
     photo = data / "sr/val/Set5/woman.png"  # 228 x 344: not a multiple of 32
     result = cli("colorize", photo, "--model", path, "-o", tmp_path / "woman.png")

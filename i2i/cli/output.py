@@ -176,7 +176,7 @@ class JobDisplay:
         failed = display.failed(plan)   # then the exit code
 
     plan: engine/jobs.py JobPlan (its notes, missing, rank, totals). options: cli/options.py
-    DisplayOptions. verbose: a note per input on a per-input model choice (upscale -v).
+    DisplayOptions. verbose: a note per input on a per-input model choice (upscale -v, colorize -v).
     """
 
     def __init__(self, plan, options, *, verbose: bool = False):

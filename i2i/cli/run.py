@@ -12,7 +12,7 @@ from ..errors import UsageError
 from . import app
 from .clip_options import clip_options
 from .options import Inputs, JobOptions, Output, job_options
-from .output import JobDisplay, result
+from .output import JobDisplay, note, result
 
 
 def _split_output(inputs: list[str], output: str | None) -> tuple[list[str], str]:
@@ -39,6 +39,8 @@ def run_job(recipe, inputs: list[str], output: str | None, job: JobOptions, *, v
         raise UsageError("--overwrite and --skip-existing contradict each other")
     plan = plan_job(inputs, opts)
     engine = build_engine(recipe, job.engine)
+    for message in recipe.notes:
+        note(message)
     with JobDisplay(plan, job.display, verbose=verbose) as display:
         with closing(plan.run(engine, opts, video=video, on_frames=display.frames)) as results:
             for r in results:  # closed on a stop: the engine's pools drained
@@ -54,7 +56,7 @@ def _finite(value: float | None) -> float | None:
     return value
 
 
-def _denoise(value: str | None) -> str | None:
+def _auto_or_share(value: str | None) -> str | None:
     """--denoise, --portrait: auto, or a finite number within 0..1."""
     if value is None or value == "auto":
         return value
@@ -124,7 +126,7 @@ def upscale(
         typer.Option(
             metavar="auto|0..1",
             help="auto (the default without --model): each photo's JPEG quality (from its own quantisation tables) and noise level are estimated, and the clean model (upscale-x4) is blended with the real-world ones (upscale-x4-real-psnr, upscale-x4-real) as far as they call for; -v or --json say what was chosen. 0..1 with the real-world GAN model: 0 keeps its texture, 1 is its PSNR stage (cleanest, smoothest); in between blends the two networks.",
-            callback=_denoise,
+            callback=_auto_or_share,
         ),
     ] = None,
     verbose: Annotated[
@@ -213,7 +215,7 @@ def colorize(
         typer.Option(
             metavar="auto|0..1",
             help="auto (the default): a colorizer that names a portrait model (the shipped one: colorize-portrait, right skin, warmer landscapes) is blended with it per photo, as far as the photo shows people (an ImageNet classifier's belief in what people wear); -v or --json say what was chosen. 0..1: the portrait model's share for every photo.",
-            callback=_denoise,
+            callback=_auto_or_share,
         ),
     ] = "auto",
     verbose: Annotated[

@@ -8,10 +8,11 @@ photo of people and almost none on a landscape, so the score is that mass: the s
 ImageNet EfficientNet-Lite0 (the offline package the perceptual losses and lite0_unet's encoder
 use) summed over PEOPLE_CLASSES, on the photo's gray (its CIE lightness as sRGB gray, what the
 colorizer sees too) with the short side at SCORE_SIDE. On ../shared/data
-(`python scripts/calibrate_portrait_auto.py`, stop 54): the 29 training photos with people score
-0.07 (10th percentile) to 0.63, median 0.21; the 606 others median 0.02, 95th percentile 0.06 (a
-few hold people too: at most 0.57); monet2photo/testB's landscapes median 0.01, at most 0.14; the
-six Set5/Set14 portraits 0.21-0.81.
+(`python scripts/calibrate_portrait_auto.py`, stop 54): the colorizer's training photos with
+people (26; its held-out split left out) score 0.07 (10th percentile) to 0.59, median 0.18; the
+549 others median 0.02, 95th percentile 0.06, at most 0.27; monet2photo/testB median 0.01, at
+most 0.14 (a woman holding a camera); the six Set5/Set14 portraits 0.19-0.81. Flowers can read
+as clothes in gray (a calla lily as a cowboy hat: 0.37).
 """
 
 from __future__ import annotations
@@ -47,26 +48,27 @@ def imagenet_lite0():
 
 
 def scoring_size(width: int, height: int) -> tuple[int, int]:
-    """(width, height) at which a photo is scored: the short side at SCORE_SIDE, both sides
+    """(height, width) at which a photo is scored: the short side at SCORE_SIDE, both sides
     multiples of MULTIPLE, the long side at most 8 times the short one."""
     s = SCORE_SIDE / min(width, height)
     w, h = (min(8 * SCORE_SIDE, max(MULTIPLE, round(v * s / MULTIPLE) * MULTIPLE)) for v in (width, height))
-    return w, h
+    return h, w
 
 
-def people_score(image) -> float:
-    """A PIL image (any mode) -> 0..1, the ImageNet probability of PEOPLE_CLASSES on its gray.
-    Raises UsageError when the EfficientNet-Lite0 package is not installed."""
-    import numpy as np
+def people_score(img) -> float:
+    """A decoded image (data.image_io.ImageData, as read_image gives it: oriented, 8 or 16 bits,
+    gray or RGB) -> 0..1, the ImageNet probability of PEOPLE_CLASSES on its gray. Raises
+    UsageError when the EfficientNet-Lite0 package is not installed."""
     import torch
-    from PIL import Image
+    import torch.nn.functional as F
 
     from ..archs.lite0_unet import gray_srgb
     from .color import rgb_to_lab
 
-    small = image.convert("RGB").resize(scoring_size(*image.size), Image.BOX)
-    rgb = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    x = torch.from_numpy(img.pixels).permute(2, 0, 1)[None].float()
+    rgb = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
     lightness = rgb_to_lab(rgb)[:, :1] / 50 - 1  # L in [-1, 1], lite0_unet's input
+    lightness = F.interpolate(lightness, size=scoring_size(*img.size), mode="area")
     encoder, fc = imagenet_lite0()
     with torch.no_grad():
         _, pooled = encoder(gray_srgb(lightness))

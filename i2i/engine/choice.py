@@ -48,9 +48,10 @@ class PerImageEngines:
         for key, group in grouped.items():
             yield self.engine(key), group, facts
 
-    def run_image(self, img):
+    def run_image(self, img, name: str = "<image>"):
         """One ImageData through the engine chosen for it (as Engine.run_image; the Python API's
-        and the benchmarks' way in: the choice looks at the image's bytes, as for a file)."""
+        and the benchmarks' way in). The choice looks at a file's bytes, so the image is handed
+        to it as a PNG (a JPEG's own quantisation tables, which --denoise auto reads, are lost)."""
         import io
         from pathlib import Path
 
@@ -59,7 +60,7 @@ class PerImageEngines:
         png = io.BytesIO()
         to_pil(img).save(png, "PNG")
         key, _ = self.choose(Job(source="-", rel=Path("image"), data=png.getvalue()))
-        return self.engine(key).run_image(img)
+        return self.engine(key).run_image(img, name)
 
     @property
     def clip_engine(self) -> Engine:
@@ -98,11 +99,12 @@ def estimate_job(job: Job, max_pixels: int):
     return look_at(job, max_pixels, estimate)
 
 
-def denoise_auto(make_engine: Callable, find, max_pixels: int) -> PerImageEngines:
+def denoise_auto(make_engine: Callable, find, max_pixels: int, model=None) -> PerImageEngines:
     """`i2i upscale --denoise auto`: each photo runs the blend of the shipped x4 models
     (interpolation.SR_BLEND) that its own degradation estimate calls for (interpolation.auto_weights);
     clips run interpolation.CLIP_REAL_SHARE of the PSNR stage, without the GAN stage, whose
-    texture would flicker from frame to frame. make_engine(model) -> Engine; find(name) -> path."""
+    texture would flicker from frame to frame. make_engine(model) -> Engine; find(name) -> path;
+    model: the recipe's own loaded model (unused: the three are loaded by name)."""
     from ..interpolation import CLIP_REAL_SHARE, ModelBlends, auto_weights, round_weights
 
     blends = ModelBlends(find)
@@ -119,24 +121,28 @@ def denoise_auto(make_engine: Callable, find, max_pixels: int) -> PerImageEngine
 
 
 def portrait_auto(
-    make_engine: Callable, find, max_pixels: int, names: tuple[str, str], paths: tuple | None = None
+    make_engine: Callable, find, max_pixels: int, model, partner: str, partner_path=None
 ) -> PerImageEngines:
-    """`i2i colorize` with a colorizer that names its portrait model (names: the two, as -v and
-    --json say them; paths: their files, else find(name) -> path): each photo runs the blend of
+    """`i2i colorize` with a colorizer (model, a LoadedModel) that names its portrait model
+    (partner; its file partner_path, else find(partner) -> path): each photo runs the blend of
     the two that its people score (data/people_estimate.py) calls for
     (interpolation.portrait_share); clips run the colorizer alone (their frames are not scored,
     and a switch between the clips of one video would show). make_engine(model) -> Engine.
-    Raises UsageError when the scoring network's package is missing."""
+    Raises UsageError when the scoring network's package is missing, CheckpointError when the
+    portrait model cannot be loaded."""
+    from ..checkpoint import load_model
+    from ..data.image_io import read_image
     from ..data.people_estimate import imagenet_lite0, people_score
     from ..interpolation import ModelBlends, portrait_share
 
     imagenet_lite0()  # a missing package is said once, here, not hidden in every photo's fallback
-    files = dict(zip(names, paths)) if paths else {}
-    blends = ModelBlends(lambda name: files.get(name) or find(name), names)
+    portrait = load_model(partner_path or find(partner))
+    blends = ModelBlends.of([model, portrait], (model.info.name, partner))
 
     def choose(job: Job):
-        score = look_at(job, max_pixels, people_score)
-        if score is None:
+        try:  # decoded as the engine decodes it (orientation, 16 bits, ICC), then scored
+            score = people_score(read_image(job.data if job.data is not None else job.source, max_pixels=max_pixels))
+        except Exception:  # unreadable: the engine's own read says why, in its one line
             return clip_key, {}
         share = portrait_share(score)
         weights = (1 - share, share)

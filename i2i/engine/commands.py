@@ -13,6 +13,7 @@ reads each command's defaults and help from the command line (ui/page.py).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,8 @@ class Recipe:
     PerImageEngines (upscale --denoise auto, colorize's portrait blend); None: one model."""
     tiled: bool = True
     """False: never tiled (colorize predicts at a fixed size)."""
+    notes: tuple[str, ...] = ()
+    """Said once before the job runs (e.g. a colorizer's portrait model that is not here)."""
 
 
 def recipe_for(options: CommandOptions) -> Recipe:
@@ -175,35 +178,48 @@ def _colorize_adapter(options: ColorizeOptions) -> Callable:
 
 def _colorize(options: ColorizeOptions) -> Recipe:
     """The colorizer alone, or with the portrait model its metadata names (training.portrait_stage):
-    blended per photo (portrait "auto": engine/choice.py's portrait_auto) or at a fixed share."""
+    blended per photo (portrait "auto": engine/choice.py's portrait_auto) or at a fixed share.
+    Raises UsageError for a share of a portrait model that the colorizer does not name or that
+    is not here (under "auto" the colorizer then runs alone, with a note)."""
     import functools
 
     from ..checkpoint import load_model, model_info
     from ..errors import CheckpointError
-    from ..interpolation import interpolate
+    from ..interpolation import interpolate, stage_path
     from ..models import resolve
     from .choice import portrait_auto
 
     path = resolve(options.model)
-    portrait = options.portrait
+    share = options.portrait
     try:
         partner = model_info(path, check_tensors=False).training.get("portrait_stage", "")
-        # Beside the colorizer first (a pair of candidates in one folder), then by name (weights/).
-        beside = Path(path).with_name(f"{partner}.safetensors")
-        partner_path = (beside if beside.is_file() else resolve(partner)) if partner else None
-    except CheckpointError:  # not our format, or its portrait model is not here: the colorizer alone
-        partner_path = None
-    if portrait != "auto" and partner_path is None:
-        raise UsageError(f"--portrait {portrait} needs a colorizer that names its portrait model; {path} does not")
-
-    def load(p):
-        loaded = load_model(p)
-        return loaded if portrait == "auto" else interpolate(loaded, load_model(partner_path), float(portrait))
-
-    per_image = None
-    if portrait == "auto" and partner_path is not None:
-        per_image = functools.partial(portrait_auto, names=(options.model, partner), paths=(path, partner_path))
-    return Recipe("colorize", path, _colorize_adapter(options), load=load, per_image=per_image, tiled=False)
+    except CheckpointError:  # not our format (a peer's file): it names no portrait model
+        partner = ""
+    alone = Recipe("colorize", path, _colorize_adapter(options), tiled=False)
+    if share != "auto" and float(share) == 0:  # --portrait 0: the colorizer alone, whatever it names
+        return alone
+    if not partner:
+        if share == "auto":
+            return alone
+        raise UsageError(f"--portrait {share} needs a colorizer that names its portrait model; {path} names none")
+    try:
+        partner_path = stage_path(path, partner, resolve)
+    except CheckpointError as e:
+        if share != "auto":
+            raise UsageError(
+                f"--portrait {share}: {path} names its portrait model {partner}, which is not here ({e})"
+            ) from None
+        note = f"{path} names its portrait model {partner}, which is not here: the colorizer runs alone ({e})"
+        return dataclasses.replace(alone, notes=(note,))
+    if share != "auto":
+        return dataclasses.replace(
+            alone, load=lambda p: interpolate(load_model(p), load_model(partner_path), float(share))
+        )
+    # Found by name, the portrait model is looked up again where the engine is built (a Ray
+    # actor's own weights/, as --denoise auto's models); found beside the colorizer, by its path.
+    beside = partner_path == Path(path).with_name(f"{partner}.safetensors")
+    per_image = functools.partial(portrait_auto, partner=partner, partner_path=partner_path if beside else None)
+    return dataclasses.replace(alone, per_image=per_image)
 
 
 def _upscale(options: UpscaleOptions) -> Recipe:
@@ -323,5 +339,5 @@ def _engine_builder(recipe: Recipe, model, engine_options: dict) -> Callable:
     if recipe.per_image:
         from ..models import resolve
 
-        return functools.partial(recipe.per_image, make_engine, resolve, _max_pixels(engine_options))
+        return functools.partial(recipe.per_image, make_engine, resolve, _max_pixels(engine_options), model)
     return functools.partial(make_engine, model)

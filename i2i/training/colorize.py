@@ -228,9 +228,11 @@ def with_decoding(model: LoadedModel, temperature: float, correction: float = 0.
     `temperature` (Zhang et al. 2016: 1 the predicted distribution's mean, towards 0 its mode) after
     its logits are offset by prior_correction(prior, correction) (logit adjustment, Menon et al.
     2021), added to any correction it already has. prior: (Q,) p(class) of its training photos,
-    by default the one its training stored (training.ab_prior). The model given is left as it is;
-    the result's metadata (options.temperature, training.prior_correction, the description) says
-    how it decodes. Raises UsageError for a model without classes, or a correction without a prior.
+    by default the one its training stored (training.ab_prior; a prior given is stored there when
+    the model has none). The model given is left as it is; the result's metadata
+    (options.temperature, training.prior_correction, the description) says how it decodes, and
+    its figures (training.metrics) move to training.decoded_from with the decoding they measured.
+    Raises UsageError for a model without classes, or a correction without a prior.
     """
     if not getattr(model.config, "bins", 0):
         raise UsageError(f"{model.path}: not a classification colorizer (no ab classes)")
@@ -238,7 +240,16 @@ def with_decoding(model: LoadedModel, temperature: float, correction: float = 0.
     module = copy.deepcopy(model.module)
     module.temperature = temperature
     total = info.training.get("prior_correction", 0.0) + correction
-    training = dict(info.training)
+    # The figures measured the model as it decoded before: kept with that decoding, not as its own.
+    training = {k: v for k, v in info.training.items() if k != "metrics"}
+    if "metrics" in info.training:
+        training["decoded_from"] = {
+            "temperature": model.config.temperature,
+            "prior_correction": info.training.get("prior_correction", 0.0),
+            "metrics": info.training["metrics"],
+        }
+    if prior is not None and "ab_prior" not in training:
+        training["ab_prior"] = [float(f"{p:.4g}") for p in prior]
     if correction:
         prior = info.training.get("ab_prior") if prior is None else prior
         if prior is None:

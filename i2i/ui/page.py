@@ -232,10 +232,10 @@ def _options(task: str, model: str | None, own: dict):
     if task == "upscale":
         denoise = own["denoise"] or None
         if denoise not in (None, "auto"):
-            from ..cli.run import _denoise
+            from ..cli.run import _auto_or_share
 
             try:
-                _denoise(denoise)
+                _auto_or_share(denoise)
             except Exception as e:  # typer.BadParameter: the message the command line gives
                 raise ValueError(f"--denoise {e}") from None
         return UpscaleOptions(model=model or "", scale=_scale(own["scale"]), denoise=denoise)
