@@ -73,13 +73,15 @@ class PerImageEngines:
         return list(dict.fromkeys(n for e in self._engines.values() for n in e.runner.notes))
 
 
-def look_at(job: Job, max_pixels: int, look: Callable):
-    """look(PIL image) of a job's image, or None when it cannot be read, has more than max_pixels
-    pixels or look fails on it (the engine's own read then says why, in its one line)."""
+def estimate_job(job: Job, max_pixels: int):
+    """The degradation estimate (data/degradation_estimate.py) of a job's image, or None when it
+    cannot be read or has more than max_pixels pixels (the engine then reports why)."""
     import io
     import warnings
 
     from PIL import Image
+
+    from ..data.degradation_estimate import estimate
 
     try:
         with warnings.catch_warnings():
@@ -87,16 +89,9 @@ def look_at(job: Job, max_pixels: int, look: Callable):
             with Image.open(io.BytesIO(job.data) if job.data is not None else job.source) as image:
                 if image.width * image.height > max_pixels:
                     return None
-                return look(image)
+                return estimate(image)
     except Exception:  # unreadable: the engine's own read says why, in its one line
         return None
-
-
-def estimate_job(job: Job, max_pixels: int):
-    """The degradation estimate (data/degradation_estimate.py) of a job's image, or None (look_at)."""
-    from ..data.degradation_estimate import estimate
-
-    return look_at(job, max_pixels, estimate)
 
 
 def denoise_auto(make_engine: Callable, find, max_pixels: int, model=None) -> PerImageEngines:

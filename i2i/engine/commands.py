@@ -125,8 +125,9 @@ class Recipe:
     load: Callable | None = None
     """path -> LoadedModel, instead of checkpoint.load_model (e.g. a blend of two models)."""
     per_image: Callable | None = None
-    """A model chosen per photo: (make_engine, find, max_pixels) -> engine/choice.py's
-    PerImageEngines (upscale --denoise auto, colorize's portrait blend); None: one model."""
+    """A model chosen per photo: (make_engine, find, max_pixels, the loaded model) ->
+    engine/choice.py's PerImageEngines (upscale --denoise auto, colorize's portrait blend); None:
+    one model."""
     tiled: bool = True
     """False: never tiled (colorize predicts at a fixed size)."""
     notes: tuple[str, ...] = ()

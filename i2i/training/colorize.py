@@ -206,7 +206,7 @@ class ColorizeRecipe(Pix2PixRecipe):
                 "skipped_grayscale": getattr(self, "skipped_gray", None),
                 # p(ab class) of the training photos, per class: what a prior correction at ship
                 # time (with_decoding) needs, kept with the model rather than with its run.
-                **({"ab_prior": [float(f"{p:.4g}") for p in self.class_prior]} if o.loss == "classification" else {}),
+                **({"ab_prior": stored_prior(self.class_prior)} if o.loss == "classification" else {}),
             },
         )
         path = Path(run_dir) / f"{o.name}.safetensors"
@@ -221,6 +221,11 @@ class ColorizeRecipe(Pix2PixRecipe):
                 f"(Zhang et al. 2016, rebalance {o.rebalance}), annealed mean at T = {self.g_config.temperature}"
             )
         return f"colorization: Lab L -> ab{on} ({'pix2pix-style cGAN' if o.gan else 'L1 only'})"
+
+
+def stored_prior(prior) -> list[float]:
+    """(Q,) p(class) as metadata stores it (training.ab_prior): 4 significant digits."""
+    return [float(f"{p:.4g}") for p in prior]
 
 
 def with_decoding(model: LoadedModel, temperature: float, correction: float = 0.0, prior=None) -> LoadedModel:
@@ -249,7 +254,7 @@ def with_decoding(model: LoadedModel, temperature: float, correction: float = 0.
             "metrics": info.training["metrics"],
         }
     if prior is not None and "ab_prior" not in training:
-        training["ab_prior"] = [float(f"{p:.4g}") for p in prior]
+        training["ab_prior"] = stored_prior(prior)
     if correction:
         prior = info.training.get("ab_prior") if prior is None else prior
         if prior is None:
