@@ -192,3 +192,15 @@ def test_serve_warns_unless_only_this_machine_can_reach_it(host, warned, capsys)
 
     _warn_if_public(host)
     assert ("warning: --host" in capsys.readouterr().err) == warned
+
+
+def test_the_page_takes_colorize_portrait_shares_as_the_command_line_does():
+    from i2i.ui.page import _options
+
+    own = {"render_size": 256, "saturation": 1.0}
+    assert _options("colorize", "colorize", {**own, "portrait": ""}).portrait == "auto"
+    assert _options("colorize", "colorize", {**own, "portrait": "0.5"}).portrait == "0.5"
+    with pytest.raises(ValueError, match="--portrait must be auto or a number within 0..1"):
+        _options("colorize", "colorize", {**own, "portrait": "2"})
+    with pytest.raises(ValueError, match="--denoise must be auto"):
+        _options("upscale", "", {"scale": "", "denoise": "x"})

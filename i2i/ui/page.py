@@ -223,6 +223,12 @@ def _own_options(task: str) -> dict:
                 step=0.05,
                 **helped(task, "saturation"),
             ),
+            "portrait": gr.Dropdown(
+                ["auto", "0", "0.25", "0.5", "0.75", "1"],
+                value=default(task, "portrait"),
+                allow_custom_value=True,
+                **helped(task, "portrait"),
+            ),
         }
     return {}
 
@@ -230,22 +236,30 @@ def _own_options(task: str) -> dict:
 def _options(task: str, model: str | None, own: dict):
     """The command's options from the page's values; ValueError with the command line's words."""
     if task == "upscale":
-        denoise = own["denoise"] or None
-        if denoise not in (None, "auto"):
-            from ..cli.run import _auto_or_share
-
-            try:
-                _auto_or_share(denoise)
-            except Exception as e:  # typer.BadParameter: the message the command line gives
-                raise ValueError(f"--denoise {e}") from None
+        denoise = _auto_or_share(own["denoise"] or None, "--denoise")
         return UpscaleOptions(model=model or "", scale=_scale(own["scale"]), denoise=denoise)
     if not model:
         raise ValueError(f"no {task} model found: `i2i models` lists them")
     if task == "stylize":
         return StylizeOptions(style=model, strength=float(own["strength"]), preserve_color=bool(own["preserve_color"]))
     if task == "colorize":
-        return ColorizeOptions(model=model, render_size=int(own["render_size"]), saturation=float(own["saturation"]))
+        return ColorizeOptions(
+            model=model,
+            render_size=int(own["render_size"]),
+            saturation=float(own["saturation"]),
+            portrait=_auto_or_share(own["portrait"] or "auto", "--portrait"),
+        )
     return TranslateOptions(model=model)
+
+
+def _auto_or_share(value: str | None, flag: str) -> str | None:
+    """auto, a number within 0..1 or None, as the command line takes it; ValueError in its words."""
+    from ..cli.run import _auto_or_share as check
+
+    try:
+        return check(value)
+    except Exception as e:  # typer.BadParameter: the message the command line gives
+        raise ValueError(f"{flag} {e}") from None
 
 
 def _text(value) -> str:
