@@ -22,6 +22,7 @@ Run: python benchmarks/colorize_temperature.py --model RUN/best/colorize.safeten
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -61,12 +62,11 @@ def held_out_figures(recipe, model) -> dict:
     return recipe.evaluate()
 
 
-def write_variant(model, temperature: float, path: Path, sweep: dict, correction: float = 0.0, prior=None) -> None:
-    """with_decoding(model, temperature, correction, prior) written to `path`, the sweep's figures
-    in its metadata (training.temperature_sweep). The model given is left as it was."""
-    variant = with_decoding(model, temperature, correction, prior)
-    variant.info.training["temperature_sweep"] = sweep
-    save_model(path, variant.module, variant.info)
+def write_variant(variant, path: Path, sweep: dict) -> None:
+    """A with_decoding variant written to `path`, the sweep's figures in its metadata
+    (training.temperature_sweep)."""
+    info = dataclasses.replace(variant.info, training={**variant.info.training, "temperature_sweep": sweep})
+    save_model(path, variant.module, info)
 
 
 def variant_name(temperature: float, correction: float) -> str:
@@ -104,10 +104,10 @@ def main() -> None:
     variants = [(t, c) for c in args.prior_corrections for t in args.temperatures]
     already = model.info.training.get("prior_correction", 0.0)
     paths = {v: out_dir / f"{name}-{variant_name(v[0], already + v[1])}.safetensors" for v in variants}
+    decoded = {v: with_decoding(model, v[0], v[1], prior) for v in variants}
     held = {}
     for v in variants:
-        write_variant(model, v[0], paths[v], {}, v[1], prior)
-        held[v] = held_out_figures(recipe, load_model(paths[v]))
+        held[v] = held_out_figures(recipe, decoded[v])
         print(
             f"{variant_name(*v):10s} held-out ({len(recipe.held)} photos): PSNR {held[v]['psnr_gain']:+.3f} dB vs gray, "
             f"colourfulness ratio median {held[v]['colourfulness']:.3f}"
@@ -121,9 +121,9 @@ def main() -> None:
     originals = [rgb_of(read_image(f))[None] for f in files]
     gray_psnrs, _, _ = per_image(gray, files)
     for v in variants:
-        write_variant(model, v[0], paths[v], sweep, v[1], prior)
+        write_variant(decoded[v], paths[v], sweep)
         if v == chosen:
-            write_variant(model, v[0], out_dir / f"{name}-chosen.safetensors", sweep, v[1], prior)
+            write_variant(decoded[v], out_dir / f"{name}-chosen.safetensors", sweep)
         r = figures(engine_colorizer(paths[v]), files, gray_psnrs, portraits, originals)
         gain, ratio = r["gain"], r["ratio_median"]
         label = variant_name(*v)

@@ -130,6 +130,16 @@ def is_image_path(path) -> bool:
     return Path(path).suffix.lower() in readable_formats()
 
 
+def short_side_size(size: tuple[int, int], short: int, multiple: int = 1, max_aspect: float = 8) -> tuple[int, int]:
+    """(width, height) `size` scaled so its short side is `short` pixels, the long side at most
+    `max_aspect` times that (a 1x4000 strip would otherwise be 256x1024000), each side rounded to
+    a multiple of `multiple` (at least one) -> (height, width)."""
+    w, h = size
+    s = min(short / min(w, h), max_aspect * short / max(w, h))
+    m = multiple
+    return max(m, round(h * s / m) * m), max(m, round(w * s / m) * m)
+
+
 def describe_pixels(n: int) -> str:
     """A pixel count for messages: '4096 pixels', '12.6 megapixels' (never '0 megapixels')."""
     return f"{n} pixels" if n < 1_000_000 else f"{n / 1e6:.3g} megapixels"

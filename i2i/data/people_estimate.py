@@ -27,7 +27,8 @@ PEOPLE_CLASSES = (
     906, 981, 982, 983,
 )  # fmt: skip
 SCORE_SIDE = 256
-"""Short side (pixels) the photo is scored at: the colorizer's own working size."""
+"""Short side (pixels) the photo is scored at (the long side at most 8 times it): the colorizer's
+own working size (engine/adapters.py's ColorizeAdapter)."""
 MULTIPLE = 32  # EfficientNet's total stride
 
 
@@ -47,14 +48,6 @@ def imagenet_lite0():
     return encoder.eval(), fc.eval()
 
 
-def scoring_size(width: int, height: int) -> tuple[int, int]:
-    """(height, width) at which a photo is scored: the short side at SCORE_SIDE, both sides
-    multiples of MULTIPLE, the long side at most 8 times the short one."""
-    s = SCORE_SIDE / min(width, height)
-    w, h = (min(8 * SCORE_SIDE, max(MULTIPLE, round(v * s / MULTIPLE) * MULTIPLE)) for v in (width, height))
-    return h, w
-
-
 def people_score(img) -> float:
     """A decoded image (data.image_io.ImageData, as read_image gives it: oriented, 8 or 16 bits,
     gray or RGB) -> 0..1, the ImageNet probability of PEOPLE_CLASSES on its gray. Raises
@@ -64,11 +57,12 @@ def people_score(img) -> float:
 
     from ..archs.lite0_unet import gray_srgb
     from .color import rgb_to_lab
+    from .image_io import short_side_size
 
     x = torch.from_numpy(img.pixels).permute(2, 0, 1)[None].float()
     rgb = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
     lightness = rgb_to_lab(rgb)[:, :1] / 50 - 1  # L in [-1, 1], lite0_unet's input
-    lightness = F.interpolate(lightness, size=scoring_size(*img.size), mode="area")
+    lightness = F.interpolate(lightness, size=short_side_size(img.size, SCORE_SIDE, MULTIPLE), mode="area")
     encoder, fc = imagenet_lite0()
     with torch.no_grad():
         _, pooled = encoder(gray_srgb(lightness))

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..data.color import AB_SCALE, lab_to_rgb, rgb_to_lab
-from ..data.image_io import ImageData
+from ..data.image_io import ImageData, short_side_size
 from ..task import Task
 
 
@@ -213,10 +213,7 @@ class ColorizeAdapter:
     def working_size(self, size: tuple[int, int]) -> tuple[int, int]:
         """(height, width) at which chroma is predicted: the short side at render_size, the long
         side at most MAX_ASPECT times that (a 1x4000 strip would otherwise be 256x1024000)."""
-        w, h = size
-        s = min(self.render_size / min(w, h), self.MAX_ASPECT * self.render_size / max(w, h))
-        m = self.multiple
-        return max(m, round(h * s / m) * m), max(m, round(w * s / m) * m)
+        return short_side_size(size, self.render_size, self.multiple, self.MAX_ASPECT)
 
     def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
         """The input's size: its own lightness at full resolution, with predicted chroma."""
